@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what a fresh Debian 12 machine lacks to build, run and test certbridge.
+# Idempotent: packages already present are skipped quickly by apt.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build ccache pkg-config git
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libabsl-dev libssl-dev openssl libpq-dev
+  prometheus-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev
+  postgresql-15 postgresql-client-15
+  g++-mingw-w64-x86-64-posix mingw-w64-x86-64-dev
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  echo "install-deps: installing ${missing[*]}"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Debian's postgresql package starts a cluster on port 5432 through systemd/pg_ctlcluster
+# on some images; certbridge never uses it: tests and the local stack run their own
+# throwaway servers from /usr/lib/postgresql/15/bin.
+test -x /usr/lib/postgresql/15/bin/initdb || { echo "install-deps: initdb missing" >&2; exit 1; }
