@@ -11,8 +11,15 @@
 //   FAILED_PRECONDITION  the object is in the wrong state (message names the state)
 //   UNAVAILABLE          the database cannot be reached; retry the call
 //   ABORTED              serialization failure / deadlock; retry the transaction
+//   INVALID_ARGUMENT     a malformed record (empty id, id with control characters,
+//                        scope with whitespace, limit <= 0); nothing was written
 //   INTERNAL             anything else
 // Messages name the object and never contain secrets or DSNs.
+//
+// Creating an object in a tenant that does not exist is NOT_FOUND. Ids (tenant, key,
+// connector, CA) are unique across all tenants. Lists are ordered by id (byte order)
+// unless stated otherwise. Times are kept with microsecond precision (finer parts are
+// truncated); absl::InfinitePast() / InfiniteFuture() round-trip.
 //
 // Thread-safety: all methods may be called concurrently.
 #ifndef CERTBRIDGE_BROKER_STORE_STORE_H_
@@ -74,7 +81,10 @@ struct ConnectorRecord {
   absl::Time create_time;
   absl::Time approve_time = absl::InfinitePast();
   std::vector<std::string> ca_ids;   // assigned CAs, sorted
-  // Reported, not stored state: the newest live session's heartbeat, if any.
+  // Reported, not stored state. last_seen_time: the newest heartbeat known, from the
+  // current session row (even a stale one) or the last deleted session; nullopt if the
+  // agent never connected. connected: a session exists whose heartbeat is newer than
+  // `live_after`.
   std::optional<absl::Time> last_seen_time;
   bool connected = false;
 };
@@ -144,8 +154,9 @@ class Store {
                                                            absl::Time live_after) = 0;
   virtual absl::StatusOr<std::vector<ConnectorRecord>> ListConnectors(
       const std::string& tenant_id, absl::Time live_after) = 0;
-  // The PENDING connector of this tenant with this registration code hash.
-  // NOT_FOUND if none (including another tenant's code).
+  // The PENDING connector of this tenant with this registration code hash (the oldest,
+  // should two share one). NOT_FOUND if none (including another tenant's code). The
+  // caller checks registration_code_expire_time. `connected` is always false here.
   virtual absl::StatusOr<ConnectorRecord> FindConnectorByRegistrationCode(
       const std::string& tenant_id, const std::string& code_hash) = 0;
   // PENDING → ACTIVE with the signed chain; clears the registration code and CSR.
@@ -156,7 +167,8 @@ class Store {
                                         const std::string& certificate_serial,
                                         absl::Time certificate_expire_time) = 0;
   // Moves the connector to `to` if its current state is one of `from`.
-  // FAILED_PRECONDITION (naming the current state) otherwise.
+  // FAILED_PRECONDITION (naming the current state) otherwise. Leaving PENDING clears the
+  // registration code and CSR.
   virtual absl::Status TransitionConnector(const std::string& tenant_id,
                                            const std::string& connector_id,
                                            const std::vector<ConnectorState>& from,
@@ -195,22 +207,28 @@ class Store {
                                                     const std::string& ca_id,
                                                     const std::string& connector_id) = 0;
 
-  // Sessions: upsert on connect and on each heartbeat; delete on disconnect.
+  // Sessions: upsert on connect and on each heartbeat; delete on disconnect. One session
+  // per connector (the newest upsert wins). NOT_FOUND if the connector is not in
+  // session.tenant_id.
   virtual absl::Status UpsertSession(const SessionRecord& session) = 0;
   // Deletes only if the session still belongs to `replica_id` (a newer stream on another
-  // replica may have taken over).
+  // replica may have taken over). OK when there is nothing to delete. Keeps the session's
+  // heartbeat as the connector's last_seen_time.
   virtual absl::Status DeleteSession(const std::string& connector_id,
                                      const std::string& replica_id) = 0;
 
   // Audit events. event_id and time in `event` are ignored/assigned by the store except
   // time, which the caller sets.
   virtual absl::Status AppendAuditEvent(const AuditEventRecord& event) = 0;
-  // Newest first; events with event_id < before_event_id when it is > 0.
+  // Newest first; events with event_id < before_event_id when it is > 0; at most `limit`
+  // (> 0, else INVALID_ARGUMENT). tenant_id "" lists operator-level events.
   virtual absl::StatusOr<std::vector<AuditEventRecord>> ListAuditEvents(
       const std::string& tenant_id, int64_t before_event_id, int limit) = 0;
 };
 
 absl::string_view ConnectorStateName(ConnectorState state);  // "PENDING", ...
+// The inverse of ConnectorStateName; nullopt for an unknown name.
+std::optional<ConnectorState> ConnectorStateFromName(absl::string_view name);
 
 }  // namespace certbridge::broker
 

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -66,10 +67,12 @@ struct SubjectAltName {
 // "dns", "email", "uri", "ip", "upn".
 absl::string_view SanTypeName(SubjectAltName::Type type);
 
+// Members have default initializers so that designated initializers
+// ({.subject = "CN=x"}) compile cleanly under -Wextra.
 struct CsrParams {
   // RFC 4514 string, e.g. "CN=device 42,O=Example\, Inc.". Empty gives an empty subject.
-  std::string subject;
-  std::vector<SubjectAltName> sans;
+  std::string subject = {};
+  std::vector<SubjectAltName> sans = {};
 };
 
 // PKCS#10 PEM signed with `key` (SHA-256).
@@ -79,7 +82,7 @@ struct CsrInfo {
   std::string der;
   // RFC 4514, most specific attribute first as OpenSSL prints it with XN_FLAG_RFC2253.
   std::string subject;
-  KeyType key_type;
+  KeyType key_type = KeyType::kEcP256;
   int key_bits = 0;
   std::vector<SubjectAltName> sans;
   // SubjectPublicKeyInfo, DER.
@@ -88,33 +91,34 @@ struct CsrInfo {
 
 // Parses a PEM or DER PKCS#10 request and verifies its self-signature. Refuses keys other
 // than RSA 2048/3072/4096 and EC P-256/P-384 (INVALID_ARGUMENT naming the key found).
+// Inputs over 64 KiB are refused (INVALID_ARGUMENT).
 absl::StatusOr<CsrInfo> ParseCsr(absl::string_view pem_or_der);
 
 // One extension to add verbatim.
 struct RawExtension {
-  std::string oid;  // dotted
+  std::string oid = {};  // dotted
   bool critical = false;
-  std::string value_der;  // the extnValue contents (DER of the extension's own type)
+  std::string value_der = {};  // the extnValue contents (DER of the extension's own type)
 };
 
 struct IssueParams {
   // The request: its public key is certified. Its subject and SANs are used unless
   // overridden below.
-  std::string csr_der;
+  std::string csr_der = {};
   // When set, replaces the CSR's subject (RFC 4514).
   bool override_subject = false;
-  std::string subject;
+  std::string subject = {};
   // When set, replaces the CSR's SANs.
   bool override_sans = false;
-  std::vector<SubjectAltName> sans;
-  absl::Time not_before;  // typically now - 5 minutes for clock skew
-  absl::Time not_after;
+  std::vector<SubjectAltName> sans = {};
+  absl::Time not_before = {};  // typically now - 5 minutes for clock skew
+  absl::Time not_after = {};
   // Dotted OIDs, e.g. "1.3.6.1.5.5.7.3.2" (client auth).
-  std::vector<std::string> extended_key_usages;
+  std::vector<std::string> extended_key_usages = {};
   bool is_ca = false;
   // Empty: a random 128-bit positive serial is chosen.
-  std::string serial_hex;
-  std::vector<RawExtension> extra_extensions;
+  std::string serial_hex = {};
+  std::vector<RawExtension> extra_extensions = {};
 };
 
 struct CertificateInfo {
@@ -143,8 +147,14 @@ class SigningCa {
                                                                      absl::Time not_after);
   ~SigningCa();
 
-  // Signs with SHA-256. Adds subjectKeyIdentifier, authorityKeyIdentifier,
-  // basicConstraints, keyUsage (digitalSignature|keyEncipherment for leaves).
+  // Verifies the CSR as ParseCsr does, then signs with SHA-256. Adds
+  // subjectKeyIdentifier, authorityKeyIdentifier, basicConstraints (critical), keyUsage
+  // (critical: keyCertSign|cRLSign for CAs; digitalSignature|keyEncipherment for RSA
+  // leaves, digitalSignature for EC leaves), extendedKeyUsage, subjectAltName (critical
+  // when the subject is empty), then extra_extensions. Other CSR extensions are not
+  // copied. INVALID_ARGUMENT for a bad CSR, subject, SAN, OID, serial, validity
+  // (not_after <= not_before), an extra extension that duplicates one already present,
+  // or neither subject nor SAN.
   absl::StatusOr<CertificateInfo> Issue(const IssueParams& params) const;
 
   const CertificateInfo& certificate() const { return cert_; }

@@ -1,0 +1,5 @@
+add_executable(certbridge-broker ${CMAKE_CURRENT_SOURCE_DIR}/main.cc)
+target_compile_options(certbridge-broker PRIVATE ${CERTBRIDGE_WARNINGS})
+target_link_libraries(certbridge-broker PRIVATE
+  certbridge_broker_service certbridge_store_postgres
+  ${GRPCPP_REFLECTION_LIB} absl::flags absl::flags_parse absl::flags_usage)

@@ -1,0 +1,238 @@
+// certbridge-broker: wires the real store, PKI and gRPC servers together.
+//
+// Two TLS listeners: the API port (MDM back ends, admins, the operator; API keys) and the
+// agent port (agents; client certificates checked per stream against the connector CA).
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <sstream>
+#include <string>
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "absl/time/time.h"
+#include "broker/service/admin_api.h"
+#include "broker/service/admin_grpc_service.h"
+#include "broker/service/agent_api.h"
+#include "broker/service/agent_grpc_service.h"
+#include "broker/service/api_key_auth.h"
+#include "broker/service/connector_ca.h"
+#include "broker/service/worker_pool.h"
+#include "broker/store/postgres/migrations.h"
+#include "broker/store/postgres/postgres_store.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/pki/pki.h"
+
+ABSL_FLAG(std::string, api_listen, "0.0.0.0:8443", "address:port of the API port (port 0 picks one)");
+ABSL_FLAG(std::string, agent_listen, "0.0.0.0:8444", "address:port of the agent port (port 0 picks one)");
+ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain the broker presents on both ports");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert");
+ABSL_FLAG(std::string, connector_ca_cert, "", "PEM certificate of the CA that signs agent certificates");
+ABSL_FLAG(std::string, connector_ca_key, "", "PEM private key of --connector_ca_cert");
+ABSL_FLAG(std::string, operator_key_file, "", "file holding the operator API key (32+ characters)");
+ABSL_FLAG(std::string, database_url, "",
+          "PostgreSQL connection URI; default from env CERTBRIDGE_DATABASE_URL");
+ABSL_FLAG(bool, migrate_only, false, "apply database migrations and exit (Kubernetes migration job)");
+ABSL_FLAG(absl::Duration, agent_certificate_lifetime, absl::Hours(7 * 24),
+          "lifetime of agent certificates; agents renew at two thirds of it");
+ABSL_FLAG(absl::Duration, registration_code_ttl, absl::Minutes(30),
+          "how long an agent's registration code can be approved");
+ABSL_FLAG(std::string, registration_url_base, "https://certbridge.invalid/connectors/approve",
+          "URL shown to agents for approval; ?code=XXXX-XXXX is appended");
+ABSL_FLAG(int, heartbeat_interval_seconds, 30, "how often agents send heartbeats");
+ABSL_FLAG(std::string, replica_id, "", "name of this replica in session rows; default host-pid");
+ABSL_FLAG(std::string, port_file, "", "write the bound ports here as api=N and agent=N lines");
+ABSL_FLAG(int, worker_threads, 16, "threads for blocking work (database, signing)");
+ABSL_FLAG(int, db_pool_size, 8, "PostgreSQL connections");
+ABSL_FLAG(int, max_message_bytes, 1 << 20, "largest request message accepted on either port");
+
+namespace certbridge::broker {
+namespace {
+
+absl::StatusOr<std::string> ReadFile(const std::string& flag, const std::string& path) {
+  if (path.empty()) return absl::InvalidArgumentError(absl::StrCat("--", flag, " is required"));
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::NotFoundError(absl::StrCat("--", flag, ": cannot read ", path));
+  }
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+int Fail(absl::string_view what, const absl::Status& status) {
+  LogError("broker.start_failed", {{"step", what}, {"error", status.message()}});
+  std::cerr << "certbridge-broker: " << what << ": " << status.message() << "\n";
+  return 1;
+}
+
+void ConfigureServer(grpc::ServerBuilder& builder) {
+  builder.SetMaxReceiveMessageSize(absl::GetFlag(FLAGS_max_message_bytes));
+  // Agents hold streams open for hours, mostly idle: accept their keepalive pings however
+  // often they come (else gRPC ends them with too_many_pings) and ping them ourselves.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+}
+
+int Run() {
+  std::string dsn = absl::GetFlag(FLAGS_database_url);
+  if (dsn.empty() && std::getenv("CERTBRIDGE_DATABASE_URL") != nullptr) {
+    dsn = std::getenv("CERTBRIDGE_DATABASE_URL");
+  }
+  if (dsn.empty()) {
+    return Fail("config", absl::InvalidArgumentError(
+                              "--database_url or CERTBRIDGE_DATABASE_URL is required"));
+  }
+  if (absl::Status s = MigrateDatabase(dsn); !s.ok()) return Fail("migrate", s);
+  LogInfo("broker.migrated");
+  if (absl::GetFlag(FLAGS_migrate_only)) return 0;
+
+  absl::StatusOr<std::string> tls_cert = ReadFile("tls_cert", absl::GetFlag(FLAGS_tls_cert));
+  if (!tls_cert.ok()) return Fail("config", tls_cert.status());
+  absl::StatusOr<std::string> tls_key = ReadFile("tls_key", absl::GetFlag(FLAGS_tls_key));
+  if (!tls_key.ok()) return Fail("config", tls_key.status());
+  absl::StatusOr<std::string> ca_cert =
+      ReadFile("connector_ca_cert", absl::GetFlag(FLAGS_connector_ca_cert));
+  if (!ca_cert.ok()) return Fail("config", ca_cert.status());
+  absl::StatusOr<std::string> ca_key =
+      ReadFile("connector_ca_key", absl::GetFlag(FLAGS_connector_ca_key));
+  if (!ca_key.ok()) return Fail("config", ca_key.status());
+  std::string operator_key;
+  if (!absl::GetFlag(FLAGS_operator_key_file).empty()) {
+    absl::StatusOr<std::string> key =
+        ReadFile("operator_key_file", absl::GetFlag(FLAGS_operator_key_file));
+    if (!key.ok()) return Fail("config", key.status());
+    operator_key = std::string(absl::StripAsciiWhitespace(*key));
+    if (operator_key.size() < 32) {
+      return Fail("config", absl::InvalidArgumentError(
+                                "--operator_key_file must hold a key of at least 32 characters"));
+    }
+  }
+
+  absl::StatusOr<std::unique_ptr<pki::SigningCa>> signing_ca = pki::SigningCa::Load(*ca_cert, *ca_key);
+  if (!signing_ca.ok()) return Fail("connector CA", signing_ca.status());
+
+  PostgresStoreOptions store_options;
+  store_options.dsn = dsn;
+  store_options.pool_size = absl::GetFlag(FLAGS_db_pool_size);
+  absl::StatusOr<std::unique_ptr<PostgresStore>> store = PostgresStore::Create(store_options);
+  if (!store.ok()) return Fail("database", store.status());
+
+  std::string replica_id = absl::GetFlag(FLAGS_replica_id);
+  if (replica_id.empty()) {
+    char host[256] = {};
+    gethostname(host, sizeof host - 1);
+    replica_id = absl::StrCat(host, "-", getpid());
+  }
+
+  RealClock clock;
+  WorkerPool pool(absl::GetFlag(FLAGS_worker_threads));
+  ConnectorCa connector_ca(*std::move(signing_ca), absl::GetFlag(FLAGS_agent_certificate_lifetime));
+  ApiKeyAuthenticator auth(store->get(), operator_key);
+
+  AgentApiOptions agent_options;
+  agent_options.registration_code_ttl = absl::GetFlag(FLAGS_registration_code_ttl);
+  agent_options.registration_url_base = absl::GetFlag(FLAGS_registration_url_base);
+  agent_options.heartbeat_interval_seconds = absl::GetFlag(FLAGS_heartbeat_interval_seconds);
+  AgentApi agent_api(store->get(), &clock, &connector_ca, agent_options);
+  AgentGrpcService agent_service(&agent_api, &pool, &clock, replica_id);
+
+  AdminApiOptions admin_options;
+  admin_options.session_liveness =
+      absl::Seconds(3 * absl::GetFlag(FLAGS_heartbeat_interval_seconds));
+  AdminApi admin_api(store->get(), &clock, &connector_ca, &agent_service, admin_options);
+  AdminGrpcService admin_service(&admin_api, &auth, &pool);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+
+  grpc::SslServerCredentialsOptions api_tls;
+  api_tls.pem_key_cert_pairs.push_back({*tls_key, *tls_cert});
+  int api_port = 0;
+  grpc::ServerBuilder api_builder;
+  ConfigureServer(api_builder);
+  api_builder.AddListeningPort(absl::GetFlag(FLAGS_api_listen), grpc::SslServerCredentials(api_tls),
+                               &api_port);
+  api_builder.RegisterService(&admin_service);
+  std::unique_ptr<grpc::Server> api_server = api_builder.BuildAndStart();
+  if (!api_server || api_port == 0) {
+    return Fail("api port", absl::UnavailableError(absl::StrCat(
+                                "cannot listen on ", absl::GetFlag(FLAGS_api_listen))));
+  }
+
+  // The agent port asks for a client certificate but lets the handshake through without
+  // one: Register needs none, and Connect checks it itself so that a wrong certificate
+  // gets an error that says what is wrong instead of a bare TLS failure.
+  grpc::SslServerCredentialsOptions agent_tls(GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_BUT_DONT_VERIFY);
+  agent_tls.pem_key_cert_pairs.push_back({*tls_key, *tls_cert});
+  agent_tls.pem_root_certs = *ca_cert;
+  int agent_port = 0;
+  grpc::ServerBuilder agent_builder;
+  ConfigureServer(agent_builder);
+  agent_builder.AddListeningPort(absl::GetFlag(FLAGS_agent_listen),
+                                 grpc::SslServerCredentials(agent_tls), &agent_port);
+  agent_builder.RegisterService(&agent_service);
+  std::unique_ptr<grpc::Server> agent_server = agent_builder.BuildAndStart();
+  if (!agent_server || agent_port == 0) {
+    return Fail("agent port", absl::UnavailableError(absl::StrCat(
+                                  "cannot listen on ", absl::GetFlag(FLAGS_agent_listen))));
+  }
+
+  if (!absl::GetFlag(FLAGS_port_file).empty()) {
+    const std::string path = absl::GetFlag(FLAGS_port_file);
+    const std::string tmp = path + ".tmp";
+    std::ofstream(tmp) << "api=" << api_port << "\nagent=" << agent_port << "\n";
+    std::rename(tmp.c_str(), path.c_str());
+  }
+  LogInfo("broker.serving", {{"api_port", absl::StrCat(api_port)},
+                             {"agent_port", absl::StrCat(agent_port)},
+                             {"replica_id", replica_id}});
+
+  // SIGTERM/SIGINT were blocked in main() before any thread started; wait for one here.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  LogInfo("broker.draining", {{"signal", absl::StrCat(signal_number)}});
+
+  agent_service.Drain(/*reconnect_after_ms=*/1000);
+  const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(5);
+  agent_server->Shutdown(deadline);
+  api_server->Shutdown(deadline);
+  LogInfo("broker.stopped");
+  return 0;
+}
+
+}  // namespace
+}  // namespace certbridge::broker
+
+int main(int argc, char** argv) {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  absl::SetProgramUsageMessage(
+      "certbridge-broker --database_url=URI --tls_cert=F --tls_key=F "
+      "--connector_ca_cert=F --connector_ca_key=F [--operator_key_file=F]");
+  absl::ParseCommandLine(argc, argv);
+  certbridge::SetLogComponent("broker");
+  return certbridge::broker::Run();
+}

@@ -1,0 +1,444 @@
+#include "broker/service/admin_api.h"
+
+#include <algorithm>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "broker/service/ids.h"
+#include "broker/service/proto_mapping.h"
+#include "common/log.h"
+#include "common/pki/pki.h"
+#include "common/status_macros.h"
+
+namespace certbridge::broker {
+namespace {
+
+constexpr size_t kMaxDisplayName = 200;
+constexpr size_t kMaxHostName = 253;
+constexpr size_t kMaxCaName = 64;
+
+absl::Status ValidateDisplayName(absl::string_view field, absl::string_view value,
+                                 bool required) {
+  if (value.empty() && required) {
+    return absl::InvalidArgumentError(absl::StrCat(field, " is required"));
+  }
+  if (value.size() > kMaxDisplayName) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, " is ", value.size(), " bytes; at most ", kMaxDisplayName));
+  }
+  for (unsigned char c : value) {
+    if (c < 0x20 || c == 0x7f) {
+      return absl::InvalidArgumentError(absl::StrCat(field, " contains a control character"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// A CA server name as AD CS config strings use it: a DNS name or NetBIOS name.
+absl::Status ValidateCaHost(absl::string_view host) {
+  if (host.empty() || host.size() > kMaxHostName) {
+    return absl::InvalidArgumentError(
+        "CA host must be the CA server's DNS name, 1 to 253 characters (e.g. ca01.corp.example.com)");
+  }
+  for (char c : host) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '.' && c != '_') {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "CA host \"", host, "\" contains '", std::string(1, c),
+          "'; use the CA server's DNS name (letters, digits, '-', '.')"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateCaName(absl::string_view name) {
+  if (name.empty() || name.size() > kMaxCaName) {
+    return absl::InvalidArgumentError(
+        "CA name must be 1 to 64 characters: the CA's common name as `certutil -dump` shows it");
+  }
+  for (unsigned char c : name) {
+    if (c < 0x20 || c == '\\' || c == '"') {
+      return absl::InvalidArgumentError(
+          absl::StrCat("CA name \"", name, "\" may not contain backslashes, quotes or control characters"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::vector<std::string> NormalizeScopes(const google::protobuf::RepeatedPtrField<std::string>& in,
+                                         absl::Status* status) {
+  std::vector<std::string> scopes;
+  for (const std::string& raw : in) {
+    for (absl::string_view part : absl::StrSplit(raw, ',', absl::SkipWhitespace())) {
+      std::string s = absl::AsciiStrToLower(absl::StripAsciiWhitespace(part));
+      if (s != kScopeAdmin && s != kScopeCertificates) {
+        *status = absl::InvalidArgumentError(
+            absl::StrCat("unknown scope \"", s, "\"; scopes are \"admin\" and \"certificates\""));
+        return {};
+      }
+      scopes.push_back(s);
+    }
+  }
+  std::sort(scopes.begin(), scopes.end());
+  scopes.erase(std::unique(scopes.begin(), scopes.end()), scopes.end());
+  if (scopes.empty()) {
+    *status = absl::InvalidArgumentError(
+        "an API key needs at least one scope: \"admin\" and/or \"certificates\"");
+  }
+  return scopes;
+}
+
+absl::Status RequireId(absl::string_view field, absl::string_view value) {
+  if (value.empty()) return absl::InvalidArgumentError(absl::StrCat(field, " is required"));
+  if (value.size() > 64) return absl::InvalidArgumentError(absl::StrCat(field, " is too long"));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::string NormalizeRegistrationCode(absl::string_view code) {
+  std::string out;
+  for (char c : code) {
+    if (c == '-' || c == ' ') continue;
+    out.push_back(absl::ascii_toupper(static_cast<unsigned char>(c)));
+  }
+  return out;
+}
+
+AdminApi::AdminApi(Store* store, const Clock* clock, const ConnectorCa* connector_ca,
+                   ConnectorEvents* events, AdminApiOptions options)
+    : store_(store),
+      clock_(clock),
+      connector_ca_(connector_ca),
+      events_(events),
+      options_(options) {}
+
+void AdminApi::Audit(const Caller& caller, absl::string_view action, absl::string_view object_id,
+                     absl::string_view details) {
+  AuditEventRecord event;
+  event.tenant_id = caller.tenant_id;
+  event.time = clock_->Now();
+  event.actor = caller.Actor();
+  event.action = std::string(action);
+  event.object_id = std::string(object_id);
+  event.details = std::string(details);
+  absl::Status s = store_->AppendAuditEvent(event);
+  // The change itself has committed; a lost audit line is logged, not reported as failure.
+  if (!s.ok()) {
+    LogError("audit.append_failed", {{"action", action}, {"error", s.message()}});
+  }
+}
+
+absl::StatusOr<v1::Tenant> AdminApi::CreateTenant(const Caller& caller,
+                                                  const v1::CreateTenantRequest& r) {
+  RETURN_IF_ERROR(RequireOperator(caller));
+  RETURN_IF_ERROR(ValidateDisplayName("display_name", r.display_name(), /*required=*/true));
+  Tenant tenant{NewObjectId(), r.display_name(), clock_->Now()};
+  RETURN_IF_ERROR(store_->CreateTenant(tenant));
+  Caller in_tenant = caller;
+  in_tenant.tenant_id = tenant.tenant_id;
+  Audit(in_tenant, "tenant.create", tenant.tenant_id, tenant.display_name);
+  return ToProto(tenant);
+}
+
+absl::StatusOr<v1::ListTenantsResponse> AdminApi::ListTenants(const Caller& caller,
+                                                              const v1::ListTenantsRequest&) {
+  RETURN_IF_ERROR(RequireOperator(caller));
+  ASSIGN_OR_RETURN(std::vector<Tenant> tenants, store_->ListTenants());
+  v1::ListTenantsResponse out;
+  for (const Tenant& t : tenants) *out.add_tenants() = ToProto(t);
+  return out;
+}
+
+absl::StatusOr<v1::CreateApiKeyResponse> AdminApi::CreateApiKey(const Caller& caller,
+                                                                const v1::CreateApiKeyRequest& r) {
+  std::string tenant_id;
+  if (caller.is_operator) {
+    RETURN_IF_ERROR(RequireId("tenant_id", r.tenant_id()));
+    // The operator sees every tenant, so "no such tenant" leaks nothing.
+    absl::StatusOr<Tenant> tenant = store_->GetTenant(r.tenant_id());
+    if (!tenant.ok()) return tenant.status();
+    tenant_id = r.tenant_id();
+  } else {
+    RETURN_IF_ERROR(RequireTenantScope(caller, kScopeAdmin));
+    if (!r.tenant_id().empty() && r.tenant_id() != caller.tenant_id) {
+      return absl::NotFoundError(absl::StrCat("tenant \"", r.tenant_id(), "\" not found"));
+    }
+    tenant_id = caller.tenant_id;
+  }
+  RETURN_IF_ERROR(ValidateDisplayName("display_name", r.display_name(), /*required=*/false));
+  absl::Status scope_status;
+  std::vector<std::string> scopes = NormalizeScopes(r.scopes(), &scope_status);
+  RETURN_IF_ERROR(scope_status);
+
+  NewApiKey key = GenerateApiKey();
+  ApiKeyRecord record{key.key_id, tenant_id, r.display_name(), scopes, key.secret_hash,
+                      clock_->Now()};
+  RETURN_IF_ERROR(store_->CreateApiKey(record));
+  Caller in_tenant = caller;
+  in_tenant.tenant_id = tenant_id;
+  Audit(in_tenant, "api_key.create", key.key_id, absl::StrJoin(scopes, ","));
+  v1::CreateApiKeyResponse out;
+  *out.mutable_api_key() = ToProto(record);
+  out.set_secret(key.full_key);
+  return out;
+}
+
+absl::StatusOr<v1::ListApiKeysResponse> AdminApi::ListApiKeys(const Caller& caller,
+                                                              const v1::ListApiKeysRequest& r) {
+  std::string tenant_id;
+  if (caller.is_operator) {
+    RETURN_IF_ERROR(RequireId("tenant_id", r.tenant_id()));
+    tenant_id = r.tenant_id();
+  } else {
+    RETURN_IF_ERROR(RequireTenantScope(caller, kScopeAdmin));
+    if (!r.tenant_id().empty() && r.tenant_id() != caller.tenant_id) {
+      return absl::NotFoundError(absl::StrCat("tenant \"", r.tenant_id(), "\" not found"));
+    }
+    tenant_id = caller.tenant_id;
+  }
+  ASSIGN_OR_RETURN(std::vector<ApiKeyRecord> keys, store_->ListApiKeys(tenant_id));
+  v1::ListApiKeysResponse out;
+  for (const ApiKeyRecord& k : keys) *out.add_api_keys() = ToProto(k);
+  return out;
+}
+
+absl::StatusOr<v1::CreateEnrollmentTokenResponse> AdminApi::CreateEnrollmentToken(
+    const Caller& caller, const v1::CreateEnrollmentTokenRequest& r) {
+  RETURN_IF_ERROR(RequireTenantScope(caller, kScopeAdmin));
+  RETURN_IF_ERROR(ValidateDisplayName("description", r.description(), /*required=*/false));
+  absl::Duration ttl = r.ttl_seconds() == 0 ? options_.default_enrollment_token_ttl
+                                            : absl::Seconds(r.ttl_seconds());
+  if (ttl <= absl::ZeroDuration() || ttl > options_.max_enrollment_token_ttl) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ttl_seconds must be between 1 and ",
+                     absl::ToInt64Seconds(options_.max_enrollment_token_ttl), " (7 days)"));
+  }
+  const std::string token = absl::StrCat("cbet.", pki::RandomToken(24));
+  EnrollmentTokenRecord record;
+  record.token_hash = pki::Sha256Hex(token);
+  record.tenant_id = caller.tenant_id;
+  record.description = r.description();
+  record.created_by = caller.Actor();
+  record.create_time = clock_->Now();
+  record.expire_time = record.create_time + ttl;
+  RETURN_IF_ERROR(store_->CreateEnrollmentToken(record));
+  Audit(caller, "enrollment_token.create", record.token_hash.substr(0, 12), r.description());
+  v1::CreateEnrollmentTokenResponse out;
+  out.set_token(token);
+  ToProto(record.expire_time, out.mutable_expire_time());
+  return out;
+}
+
+absl::StatusOr<v1::CertificateAuthority> AdminApi::CreateCertificateAuthority(
+    const Caller& caller, const v1::CreateCertificateAuthorityRequest& r) {
+  RETURN_IF_ERROR(RequireTenantScope(caller, kScopeAdmin));
+  std::string host = r.host();
+  std::string ca_name = r.ca_name();
+  if (!r.config_string().empty()) {
+    if (!host.empty() || !ca_name.empty()) {
+      return absl::InvalidArgumentError("give either config_string or host and ca_name, not both");
+    }
+    std::vector<std::string> parts = absl::StrSplit(r.config_string(), absl::MaxSplits('\\', 1));
+    if (parts.size() != 2) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "config string \"", r.config_string(),
+          "\" must be HOST\\CA_NAME, e.g. ca01.corp.example.com\\Corp Issuing CA"));
+    }
+    host = parts[0];
+    ca_name = parts[1];
+  }
+  RETURN_IF_ERROR(ValidateCaHost(host));
+  RETURN_IF_ERROR(ValidateCaName(ca_name));
+  RETURN_IF_ERROR(ValidateDisplayName("display_name", r.display_name(), /*required=*/false));
+  CertificateAuthorityRecord ca;
+  ca.ca_id = NewObjectId();
+  ca.tenant_id = caller.tenant_id;
+  ca.host = host;
+  ca.ca_name = ca_name;
+  ca.display_name = r.display_name().empty() ? ca_name : r.display_name();
+  ca.create_time = clock_->Now();
+  RETURN_IF_ERROR(store_->CreateCertificateAuthority(ca));
+  Audit(caller, "ca.create", ca.ca_id, absl::StrCat(host, "\\", ca_name));
+  return ToProto(ca);
+}
+
+absl::StatusOr<v1::ListCertificateAuthoritiesResponse> AdminApi::ListCertificateAuthorities(
+    const Caller& caller, const v1::ListCertificateAuthoritiesRequest&) {
+  RETURN_IF_ERROR(RequireTenantScope(caller, kScopeAdmin));
+  ASSIGN_OR_RETURN(std::vector<CertificateAuthorityRecord> cas,
+                   store_->ListCertificateAuthorities(caller.tenant_id));
+  v1::ListCertificateAuthoritiesResponse out;
+  for (const auto& ca : cas) *out.add_certificate_authorities() = ToProto(ca);
+  return out;
+}
+
+absl::StatusOr<google::protobuf::Empty> AdminApi::DeleteCertificateAuthority(
+    const Caller& caller, const v1::DeleteCertificateAuthorityRequest& r) {
+  RETURN_IF_ERROR(RequireTenantScope(caller, kScopeAdmin));
+  RETURN_IF_ERROR(RequireId("ca_id", r.ca_id()));
+  ASSIGN_OR_RETURN(CertificateAuthorityRecord ca,
+                   store_->GetCertificateAuthority(caller.tenant_id, r.ca_id()));
+  RETURN_IF_ERROR(store_->DeleteCertificateAuthority(caller.tenant_id, r.ca_id()));
+  for (const std::string& connector_id : ca.connector_ids) events_->ConnectorChanged(connector_id);
+  Audit(caller, "ca.delete", r.ca_id(), absl::StrCat(ca.host, "\\", ca.ca_name));
+  return google::protobuf::Empty();
+}
+
+absl::StatusOr<v1::Connector> AdminApi::AssignCertificateAuthority(
+    const Caller& caller, const v1::AssignCertificateAuthorityRequest& r) {
+  RETURN_IF_ERROR(RequireTenantScope(caller, kScopeAdmin));
+  RETURN_IF_ERROR(RequireId("ca_id", r.ca_id()));
+  RETURN_IF_ERROR(RequireId("connector_id", r.connector_id()));
+  RETURN_IF_ERROR(store_->AssignCertificateAuthority(caller.tenant_id, r.ca_id(), r.connector_id()));
+  events_->ConnectorChanged(r.connector_id());
+  Audit(caller, "ca.assign", r.ca_id(), absl::StrCat("connector ", r.connector_id()));
+  return ConnectorView(caller.tenant_id, r.connector_id());
+}
+
+absl::StatusOr<v1::Connector> AdminApi::UnassignCertificateAuthority(
+    const Caller& caller, const v1::UnassignCertificateAuthorityRequest& r) {
+  RETURN_IF_ERROR(RequireTenantScope(caller, kScopeAdmin));
+  RETURN_IF_ERROR(RequireId("ca_id", r.ca_id()));
+  RETURN_IF_ERROR(RequireId("connector_id", r.connector_id()));
+  RETURN_IF_ERROR(
+      store_->UnassignCertificateAuthority(caller.tenant_id, r.ca_id(), r.connector_id()));
+  events_->ConnectorChanged(r.connector_id());
+  Audit(caller, "ca.unassign", r.ca_id(), absl::StrCat("connector ", r.connector_id()));
+  return ConnectorView(caller.tenant_id, r.connector_id());
+}
+
+absl::StatusOr<v1::Connector> AdminApi::ConnectorView(const std::string& tenant_id,
+                                                      const std::string& connector_id) {
+  ASSIGN_OR_RETURN(ConnectorRecord c, store_->GetConnector(tenant_id, connector_id, LiveAfter()));
+  return ToProto(c);
+}
+
+absl::StatusOr<v1::ListConnectorsResponse> AdminApi::ListConnectors(
+    const Caller& caller, const v1::ListConnectorsRequest&) {
+  RETURN_IF_ERROR(RequireTenantScope(caller, kScopeAdmin));
+  ASSIGN_OR_RETURN(std::vector<ConnectorRecord> connectors,
+                   store_->ListConnectors(caller.tenant_id, LiveAfter()));
+  v1::ListConnectorsResponse out;
+  for (const auto& c : connectors) *out.add_connectors() = ToProto(c);
+  return out;
+}
+
+absl::StatusOr<v1::Connector> AdminApi::GetConnector(const Caller& caller,
+                                                     const v1::GetConnectorRequest& r) {
+  RETURN_IF_ERROR(RequireTenantScope(caller, kScopeAdmin));
+  RETURN_IF_ERROR(RequireId("connector_id", r.connector_id()));
+  return ConnectorView(caller.tenant_id, r.connector_id());
+}
+
+absl::StatusOr<ConnectorRecord> AdminApi::PendingConnectorByCode(const Caller& caller,
+                                                                 const std::string& code) {
+  RETURN_IF_ERROR(RequireTenantScope(caller, kScopeAdmin));
+  const std::string normalized = NormalizeRegistrationCode(code);
+  if (normalized.empty() || normalized.size() > 32) {
+    return absl::InvalidArgumentError(
+        "registration_code is required: the code the agent printed, e.g. ABCD-EFGH");
+  }
+  absl::StatusOr<ConnectorRecord> connector =
+      store_->FindConnectorByRegistrationCode(caller.tenant_id, pki::Sha256Hex(normalized));
+  if (absl::IsNotFound(connector.status())) {
+    return absl::NotFoundError(absl::StrCat(
+        "no pending connector with registration code ", code,
+        " in this tenant; check the code the agent printed, or register the agent again"));
+  }
+  if (!connector.ok()) return connector.status();
+  if (connector->registration_code_expire_time <= clock_->Now()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "registration code ", code, " expired at ",
+        absl::FormatTime(absl::RFC3339_sec, connector->registration_code_expire_time,
+                         absl::UTCTimeZone()),
+        "; run `certbridge-agent register` again for a new code"));
+  }
+  return connector;
+}
+
+absl::StatusOr<v1::Connector> AdminApi::ApproveConnector(const Caller& caller,
+                                                         const v1::ApproveConnectorRequest& r) {
+  ASSIGN_OR_RETURN(ConnectorRecord connector,
+                   PendingConnectorByCode(caller, r.registration_code()));
+  const absl::Time now = clock_->Now();
+  ASSIGN_OR_RETURN(IssuedAgentCertificate cert,
+                   connector_ca_->Issue(connector.csr_pem,
+                                        {connector.tenant_id, connector.connector_id}, now));
+  RETURN_IF_ERROR(store_->ApproveConnector(caller.tenant_id, connector.connector_id, now,
+                                           cert.chain_pem, cert.serial_hex, cert.not_after));
+  events_->ConnectorChanged(connector.connector_id);
+  Audit(caller, "connector.approve", connector.connector_id,
+        absl::StrCat("host ", connector.host, ", identity ", connector.ca_identity));
+  return ConnectorView(caller.tenant_id, connector.connector_id);
+}
+
+absl::StatusOr<v1::Connector> AdminApi::RejectConnector(const Caller& caller,
+                                                        const v1::RejectConnectorRequest& r) {
+  ASSIGN_OR_RETURN(ConnectorRecord connector,
+                   PendingConnectorByCode(caller, r.registration_code()));
+  return Transition(caller, connector.connector_id, {ConnectorState::kPending},
+                    ConnectorState::kRejected, "connector.reject");
+}
+
+absl::StatusOr<v1::Connector> AdminApi::Transition(const Caller& caller,
+                                                   const std::string& connector_id,
+                                                   const std::vector<ConnectorState>& from,
+                                                   ConnectorState to, absl::string_view action) {
+  RETURN_IF_ERROR(RequireTenantScope(caller, kScopeAdmin));
+  RETURN_IF_ERROR(RequireId("connector_id", connector_id));
+  RETURN_IF_ERROR(store_->TransitionConnector(caller.tenant_id, connector_id, from, to));
+  events_->ConnectorChanged(connector_id);
+  Audit(caller, action, connector_id, "");
+  return ConnectorView(caller.tenant_id, connector_id);
+}
+
+absl::StatusOr<v1::Connector> AdminApi::DisableConnector(const Caller& caller,
+                                                         const v1::DisableConnectorRequest& r) {
+  return Transition(caller, r.connector_id(), {ConnectorState::kActive},
+                    ConnectorState::kDisabled, "connector.disable");
+}
+
+absl::StatusOr<v1::Connector> AdminApi::EnableConnector(const Caller& caller,
+                                                        const v1::EnableConnectorRequest& r) {
+  return Transition(caller, r.connector_id(), {ConnectorState::kDisabled},
+                    ConnectorState::kActive, "connector.enable");
+}
+
+absl::StatusOr<google::protobuf::Empty> AdminApi::DeleteConnector(
+    const Caller& caller, const v1::DeleteConnectorRequest& r) {
+  RETURN_IF_ERROR(RequireTenantScope(caller, kScopeAdmin));
+  RETURN_IF_ERROR(RequireId("connector_id", r.connector_id()));
+  RETURN_IF_ERROR(store_->DeleteConnector(caller.tenant_id, r.connector_id()));
+  events_->ConnectorChanged(r.connector_id());
+  Audit(caller, "connector.delete", r.connector_id(), "");
+  return google::protobuf::Empty();
+}
+
+absl::StatusOr<v1::ListAuditEventsResponse> AdminApi::ListAuditEvents(
+    const Caller& caller, const v1::ListAuditEventsRequest& r) {
+  RETURN_IF_ERROR(RequireTenantScope(caller, kScopeAdmin));
+  int limit = r.page_size() == 0 ? 100 : r.page_size();
+  if (limit < 0 || limit > 1000) {
+    return absl::InvalidArgumentError("page_size must be between 1 and 1000");
+  }
+  int64_t before = 0;
+  if (!r.page_token().empty() && (!absl::SimpleAtoi(r.page_token(), &before) || before <= 0)) {
+    return absl::InvalidArgumentError("page_token is not one this API returned");
+  }
+  ASSIGN_OR_RETURN(std::vector<AuditEventRecord> events,
+                   store_->ListAuditEvents(caller.tenant_id, before, limit));
+  v1::ListAuditEventsResponse out;
+  for (const auto& e : events) *out.add_events() = ToProto(e);
+  if (static_cast<int>(events.size()) == limit && !events.empty()) {
+    out.set_next_page_token(absl::StrCat(events.back().event_id));
+  }
+  return out;
+}
+
+}  // namespace certbridge::broker

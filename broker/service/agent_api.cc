@@ -1,0 +1,260 @@
+#include "broker/service/agent_api.h"
+
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "broker/service/admin_api.h"
+#include "broker/service/ids.h"
+#include "common/pki/pki.h"
+#include "common/status_macros.h"
+
+namespace certbridge::broker {
+namespace {
+
+constexpr size_t kMaxCsrBytes = 16 * 1024;
+constexpr size_t kMaxShortField = 256;
+
+absl::Status ValidateShortField(absl::string_view field, absl::string_view value, bool required) {
+  if (required && value.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(field, " is required"));
+  }
+  if (value.size() > kMaxShortField) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, " is ", value.size(), " bytes; at most ", kMaxShortField));
+  }
+  for (unsigned char c : value) {
+    if (c < 0x20 || c == 0x7f) {
+      return absl::InvalidArgumentError(absl::StrCat(field, " contains a control character"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::string FormatCode(absl::string_view code) {
+  return absl::StrCat(code.substr(0, 4), "-", code.substr(4));
+}
+
+}  // namespace
+
+AgentApi::AgentApi(Store* store, const Clock* clock, const ConnectorCa* connector_ca,
+                   AgentApiOptions options)
+    : store_(store),
+      clock_(clock),
+      connector_ca_(connector_ca),
+      options_(std::move(options)) {}
+
+absl::StatusOr<v1::RegisterResponse> AgentApi::Register(const v1::RegisterRequest& r) {
+  if (r.enrollment_token().empty()) {
+    return absl::InvalidArgumentError(
+        "enrollment_token is required: create one with `certbridgectl enrollment-tokens create`");
+  }
+  if (r.csr_pem().size() > kMaxCsrBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("csr_pem is ", r.csr_pem().size(), " bytes; at most ", kMaxCsrBytes));
+  }
+  RETURN_IF_ERROR(ValidateShortField("host", r.host(), /*required=*/true));
+  RETURN_IF_ERROR(ValidateShortField("os", r.os(), /*required=*/false));
+  RETURN_IF_ERROR(ValidateShortField("agent_version", r.agent_version(), /*required=*/false));
+  RETURN_IF_ERROR(ValidateShortField("ca_identity", r.ca_identity(), /*required=*/true));
+  absl::StatusOr<pki::CsrInfo> csr = pki::ParseCsr(r.csr_pem());
+  if (!csr.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("agent CSR: ", csr.status().message()));
+  }
+
+  const absl::Time now = clock_->Now();
+  const std::string code = pki::RandomCode(8);
+  const std::string poll_secret = pki::RandomToken(24);
+  ConnectorRecord connector;
+  connector.connector_id = NewObjectId();
+  connector.state = ConnectorState::kPending;
+  connector.host = r.host();
+  connector.os = r.os();
+  connector.agent_version = r.agent_version();
+  connector.ca_identity = r.ca_identity();
+  connector.csr_pem = r.csr_pem();
+  connector.registration_code_hash = pki::Sha256Hex(code);
+  connector.registration_code_expire_time = now + options_.registration_code_ttl;
+  connector.poll_secret_hash = pki::Sha256Hex(poll_secret);
+  connector.create_time = now;
+
+  absl::StatusOr<std::string> tenant_id =
+      store_->RegisterConnector(pki::Sha256Hex(r.enrollment_token()), now, connector);
+  if (absl::IsNotFound(tenant_id.status())) {
+    return absl::UnauthenticatedError(
+        "enrollment token is not valid for this broker; ask a tenant admin for a new one "
+        "(`certbridgectl enrollment-tokens create`)");
+  }
+  if (absl::IsFailedPrecondition(tenant_id.status())) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "enrollment token ", tenant_id.status().message(),
+        "; tokens are single-use and short-lived: ask a tenant admin for a new one"));
+  }
+  if (!tenant_id.ok()) return tenant_id.status();
+
+  AuditEventRecord event;
+  event.tenant_id = *tenant_id;
+  event.time = now;
+  event.actor = absl::StrCat("connector:", connector.connector_id);
+  event.action = "connector.register";
+  event.object_id = connector.connector_id;
+  event.details = absl::StrCat("host ", r.host(), ", identity ", r.ca_identity());
+  (void)store_->AppendAuditEvent(event);  // best effort; the registration itself committed
+
+  v1::RegisterResponse out;
+  out.set_connector_id(connector.connector_id);
+  out.set_registration_code(FormatCode(code));
+  out.set_registration_url(absl::StrCat(options_.registration_url_base, "?code=", FormatCode(code)));
+  out.mutable_code_expire_time()->set_seconds(
+      absl::ToUnixSeconds(connector.registration_code_expire_time));
+  out.set_poll_secret(poll_secret);
+  return out;
+}
+
+absl::StatusOr<v1::GetRegistrationResponse> AgentApi::CheckRegistration(
+    const v1::GetRegistrationRequest& r) {
+  absl::StatusOr<ConnectorRecord> connector =
+      store_->GetConnectorById(r.connector_id(), absl::InfiniteFuture());
+  if (absl::IsNotFound(connector.status()) ||
+      (connector.ok() &&
+       !pki::ConstantTimeEquals(connector->poll_secret_hash, pki::Sha256Hex(r.poll_secret())))) {
+    return absl::NotFoundError(absl::StrCat(
+        "registration of connector \"", r.connector_id(),
+        "\" not found (deleted by an admin?); register the agent again"));
+  }
+  if (!connector.ok()) return connector.status();
+  v1::GetRegistrationResponse out;
+  out.set_connector_id(connector->connector_id);
+  switch (connector->state) {
+    case ConnectorState::kPending:
+      if (connector->registration_code_expire_time <= clock_->Now()) {
+        return absl::FailedPreconditionError(
+            "the registration code expired before an admin approved it; run "
+            "`certbridge-agent register --force` with a new enrollment token");
+      }
+      out.set_state(v1::GetRegistrationResponse::PENDING);
+      return out;
+    case ConnectorState::kRejected:
+      return absl::PermissionDeniedError(
+          "an administrator rejected this connector's registration");
+    case ConnectorState::kActive:
+    case ConnectorState::kDisabled:
+      out.set_state(v1::GetRegistrationResponse::APPROVED);
+      out.set_tenant_id(connector->tenant_id);
+      out.set_certificate_chain_pem(connector->certificate_chain_pem);
+      return out;
+  }
+  return absl::InternalError("unknown connector state");
+}
+
+absl::StatusOr<ConnectorRecord> AgentApi::CheckActive(absl::StatusOr<ConnectorRecord> connector) {
+  if (absl::IsNotFound(connector.status())) {
+    return absl::UnauthenticatedError(
+        "this connector was deleted by an administrator; register the agent again");
+  }
+  if (!connector.ok()) return connector.status();
+  switch (connector->state) {
+    case ConnectorState::kActive:
+      return connector;
+    case ConnectorState::kPending:
+      return absl::FailedPreconditionError(
+          "connector is pending approval: a tenant admin must approve its registration code");
+    case ConnectorState::kDisabled:
+      return absl::PermissionDeniedError(
+          "connector is disabled by an administrator (`certbridgectl connectors enable ID` "
+          "turns it back on)");
+    case ConnectorState::kRejected:
+      return absl::PermissionDeniedError("connector registration was rejected");
+  }
+  return absl::InternalError("unknown connector state");
+}
+
+absl::StatusOr<ConnectorRecord> AgentApi::AuthenticateStream(absl::string_view client_chain_pem) {
+  if (client_chain_pem.empty()) {
+    return absl::UnauthenticatedError(
+        "Connect requires the agent certificate issued at registration; run "
+        "`certbridge-agent register` first");
+  }
+  ASSIGN_OR_RETURN(AgentIdentity identity, connector_ca_->Verify(client_chain_pem, clock_->Now()));
+  return CheckStreamConnector(identity);
+}
+
+absl::StatusOr<ConnectorRecord> AgentApi::CheckStreamConnector(const AgentIdentity& identity) {
+  absl::StatusOr<ConnectorRecord> connector =
+      store_->GetConnector(identity.tenant_id, identity.connector_id, absl::InfiniteFuture());
+  return CheckActive(std::move(connector));
+}
+
+absl::StatusOr<v1::AgentConfig> AgentApi::ConfigFor(const ConnectorRecord& connector) {
+  v1::AgentConfig config;
+  config.set_tenant_id(connector.tenant_id);
+  config.set_connector_id(connector.connector_id);
+  config.set_heartbeat_interval_seconds(options_.heartbeat_interval_seconds);
+  for (const std::string& ca_id : connector.ca_ids) {
+    absl::StatusOr<CertificateAuthorityRecord> ca =
+        store_->GetCertificateAuthority(connector.tenant_id, ca_id);
+    if (absl::IsNotFound(ca.status())) continue;  // deleted meanwhile
+    if (!ca.ok()) return ca.status();
+    v1::AssignedCa* out = config.add_assigned_cas();
+    out->set_ca_id(ca->ca_id);
+    out->set_config_string(absl::StrCat(ca->host, "\\", ca->ca_name));
+    out->set_display_name(ca->display_name);
+  }
+  return config;
+}
+
+absl::Status AgentApi::RecordHello(const ConnectorRecord& connector, const v1::Hello& hello,
+                                   const std::string& replica_id, absl::Time connect_time) {
+  RETURN_IF_ERROR(ValidateShortField("hello.host", hello.host(), false));
+  RETURN_IF_ERROR(ValidateShortField("hello.os", hello.os(), false));
+  RETURN_IF_ERROR(ValidateShortField("hello.agent_version", hello.agent_version(), false));
+  RETURN_IF_ERROR(ValidateShortField("hello.ca_identity", hello.ca_identity(), false));
+  RETURN_IF_ERROR(store_->UpdateConnectorAgentInfo(
+      connector.tenant_id, connector.connector_id,
+      hello.host().empty() ? connector.host : hello.host(),
+      hello.os().empty() ? connector.os : hello.os(),
+      hello.agent_version().empty() ? connector.agent_version : hello.agent_version(),
+      hello.ca_identity().empty() ? connector.ca_identity : hello.ca_identity()));
+  return RecordHeartbeat(connector, replica_id, connect_time);
+}
+
+absl::Status AgentApi::RecordHeartbeat(const ConnectorRecord& connector,
+                                       const std::string& replica_id, absl::Time connect_time) {
+  SessionRecord session;
+  session.connector_id = connector.connector_id;
+  session.tenant_id = connector.tenant_id;
+  session.replica_id = replica_id;
+  session.connect_time = connect_time;
+  session.heartbeat_time = clock_->Now();
+  return store_->UpsertSession(session);
+}
+
+absl::Status AgentApi::EndSession(const std::string& connector_id, const std::string& replica_id) {
+  return store_->DeleteSession(connector_id, replica_id);
+}
+
+absl::StatusOr<v1::RenewedCertificate> AgentApi::Renew(const ConnectorRecord& connector,
+                                                       const v1::RenewalRequest& r) {
+  if (r.csr_pem().size() > kMaxCsrBytes) {
+    return absl::InvalidArgumentError("renewal CSR is too large");
+  }
+  ASSIGN_OR_RETURN(IssuedAgentCertificate cert,
+                   connector_ca_->Issue(r.csr_pem(), {connector.tenant_id, connector.connector_id},
+                                        clock_->Now()));
+  RETURN_IF_ERROR(store_->UpdateConnectorCertificate(connector.tenant_id, connector.connector_id,
+                                                     cert.chain_pem, cert.serial_hex,
+                                                     cert.not_after));
+  AuditEventRecord event;
+  event.tenant_id = connector.tenant_id;
+  event.time = clock_->Now();
+  event.actor = absl::StrCat("connector:", connector.connector_id);
+  event.action = "connector.certificate_renew";
+  event.object_id = connector.connector_id;
+  event.details = absl::StrCat("serial ", cert.serial_hex);
+  (void)store_->AppendAuditEvent(event);
+  v1::RenewedCertificate out;
+  out.set_certificate_chain_pem(cert.chain_pem);
+  return out;
+}
+
+}  // namespace certbridge::broker

@@ -1,0 +1,74 @@
+// AgentService's logic, apart from gRPC wiring. Blocking (store, signing): call it on a
+// worker pool.
+#ifndef CERTBRIDGE_BROKER_SERVICE_AGENT_API_H_
+#define CERTBRIDGE_BROKER_SERVICE_AGENT_API_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "broker/service/connector_ca.h"
+#include "broker/store/store.h"
+#include "certbridge/v1/agent.pb.h"
+#include "common/clock.h"
+
+namespace certbridge::broker {
+
+struct AgentApiOptions {
+  // Registration codes are typed by an admin soon after the agent prints them.
+  absl::Duration registration_code_ttl = absl::Minutes(30);
+  // Shown to the agent; the code is appended as ?code=XXXX-XXXX.
+  std::string registration_url_base = "https://certbridge.invalid/connectors/approve";
+  int heartbeat_interval_seconds = 30;
+};
+
+class AgentApi {
+ public:
+  // Nothing is owned; all must outlive this.
+  AgentApi(Store* store, const Clock* clock, const ConnectorCa* connector_ca,
+           AgentApiOptions options);
+
+  // Errors: UNAUTHENTICATED unknown enrollment token; FAILED_PRECONDITION used or expired
+  // token; INVALID_ARGUMENT bad CSR or fields.
+  absl::StatusOr<v1::RegisterResponse> Register(const v1::RegisterRequest& r);
+
+  // One look, no waiting: PENDING or APPROVED. NOT_FOUND unknown connector or wrong poll
+  // secret; PERMISSION_DENIED rejected; FAILED_PRECONDITION code expired.
+  absl::StatusOr<v1::GetRegistrationResponse> CheckRegistration(
+      const v1::GetRegistrationRequest& r);
+
+  // Checks a stream's client certificate chain and the connector row: the connector must
+  // exist, belong to the certificate's tenant and be ACTIVE. UNAUTHENTICATED (bad or
+  // missing certificate, deleted connector), FAILED_PRECONDITION (pending),
+  // PERMISSION_DENIED (disabled or rejected).
+  absl::StatusOr<ConnectorRecord> AuthenticateStream(absl::string_view client_chain_pem);
+
+  // Re-reads the connector for a live stream: ACTIVE gives the record, anything else the
+  // status the stream should end with.
+  absl::StatusOr<ConnectorRecord> CheckStreamConnector(const AgentIdentity& identity);
+
+  absl::StatusOr<v1::AgentConfig> ConfigFor(const ConnectorRecord& connector);
+
+  // Records Hello's fields and the session.
+  absl::Status RecordHello(const ConnectorRecord& connector, const v1::Hello& hello,
+                           const std::string& replica_id, absl::Time connect_time);
+  absl::Status RecordHeartbeat(const ConnectorRecord& connector, const std::string& replica_id,
+                               absl::Time connect_time);
+  absl::Status EndSession(const std::string& connector_id, const std::string& replica_id);
+
+  // Signs a renewal CSR for a new key; stores the new serial and expiry.
+  absl::StatusOr<v1::RenewedCertificate> Renew(const ConnectorRecord& connector,
+                                               const v1::RenewalRequest& r);
+
+ private:
+  absl::StatusOr<ConnectorRecord> CheckActive(absl::StatusOr<ConnectorRecord> connector);
+
+  Store* store_;
+  const Clock* clock_;
+  const ConnectorCa* connector_ca_;
+  AgentApiOptions options_;
+};
+
+}  // namespace certbridge::broker
+
+#endif  // CERTBRIDGE_BROKER_SERVICE_AGENT_API_H_

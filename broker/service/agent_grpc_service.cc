@@ -1,0 +1,407 @@
+#include "broker/service/agent_grpc_service.h"
+
+#include <atomic>
+#include <deque>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/grpc_status.h"
+#include "common/log.h"
+
+namespace certbridge::broker {
+namespace {
+constexpr int kDefaultWaitSeconds = 30;
+constexpr int kMaxWaitSeconds = 60;
+}  // namespace
+
+// One GetRegistration long-poll. Owned by the service's polls_ map (and by pool tasks while
+// they evaluate it); finished exactly once.
+class AgentGrpcService::RegistrationPoll
+    : public std::enable_shared_from_this<AgentGrpcService::RegistrationPoll> {
+ public:
+  RegistrationPoll(AgentGrpcService* service, grpc::ServerUnaryReactor* reactor,
+                   const v1::GetRegistrationRequest* request,
+                   v1::GetRegistrationResponse* response, absl::Time deadline)
+      : service_(service),
+        reactor_(reactor),
+        request_(request),
+        response_(response),
+        deadline_(deadline) {}
+
+  // Re-reads the registration on the pool; answers if it is decided or the wait is over.
+  void Evaluate(bool force_answer) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (finished_ || evaluating_) return;
+      evaluating_ = true;
+    }
+    auto self = shared_from_this();
+    service_->pool_->Post([self, force_answer] { self->EvaluateNow(force_answer); });
+  }
+
+ private:
+  void EvaluateNow(bool force_answer) {
+    absl::StatusOr<v1::GetRegistrationResponse> result =
+        service_->api_->CheckRegistration(*request_);
+    const bool done = !result.ok() || result->state() != v1::GetRegistrationResponse::PENDING ||
+                      force_answer || service_->clock_->Now() >= deadline_;
+    {
+      absl::MutexLock lock(&mu_);
+      evaluating_ = false;
+      if (!done || finished_) return;
+      finished_ = true;
+    }
+    service_->RemovePoll(request_->connector_id(), this);
+    if (result.ok()) *response_ = *std::move(result);
+    reactor_->Finish(ToGrpcStatus(result.status()));
+  }
+
+  AgentGrpcService* service_;
+  grpc::ServerUnaryReactor* reactor_;
+  const v1::GetRegistrationRequest* request_;
+  v1::GetRegistrationResponse* response_;
+  const absl::Time deadline_;
+  absl::Mutex mu_;
+  bool evaluating_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+// One agent's Connect stream. Deletes itself when gRPC is done with it and no pool task
+// holds a reference.
+class AgentGrpcService::ConnectStream final
+    : public grpc::ServerBidiReactor<v1::AgentMessage, v1::BrokerMessage> {
+ public:
+  ConnectStream(AgentGrpcService* service, grpc::CallbackServerContext* context)
+      : service_(service), connect_time_(service->clock_->Now()) {
+    std::string peer_certificate;
+    if (auto auth = context->auth_context()) {
+      for (const auto& value : auth->FindPropertyValues("x509_pem_cert")) {
+        peer_certificate.assign(value.data(), value.size());
+      }
+    }
+    peer_ = context->peer();
+    Ref();
+    service_->pool_->Post([this, peer_certificate] {
+      Authenticate(peer_certificate);
+      Unref();
+    });
+  }
+
+  // Re-checks the connector row after an admin change; ends the stream if it is no longer
+  // ACTIVE, else sends the (possibly changed) config.
+  void Recheck() {
+    Ref();
+    service_->pool_->Post([this] {
+      if (registered_) {
+        absl::StatusOr<ConnectorRecord> connector = service_->api_->CheckStreamConnector(
+            {identity_.tenant_id, identity_.connector_id});
+        if (!connector.ok()) {
+          End(ToGrpcStatus(connector.status()));
+        } else {
+          SetConnector(*connector);
+          SendConfig();
+        }
+      }
+      Unref();
+    });
+  }
+
+  void Drain(int reconnect_after_ms) {
+    v1::BrokerMessage message;
+    message.mutable_drain()->set_reconnect_after_ms(reconnect_after_ms);
+    Send(std::move(message));
+    End(grpc::Status(grpc::StatusCode::UNAVAILABLE, "broker is shutting down; reconnect"));
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      End(grpc::Status::OK);  // the agent closed its side or the connection broke
+      return;
+    }
+    Ref();
+    service_->pool_->Post([this] {
+      Handle(in_);
+      Unref();
+    });
+  }
+
+  void OnWriteDone(bool ok) override {
+    absl::MutexLock lock(&mu_);
+    writing_ = false;
+    if (!ok) {
+      outbox_.clear();
+      FinishLocked(grpc::Status::OK);
+      return;
+    }
+    outbox_.pop_front();
+    PumpLocked();
+  }
+
+  void OnCancel() override { End(grpc::Status::CANCELLED); }
+
+  void OnDone() override {
+    if (registered_) {
+      service_->RemoveStream(identity_.connector_id, this);
+      std::string connector_id = identity_.connector_id;
+      AgentGrpcService* service = service_;
+      service_->pool_->Post([service, connector_id] {
+        absl::Status s = service->api_->EndSession(connector_id, service->replica_id_);
+        if (!s.ok()) LogWarning("session.end_failed", {{"connector_id", connector_id},
+                                                      {"error", s.message()}});
+      });
+      LogInfo("agent.disconnected", {{"connector_id", identity_.connector_id},
+                                     {"tenant_id", identity_.tenant_id}});
+    }
+    Unref();
+  }
+
+ private:
+  void Ref() { refs_.fetch_add(1, std::memory_order_relaxed); }
+  void Unref() {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+
+  // On the pool.
+  void Authenticate(const std::string& peer_certificate) {
+    absl::StatusOr<ConnectorRecord> connector =
+        service_->api_->AuthenticateStream(peer_certificate);
+    if (!connector.ok()) {
+      LogWarning("agent.stream_refused", {{"peer", peer_}, {"error", connector.status().message()}});
+      End(ToGrpcStatus(connector.status()));
+      return;
+    }
+    identity_ = {connector->tenant_id, connector->connector_id};
+    SetConnector(*connector);
+    registered_ = true;
+    service_->AddStream(identity_.connector_id, this);
+    LogInfo("agent.connected", {{"connector_id", identity_.connector_id},
+                                {"tenant_id", identity_.tenant_id}, {"peer", peer_}});
+    StartRead(&in_);
+  }
+
+  // On the pool, one message at a time.
+  void Handle(const v1::AgentMessage& message) {
+    const ConnectorRecord connector = CurrentConnector();
+    absl::Status status;
+    switch (message.body_case()) {
+      case v1::AgentMessage::kHello:
+        status = service_->api_->RecordHello(connector, message.hello(), service_->replica_id_,
+                                             connect_time_);
+        if (status.ok()) SendConfig();
+        break;
+      case v1::AgentMessage::kHeartbeat:
+        status = service_->api_->RecordHeartbeat(connector, service_->replica_id_, connect_time_);
+        break;
+      case v1::AgentMessage::kRenewalRequest: {
+        absl::StatusOr<v1::RenewedCertificate> renewed =
+            service_->api_->Renew(connector, message.renewal_request());
+        if (renewed.ok()) {
+          v1::BrokerMessage out;
+          *out.mutable_renewed_certificate() = *std::move(renewed);
+          Send(std::move(out));
+          LogInfo("agent.certificate_renewed", {{"connector_id", connector.connector_id}});
+        } else {
+          status = renewed.status();
+        }
+        break;
+      }
+      case v1::AgentMessage::BODY_NOT_SET:
+        status = absl::InvalidArgumentError(
+            "empty AgentMessage: this broker does not understand the agent's message; upgrade "
+            "the broker or downgrade the agent");
+        break;
+    }
+    if (!status.ok()) {
+      // Store outages end the stream (the agent reconnects with backoff); bad input ends
+      // it with the reason so the agent log says what was wrong.
+      LogWarning("agent.message_failed", {{"connector_id", connector.connector_id},
+                                          {"error", status.message()}});
+      End(ToGrpcStatus(status));
+      return;
+    }
+    StartRead(&in_);
+  }
+
+  void SendConfig() {
+    absl::StatusOr<v1::AgentConfig> config = service_->api_->ConfigFor(CurrentConnector());
+    if (!config.ok()) {
+      End(ToGrpcStatus(config.status()));
+      return;
+    }
+    v1::BrokerMessage out;
+    *out.mutable_config() = *std::move(config);
+    Send(std::move(out));
+  }
+
+  void Send(v1::BrokerMessage message) {
+    absl::MutexLock lock(&mu_);
+    if (finish_requested_) return;
+    outbox_.push_back(std::move(message));
+    PumpLocked();
+  }
+
+  // Finishes once the messages already queued are written.
+  void End(grpc::Status status) {
+    absl::MutexLock lock(&mu_);
+    FinishLocked(std::move(status));
+  }
+
+  void FinishLocked(grpc::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finish_requested_) return;
+    finish_requested_ = true;
+    finish_status_ = std::move(status);
+    PumpLocked();
+  }
+
+  void PumpLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (writing_ || finished_) return;
+    if (!outbox_.empty()) {
+      writing_ = true;
+      StartWrite(&outbox_.front());
+      return;
+    }
+    if (finish_requested_) {
+      finished_ = true;
+      Finish(finish_status_);
+    }
+  }
+
+  AgentGrpcService* service_;
+  const absl::Time connect_time_;
+  std::string peer_;
+  std::atomic<int> refs_{1};  // released by OnDone
+
+  ConnectorRecord CurrentConnector() {
+    absl::MutexLock lock(&connector_mu_);
+    return connector_;
+  }
+  void SetConnector(ConnectorRecord connector) {
+    absl::MutexLock lock(&connector_mu_);
+    connector_ = std::move(connector);
+  }
+
+  // Set once on the pool before registered_ becomes true; constant afterwards.
+  AgentIdentity identity_;
+  std::atomic<bool> registered_{false};
+  // Refreshed by Recheck while messages are handled.
+  absl::Mutex connector_mu_;
+  ConnectorRecord connector_ ABSL_GUARDED_BY(connector_mu_);
+
+  v1::AgentMessage in_;
+
+  absl::Mutex mu_;
+  std::deque<v1::BrokerMessage> outbox_ ABSL_GUARDED_BY(mu_);
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finish_requested_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::Status finish_status_ ABSL_GUARDED_BY(mu_);
+};
+
+AgentGrpcService::AgentGrpcService(AgentApi* api, WorkerPool* pool, const Clock* clock,
+                                   std::string replica_id)
+    : api_(api), pool_(pool), clock_(clock), replica_id_(std::move(replica_id)) {
+  ticker_ = std::thread([this] { TickerLoop(); });
+}
+
+AgentGrpcService::~AgentGrpcService() {
+  stop_ticker_.Notify();
+  ticker_.join();
+}
+
+grpc::ServerUnaryReactor* AgentGrpcService::Register(grpc::CallbackServerContext* context,
+                                                     const v1::RegisterRequest* request,
+                                                     v1::RegisterResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  pool_->Post([this, reactor, request, response] {
+    absl::StatusOr<v1::RegisterResponse> result = api_->Register(*request);
+    if (result.ok()) {
+      *response = *std::move(result);
+      LogInfo("connector.registered", {{"connector_id", response->connector_id()},
+                                       {"host", request->host()}});
+    }
+    reactor->Finish(ToGrpcStatus(result.status()));
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AgentGrpcService::GetRegistration(
+    grpc::CallbackServerContext* context, const v1::GetRegistrationRequest* request,
+    v1::GetRegistrationResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  int wait = request->wait_seconds() <= 0 ? kDefaultWaitSeconds : request->wait_seconds();
+  if (wait > kMaxWaitSeconds) wait = kMaxWaitSeconds;
+  auto poll = std::make_shared<RegistrationPoll>(this, reactor, request, response,
+                                                 clock_->Now() + absl::Seconds(wait));
+  bool draining;
+  {
+    absl::MutexLock lock(&mu_);
+    draining = draining_;
+    if (!draining) polls_.emplace(request->connector_id(), poll);
+  }
+  poll->Evaluate(/*force_answer=*/draining);
+  return reactor;
+}
+
+grpc::ServerBidiReactor<v1::AgentMessage, v1::BrokerMessage>* AgentGrpcService::Connect(
+    grpc::CallbackServerContext* context) {
+  return new ConnectStream(this, context);
+}
+
+void AgentGrpcService::ConnectorChanged(const std::string& connector_id) {
+  std::vector<std::shared_ptr<RegistrationPoll>> polls;
+  absl::MutexLock lock(&mu_);
+  auto [pb, pe] = polls_.equal_range(connector_id);
+  for (auto it = pb; it != pe; ++it) it->second->Evaluate(false);
+  auto [sb, se] = streams_.equal_range(connector_id);
+  for (auto it = sb; it != se; ++it) it->second->Recheck();
+}
+
+void AgentGrpcService::Drain(int reconnect_after_ms) {
+  absl::MutexLock lock(&mu_);
+  draining_ = true;
+  for (auto& [id, poll] : polls_) poll->Evaluate(/*force_answer=*/true);
+  for (auto& [id, stream] : streams_) stream->Drain(reconnect_after_ms);
+}
+
+size_t AgentGrpcService::StreamCount() const {
+  absl::MutexLock lock(&mu_);
+  return streams_.size();
+}
+
+void AgentGrpcService::AddStream(const std::string& connector_id, ConnectStream* stream) {
+  absl::MutexLock lock(&mu_);
+  streams_.emplace(connector_id, stream);
+}
+
+void AgentGrpcService::RemoveStream(const std::string& connector_id, ConnectStream* stream) {
+  absl::MutexLock lock(&mu_);
+  auto [b, e] = streams_.equal_range(connector_id);
+  for (auto it = b; it != e; ++it) {
+    if (it->second == stream) {
+      streams_.erase(it);
+      return;
+    }
+  }
+}
+
+void AgentGrpcService::RemovePoll(const std::string& connector_id, RegistrationPoll* poll) {
+  absl::MutexLock lock(&mu_);
+  auto [b, e] = polls_.equal_range(connector_id);
+  for (auto it = b; it != e; ++it) {
+    if (it->second.get() == poll) {
+      polls_.erase(it);
+      return;
+    }
+  }
+}
+
+void AgentGrpcService::TickerLoop() {
+  // Approvals on other replicas and expired waits are noticed here, within a second.
+  while (!stop_ticker_.WaitForNotificationWithTimeout(absl::Seconds(1))) {
+    absl::MutexLock lock(&mu_);
+    for (auto& [id, poll] : polls_) poll->Evaluate(false);
+  }
+}
+
+}  // namespace certbridge::broker

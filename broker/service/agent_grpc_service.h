@@ -1,0 +1,83 @@
+// AgentService on the agent port, over the gRPC callback API: no thread per stream, and no
+// blocking work on gRPC threads (store and signing run on the WorkerPool).
+//
+// Connect: the client certificate is checked against the connector CA and the connector
+// row (ACTIVE) when the stream opens and again whenever the connector changes
+// (ConnectorChanged), so disabling or deleting a connector ends its stream at once.
+// Messages of one stream are handled one at a time, in order; the next read starts when
+// the previous message is done, which bounds what one agent can queue.
+//
+// GetRegistration long-polls: it is answered when the connector is approved or rejected
+// here (ConnectorChanged), on a once-a-second re-check (approvals on other replicas), or
+// when wait_seconds pass.
+#ifndef CERTBRIDGE_BROKER_SERVICE_AGENT_GRPC_SERVICE_H_
+#define CERTBRIDGE_BROKER_SERVICE_AGENT_GRPC_SERVICE_H_
+
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "broker/service/agent_api.h"
+#include "broker/service/connector_events.h"
+#include "broker/service/worker_pool.h"
+#include "certbridge/v1/agent.grpc.pb.h"
+#include "common/clock.h"
+
+namespace certbridge::broker {
+
+class AgentGrpcService final : public v1::AgentService::CallbackService, public ConnectorEvents {
+ public:
+  // Nothing is owned; all must outlive this. `replica_id` names this broker process in
+  // session rows.
+  AgentGrpcService(AgentApi* api, WorkerPool* pool, const Clock* clock, std::string replica_id);
+  ~AgentGrpcService() override;
+
+  grpc::ServerUnaryReactor* Register(grpc::CallbackServerContext* context,
+                                     const v1::RegisterRequest* request,
+                                     v1::RegisterResponse* response) override;
+  grpc::ServerUnaryReactor* GetRegistration(grpc::CallbackServerContext* context,
+                                            const v1::GetRegistrationRequest* request,
+                                            v1::GetRegistrationResponse* response) override;
+  grpc::ServerBidiReactor<v1::AgentMessage, v1::BrokerMessage>* Connect(
+      grpc::CallbackServerContext* context) override;
+
+  void ConnectorChanged(const std::string& connector_id) override;
+
+  // Graceful shutdown: tells every agent to reconnect (elsewhere) after `reconnect_after_ms`
+  // and ends the streams; answers pending long-polls.
+  void Drain(int reconnect_after_ms);
+
+  // Live streams on this replica.
+  size_t StreamCount() const;
+
+ private:
+  class ConnectStream;
+  class RegistrationPoll;
+  friend class ConnectStream;
+  friend class RegistrationPoll;
+
+  void AddStream(const std::string& connector_id, ConnectStream* stream);
+  void RemoveStream(const std::string& connector_id, ConnectStream* stream);
+  void RemovePoll(const std::string& connector_id, RegistrationPoll* poll);
+  void TickerLoop();
+
+  AgentApi* api_;
+  WorkerPool* pool_;
+  const Clock* clock_;
+  const std::string replica_id_;
+
+  mutable absl::Mutex mu_;
+  std::multimap<std::string, ConnectStream*> streams_ ABSL_GUARDED_BY(mu_);
+  std::multimap<std::string, std::shared_ptr<RegistrationPoll>> polls_ ABSL_GUARDED_BY(mu_);
+  bool draining_ ABSL_GUARDED_BY(mu_) = false;
+
+  absl::Notification stop_ticker_;
+  std::thread ticker_;
+};
+
+}  // namespace certbridge::broker
+
+#endif  // CERTBRIDGE_BROKER_SERVICE_AGENT_GRPC_SERVICE_H_

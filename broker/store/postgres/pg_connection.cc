@@ -1,0 +1,198 @@
+#include "broker/store/postgres/pg_connection.h"
+
+#include <algorithm>
+#include <cstdlib>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/cord.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+
+namespace certbridge::broker::pg {
+namespace {
+
+constexpr char kConstraintPayload[] = "type.certbridge.dev/store.constraint";
+
+// libpq messages end in a newline and may span lines; one line reads better in a log.
+std::string OneLine(const char* message) {
+  std::string s = message == nullptr ? "" : message;
+  for (char& c : s) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  return std::string(absl::StripAsciiWhitespace(s));
+}
+
+}  // namespace
+
+std::string TimeParam(absl::Time t) {
+  if (t == absl::InfinitePast()) return "-infinity";
+  if (t == absl::InfiniteFuture()) return "infinity";
+  return absl::FormatTime("%Y-%m-%d %H:%M:%E6S+00", t, absl::UTCTimeZone());
+}
+
+std::string ConstraintName(const absl::Status& status) {
+  auto payload = status.GetPayload(kConstraintPayload);
+  return payload.has_value() ? std::string(*payload) : std::string();
+}
+
+int64_t Rows::affected() const {
+  int64_t n = 0;
+  return absl::SimpleAtoi(PQcmdTuples(result_.get()), &n) ? n : 0;
+}
+
+std::string Rows::Text(int row, int col) const {
+  return std::string(PQgetvalue(result_.get(), row, col),
+                     PQgetlength(result_.get(), row, col));
+}
+
+absl::StatusOr<int64_t> Rows::Int(int row, int col) const {
+  int64_t v = 0;
+  if (!absl::SimpleAtoi(Text(row, col), &v)) {
+    return absl::InternalError(absl::StrCat("column ", PQfname(result_.get(), col),
+                                            " is not an integer"));
+  }
+  return v;
+}
+
+absl::StatusOr<bool> Rows::Bool(int row, int col) const {
+  std::string v = Text(row, col);
+  if (v == "t") return true;
+  if (v == "f") return false;
+  return absl::InternalError(
+      absl::StrCat("column ", PQfname(result_.get(), col), " is not a boolean"));
+}
+
+absl::StatusOr<absl::Time> Rows::Time(int row, int col) const {
+  std::string v = Text(row, col);
+  if (v == "-Infinity") return absl::InfinitePast();
+  if (v == "Infinity") return absl::InfiniteFuture();
+  // Numeric seconds since the epoch, e.g. "1800000000.123456" or "-1.500000".
+  absl::string_view rest = v;
+  const bool negative = absl::ConsumePrefix(&rest, "-");
+  absl::string_view whole = rest;
+  absl::string_view fraction;
+  size_t dot = rest.find('.');
+  if (dot != absl::string_view::npos) {
+    whole = rest.substr(0, dot);
+    fraction = rest.substr(dot + 1);
+  }
+  int64_t seconds = 0;
+  std::string micros_text(fraction.substr(0, 6));
+  micros_text.resize(6, '0');
+  int64_t micros = 0;
+  if (!absl::SimpleAtoi(whole, &seconds) || !absl::SimpleAtoi(micros_text, &micros)) {
+    return absl::InternalError(
+        absl::StrCat("column ", PQfname(result_.get(), col), " is not a time"));
+  }
+  int64_t total = seconds * 1000000 + micros;
+  return absl::FromUnixMicros(negative ? -total : total);
+}
+
+absl::StatusOr<std::optional<absl::Time>> Rows::OptionalTime(int row, int col) const {
+  if (IsNull(row, col)) return std::optional<absl::Time>();
+  absl::StatusOr<absl::Time> t = Time(row, col);
+  if (!t.ok()) return t.status();
+  return std::optional<absl::Time>(*t);
+}
+
+absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const std::string& dsn,
+                                                             absl::Duration connect_timeout) {
+  const std::string timeout =
+      absl::StrCat(std::max<int64_t>(2, absl::ToInt64Seconds(connect_timeout)));
+  // Later entries win: settings in the DSN override these defaults.
+  const char* keys[] = {"connect_timeout", "fallback_application_name", "dbname", nullptr};
+  const char* values[] = {timeout.c_str(), "certbridge", dsn.c_str(), nullptr};
+  PGconn* conn = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
+  if (conn == nullptr) return absl::ResourceExhaustedError("libpq: out of memory");
+  if (PQstatus(conn) != CONNECTION_OK) {
+    // libpq's message names host and port but not the password.
+    std::string message = OneLine(PQerrorMessage(conn));
+    PQfinish(conn);
+    return absl::UnavailableError(absl::StrCat("cannot connect to PostgreSQL: ", message));
+  }
+  // Server notices ("relation already exists, skipping") are not errors; libpq would
+  // print them on stderr.
+  PQsetNoticeProcessor(
+      conn, [](void*, const char*) {}, nullptr);
+  return std::unique_ptr<Connection>(new Connection(conn));
+}
+
+Connection::~Connection() { PQfinish(conn_); }
+
+bool Connection::healthy() const { return PQstatus(conn_) == CONNECTION_OK; }
+
+bool Connection::in_transaction() const {
+  return PQtransactionStatus(conn_) != PQTRANS_IDLE;
+}
+
+absl::Status Connection::ErrorStatus(const PGresult* result, absl::string_view what) const {
+  const char* state_field =
+      result == nullptr ? nullptr : PQresultErrorField(result, PG_DIAG_SQLSTATE);
+  const std::string sqlstate = state_field == nullptr ? "" : state_field;
+  if (PQstatus(conn_) != CONNECTION_OK || absl::StartsWith(sqlstate, "08") ||
+      sqlstate == "57P01" || sqlstate == "57P02" || sqlstate == "57P03" || result == nullptr) {
+    return absl::UnavailableError(absl::StrCat(what, ": lost the PostgreSQL connection (",
+                                               OneLine(PQerrorMessage(conn_)), "); retry"));
+  }
+  absl::StatusCode code = absl::StatusCode::kInternal;
+  if (sqlstate == "23505") {
+    code = absl::StatusCode::kAlreadyExists;
+  } else if (sqlstate == "23503") {
+    code = absl::StatusCode::kNotFound;
+  } else if (sqlstate == "23514") {
+    code = absl::StatusCode::kFailedPrecondition;
+  } else if (sqlstate == "40001" || sqlstate == "40P01") {
+    code = absl::StatusCode::kAborted;
+  }
+  std::string message = absl::StrCat(what, ": SQLSTATE ", sqlstate);
+  // Data exceptions (class 22) quote the offending value; leave them out.
+  if (code == absl::StatusCode::kInternal && !absl::StartsWith(sqlstate, "22")) {
+    absl::StrAppend(&message, ": ",
+                    OneLine(PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY)));
+  }
+  absl::Status status(code, message);
+  const char* constraint = PQresultErrorField(result, PG_DIAG_CONSTRAINT_NAME);
+  if (constraint != nullptr) status.SetPayload(kConstraintPayload, absl::Cord(constraint));
+  return status;
+}
+
+absl::StatusOr<Rows> Connection::ExecScript(absl::string_view what, const std::string& sql) {
+  PGresult* result = PQexec(conn_, sql.c_str());
+  ExecStatusType st = result == nullptr ? PGRES_FATAL_ERROR : PQresultStatus(result);
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+    absl::Status status = ErrorStatus(result, what);
+    PQclear(result);
+    return status;
+  }
+  return Rows(result);
+}
+
+absl::StatusOr<Rows> Connection::Exec(const Statement& statement,
+                                      const std::vector<Param>& params) {
+  if (prepared_.count(statement.name) == 0) {
+    PGresult* result = PQprepare(conn_, statement.name, statement.sql, 0, nullptr);
+    if (result == nullptr || PQresultStatus(result) != PGRES_COMMAND_OK) {
+      absl::Status status = ErrorStatus(result, absl::StrCat("prepare ", statement.name));
+      PQclear(result);
+      return status;
+    }
+    PQclear(result);
+    prepared_.insert(statement.name);
+  }
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const Param& p : params) values.push_back(p.has_value() ? p->c_str() : nullptr);
+  PGresult* result = PQexecPrepared(conn_, statement.name, static_cast<int>(values.size()),
+                                    values.data(), nullptr, nullptr, /*resultFormat=*/0);
+  ExecStatusType st = result == nullptr ? PGRES_FATAL_ERROR : PQresultStatus(result);
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+    absl::Status status = ErrorStatus(result, statement.name);
+    PQclear(result);
+    return status;
+  }
+  return Rows(result);
+}
+
+}  // namespace certbridge::broker::pg

@@ -1,0 +1,135 @@
+// PostgresStore: the Store on PostgreSQL 15 through libpq.
+//
+//   PostgresStoreOptions options;
+//   options.dsn = "postgresql://certbridge@db:5432/certbridge";
+//   RETURN_IF_ERROR(MigrateDatabase(options.dsn));   // broker/store/postgres/migrations.h
+//   ASSIGN_OR_RETURN(std::unique_ptr<PostgresStore> store, PostgresStore::Create(options));
+//
+// Each call borrows a connection from a fixed-size pool and blocks (libpq is
+// synchronous): call it from a worker pool, never from a gRPC reactor thread. Statements
+// are prepared once per connection. A connection that breaks is replaced on its next
+// use, so after UNAVAILABLE the caller simply retries.
+//
+// Thread-safety: all methods may be called concurrently.
+#ifndef CERTBRIDGE_BROKER_STORE_POSTGRES_POSTGRES_STORE_H_
+#define CERTBRIDGE_BROKER_STORE_POSTGRES_POSTGRES_STORE_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "broker/store/store.h"
+
+namespace certbridge::broker {
+
+namespace pg {
+class Connection;
+}  // namespace pg
+
+struct PostgresStoreOptions {
+  // libpq connection string or URI. Required. Never logged nor put in an error message.
+  std::string dsn;
+  // Connections kept open at most; also the most calls that run at once.
+  int pool_size = 8;
+  // How long opening one connection may take before UNAVAILABLE.
+  absl::Duration connect_timeout = absl::Seconds(5);
+  // How long a call waits for a free connection before UNAVAILABLE.
+  absl::Duration acquire_timeout = absl::Seconds(10);
+};
+
+class PostgresStore final : public Store {
+ public:
+  // Opens one connection to check the DSN and the server (the others open on demand).
+  // Errors: INVALID_ARGUMENT empty dsn or pool_size < 1; UNAVAILABLE cannot connect.
+  // Does not migrate the schema: call MigrateDatabase first.
+  static absl::StatusOr<std::unique_ptr<PostgresStore>> Create(
+      const PostgresStoreOptions& options);
+  // REQUIRES: no call in progress.
+  ~PostgresStore() override;
+
+  absl::Status CreateTenant(const Tenant& tenant) override;
+  absl::StatusOr<std::vector<Tenant>> ListTenants() override;
+  absl::StatusOr<Tenant> GetTenant(const std::string& tenant_id) override;
+
+  absl::Status CreateApiKey(const ApiKeyRecord& key) override;
+  absl::StatusOr<ApiKeyRecord> LookupApiKey(const std::string& key_id) override;
+  absl::StatusOr<std::vector<ApiKeyRecord>> ListApiKeys(const std::string& tenant_id) override;
+
+  absl::Status CreateEnrollmentToken(const EnrollmentTokenRecord& token) override;
+  absl::StatusOr<std::string> RegisterConnector(const std::string& token_hash, absl::Time now,
+                                                const ConnectorRecord& connector) override;
+
+  absl::StatusOr<ConnectorRecord> GetConnector(const std::string& tenant_id,
+                                               const std::string& connector_id,
+                                               absl::Time live_after) override;
+  absl::StatusOr<ConnectorRecord> GetConnectorById(const std::string& connector_id,
+                                                   absl::Time live_after) override;
+  absl::StatusOr<std::vector<ConnectorRecord>> ListConnectors(const std::string& tenant_id,
+                                                              absl::Time live_after) override;
+  absl::StatusOr<ConnectorRecord> FindConnectorByRegistrationCode(
+      const std::string& tenant_id, const std::string& code_hash) override;
+  absl::Status ApproveConnector(const std::string& tenant_id, const std::string& connector_id,
+                                absl::Time approve_time, const std::string& certificate_chain_pem,
+                                const std::string& certificate_serial,
+                                absl::Time certificate_expire_time) override;
+  absl::Status TransitionConnector(const std::string& tenant_id, const std::string& connector_id,
+                                   const std::vector<ConnectorState>& from,
+                                   ConnectorState to) override;
+  absl::Status UpdateConnectorCertificate(const std::string& tenant_id,
+                                          const std::string& connector_id,
+                                          const std::string& certificate_chain_pem,
+                                          const std::string& certificate_serial,
+                                          absl::Time certificate_expire_time) override;
+  absl::Status UpdateConnectorAgentInfo(const std::string& tenant_id,
+                                        const std::string& connector_id, const std::string& host,
+                                        const std::string& os, const std::string& agent_version,
+                                        const std::string& ca_identity) override;
+  absl::Status DeleteConnector(const std::string& tenant_id,
+                               const std::string& connector_id) override;
+
+  absl::Status CreateCertificateAuthority(const CertificateAuthorityRecord& ca) override;
+  absl::StatusOr<CertificateAuthorityRecord> GetCertificateAuthority(
+      const std::string& tenant_id, const std::string& ca_id) override;
+  absl::StatusOr<std::vector<CertificateAuthorityRecord>> ListCertificateAuthorities(
+      const std::string& tenant_id) override;
+  absl::Status DeleteCertificateAuthority(const std::string& tenant_id,
+                                          const std::string& ca_id) override;
+  absl::Status AssignCertificateAuthority(const std::string& tenant_id, const std::string& ca_id,
+                                          const std::string& connector_id) override;
+  absl::Status UnassignCertificateAuthority(const std::string& tenant_id,
+                                            const std::string& ca_id,
+                                            const std::string& connector_id) override;
+
+  absl::Status UpsertSession(const SessionRecord& session) override;
+  absl::Status DeleteSession(const std::string& connector_id,
+                             const std::string& replica_id) override;
+
+  absl::Status AppendAuditEvent(const AuditEventRecord& event) override;
+  absl::StatusOr<std::vector<AuditEventRecord>> ListAuditEvents(const std::string& tenant_id,
+                                                                int64_t before_event_id,
+                                                                int limit) override;
+
+ private:
+  // A borrowed connection; gives it back (or drops it, if broken) when destroyed.
+  class Lease;
+
+  explicit PostgresStore(const PostgresStoreOptions& options);
+  absl::StatusOr<Lease> Acquire();
+  void Release(std::unique_ptr<pg::Connection> conn);
+  // For an UPDATE that matched no row: NOT_FOUND, or FAILED_PRECONDITION naming the state.
+  absl::Status ExplainNoUpdate(pg::Connection& conn, const std::string& tenant_id,
+                               const std::string& connector_id, absl::string_view operation);
+
+  const PostgresStoreOptions options_;
+  absl::Mutex mu_;
+  // Free slots; nullptr is a slot whose connection is not (or no longer) open.
+  std::vector<std::unique_ptr<pg::Connection>> idle_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace certbridge::broker
+
+#endif  // CERTBRIDGE_BROKER_STORE_POSTGRES_POSTGRES_STORE_H_

@@ -1,0 +1,123 @@
+#include "tests/integration/test_stack.h"
+
+#include <cstdlib>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+
+namespace certbridge::testing {
+
+absl::StatusOr<std::unique_ptr<TestStack>> TestStack::Create() {
+  std::unique_ptr<TestStack> stack(new TestStack());
+  stack->dir_ = MakeTempDir("stack");
+  if (stack->dir_.empty()) return absl::InternalError("cannot make a temp dir");
+  absl::StatusOr<std::unique_ptr<PostgresServer>> postgres = PostgresServer::Start();
+  if (!postgres.ok()) return postgres.status();
+  stack->postgres_ = *std::move(postgres);
+  absl::StatusOr<std::string> dsn = stack->postgres_->CreateDatabase();
+  if (!dsn.ok()) return dsn.status();
+  stack->database_dsn_ = *dsn;
+  CommandResult pki =
+      RunCommand({SourcePath("deploy/local/make-pki.sh"), stack->dir_ + "/pki"});
+  if (pki.exit_code != 0) {
+    return absl::InternalError(absl::StrCat("make-pki.sh failed: ", pki.err));
+  }
+  return stack;
+}
+
+TestStack::~TestStack() {
+  postgres_.reset();
+  RemoveTree(dir_);
+}
+
+std::string TestStack::operator_key() const {
+  return std::string(absl::StripAsciiWhitespace(ReadFileOrEmpty(pki("operator.key"))));
+}
+
+absl::StatusOr<BrokerProcess> TestStack::StartBroker(const std::vector<std::string>& extra_flags) {
+  const int n = ++broker_count_;
+  const std::string port_file = absl::StrCat(dir_, "/broker", n, ".ports");
+  std::vector<std::string> argv = {
+      BuildPath("bin/certbridge-broker"),
+      "--database_url=" + database_dsn_,
+      "--api_listen=127.0.0.1:0",
+      "--agent_listen=127.0.0.1:0",
+      "--tls_cert=" + pki("broker.pem"),
+      "--tls_key=" + pki("broker.key"),
+      "--connector_ca_cert=" + pki("connector-ca.pem"),
+      "--connector_ca_key=" + pki("connector-ca.key"),
+      "--operator_key_file=" + pki("operator.key"),
+      "--port_file=" + port_file,
+      absl::StrCat("--replica_id=test-replica-", n),
+  };
+  argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
+  absl::StatusOr<std::unique_ptr<ChildProcess>> process =
+      ChildProcess::Start(argv, absl::StrCat(dir_, "/broker", n, ".log"));
+  if (!process.ok()) return process.status();
+  BrokerProcess broker;
+  broker.process = *std::move(process);
+  bool ready = WaitUntil(
+      [&] {
+        for (absl::string_view line : absl::StrSplit(ReadFileOrEmpty(port_file), '\n')) {
+          if (absl::ConsumePrefix(&line, "api=")) (void)absl::SimpleAtoi(line, &broker.api_port);
+          if (absl::ConsumePrefix(&line, "agent=")) (void)absl::SimpleAtoi(line, &broker.agent_port);
+        }
+        return (broker.api_port != 0 && broker.agent_port != 0) || !broker.process->Running();
+      },
+      absl::Seconds(60));
+  if (!ready || broker.api_port == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("broker did not start; its log:\n", broker.process->Log()));
+  }
+  return broker;
+}
+
+CommandResult TestStack::Ctl(const BrokerProcess& broker, const std::string& api_key,
+                             const std::vector<std::string>& args) const {
+  const std::string key_file = dir_ + "/ctl.key";
+  {
+    std::vector<std::string> write = {"sh", "-c", "umask 077; printf %s \"$0\" > \"$1\"", api_key,
+                                      key_file};
+    RunCommand(write);
+  }
+  std::vector<std::string> argv = {BuildPath("bin/certbridgectl"),
+                                   "--broker=" + broker.api_address(),
+                                   "--ca-cert=" + pki("tls-ca.pem"),
+                                   "--api-key-file=" + key_file};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return RunCommand(argv);
+}
+
+std::unique_ptr<v1::AdminService::Stub> TestStack::AdminStub(const BrokerProcess& broker) const {
+  grpc::SslCredentialsOptions tls;
+  tls.pem_root_certs = ReadFileOrEmpty(pki("tls-ca.pem"));
+  return v1::AdminService::NewStub(
+      grpc::CreateChannel(broker.api_address(), grpc::SslCredentials(tls)));
+}
+
+std::unique_ptr<v1::AgentService::Stub> TestStack::AgentStub(const BrokerProcess& broker,
+                                                             const std::string& client_chain_pem,
+                                                             const std::string& client_key_pem) const {
+  grpc::SslCredentialsOptions tls;
+  tls.pem_root_certs = ReadFileOrEmpty(pki("tls-ca.pem"));
+  tls.pem_cert_chain = client_chain_pem;
+  tls.pem_private_key = client_key_pem;
+  // A channel of its own per stub, so that client certificates never share a connection.
+  grpc::ChannelArguments args;
+  args.SetInt("certbridge.test.unique", rand());
+  return v1::AgentService::NewStub(
+      grpc::CreateCustomChannel(broker.agent_address(), grpc::SslCredentials(tls), args));
+}
+
+std::unique_ptr<grpc::ClientContext> CallContext(const std::string& api_key,
+                                                 absl::Duration deadline) {
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->set_deadline(absl::ToChronoTime(absl::Now() + deadline));
+  if (!api_key.empty()) context->AddMetadata("authorization", "Bearer " + api_key);
+  return context;
+}
+
+}  // namespace certbridge::testing

@@ -1,0 +1,69 @@
+// A real certbridge stack for integration tests: a throwaway PostgreSQL, key material from
+// deploy/local/make-pki.sh, broker processes, and helpers to run certbridgectl and agents
+// and to call the broker's gRPC API directly (for exact status codes).
+#ifndef CERTBRIDGE_TESTS_INTEGRATION_TEST_STACK_H_
+#define CERTBRIDGE_TESTS_INTEGRATION_TEST_STACK_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "certbridge/v1/admin.grpc.pb.h"
+#include "certbridge/v1/agent.grpc.pb.h"
+#include "tests/support/postgres_server.h"
+#include "tests/support/process/child_process.h"
+
+namespace certbridge::testing {
+
+struct BrokerProcess {
+  std::unique_ptr<ChildProcess> process;
+  int api_port = 0;
+  int agent_port = 0;
+  std::string api_address() const { return "127.0.0.1:" + std::to_string(api_port); }
+  std::string agent_address() const { return "127.0.0.1:" + std::to_string(agent_port); }
+};
+
+class TestStack {
+ public:
+  // Starts PostgreSQL and makes the PKI; no broker yet.
+  static absl::StatusOr<std::unique_ptr<TestStack>> Create();
+  ~TestStack();
+
+  // Starts a broker on free ports with the given extra flags and waits until it serves.
+  absl::StatusOr<BrokerProcess> StartBroker(const std::vector<std::string>& extra_flags);
+
+  const std::string& dir() const { return dir_; }
+  const std::string& dsn() const { return database_dsn_; }
+  std::string pki(const std::string& file) const { return dir_ + "/pki/" + file; }
+  std::string operator_key() const;
+
+  // certbridgectl with --broker/--ca-cert set and the key in CERTBRIDGE_API_KEY.
+  CommandResult Ctl(const BrokerProcess& broker, const std::string& api_key,
+                    const std::vector<std::string>& args) const;
+
+  // Stubs over TLS trusting the stack's TLS root. For the agent port, an optional client
+  // certificate chain and key (PEM).
+  std::unique_ptr<v1::AdminService::Stub> AdminStub(const BrokerProcess& broker) const;
+  std::unique_ptr<v1::AgentService::Stub> AgentStub(const BrokerProcess& broker,
+                                                    const std::string& client_chain_pem = "",
+                                                    const std::string& client_key_pem = "") const;
+
+ private:
+  TestStack() = default;
+  std::string dir_;
+  std::unique_ptr<PostgresServer> postgres_;
+  std::string database_dsn_;
+  int broker_count_ = 0;
+};
+
+// A context with a deadline and, if non-empty, `authorization: Bearer <api_key>`.
+std::unique_ptr<grpc::ClientContext> CallContext(const std::string& api_key,
+                                                 absl::Duration deadline = absl::Seconds(20));
+
+}  // namespace certbridge::testing
+
+#endif  // CERTBRIDGE_TESTS_INTEGRATION_TEST_STACK_H_

@@ -1,0 +1,208 @@
+#include "tools/certbridgectl/output.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace certbridge::ctl {
+namespace {
+
+using ::testing::HasSubstr;
+
+const absl::Time kNow = absl::FromUnixSeconds(1'800'000'000);  // 2027-01-15T08:00:00Z
+
+google::protobuf::Timestamp Ago(absl::Duration age) {
+  google::protobuf::Timestamp timestamp;
+  timestamp.set_seconds(absl::ToUnixSeconds(kNow - age));
+  return timestamp;
+}
+
+v1::Connector ActiveConnector() {
+  v1::Connector connector;
+  connector.set_connector_id("c-42");
+  connector.set_state(v1::Connector::ACTIVE);
+  connector.set_connectivity(v1::Connector::CONNECTED);
+  connector.set_host("adcs01.corp.example.com");
+  connector.set_os("Windows Server 2022");
+  connector.set_agent_version("1.4.0");
+  connector.set_ca_identity("CORP\\ADCS01$");
+  connector.add_ca_ids("ca-1");
+  connector.add_ca_ids("ca-2");
+  *connector.mutable_last_seen_time() = Ago(absl::Seconds(12));
+  *connector.mutable_create_time() = Ago(absl::Hours(72));
+  return connector;
+}
+
+TEST(OutputTest, ConnectorsListIsAnAlignedTable) {
+  v1::ListConnectorsResponse response;
+  *response.add_connectors() = ActiveConnector();
+  v1::Connector* pending = response.add_connectors();
+  pending->set_connector_id("c-43");
+  pending->set_state(v1::Connector::PENDING);
+  pending->set_connectivity(v1::Connector::DISCONNECTED);
+  pending->set_host("adcs02");
+  EXPECT_EQ(RenderTable(v1::ListConnectorsRequest(), response, kNow),
+            "CONNECTOR ID   STATE     CONNECTIVITY        HOST                      "
+            "CA IDENTITY    VERSION   CAS\n"
+            "c-42           ACTIVE    CONNECTED 12s ago   adcs01.corp.example.com   "
+            "CORP\\ADCS01$   1.4.0     ca-1,ca-2\n"
+            "c-43           PENDING   NEVER CONNECTED     adcs02                    "
+            "-              -         -\n");
+}
+
+TEST(OutputTest, EmptyListsSayNothingIsThere) {
+  EXPECT_EQ(RenderTable(v1::ListConnectorsRequest(), v1::ListConnectorsResponse(), kNow),
+            "No connectors.\n");
+  EXPECT_EQ(RenderTable(v1::ListTenantsRequest(), v1::ListTenantsResponse(), kNow),
+            "No tenants.\n");
+  EXPECT_EQ(RenderTable(v1::ListApiKeysRequest(), v1::ListApiKeysResponse(), kNow),
+            "No API keys.\n");
+  EXPECT_EQ(RenderTable(v1::ListCertificateAuthoritiesRequest(),
+                        v1::ListCertificateAuthoritiesResponse(), kNow),
+            "No certificate authorities.\n");
+  EXPECT_EQ(RenderTable(v1::ListAuditEventsRequest(), v1::ListAuditEventsResponse(), kNow),
+            "No audit events.\n");
+}
+
+TEST(OutputTest, ConnectivityReadsLikeKubectl) {
+  v1::Connector connector = ActiveConnector();
+  EXPECT_EQ(ConnectivityText(connector, kNow), "CONNECTED 12s ago");
+  connector.set_connectivity(v1::Connector::DISCONNECTED);
+  *connector.mutable_last_seen_time() = Ago(absl::Hours(3));
+  EXPECT_EQ(ConnectivityText(connector, kNow), "DISCONNECTED 3h ago");
+  connector.clear_last_seen_time();
+  EXPECT_EQ(ConnectivityText(connector, kNow), "NEVER CONNECTED");
+  connector.set_connectivity(v1::Connector::CONNECTED);
+  EXPECT_EQ(ConnectivityText(connector, kNow), "CONNECTED");
+  connector.set_connectivity(v1::Connector::CONNECTIVITY_UNSPECIFIED);
+  EXPECT_EQ(ConnectivityText(connector, kNow), "");
+}
+
+TEST(OutputTest, ApprovedConnectorShowsWhatHappenedAndItsDetails) {
+  v1::ApproveConnectorRequest request;
+  request.set_registration_code("K7XQ-2M9P");
+  const std::string text = RenderTable(request, ActiveConnector(), kNow);
+  EXPECT_THAT(text, ::testing::StartsWith("Approved connector c-42.\nConnector ID:"));
+  EXPECT_THAT(text, HasSubstr("\nConnectivity:        CONNECTED 12s ago\n"));
+  EXPECT_THAT(text, HasSubstr("\nCA identity:         CORP\\ADCS01$\n"));
+  EXPECT_THAT(text, HasSubstr("\nCreated:             2027-01-12T08:00:00Z (3d ago)\n"));
+  EXPECT_THAT(text, HasSubstr("\nApproved:            -\n"));
+  EXPECT_THAT(text, ::testing::Not(HasSubstr("Registration code expires")));
+}
+
+TEST(OutputTest, GetConnectorHasNoHeadline) {
+  EXPECT_THAT(RenderTable(v1::GetConnectorRequest(), ActiveConnector(), kNow),
+              ::testing::StartsWith("Connector ID:"));
+  v1::AssignCertificateAuthorityRequest assign;
+  assign.set_ca_id("ca-9");
+  EXPECT_THAT(RenderTable(assign, ActiveConnector(), kNow),
+              ::testing::StartsWith("Assigned certificate authority ca-9 to connector c-42.\n"));
+}
+
+TEST(OutputTest, DeletionsAreOneSentence) {
+  v1::DeleteConnectorRequest connector;
+  connector.set_connector_id("c-42");
+  EXPECT_EQ(RenderTable(connector, google::protobuf::Empty(), kNow),
+            "Deleted connector c-42.\n");
+  v1::DeleteCertificateAuthorityRequest ca;
+  ca.set_ca_id("ca-1");
+  EXPECT_EQ(RenderTable(ca, google::protobuf::Empty(), kNow),
+            "Deleted certificate authority ca-1.\n");
+}
+
+TEST(OutputTest, ApiKeySecretIsPrintedWithAShownOnceNotice) {
+  v1::CreateApiKeyResponse response;
+  response.mutable_api_key()->set_key_id("k-1");
+  response.mutable_api_key()->add_scopes("admin");
+  response.mutable_api_key()->add_scopes("certificates");
+  response.set_secret("cbk_s3cr3t");
+  const std::string text = RenderTable(v1::CreateApiKeyRequest(), response, kNow);
+  EXPECT_THAT(text, HasSubstr("\nSecret:    cbk_s3cr3t\n"));
+  EXPECT_THAT(text, HasSubstr("\nScopes:    admin,certificates\n"));
+  EXPECT_THAT(ShownOnceNotice(response), HasSubstr("shown only now"));
+}
+
+TEST(OutputTest, EnrollmentTokenShowsExpiry) {
+  v1::CreateEnrollmentTokenResponse response;
+  response.set_token("cbe_token");
+  *response.mutable_expire_time() = Ago(-absl::Hours(24));
+  EXPECT_EQ(RenderTable(v1::CreateEnrollmentTokenRequest(), response, kNow),
+            "Created enrollment token (single use).\n"
+            "Token:   cbe_token\n"
+            "Expires: 2027-01-16T08:00:00Z (in 24h)\n");
+  EXPECT_THAT(ShownOnceNotice(response), HasSubstr("shown only now"));
+  EXPECT_EQ(ShownOnceNotice(v1::ListConnectorsResponse()), "");
+}
+
+TEST(OutputTest, CertificateAuthoritiesShowTheConfigString) {
+  v1::ListCertificateAuthoritiesResponse response;
+  v1::CertificateAuthority* ca = response.add_certificate_authorities();
+  ca->set_ca_id("ca-1");
+  ca->set_host("adcs01.corp.example.com");
+  ca->set_ca_name("Corp Issuing CA");
+  ca->add_connector_ids("c-42");
+  *ca->mutable_create_time() = Ago(absl::ZeroDuration());
+  EXPECT_EQ(RenderTable(v1::ListCertificateAuthoritiesRequest(), response, kNow),
+            "CA ID   CONFIG STRING                             DISPLAY NAME   CONNECTORS   "
+            "CREATED\n"
+            "ca-1    adcs01.corp.example.com\\Corp Issuing CA   -              c-42         "
+            "2027-01-15T08:00:00Z\n");
+}
+
+TEST(OutputTest, AuditListPointsAtTheNextPage) {
+  v1::ListAuditEventsResponse response;
+  v1::AuditEvent* event = response.add_events();
+  *event->mutable_time() = Ago(absl::Minutes(5));
+  event->set_actor("api-key:k-1");
+  event->set_action("connector.approve");
+  event->set_object_id("c-42");
+  response.set_next_page_token("tok2");
+  v1::ListAuditEventsRequest request;
+  request.set_page_size(1);
+  EXPECT_EQ(RenderTable(request, response, kNow),
+            "TIME                   ACTOR         ACTION              OBJECT   DETAILS\n"
+            "2027-01-15T07:55:00Z   api-key:k-1   connector.approve   c-42     -\n"
+            "\n"
+            "More events: certbridgectl audit list --limit 1 --page-token tok2\n");
+}
+
+TEST(OutputTest, JsonKeepsProtoFieldNamesAndRoundTrips) {
+  v1::ListConnectorsResponse response;
+  *response.add_connectors() = ActiveConnector();
+  absl::StatusOr<std::string> json = RenderJson(response);
+  ASSERT_TRUE(json.ok()) << json.status();
+  EXPECT_THAT(*json, HasSubstr("\"connector_id\": \"c-42\""));
+  EXPECT_THAT(*json, HasSubstr("\"last_seen_time\": \"2027-01-15T07:59:48Z\""));
+  EXPECT_THAT(*json, HasSubstr("\"state\": \"ACTIVE\""));
+  EXPECT_THAT(*json, HasSubstr("\"certificate_serial\": \"\""));
+  EXPECT_EQ(json->back(), '\n');
+  v1::ListConnectorsResponse parsed;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(*json, &parsed).ok());
+  EXPECT_EQ(parsed.SerializeAsString(), response.SerializeAsString());
+}
+
+TEST(OutputTest, JsonOfEmptyListHasTheEmptyArray) {
+  absl::StatusOr<std::string> json = RenderJson(v1::ListConnectorsResponse());
+  ASSERT_TRUE(json.ok());
+  EXPECT_THAT(*json, HasSubstr("\"connectors\": []"));
+}
+
+TEST(OutputTest, CallErrorsNameTheCodeAndHint) {
+  EXPECT_EQ(FormatCallError(absl::NotFoundError("connector \"c-9\" not found")),
+            "error: NOT_FOUND: connector \"c-9\" not found\n");
+  const std::string unavailable = FormatCallError(absl::UnavailableError("connect failed"));
+  EXPECT_THAT(unavailable, ::testing::StartsWith("error: UNAVAILABLE: connect failed\nhint: "));
+  EXPECT_THAT(unavailable, HasSubstr("--broker"));
+  EXPECT_THAT(unavailable, HasSubstr("--ca-cert"));
+  const std::string unauthenticated = FormatCallError(absl::UnauthenticatedError("bad key"));
+  EXPECT_THAT(unauthenticated, ::testing::StartsWith("error: UNAUTHENTICATED: bad key\nhint: "));
+  EXPECT_THAT(unauthenticated, HasSubstr("API key"));
+  EXPECT_THAT(FormatCallError(absl::PermissionDeniedError("no")), HasSubstr("hint: "));
+  EXPECT_THAT(FormatCallError(absl::DeadlineExceededError("late")), HasSubstr("--timeout"));
+  EXPECT_EQ(FormatCallError(absl::FailedPreconditionError("connector \"c-1\" is PENDING")),
+            "error: FAILED_PRECONDITION: connector \"c-1\" is PENDING\n");
+}
+
+}  // namespace
+}  // namespace certbridge::ctl

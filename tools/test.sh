@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Builds everything and runs every test: unit, contract (real PostgreSQL), integration
+# (real broker, agent, emulator and certbridgectl processes), and the Windows (mingw-w64)
+# compile of the COM backend. Usage: tools/test.sh [ctest args...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+tools/install-deps.sh
+export CCACHE_BASEDIR="$PWD"
+build=${CERTBRIDGE_BUILD:-build}
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+ninja -C "$build" -j2
+
+if [ -x tools/windows/build-probe.sh ]; then
+  echo "== Windows build of the COM backend (mingw-w64)"
+  tools/windows/build-probe.sh "$build/windows"
+fi
+
+echo "== ctest"
+ctest --test-dir "$build" --output-on-failure --timeout 900 "$@"
