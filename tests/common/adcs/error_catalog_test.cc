@@ -1,6 +1,9 @@
 #include "common/adcs/error_catalog.h"
 
+#include <cstdlib>
+#include <fstream>
 #include <set>
+#include <sstream>
 
 #include "gtest/gtest.h"
 
@@ -99,6 +102,29 @@ TEST(SuggestTemplateTest, EditDistanceIgnoresCase) {
   EXPECT_EQ(EditDistance("kitten", "sitting"), 3);
   EXPECT_EQ(EditDistance("ABC", "abc"), 0);
   EXPECT_EQ(EditDistance("", "abc"), 3);
+}
+
+}  // namespace
+}  // namespace certbridge::adcs
+
+namespace certbridge::adcs {
+namespace {
+
+// docs/adcs-error-catalog.md mirrors the table; keep them in step.
+TEST(ErrorCatalogDocTest, DocListsEveryHresultWithItsCode) {
+  const char* source = std::getenv("CERTBRIDGE_SOURCE_DIR");
+  ASSERT_NE(source, nullptr);
+  std::ifstream f(std::string(source) + "/docs/adcs-error-catalog.md");
+  std::stringstream ss;
+  ss << f.rdbuf();
+  const std::string doc = ss.str();
+  ASSERT_FALSE(doc.empty());
+  for (const CatalogEntry& e : AllEntries()) {
+    const std::string row = "| `" + FormatHresult(e.hresult) + "` | " + std::string(e.symbol) +
+                            " | " + std::string(e.windows_message) + " | `" + std::string(e.code) +
+                            "` |";
+    EXPECT_NE(doc.find(row), std::string::npos) << "missing or stale row: " << row;
+  }
 }
 
 }  // namespace

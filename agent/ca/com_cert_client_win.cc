@@ -1,0 +1,269 @@
+// The real ComCertClient: ICertRequest2 + ICertAdmin2 on a COM apartment thread of its
+// own. Windows only; compiled on Linux by tools/windows/build-probe.sh with mingw-w64
+// (it cannot run there: under Wine CoCreateInstance gives REGDB_E_CLASSNOTREG).
+#ifdef _WIN32
+
+#include "agent/ca/com_cert_client.h"
+
+#include <windows.h>
+#include <objbase.h>
+#include <oleauto.h>
+#include <certcli.h>
+#include <certadm.h>
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <future>
+#include <mutex>
+#include <thread>
+
+namespace certbridge::agent {
+namespace {
+
+// Debian's mingw-w64 declares the interfaces but defines no GUIDs: ours, from
+// /work/shared/ADCS-FACTS.md (Windows SDK certcli.h / certadm.h).
+constexpr GUID kClsidCertRequest = {0x98aff3f0, 0x5524, 0x11d0,
+                                    {0x88, 0x12, 0x00, 0xa0, 0xc9, 0x03, 0xb8, 0x3c}};
+constexpr GUID kIidCertRequest2 = {0xa4772988, 0x4a85, 0x4fa9,
+                                   {0x82, 0x4e, 0xb5, 0xcf, 0x5c, 0x16, 0x40, 0x5a}};
+constexpr GUID kClsidCertAdmin = {0x37eabaf0, 0x7fb6, 0x11d0,
+                                  {0x88, 0x17, 0x00, 0xa0, 0xc9, 0x03, 0xb8, 0x3c}};
+constexpr GUID kIidCertAdmin2 = {0xf7c3ac41, 0xb8ce, 0x4fb4,
+                                 {0xaa, 0x58, 0x3d, 0x1d, 0xc0, 0xe3, 0x6b, 0x39}};
+
+// Numbers from certcli.h, repeated so the file does not depend on which macros a given
+// SDK defines.
+constexpr LONG kCrInBase64 = 0x1;
+constexpr LONG kCrInPkcs10 = 0x100;
+constexpr LONG kCrOutBase64 = 0x1;
+constexpr LONG kCrOutChain = 0x100;
+constexpr LONG kCrDispIssued = 3;
+constexpr LONG kCrDispRevoked = 6;
+constexpr LONG kCrPropTemplates = 29;
+constexpr LONG kPropTypeString = 4;
+
+std::wstring Widen(const std::string& s) {
+  if (s.empty()) return std::wstring();
+  const int n = MultiByteToWideChar(CP_UTF8, 0, s.data(), static_cast<int>(s.size()), nullptr, 0);
+  std::wstring w(static_cast<size_t>(n), L'\0');
+  MultiByteToWideChar(CP_UTF8, 0, s.data(), static_cast<int>(s.size()), &w[0], n);
+  return w;
+}
+
+std::string Narrow(const wchar_t* w, size_t len) {
+  if (w == nullptr || len == 0) return std::string();
+  const int n = WideCharToMultiByte(CP_UTF8, 0, w, static_cast<int>(len), nullptr, 0, nullptr, nullptr);
+  std::string s(static_cast<size_t>(n), '\0');
+  WideCharToMultiByte(CP_UTF8, 0, w, static_cast<int>(len), &s[0], n, nullptr, nullptr);
+  return s;
+}
+
+// Owns one BSTR.
+class Bstr {
+ public:
+  Bstr() = default;
+  explicit Bstr(const std::string& utf8) {
+    const std::wstring w = Widen(utf8);
+    b_ = SysAllocStringLen(w.data(), static_cast<UINT>(w.size()));
+  }
+  ~Bstr() { SysFreeString(b_); }
+  Bstr(const Bstr&) = delete;
+  Bstr& operator=(const Bstr&) = delete;
+  BSTR get() const { return b_; }
+  BSTR* out() {
+    SysFreeString(b_);
+    b_ = nullptr;
+    return &b_;
+  }
+  std::string utf8() const { return Narrow(b_, b_ != nullptr ? SysStringLen(b_) : 0); }
+
+ private:
+  BSTR b_ = nullptr;
+};
+
+class ComCertClientImpl final : public ComCertClient {
+ public:
+  explicit ComCertClientImpl(std::string config) : config_(std::move(config)) {}
+
+  // Starts the apartment thread; returns the HRESULT of its set-up.
+  uint32_t Start() {
+    std::promise<HRESULT> ready;
+    std::future<HRESULT> started = ready.get_future();
+    thread_ = std::thread([this, &ready] { Run(ready); });
+    const HRESULT hr = started.get();
+    if (FAILED(hr)) thread_.join();
+    return static_cast<uint32_t>(hr);
+  }
+
+  ~ComCertClientImpl() override {
+    if (!thread_.joinable()) return;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+  ComAnswer Submit(const std::string& csr_base64, const std::string& attributes) override {
+    return OnApartment<ComAnswer>([&] {
+      ComAnswer a;
+      Bstr request(csr_base64), attrs(attributes), config(config_);
+      LONG disposition = 0;
+      HRESULT hr = request_->Submit(kCrInBase64 | kCrInPkcs10, request.get(), attrs.get(),
+                                    config.get(), &disposition);
+      if (FAILED(hr)) return Failed(a, hr, "ICertRequest2::Submit");
+      a.disposition = disposition;
+      return Collect(a);
+    });
+  }
+
+  ComAnswer RetrievePending(int32_t request_id) override {
+    return OnApartment<ComAnswer>([&] {
+      ComAnswer a;
+      Bstr config(config_);
+      LONG disposition = 0;
+      HRESULT hr = request_->RetrievePending(request_id, config.get(), &disposition);
+      if (FAILED(hr)) return Failed(a, hr, "ICertRequest2::RetrievePending");
+      a.disposition = disposition;
+      return Collect(a);
+    });
+  }
+
+  uint32_t Revoke(const std::string& serial_hex, int32_t reason) override {
+    return OnApartment<uint32_t>([&] {
+      Bstr config(config_), serial(serial_hex);
+      return static_cast<uint32_t>(admin_->RevokeCertificate(config.get(), serial.get(), reason, 0.0));
+    });
+  }
+
+  ComAnswer GetCaCertificate() override {
+    return OnApartment<ComAnswer>([&] {
+      ComAnswer a;
+      Bstr config(config_), cert;
+      HRESULT hr = request_->GetCACertificate(FALSE, config.get(), kCrOutBase64, cert.out());
+      if (FAILED(hr)) return Failed(a, hr, "ICertRequest2::GetCACertificate");
+      a.ca_certificate_base64 = cert.utf8();
+      return a;
+    });
+  }
+
+  ComAnswer GetTemplates() override {
+    return OnApartment<ComAnswer>([&] {
+      ComAnswer a;
+      Bstr config(config_);
+      VARIANT v;
+      VariantInit(&v);
+      HRESULT hr = request_->GetCAProperty(config.get(), kCrPropTemplates, 0, kPropTypeString, 0, &v);
+      if (FAILED(hr)) return Failed(a, hr, "ICertRequest2::GetCAProperty(CR_PROP_TEMPLATES)");
+      if (v.vt == VT_BSTR && v.bstrVal != nullptr) {
+        a.templates = Narrow(v.bstrVal, SysStringLen(v.bstrVal));
+      }
+      VariantClear(&v);
+      return a;
+    });
+  }
+
+  const std::string& config() const override { return config_; }
+
+ private:
+  static ComAnswer Failed(ComAnswer& a, HRESULT hr, const char* call) {
+    a.call_hresult = static_cast<uint32_t>(hr);
+    a.failed_call = call;
+    return a;
+  }
+
+  // After Submit/RetrievePending: GetLastStatus, GetDispositionMessage, GetRequestId and
+  // the certificate. A denial returns S_OK from Submit, so these are always read.
+  ComAnswer Collect(ComAnswer& a) {
+    LONG status = 0, request_id = 0;
+    if (SUCCEEDED(request_->GetLastStatus(&status))) a.last_status = static_cast<uint32_t>(status);
+    if (SUCCEEDED(request_->GetRequestId(&request_id))) a.request_id = request_id;
+    Bstr message;
+    if (SUCCEEDED(request_->GetDispositionMessage(message.out()))) {
+      a.disposition_message = message.utf8();
+    }
+    if (a.disposition == kCrDispIssued || a.disposition == kCrDispRevoked) {
+      Bstr cert, chain;
+      HRESULT hr = request_->GetCertificate(kCrOutBase64, cert.out());
+      if (FAILED(hr)) return Failed(a, hr, "ICertRequest2::GetCertificate");
+      a.certificate_base64 = cert.utf8();
+      if (SUCCEEDED(request_->GetCertificate(kCrOutBase64 | kCrOutChain, chain.out()))) {
+        a.chain_pkcs7_base64 = chain.utf8();
+      }
+    }
+    return a;
+  }
+
+  template <typename R>
+  R OnApartment(std::function<R()> work) {
+    std::packaged_task<R()> task(std::move(work));
+    std::future<R> result = task.get_future();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      tasks_.emplace_back([&task] { task(); });
+    }
+    cv_.notify_all();
+    return result.get();
+  }
+
+  void Run(std::promise<HRESULT>& ready) {
+    HRESULT hr = CoInitializeEx(nullptr, COINIT_MULTITHREADED);
+    if (FAILED(hr)) {
+      ready.set_value(hr);
+      return;
+    }
+    hr = CoCreateInstance(kClsidCertRequest, nullptr, CLSCTX_INPROC_SERVER, kIidCertRequest2,
+                          reinterpret_cast<void**>(&request_));
+    if (SUCCEEDED(hr)) {
+      hr = CoCreateInstance(kClsidCertAdmin, nullptr, CLSCTX_INPROC_SERVER, kIidCertAdmin2,
+                            reinterpret_cast<void**>(&admin_));
+    }
+    if (FAILED(hr)) {
+      if (request_ != nullptr) request_->Release();
+      CoUninitialize();
+      ready.set_value(hr);
+      return;
+    }
+    ready.set_value(S_OK);
+    while (true) {
+      std::function<void()> task;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [this] { return stop_ || !tasks_.empty(); });
+        if (tasks_.empty()) break;  // stop_ and drained
+        task = std::move(tasks_.front());
+        tasks_.pop_front();
+      }
+      task();
+    }
+    admin_->Release();
+    request_->Release();
+    CoUninitialize();
+  }
+
+  const std::string config_;
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> tasks_;
+  bool stop_ = false;
+  // Used only on the apartment thread.
+  ICertRequest2* request_ = nullptr;
+  ICertAdmin2* admin_ = nullptr;
+};
+
+}  // namespace
+
+std::unique_ptr<ComCertClient> CreateComCertClient(const std::string& config, uint32_t* hresult) {
+  auto client = std::make_unique<ComCertClientImpl>(config);
+  const uint32_t hr = client->Start();
+  if (hresult != nullptr) *hresult = hr;
+  if (FAILED(static_cast<HRESULT>(hr))) return nullptr;
+  return client;
+}
+
+}  // namespace certbridge::agent
+
+#endif  // _WIN32
