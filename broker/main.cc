@@ -27,6 +27,10 @@
 #include "broker/service/agent_api.h"
 #include "broker/service/agent_grpc_service.h"
 #include "broker/service/api_key_auth.h"
+#include "broker/service/certificate_api.h"
+#include "broker/service/certificate_grpc_service.h"
+#include "broker/service/job_dispatcher.h"
+#include "broker/service/sweeper.h"
 #include "broker/service/connector_ca.h"
 #include "broker/service/worker_pool.h"
 #include "broker/store/postgres/migrations.h"
@@ -57,6 +61,13 @@ ABSL_FLAG(std::string, port_file, "", "write the bound ports here as api=N and a
 ABSL_FLAG(int, worker_threads, 16, "threads for blocking work (database, signing)");
 ABSL_FLAG(int, db_pool_size, 8, "PostgreSQL connections");
 ABSL_FLAG(int, max_message_bytes, 1 << 20, "largest request message accepted on either port");
+ABSL_FLAG(absl::Duration, queue_timeout, absl::Minutes(5),
+          "a request no connected connector takes within this time fails with the reason");
+ABSL_FLAG(int, per_ca_concurrency, 32, "jobs in flight per CA across all agents and replicas");
+ABSL_FLAG(absl::Duration, job_lease, absl::Minutes(2),
+          "how long an agent holds a job before it is offered again");
+ABSL_FLAG(absl::Duration, sweep_interval, absl::Seconds(2),
+          "period of the safety-net sweep (expired leases, overdue requests, lost wake-ups)");
 
 namespace certbridge::broker {
 namespace {
@@ -150,13 +161,29 @@ int Run() {
   agent_options.registration_url_base = absl::GetFlag(FLAGS_registration_url_base);
   agent_options.heartbeat_interval_seconds = absl::GetFlag(FLAGS_heartbeat_interval_seconds);
   AgentApi agent_api(store->get(), &clock, &connector_ca, agent_options);
-  AgentGrpcService agent_service(&agent_api, &pool, &clock, replica_id);
+  JobDispatcherOptions dispatcher_options;
+  dispatcher_options.lease = absl::GetFlag(FLAGS_job_lease);
+  dispatcher_options.per_ca_limit = absl::GetFlag(FLAGS_per_ca_concurrency);
+  JobDispatcher dispatcher(store->get(), store->get(), &pool, &clock, dispatcher_options);
+  AgentGrpcService agent_service(&agent_api, &dispatcher, &pool, &clock, replica_id);
 
-  AdminApiOptions admin_options;
-  admin_options.session_liveness =
+  const absl::Duration session_liveness =
       absl::Seconds(3 * absl::GetFlag(FLAGS_heartbeat_interval_seconds));
-  AdminApi admin_api(store->get(), &clock, &connector_ca, &agent_service, admin_options);
+  AdminApiOptions admin_options;
+  admin_options.session_liveness = session_liveness;
+  AdminApi admin_api(store->get(), store->get(), &clock, &connector_ca, &agent_service,
+                     admin_options);
   AdminGrpcService admin_service(&admin_api, &auth, &pool);
+
+  CertificateApiOptions certificate_options;
+  certificate_options.queue_timeout = absl::GetFlag(FLAGS_queue_timeout);
+  certificate_options.session_liveness = session_liveness;
+  CertificateApi certificate_api(store->get(), store->get(), &clock, certificate_options);
+  CertificateGrpcService certificate_service(&certificate_api, store->get(), &auth, &pool, &clock);
+  ChangeFanout fanout(&dispatcher, &certificate_service);
+  (*store)->SetChangeListener(&fanout);
+  Sweeper sweeper(store->get(), &certificate_api, &dispatcher, &clock,
+                  absl::GetFlag(FLAGS_sweep_interval));
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -169,6 +196,7 @@ int Run() {
   api_builder.AddListeningPort(absl::GetFlag(FLAGS_api_listen), grpc::SslServerCredentials(api_tls),
                                &api_port);
   api_builder.RegisterService(&admin_service);
+  api_builder.RegisterService(&certificate_service);
   std::unique_ptr<grpc::Server> api_server = api_builder.BuildAndStart();
   if (!api_server || api_port == 0) {
     return Fail("api port", absl::UnavailableError(absl::StrCat(
@@ -213,9 +241,12 @@ int Run() {
   LogInfo("broker.draining", {{"signal", absl::StrCat(signal_number)}});
 
   agent_service.Drain(/*reconnect_after_ms=*/1000);
+  certificate_service.Drain();
   const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(5);
   agent_server->Shutdown(deadline);
   api_server->Shutdown(deadline);
+  (*store)->SetChangeListener(nullptr);
+  pool.Shutdown();
   LogInfo("broker.stopped");
   return 0;
 }

@@ -13,6 +13,7 @@
 #include "broker/service/ids.h"
 #include "broker/service/proto_mapping.h"
 #include "common/log.h"
+#include "common/pki/delivery.h"
 #include "common/pki/pki.h"
 #include "common/status_macros.h"
 
@@ -110,9 +111,11 @@ std::string NormalizeRegistrationCode(absl::string_view code) {
   return out;
 }
 
-AdminApi::AdminApi(Store* store, const Clock* clock, const ConnectorCa* connector_ca,
-                   ConnectorEvents* events, AdminApiOptions options)
+AdminApi::AdminApi(Store* store, CertificateStore* requests, const Clock* clock,
+                   const ConnectorCa* connector_ca, ConnectorEvents* events,
+                   AdminApiOptions options)
     : store_(store),
+      requests_(requests),
       clock_(clock),
       connector_ca_(connector_ca),
       events_(events),
@@ -438,6 +441,49 @@ absl::StatusOr<v1::ListAuditEventsResponse> AdminApi::ListAuditEvents(
   if (static_cast<int>(events.size()) == limit && !events.empty()) {
     out.set_next_page_token(absl::StrCat(events.back().event_id));
   }
+  return out;
+}
+
+absl::StatusOr<v1::DeliveryCertificate> AdminApi::SetDeliveryCertificate(
+    const Caller& caller, const v1::SetDeliveryCertificateRequest& r) {
+  RETURN_IF_ERROR(RequireTenantScope(caller, kScopeAdmin));
+  if (r.certificate_pem().size() > 16 * 1024) {
+    return absl::InvalidArgumentError("certificate_pem is larger than 16 KiB");
+  }
+  absl::StatusOr<pki::CertificateInfo> cert = pki::ParseCertificate(r.certificate_pem());
+  if (!cert.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("certificate_pem: ", cert.status().message(),
+                     "; send the PEM certificate whose private key will open PKCS#12 passwords"));
+  }
+  // Proves the key can receive an envelope before any device depends on it.
+  absl::StatusOr<std::string> probe = pki::EnvelopeForRecipient("probe", cert->pem);
+  if (!probe.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("certificate_pem cannot receive CMS envelopes: ", probe.status().message()));
+  }
+  RETURN_IF_ERROR(requests_->SetDeliveryCertificate(caller.tenant_id, cert->pem));
+  Audit(caller, "delivery_certificate.set", cert->serial_hex, cert->subject);
+  v1::DeliveryCertificate out;
+  out.set_certificate_pem(cert->pem);
+  out.set_subject(cert->subject);
+  ToProto(cert->not_after, out.mutable_not_after());
+  return out;
+}
+
+absl::StatusOr<v1::DeliveryCertificate> AdminApi::GetDeliveryCertificate(
+    const Caller& caller, const v1::GetDeliveryCertificateRequest&) {
+  RETURN_IF_ERROR(RequireTenantScope(caller, kScopeAdmin));
+  ASSIGN_OR_RETURN(std::string pem, requests_->GetDeliveryCertificate(caller.tenant_id));
+  if (pem.empty()) {
+    return absl::NotFoundError(
+        "the tenant has no delivery certificate; set one with SetDeliveryCertificate");
+  }
+  ASSIGN_OR_RETURN(pki::CertificateInfo cert, pki::ParseCertificate(pem));
+  v1::DeliveryCertificate out;
+  out.set_certificate_pem(cert.pem);
+  out.set_subject(cert.subject);
+  ToProto(cert.not_after, out.mutable_not_after());
   return out;
 }
 

@@ -11,6 +11,7 @@
 #include "broker/service/api_key_auth.h"
 #include "broker/service/connector_ca.h"
 #include "broker/service/connector_events.h"
+#include "broker/store/certificate_store.h"
 #include "broker/store/store.h"
 #include "certbridge/v1/admin.pb.h"
 #include "common/clock.h"
@@ -28,8 +29,8 @@ struct AdminApiOptions {
 class AdminApi {
  public:
   // Nothing is owned; all must outlive this.
-  AdminApi(Store* store, const Clock* clock, const ConnectorCa* connector_ca,
-           ConnectorEvents* events, AdminApiOptions options);
+  AdminApi(Store* store, CertificateStore* requests, const Clock* clock,
+           const ConnectorCa* connector_ca, ConnectorEvents* events, AdminApiOptions options);
 
   absl::StatusOr<v1::Tenant> CreateTenant(const Caller& caller, const v1::CreateTenantRequest& r);
   absl::StatusOr<v1::ListTenantsResponse> ListTenants(const Caller& caller,
@@ -66,6 +67,12 @@ class AdminApi {
                                                           const v1::DeleteConnectorRequest& r);
   absl::StatusOr<v1::ListAuditEventsResponse> ListAuditEvents(
       const Caller& caller, const v1::ListAuditEventsRequest& r);
+  // INVALID_ARGUMENT unless the PEM is one certificate with an RSA (2048+) or EC
+  // P-256/P-384 key that can receive CMS envelopes.
+  absl::StatusOr<v1::DeliveryCertificate> SetDeliveryCertificate(
+      const Caller& caller, const v1::SetDeliveryCertificateRequest& r);
+  absl::StatusOr<v1::DeliveryCertificate> GetDeliveryCertificate(
+      const Caller& caller, const v1::GetDeliveryCertificateRequest& r);
 
  private:
   absl::StatusOr<ConnectorRecord> PendingConnectorByCode(const Caller& caller,
@@ -80,6 +87,7 @@ class AdminApi {
   absl::Time LiveAfter() const { return clock_->Now() - options_.session_liveness; }
 
   Store* store_;
+  CertificateStore* requests_;
   const Clock* clock_;
   const ConnectorCa* connector_ca_;
   ConnectorEvents* events_;

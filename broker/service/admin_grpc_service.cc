@@ -66,6 +66,10 @@ CERTBRIDGE_ADMIN_RPC(DisableConnector, v1::DisableConnectorRequest, v1::Connecto
 CERTBRIDGE_ADMIN_RPC(EnableConnector, v1::EnableConnectorRequest, v1::Connector)
 CERTBRIDGE_ADMIN_RPC(DeleteConnector, v1::DeleteConnectorRequest, google::protobuf::Empty)
 CERTBRIDGE_ADMIN_RPC(ListAuditEvents, v1::ListAuditEventsRequest, v1::ListAuditEventsResponse)
+CERTBRIDGE_ADMIN_RPC(SetDeliveryCertificate, v1::SetDeliveryCertificateRequest,
+                     v1::DeliveryCertificate)
+CERTBRIDGE_ADMIN_RPC(GetDeliveryCertificate, v1::GetDeliveryCertificateRequest,
+                     v1::DeliveryCertificate)
 #undef CERTBRIDGE_ADMIN_RPC
 
 }  // namespace certbridge::broker

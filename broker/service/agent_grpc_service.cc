@@ -1,5 +1,6 @@
 #include "broker/service/agent_grpc_service.h"
 
+#include <algorithm>
 #include <atomic>
 #include <deque>
 #include <utility>
@@ -70,7 +71,7 @@ class AgentGrpcService::RegistrationPoll
 // One agent's Connect stream. Deletes itself when gRPC is done with it and no pool task
 // holds a reference.
 class AgentGrpcService::ConnectStream final
-    : public grpc::ServerBidiReactor<v1::AgentMessage, v1::BrokerMessage> {
+    : public grpc::ServerBidiReactor<v1::AgentMessage, v1::BrokerMessage>, public JobSink {
  public:
   ConnectStream(AgentGrpcService* service, grpc::CallbackServerContext* context)
       : service_(service), connect_time_(service->clock_->Now()) {
@@ -101,10 +102,18 @@ class AgentGrpcService::ConnectStream final
         } else {
           SetConnector(*connector);
           SendConfig();
+          const int64_t slot = slot_.load();
+          if (slot != 0) service_->dispatcher_->UpdateAgentCas(slot, connector->ca_ids);
         }
       }
       Unref();
     });
+  }
+
+  void SendJob(v1::Job job) override {
+    v1::BrokerMessage message;
+    *message.mutable_job() = std::move(job);
+    Send(std::move(message));
   }
 
   void Drain(int reconnect_after_ms) {
@@ -141,6 +150,8 @@ class AgentGrpcService::ConnectStream final
   void OnCancel() override { End(grpc::Status::CANCELLED); }
 
   void OnDone() override {
+    done_.store(true);
+    if (const int64_t slot = slot_.load(); slot != 0) service_->dispatcher_->RemoveAgent(slot);
     if (registered_) {
       service_->RemoveStream(identity_.connector_id, this);
       std::string connector_id = identity_.connector_id;
@@ -188,8 +199,20 @@ class AgentGrpcService::ConnectStream final
       case v1::AgentMessage::kHello:
         status = service_->api_->RecordHello(connector, message.hello(), service_->replica_id_,
                                              connect_time_);
-        if (status.ok()) SendConfig();
+        if (status.ok()) {
+          SendConfig();
+          status = StartJobs(connector, message.hello());
+        }
         break;
+      case v1::AgentMessage::kJobResult: {
+        const int64_t slot = slot_.load();
+        if (slot == 0) {
+          status = absl::FailedPreconditionError("JobResult before Hello");
+          break;
+        }
+        status = service_->dispatcher_->HandleResult(slot, message.job_result());
+        break;
+      }
       case v1::AgentMessage::kHeartbeat:
         status = service_->api_->RecordHeartbeat(connector, service_->replica_id_, connect_time_);
         break;
@@ -221,6 +244,29 @@ class AgentGrpcService::ConnectStream final
       return;
     }
     StartRead(&in_);
+  }
+
+  // After Hello: records what the agent finished while it had no stream, then takes work.
+  absl::Status StartJobs(const ConnectorRecord& connector, const v1::Hello& hello) {
+    if (slot_.load() != 0) return absl::OkStatus();  // a second Hello changes nothing
+    AgentSlotInfo info;
+    info.tenant_id = connector.tenant_id;
+    info.connector_id = connector.connector_id;
+    info.ca_identity = hello.ca_identity().empty() ? connector.ca_identity : hello.ca_identity();
+    info.ca_ids = connector.ca_ids;
+    info.window = hello.max_concurrent_jobs() > 0 ? std::min(hello.max_concurrent_jobs(), 64) : 4;
+    const int64_t slot = service_->dispatcher_->AddAgent(info, this);
+    slot_.store(slot);
+    if (done_.load()) {  // the stream ended meanwhile: OnDone may have missed the slot
+      service_->dispatcher_->RemoveAgent(slot);
+      return absl::OkStatus();
+    }
+    for (const v1::JobResult& result : hello.journal_results()) {
+      absl::Status s = service_->dispatcher_->HandleResult(slot, result);
+      if (!s.ok()) return s;
+    }
+    service_->dispatcher_->ResendLeased(slot);
+    return absl::OkStatus();
   }
 
   void SendConfig() {
@@ -284,6 +330,9 @@ class AgentGrpcService::ConnectStream final
   // Set once on the pool before registered_ becomes true; constant afterwards.
   AgentIdentity identity_;
   std::atomic<bool> registered_{false};
+  // The dispatcher slot, once Hello arrived; 0 before.
+  std::atomic<int64_t> slot_{0};
+  std::atomic<bool> done_{false};
   // Refreshed by Recheck while messages are handled.
   absl::Mutex connector_mu_;
   ConnectorRecord connector_ ABSL_GUARDED_BY(connector_mu_);
@@ -298,9 +347,13 @@ class AgentGrpcService::ConnectStream final
   grpc::Status finish_status_ ABSL_GUARDED_BY(mu_);
 };
 
-AgentGrpcService::AgentGrpcService(AgentApi* api, WorkerPool* pool, const Clock* clock,
-                                   std::string replica_id)
-    : api_(api), pool_(pool), clock_(clock), replica_id_(std::move(replica_id)) {
+AgentGrpcService::AgentGrpcService(AgentApi* api, JobDispatcher* dispatcher, WorkerPool* pool,
+                                   const Clock* clock, std::string replica_id)
+    : api_(api),
+      dispatcher_(dispatcher),
+      pool_(pool),
+      clock_(clock),
+      replica_id_(std::move(replica_id)) {
   ticker_ = std::thread([this] { TickerLoop(); });
 }
 

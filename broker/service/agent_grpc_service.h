@@ -22,6 +22,7 @@
 #include "absl/synchronization/notification.h"
 #include "broker/service/agent_api.h"
 #include "broker/service/connector_events.h"
+#include "broker/service/job_dispatcher.h"
 #include "broker/service/worker_pool.h"
 #include "certbridge/v1/agent.grpc.pb.h"
 #include "common/clock.h"
@@ -32,7 +33,8 @@ class AgentGrpcService final : public v1::AgentService::CallbackService, public 
  public:
   // Nothing is owned; all must outlive this. `replica_id` names this broker process in
   // session rows.
-  AgentGrpcService(AgentApi* api, WorkerPool* pool, const Clock* clock, std::string replica_id);
+  AgentGrpcService(AgentApi* api, JobDispatcher* dispatcher, WorkerPool* pool, const Clock* clock,
+                   std::string replica_id);
   ~AgentGrpcService() override;
 
   grpc::ServerUnaryReactor* Register(grpc::CallbackServerContext* context,
@@ -65,6 +67,7 @@ class AgentGrpcService final : public v1::AgentService::CallbackService, public 
   void TickerLoop();
 
   AgentApi* api_;
+  JobDispatcher* dispatcher_;
   WorkerPool* pool_;
   const Clock* clock_;
   const std::string replica_id_;

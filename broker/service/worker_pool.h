@@ -16,8 +16,12 @@ namespace certbridge::broker {
 class WorkerPool {
  public:
   explicit WorkerPool(int threads);
-  // Runs the tasks already queued, then joins the threads.
+  // Shutdown().
   ~WorkerPool();
+
+  // Runs the tasks already queued, then joins the threads; tasks posted from then on are
+  // dropped. Call it before destroying what the tasks refer to. Idempotent.
+  void Shutdown();
 
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;

@@ -3,11 +3,13 @@
 #ifndef CERTBRIDGE_BROKER_STORE_RECORD_VALIDATION_H_
 #define CERTBRIDGE_BROKER_STORE_RECORD_VALIDATION_H_
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "broker/store/certificate_store.h"
 #include "broker/store/store.h"
 
 namespace certbridge::broker {
@@ -28,6 +30,18 @@ absl::Status ValidateCertificateAuthority(const CertificateAuthorityRecord& ca);
 absl::Status ValidateSession(const SessionRecord& session);
 absl::Status ValidateAuditEvent(const AuditEventRecord& event);
 absl::Status ValidateAuditLimit(int limit);
+
+// A new certificate request: ids as ValidateId; SANs non-empty; label keys non-empty;
+// no SAN or label with \x1e, \x1f or NUL (the stores join them with those).
+absl::Status ValidateCertificateRequest(const CertificateRequestRecord& request);
+// A job to insert: ids as ValidateId, state READY.
+absl::Status ValidateJob(const JobRecord& job);
+// INVALID_ARGUMENT "<what> page size must be positive" for limit <= 0.
+absl::Status ValidatePageSize(absl::string_view what, int limit);
+
+// Inverses of JobKindName / JobStateName; nullopt for an unknown name.
+std::optional<JobKind> JobKindFromName(absl::string_view name);
+std::optional<JobState> JobStateFromName(absl::string_view name);
 
 // Sorted, without duplicates: what ApiKeyRecord::scopes promises.
 std::vector<std::string> NormalizeScopes(std::vector<std::string> scopes);

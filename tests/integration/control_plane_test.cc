@@ -3,7 +3,11 @@
 // so that the exact status code is asserted.
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <condition_variable>
 #include <csignal>
+#include <iostream>
+#include <mutex>
 #include <memory>
 #include <regex>
 #include <string>
@@ -11,6 +15,7 @@
 #include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"

@@ -1,6 +1,8 @@
 #include "tests/integration/test_stack.h"
 
 #include <cstdlib>
+#include <fstream>
+#include <regex>
 #include <utility>
 
 #include "absl/strings/numbers.h"
@@ -96,6 +98,106 @@ std::unique_ptr<v1::AdminService::Stub> TestStack::AdminStub(const BrokerProcess
   tls.pem_root_certs = ReadFileOrEmpty(pki("tls-ca.pem"));
   return v1::AdminService::NewStub(
       grpc::CreateChannel(broker.api_address(), grpc::SslCredentials(tls)));
+}
+
+std::unique_ptr<v1::CertificateService::Stub> TestStack::CertificateStub(
+    const BrokerProcess& broker) const {
+  grpc::SslCredentialsOptions tls;
+  tls.pem_root_certs = ReadFileOrEmpty(pki("tls-ca.pem"));
+  return v1::CertificateService::NewStub(
+      grpc::CreateChannel(broker.api_address(), grpc::SslCredentials(tls)));
+}
+
+absl::StatusOr<EmulatorProcessHandle> TestStack::StartEmulator(const std::string& config_text,
+                                                               const std::string& state_dir) {
+  const int n = ++emulator_count_;
+  EmulatorProcessHandle emulator;
+  emulator.state_dir = state_dir.empty() ? absl::StrCat(dir_, "/emulator", n) : state_dir;
+  const std::string config = absl::StrCat(dir_, "/emulator", n, ".txtpb");
+  const std::string port_file = absl::StrCat(dir_, "/emulator", n, ".port");
+  {
+    std::ofstream out(config);
+    out << config_text;
+  }
+  absl::StatusOr<std::unique_ptr<ChildProcess>> process = ChildProcess::Start(
+      {BuildPath("bin/adcs-emulator"), "--config", config, "--state-dir", emulator.state_dir,
+       "--port-file", port_file},
+      absl::StrCat(dir_, "/emulator", n, ".log"));
+  if (!process.ok()) return process.status();
+  emulator.process = *std::move(process);
+  bool ready = WaitUntil(
+      [&] {
+        return absl::SimpleAtoi(absl::StripAsciiWhitespace(ReadFileOrEmpty(port_file)),
+                                &emulator.port) ||
+               !emulator.process->Running();
+      },
+      absl::Seconds(30));
+  if (!ready || emulator.port == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("emulator did not start; its log:\n", emulator.process->Log()));
+  }
+  return emulator;
+}
+
+CommandResult TestStack::Officer(const EmulatorProcessHandle& emulator,
+                                 const std::vector<std::string>& args) const {
+  std::vector<std::string> argv = {BuildPath("bin/adcs-emulator"), "officer", "--emulator",
+                                   emulator.address()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return RunCommand(argv);
+}
+
+absl::StatusOr<RegisteredAgent> TestStack::RegisterAgent(const BrokerProcess& broker,
+                                                         const std::string& admin_key,
+                                                         const std::string& ca_identity) {
+  const int n = ++agent_count_;
+  auto admin = AdminStub(broker);
+  v1::CreateEnrollmentTokenResponse token;
+  grpc::Status s = admin->CreateEnrollmentToken(CallContext(admin_key).get(), {}, &token);
+  if (!s.ok()) return absl::InternalError(s.error_message());
+  RegisteredAgent agent;
+  agent.state_dir = absl::StrCat(dir_, "/agent", n);
+  agent.ca_identity = ca_identity;
+  absl::StatusOr<std::unique_ptr<ChildProcess>> registering = ChildProcess::Start(
+      {BuildPath("bin/certbridge-agent"), "register", "--broker", broker.agent_address(),
+       "--broker-ca", pki("tls-ca.pem"), "--token", token.token(), "--state-dir",
+       agent.state_dir, "--ca-identity", ca_identity, "--host",
+       absl::StrCat("agent", n, ".corp.example")},
+      absl::StrCat(dir_, "/agent", n, "-register.log"));
+  if (!registering.ok()) return registering.status();
+  // The pending connector shows up in the tenant; approve it by its code from the log.
+  std::string code;
+  const std::regex pattern("\\b([A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4})\\b");
+  if (!WaitUntil(
+          [&] {
+            std::smatch m;
+            std::string log = (*registering)->Log();
+            if (!std::regex_search(log, m, pattern)) return false;
+            code = m[1];
+            return true;
+          },
+          absl::Seconds(30))) {
+    return absl::InternalError(absl::StrCat("no registration code; log:\n", (*registering)->Log()));
+  }
+  v1::ApproveConnectorRequest approve;
+  approve.set_registration_code(code);
+  v1::Connector connector;
+  s = admin->ApproveConnector(CallContext(admin_key).get(), approve, &connector);
+  if (!s.ok()) return absl::InternalError(s.error_message());
+  if ((*registering)->WaitForExit(absl::Seconds(60)) != 0) {
+    return absl::InternalError(absl::StrCat("register failed:\n", (*registering)->Log()));
+  }
+  agent.connector_id = connector.connector_id();
+  return agent;
+}
+
+absl::StatusOr<std::unique_ptr<ChildProcess>> TestStack::StartAgent(
+    const RegisteredAgent& agent, const EmulatorProcessHandle& emulator,
+    const std::vector<std::string>& extra) {
+  std::vector<std::string> argv = {BuildPath("bin/certbridge-agent"), "run", "--state-dir",
+                                   agent.state_dir, "--ca-emulator", emulator.address()};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  return ChildProcess::Start(argv, agent.state_dir + ".run.log");
 }
 
 std::unique_ptr<v1::AgentService::Stub> TestStack::AgentStub(const BrokerProcess& broker,

@@ -14,10 +14,26 @@
 #include "absl/time/time.h"
 #include "certbridge/v1/admin.grpc.pb.h"
 #include "certbridge/v1/agent.grpc.pb.h"
+#include "certbridge/v1/certificate.grpc.pb.h"
 #include "tests/support/postgres_server.h"
 #include "tests/support/process/child_process.h"
 
 namespace certbridge::testing {
+
+struct EmulatorProcessHandle {
+  std::unique_ptr<ChildProcess> process;
+  int port = 0;
+  std::string state_dir;
+  std::string address() const { return "127.0.0.1:" + std::to_string(port); }
+  std::string ca_cert_path() const { return state_dir + "/ca.cert.pem"; }
+};
+
+// An agent registered and approved in a tenant.
+struct RegisteredAgent {
+  std::string state_dir;
+  std::string connector_id;
+  std::string ca_identity;
+};
 
 struct BrokerProcess {
   std::unique_ptr<ChildProcess> process;
@@ -36,6 +52,24 @@ class TestStack {
   // Starts a broker on free ports with the given extra flags and waits until it serves.
   absl::StatusOr<BrokerProcess> StartBroker(const std::vector<std::string>& extra_flags);
 
+  // Starts adcs-emulator with this config (protobuf text) in a fresh state dir, or in
+  // `state_dir` when given (a restart keeps the CA and its requests).
+  absl::StatusOr<EmulatorProcessHandle> StartEmulator(const std::string& config_text,
+                                                      const std::string& state_dir = "");
+  // `adcs-emulator officer --emulator ADDR ARGS...`.
+  CommandResult Officer(const EmulatorProcessHandle& emulator,
+                        const std::vector<std::string>& args) const;
+
+  // Registers an agent with a new enrollment token and approves it (real certbridge-agent
+  // process, approval through the API).
+  absl::StatusOr<RegisteredAgent> RegisterAgent(const BrokerProcess& broker,
+                                                const std::string& admin_key,
+                                                const std::string& ca_identity);
+  // `certbridge-agent run` for a registered agent, with the emulator as its CA.
+  absl::StatusOr<std::unique_ptr<ChildProcess>> StartAgent(const RegisteredAgent& agent,
+                                                           const EmulatorProcessHandle& emulator,
+                                                           const std::vector<std::string>& extra = {});
+
   const std::string& dir() const { return dir_; }
   const std::string& dsn() const { return database_dsn_; }
   std::string pki(const std::string& file) const { return dir_ + "/pki/" + file; }
@@ -48,6 +82,7 @@ class TestStack {
   // Stubs over TLS trusting the stack's TLS root. For the agent port, an optional client
   // certificate chain and key (PEM).
   std::unique_ptr<v1::AdminService::Stub> AdminStub(const BrokerProcess& broker) const;
+  std::unique_ptr<v1::CertificateService::Stub> CertificateStub(const BrokerProcess& broker) const;
   std::unique_ptr<v1::AgentService::Stub> AgentStub(const BrokerProcess& broker,
                                                     const std::string& client_chain_pem = "",
                                                     const std::string& client_key_pem = "") const;
@@ -58,6 +93,8 @@ class TestStack {
   std::unique_ptr<PostgresServer> postgres_;
   std::string database_dsn_;
   int broker_count_ = 0;
+  int emulator_count_ = 0;
+  int agent_count_ = 0;
 };
 
 // A context with a deadline and, if non-empty, `authorization: Bearer <api_key>`.

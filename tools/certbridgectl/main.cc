@@ -1,8 +1,12 @@
-// certbridgectl: the command-line client of the broker's AdminService. See
-// docs/certbridgectl.md.
+// certbridgectl: the command-line client of the broker's AdminService and
+// CertificateService. See docs/certbridgectl.md.
+#include <pthread.h>
+#include <signal.h>
+
 #include <cstdlib>
 #include <iostream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <grpc/support/log.h>
@@ -17,10 +21,37 @@ namespace {
 // call's status with a hint, so that noise is dropped unless GRPC_VERBOSITY asks for it.
 void DropGrpcLog(gpr_log_func_args*) {}
 
+// SIGINT and SIGTERM are blocked in every thread (gRPC's threads inherit the mask) and
+// taken by one thread with sigwait, so that they can cancel a running watch, which a
+// signal handler could not do safely. With nothing to cancel, the signal gets its default
+// action: the process ends as it would have without this.
+void WatchSignals(certbridge::ctl::Interrupter& interrupter) {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::thread([signals, &interrupter] {
+    int signal_number = 0;
+    while (sigwait(&signals, &signal_number) == 0) {
+      if (interrupter.Interrupt()) continue;
+      sigset_t one;
+      sigemptyset(&one);
+      sigaddset(&one, signal_number);
+      signal(signal_number, SIG_DFL);
+      pthread_sigmask(SIG_UNBLOCK, &one, nullptr);
+      raise(signal_number);
+    }
+  }).detach();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (std::getenv("GRPC_VERBOSITY") == nullptr) gpr_set_log_function(DropGrpcLog);
+  // Never destroyed: the detached signal thread may use it until the process ends.
+  auto* const interrupter = new certbridge::ctl::Interrupter();
+  WatchSignals(*interrupter);
 
   certbridge::ctl::Environment env;
   for (absl::string_view name : {certbridge::ctl::kBrokerEnv, certbridge::ctl::kApiKeyEnv,
@@ -31,5 +62,6 @@ int main(int argc, char** argv) {
   }
   std::vector<std::string> args(argv + 1, argv + argc);
   certbridge::RealClock clock;
-  return certbridge::ctl::RunCertbridgectl(args, env, clock, std::cout, std::cerr);
+  return certbridge::ctl::RunCertbridgectl(args, env, clock, std::cout, std::cerr,
+                                           interrupter);
 }

@@ -1,13 +1,18 @@
 #include "tools/certbridgectl/output.h"
 
-#include <variant>
+#include <map>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include <google/protobuf/util/json_util.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/pki/pki.h"
+#include "tools/certbridgectl/command_line.h"
 #include "tools/certbridgectl/table.h"
 
 namespace certbridge::ctl {
@@ -37,7 +42,7 @@ std::string ConfigString(const v1::CertificateAuthority& ca) {
   return absl::StrCat(ca.host(), "\\", ca.ca_name());
 }
 
-std::string Render(const AdminRequest&, const v1::Tenant& tenant, absl::Time now) {
+std::string Render(const BrokerRequest&, const v1::Tenant& tenant, absl::Time now) {
   return absl::StrCat("Created tenant.\n",
                       RenderFields({{"Tenant ID", tenant.tenant_id()},
                                     {"Name", tenant.display_name()},
@@ -45,7 +50,7 @@ std::string Render(const AdminRequest&, const v1::Tenant& tenant, absl::Time now
                                                             tenant.create_time(), now)}}));
 }
 
-std::string Render(const AdminRequest&, const v1::ListTenantsResponse& response, absl::Time) {
+std::string Render(const BrokerRequest&, const v1::ListTenantsResponse& response, absl::Time) {
   if (response.tenants().empty()) return "No tenants.\n";
   Table table({"TENANT ID", "NAME", "CREATED"});
   for (const v1::Tenant& tenant : response.tenants()) {
@@ -55,7 +60,7 @@ std::string Render(const AdminRequest&, const v1::ListTenantsResponse& response,
   return table.Render();
 }
 
-std::string Render(const AdminRequest&, const v1::CreateApiKeyResponse& response,
+std::string Render(const BrokerRequest&, const v1::CreateApiKeyResponse& response,
                    absl::Time now) {
   const v1::ApiKey& key = response.api_key();
   return absl::StrCat(
@@ -68,7 +73,7 @@ std::string Render(const AdminRequest&, const v1::CreateApiKeyResponse& response
                     {"Secret", response.secret()}}));
 }
 
-std::string Render(const AdminRequest&, const v1::ListApiKeysResponse& response, absl::Time) {
+std::string Render(const BrokerRequest&, const v1::ListApiKeysResponse& response, absl::Time) {
   if (response.api_keys().empty()) return "No API keys.\n";
   Table table({"KEY ID", "TENANT ID", "NAME", "SCOPES", "CREATED"});
   for (const v1::ApiKey& key : response.api_keys()) {
@@ -79,7 +84,7 @@ std::string Render(const AdminRequest&, const v1::ListApiKeysResponse& response,
   return table.Render();
 }
 
-std::string Render(const AdminRequest&, const v1::CreateEnrollmentTokenResponse& response,
+std::string Render(const BrokerRequest&, const v1::CreateEnrollmentTokenResponse& response,
                    absl::Time now) {
   return absl::StrCat(
       "Created enrollment token (single use).\n",
@@ -88,7 +93,7 @@ std::string Render(const AdminRequest&, const v1::CreateEnrollmentTokenResponse&
                                             response.expire_time(), now)}}));
 }
 
-std::string Render(const AdminRequest&, const v1::CertificateAuthority& ca, absl::Time now) {
+std::string Render(const BrokerRequest&, const v1::CertificateAuthority& ca, absl::Time now) {
   return absl::StrCat(
       "Added certificate authority.\n",
       RenderFields({{"CA ID", ca.ca_id()},
@@ -98,7 +103,7 @@ std::string Render(const AdminRequest&, const v1::CertificateAuthority& ca, absl
                     {"Created", TimeWithAge(ca.has_create_time(), ca.create_time(), now)}}));
 }
 
-std::string Render(const AdminRequest&, const v1::ListCertificateAuthoritiesResponse& response,
+std::string Render(const BrokerRequest&, const v1::ListCertificateAuthoritiesResponse& response,
                    absl::Time) {
   if (response.certificate_authorities().empty()) return "No certificate authorities.\n";
   Table table({"CA ID", "CONFIG STRING", "DISPLAY NAME", "CONNECTORS", "CREATED"});
@@ -111,7 +116,7 @@ std::string Render(const AdminRequest&, const v1::ListCertificateAuthoritiesResp
 }
 
 // The sentence before a connector's details, naming what just happened to it.
-std::string ConnectorHeadline(const AdminRequest& request, const v1::Connector& connector) {
+std::string ConnectorHeadline(const BrokerRequest& request, const v1::Connector& connector) {
   const std::string& id = connector.connector_id();
   if (std::holds_alternative<v1::ApproveConnectorRequest>(request)) {
     return absl::StrCat("Approved connector ", id, ".\n");
@@ -136,7 +141,7 @@ std::string ConnectorHeadline(const AdminRequest& request, const v1::Connector& 
   return "";
 }
 
-std::string Render(const AdminRequest& request, const v1::Connector& c, absl::Time now) {
+std::string Render(const BrokerRequest& request, const v1::Connector& c, absl::Time now) {
   Fields fields = {
       {"Connector ID", c.connector_id()},
       {"State", StateText(c.state())},
@@ -160,7 +165,7 @@ std::string Render(const AdminRequest& request, const v1::Connector& c, absl::Ti
   return absl::StrCat(ConnectorHeadline(request, c), RenderFields(fields));
 }
 
-std::string Render(const AdminRequest&, const v1::ListConnectorsResponse& response,
+std::string Render(const BrokerRequest&, const v1::ListConnectorsResponse& response,
                    absl::Time now) {
   if (response.connectors().empty()) return "No connectors.\n";
   Table table({"CONNECTOR ID", "STATE", "CONNECTIVITY", "HOST", "CA IDENTITY", "VERSION",
@@ -172,7 +177,7 @@ std::string Render(const AdminRequest&, const v1::ListConnectorsResponse& respon
   return table.Render();
 }
 
-std::string Render(const AdminRequest& request, const v1::ListAuditEventsResponse& response,
+std::string Render(const BrokerRequest& request, const v1::ListAuditEventsResponse& response,
                    absl::Time) {
   std::string out;
   if (response.events().empty()) {
@@ -197,7 +202,168 @@ std::string Render(const AdminRequest& request, const v1::ListAuditEventsRespons
   return out;
 }
 
-std::string Render(const AdminRequest& request, const google::protobuf::Empty&, absl::Time) {
+std::string Render(const BrokerRequest& request, const v1::DeliveryCertificate& certificate,
+                   absl::Time now) {
+  const bool set = std::holds_alternative<v1::SetDeliveryCertificateRequest>(request);
+  return absl::StrCat(
+      set ? "Set the delivery certificate.\n" : "",
+      RenderFields({{"Subject", certificate.subject()},
+                    {"Not after", TimeWithAge(certificate.has_not_after(),
+                                              certificate.not_after(), now)}}),
+      certificate.certificate_pem().empty() ? "" : "\n", certificate.certificate_pem());
+}
+
+using State = v1::CertificateRequest::State;
+
+std::string StateText(State state) {
+  return state == v1::CertificateRequest::STATE_UNSPECIFIED
+             ? ""
+             : v1::CertificateRequest::State_Name(state);
+}
+
+bool IsWaiting(State state) {
+  return state == v1::CertificateRequest::QUEUED ||
+         state == v1::CertificateRequest::DISPATCHED ||
+         state == v1::CertificateRequest::PENDING_APPROVAL;
+}
+
+// The sentence before a certificate request's details, naming what just happened.
+std::string CertificateRequestHeadline(const BrokerRequest& request,
+                                       const v1::CertificateRequest& r) {
+  if (std::holds_alternative<v1::CancelCertificateRequestRequest>(request)) {
+    return absl::StrCat("Cancelled certificate request ", r.name(), ".\n");
+  }
+  if (std::holds_alternative<v1::RevokeCertificateRequest>(request)) {
+    return absl::StrCat("Revoked certificate ", r.serial_number(), " (request ", r.name(),
+                        ").\n");
+  }
+  if (!std::holds_alternative<v1::CreateCertificateRequestRequest>(request)) return "";
+  switch (r.state()) {
+    case v1::CertificateRequest::ISSUED:
+      return "Certificate issued.\n";
+    case v1::CertificateRequest::DENIED:
+      return "The CA denied the request.\n";
+    case v1::CertificateRequest::FAILED:
+      return "The request failed.\n";
+    case v1::CertificateRequest::EXPIRED:
+      return "The request expired before it was issued.\n";
+    case v1::CertificateRequest::CANCELLED:
+      return "The request was cancelled.\n";
+    default:
+      return IsWaiting(r.state())
+                 ? absl::StrCat("Not issued yet: the request is ", StateText(r.state()), ".\n")
+                 : "";
+  }
+}
+
+std::string Render(const BrokerRequest& request, const v1::CertificateRequest& r,
+                   absl::Time now) {
+  Fields fields = {
+      {"Name", r.name()},
+      {"Request ID", r.request_id()},
+      {"State", StateText(r.state())},
+      {"CA ID", r.ca_id()},
+      {"Template", r.template_name()},
+  };
+  if (!r.device_id().empty()) fields.emplace_back("Device ID", r.device_id());
+  if (!r.labels().empty()) {
+    // protobuf maps have no order; sort so the output is stable.
+    std::map<std::string, std::string> labels(r.labels().begin(), r.labels().end());
+    fields.emplace_back("Labels", absl::StrJoin(labels, ",", absl::PairFormatter("=")));
+  }
+  if (r.ca_request_id() != 0) fields.emplace_back("CA request ID", absl::StrCat(r.ca_request_id()));
+  if (!r.waiting_reason().empty()) fields.emplace_back("Waiting for", r.waiting_reason());
+  const std::string& certificate =
+      r.certificate_pem().empty() ? r.certificate_der() : r.certificate_pem();
+  if (!certificate.empty() || !r.serial_number().empty()) {
+    absl::StatusOr<pki::CertificateInfo> info = pki::ParseCertificate(certificate);
+    std::string subject, issuer, serial = r.serial_number();
+    std::string not_after = TimeWithAge(r.has_not_after(), r.not_after(), now);
+    if (info.ok()) {
+      subject = info->subject;
+      issuer = info->issuer;
+      if (serial.empty()) serial = info->serial_hex;
+      if (not_after.empty()) {
+        not_after = absl::StrCat(FormatRfc3339(info->not_after), " (",
+                                 FormatAge(info->not_after, now), ")");
+      }
+    } else if (!certificate.empty()) {
+      subject = absl::StrCat("(cannot read the certificate: ", info.status().message(), ")");
+    }
+    fields.emplace_back("Serial", serial);
+    fields.emplace_back("Subject", subject);
+    fields.emplace_back("Issuer", issuer);
+    fields.emplace_back("Not after", not_after);
+  }
+  if (!r.pkcs12().empty()) {
+    fields.emplace_back("PKCS#12", absl::StrCat(r.pkcs12().size(), " bytes, password "
+                                                "enveloped to the delivery certificate"));
+  }
+  if (r.state() == v1::CertificateRequest::REVOKED || r.has_revoke_time()) {
+    fields.emplace_back("Revoked", absl::StrCat(TimeWithAge(r.has_revoke_time(),
+                                                            r.revoke_time(), now),
+                                                " (", RevocationReasonName(r.revocation_reason()),
+                                                ")"));
+  }
+  if (!r.error_code().empty() || !r.error_message().empty() || r.hresult() != 0 ||
+      !r.disposition_message().empty()) {
+    fields.emplace_back("Error code", r.error_code());
+    fields.emplace_back("Error", r.error_message());
+    fields.emplace_back("HRESULT", r.hresult() == 0 ? ""
+                                                    : absl::StrFormat("0x%08X", r.hresult()));
+    fields.emplace_back("CA message", r.disposition_message());
+    fields.emplace_back("Remedy", r.remedy());
+  }
+  if (!r.connector_id().empty()) {
+    fields.emplace_back("Connector", r.ca_identity().empty()
+                                         ? r.connector_id()
+                                         : absl::StrCat(r.connector_id(), " (", r.ca_identity(),
+                                                        ")"));
+  }
+  fields.emplace_back("Created", TimeWithAge(r.has_create_time(), r.create_time(), now));
+  fields.emplace_back("Updated", TimeWithAge(r.has_update_time(), r.update_time(), now));
+  std::string out = absl::StrCat(CertificateRequestHeadline(request, r), RenderFields(fields));
+  if (std::holds_alternative<v1::CreateCertificateRequestRequest>(request) &&
+      IsWaiting(r.state())) {
+    absl::StrAppend(&out, "\nCheck later: certbridgectl certificates get ", r.name(), "\n");
+  }
+  return out;
+}
+
+std::string Render(const BrokerRequest& request,
+                   const v1::ListCertificateRequestsResponse& response, absl::Time) {
+  std::string out;
+  if (response.certificate_requests().empty()) {
+    out = "No certificate requests.\n";
+  } else {
+    Table table({"NAME", "STATE", "CA ID", "TEMPLATE", "DEVICE ID", "SERIAL", "NOT AFTER",
+                 "UPDATED"});
+    for (const v1::CertificateRequest& r : response.certificate_requests()) {
+      table.AddRow({r.name(), StateText(r.state()), r.ca_id(), r.template_name(), r.device_id(),
+                    r.serial_number(), TimeCell(r.has_not_after(), r.not_after()),
+                    TimeCell(r.has_update_time(), r.update_time())});
+    }
+    out = table.Render();
+  }
+  if (!response.next_page_token().empty()) {
+    std::string filters;
+    if (const auto* list = std::get_if<v1::ListCertificateRequestsRequest>(&request)) {
+      if (list->state() != v1::CertificateRequest::STATE_UNSPECIFIED) {
+        absl::StrAppend(&filters, " --state ", StateText(list->state()));
+      }
+      if (!list->ca_id().empty()) absl::StrAppend(&filters, " --ca ", list->ca_id());
+      if (!list->device_id().empty()) {
+        absl::StrAppend(&filters, " --device-id ", list->device_id());
+      }
+      if (list->page_size() > 0) absl::StrAppend(&filters, " --limit ", list->page_size());
+    }
+    absl::StrAppend(&out, "\nMore requests: certbridgectl certificates list", filters,
+                    " --page-token ", response.next_page_token(), "\n");
+  }
+  return out;
+}
+
+std::string Render(const BrokerRequest& request, const google::protobuf::Empty&, absl::Time) {
   if (const auto* ca = std::get_if<v1::DeleteCertificateAuthorityRequest>(&request)) {
     return absl::StrCat("Deleted certificate authority ", ca->ca_id(), ".\n");
   }
@@ -227,13 +393,38 @@ std::string ConnectivityText(const v1::Connector& connector, absl::Time now) {
   }
 }
 
-std::string RenderTable(const AdminRequest& request, const AdminResponse& response,
+std::string RenderTable(const BrokerRequest& request, const BrokerResponse& response,
                         absl::Time now) {
   return std::visit([&](const auto& message) { return Render(request, message, now); },
                     response);
 }
 
-absl::StatusOr<std::string> RenderJson(const AdminResponse& response) {
+absl::StatusOr<std::string> RenderJsonLine(const google::protobuf::Message& message) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  options.always_print_primitive_fields = true;
+  std::string json;
+  const auto status = google::protobuf::util::MessageToJsonString(message, &json, options);
+  if (!status.ok()) {
+    return absl::InternalError(absl::StrCat("printing the event as JSON: ", status.ToString()));
+  }
+  return json + "\n";
+}
+
+std::string RenderWatchLine(const v1::CertificateRequestEvent& event) {
+  const v1::CertificateRequest& r = event.certificate_request();
+  std::string time = TimeCell(r.has_update_time(), r.update_time());
+  std::string line = absl::StrCat(time.empty() ? "-" : time, " ", r.name(), " ",
+                                  StateText(r.state()), " ca=", r.ca_id(),
+                                  " template=", r.template_name());
+  if (!r.device_id().empty()) absl::StrAppend(&line, " device=", r.device_id());
+  if (!r.serial_number().empty()) absl::StrAppend(&line, " serial=", r.serial_number());
+  if (!r.error_code().empty()) absl::StrAppend(&line, " error=", r.error_code());
+  absl::StrAppend(&line, " cursor=", event.cursor(), "\n");
+  return line;
+}
+
+absl::StatusOr<std::string> RenderJson(const BrokerResponse& response) {
   google::protobuf::util::JsonPrintOptions options;
   options.add_whitespace = true;
   options.preserve_proto_field_names = true;
@@ -252,7 +443,7 @@ absl::StatusOr<std::string> RenderJson(const AdminResponse& response) {
   return json;
 }
 
-std::string ShownOnceNotice(const AdminResponse& response) {
+std::string ShownOnceNotice(const BrokerResponse& response) {
   if (std::holds_alternative<v1::CreateApiKeyResponse>(response)) {
     return "This secret is shown only now and cannot be retrieved again: store it in your "
            "secret manager.\n";
@@ -264,7 +455,8 @@ std::string ShownOnceNotice(const AdminResponse& response) {
   return "";
 }
 
-std::string FormatCallError(const absl::Status& status) {
+std::string FormatCallError(const absl::Status& status, absl::string_view command) {
+  const bool certificates = absl::StartsWith(command, "certificates ");
   std::string out = absl::StrCat("error: ", absl::StatusCodeToString(status.code()), ": ",
                                  status.message(), "\n");
   switch (status.code()) {
@@ -280,9 +472,32 @@ std::string FormatCallError(const absl::Status& status) {
                       "CERTBRIDGE_API_KEY; a deleted or mistyped key looks the same.\n");
       break;
     case absl::StatusCode::kPermissionDenied:
-      absl::StrAppend(&out,
-                      "hint: this key may not do that: tenants need the operator key; tenant "
-                      "objects need a tenant API key with the admin scope.\n");
+      absl::StrAppend(&out, certificates
+                                ? "hint: certificates commands need a tenant API key with the "
+                                  "certificates scope.\n"
+                                : "hint: this key may not do that: tenants need the operator "
+                                  "key; tenant objects need a tenant API key with the admin "
+                                  "scope.\n");
+      break;
+    case absl::StatusCode::kAlreadyExists:
+      if (command == "certificates request") {
+        absl::StrAppend(&out,
+                        "hint: a request with this --request-id exists with other "
+                        "parameters: repeat it exactly, or use a new --request-id.\n");
+      }
+      break;
+    case absl::StatusCode::kFailedPrecondition:
+      if (command == "certificates request") {
+        absl::StrAppend(&out,
+                        "hint: key-generation mode needs the tenant's delivery certificate: "
+                        "see 'certbridgectl delivery-certificate get'.\n");
+      } else if (command == "certificates cancel") {
+        absl::StrAppend(&out, "hint: only QUEUED requests can be cancelled: see "
+                              "'certbridgectl certificates get NAME'.\n");
+      } else if (command == "certificates revoke") {
+        absl::StrAppend(&out, "hint: only ISSUED certificates can be revoked: see "
+                              "'certbridgectl certificates get NAME'.\n");
+      }
       break;
     case absl::StatusCode::kDeadlineExceeded:
       absl::StrAppend(&out,

@@ -1,4 +1,4 @@
-// FakeStore: an in-memory Store for unit tests of the broker's services. It is honest:
+// FakeStore: an in-memory Store and CertificateStore for unit tests of the broker's services. It is honest:
 // the contract test (tests/broker/store/store_contract_test.cc) runs the same cases
 // against it and PostgresStore, so it returns the same codes for the same situations.
 //
@@ -9,6 +9,10 @@
 //   store.GetTenant("t");   // UNAVAILABLE, nothing read or written
 //   store.GetTenant("t");   // UNAVAILABLE
 //   store.GetTenant("t");   // the real answer
+//
+// The ChangeListener is called synchronously on the writer's thread, after the write and
+// outside the store's lock (so a listener may call the store), once per changed request
+// (never with an empty request_name) and once per CA with new READY work.
 //
 // Thread-safety: all methods may be called concurrently.
 #ifndef CERTBRIDGE_BROKER_STORE_FAKE_FAKE_STORE_H_
@@ -23,17 +27,18 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "broker/store/certificate_store.h"
 #include "broker/store/store.h"
 
 namespace certbridge::broker {
 
-class FakeStore final : public Store {
+class FakeStore final : public Store, public CertificateStore {
  public:
   FakeStore() = default;
   FakeStore(const FakeStore&) = delete;
   FakeStore& operator=(const FakeStore&) = delete;
 
-  // The next `n` calls of any Store method return `status` without touching the data.
+  // The next `n` calls of any Store or CertificateStore method (but SetChangeListener) return `status` without touching the data.
   // REQUIRES: !status.ok(). n <= 0 clears a pending failure.
   void FailNextCalls(absl::Status status, int n);
   // How many Store method calls were made (failed ones included): lets a test assert
@@ -102,6 +107,41 @@ class FakeStore final : public Store {
                                                                 int64_t before_event_id,
                                                                 int limit) override;
 
+  absl::Status SetDeliveryCertificate(const std::string& tenant_id,
+                                      const std::string& certificate_pem) override;
+  absl::StatusOr<std::string> GetDeliveryCertificate(const std::string& tenant_id) override;
+  absl::StatusOr<CreateRequestResult> CreateCertificateRequest(
+      const CertificateRequestRecord& request, const JobRecord& first_job) override;
+  absl::StatusOr<CertificateRequestRecord> GetCertificateRequest(
+      const std::string& tenant_id, const std::string& name) override;
+  absl::StatusOr<CertificateRequestRecord> GetCertificateRequestByRequestId(
+      const std::string& tenant_id, const std::string& request_id) override;
+  absl::StatusOr<CertificateRequestRecord> GetCertificateRequestBySerial(
+      const std::string& tenant_id, const std::string& ca_id,
+      const std::string& serial_hex) override;
+  absl::StatusOr<std::vector<CertificateRequestRecord>> ListCertificateRequests(
+      const std::string& tenant_id, const RequestFilter& filter, int64_t before_seq,
+      int limit) override;
+  absl::StatusOr<std::vector<CertificateRequestRecord>> ListRequestChanges(
+      const std::string& tenant_id, int64_t after_change_seq, int limit) override;
+  absl::StatusOr<int64_t> LatestChangeSeq(const std::string& tenant_id) override;
+  absl::StatusOr<CertificateRequestRecord> UpdateCertificateRequest(
+      const std::string& tenant_id, const std::string& name,
+      const std::vector<RequestState>& from, const CertificateRequestRecord& update,
+      bool fail_open_jobs) override;
+  absl::StatusOr<JobRecord> AddJob(const JobRecord& job) override;
+  absl::StatusOr<std::vector<JobRecord>> ClaimJobs(const ClaimParams& params) override;
+  absl::StatusOr<CertificateRequestRecord> CompleteJob(const JobCompletion& completion) override;
+  absl::StatusOr<int> ExpireLeases(absl::Time now) override;
+  absl::StatusOr<std::vector<CertificateRequestRecord>> ListOverdueQueuedRequests(
+      absl::Time now, int limit) override;
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ListCasWithReadyJobs(
+      absl::Time now) override;
+  absl::StatusOr<JobRecord> GetJob(const std::string& tenant_id, int64_t job_id) override;
+  absl::StatusOr<std::vector<JobRecord>> ListLeasedJobs(const std::string& tenant_id,
+                                                        const std::string& connector_id) override;
+  void SetChangeListener(ChangeListener* listener) override;
+
  private:
   struct TokenRow {
     EnrollmentTokenRecord token;
@@ -122,6 +162,24 @@ class FakeStore final : public Store {
   CertificateAuthorityRecord Report(const CertificateAuthorityRecord& stored) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
 
+  // What a write tells the listener: OnJobsReady(tenant_id, ca_id) when ca_id is set,
+  // OnRequestChanged(tenant_id, request_name, change_seq) when request_name is set.
+  struct Change {
+    std::string tenant_id;
+    std::string ca_id;
+    std::string request_name;
+    int64_t change_seq = 0;
+  };
+  // Calls the listener for `changes`. REQUIRES: mu_ not held.
+  void Notify(const std::vector<Change>& changes) ABSL_LOCKS_EXCLUDED(mu_);
+  // The request if it is in `tenant_id`; nullptr otherwise.
+  CertificateRequestRecord* FindRequest(const std::string& tenant_id, const std::string& name)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The tenant's next change_seq. REQUIRES: the tenant exists.
+  int64_t NextChangeSeq(const std::string& tenant_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Inserts a validated job; returns the stored copy.
+  JobRecord InsertJob(JobRecord job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   mutable absl::Mutex mu_;
   absl::Status fail_status_ ABSL_GUARDED_BY(mu_);
   int fail_count_ ABSL_GUARDED_BY(mu_) = 0;
@@ -137,6 +195,14 @@ class FakeStore final : public Store {
   std::map<std::string, SessionRecord> sessions_ ABSL_GUARDED_BY(mu_);  // by connector id
   std::vector<AuditEventRecord> audit_events_ ABSL_GUARDED_BY(mu_);     // ascending ids
   int64_t next_event_id_ ABSL_GUARDED_BY(mu_) = 1;
+
+  std::map<std::string, std::string> delivery_certificates_ ABSL_GUARDED_BY(mu_);  // by tenant
+  std::map<std::string, int64_t> change_seqs_ ABSL_GUARDED_BY(mu_);                // by tenant
+  std::map<std::string, CertificateRequestRecord> requests_ ABSL_GUARDED_BY(mu_);  // by name
+  std::map<int64_t, JobRecord> jobs_ ABSL_GUARDED_BY(mu_);                         // by job id
+  int64_t next_request_seq_ ABSL_GUARDED_BY(mu_) = 1;
+  int64_t next_job_id_ ABSL_GUARDED_BY(mu_) = 1;
+  ChangeListener* listener_ ABSL_GUARDED_BY(mu_) = nullptr;
 };
 
 }  // namespace certbridge::broker

@@ -195,4 +195,28 @@ absl::StatusOr<Rows> Connection::Exec(const Statement& statement,
   return Rows(result);
 }
 
+absl::StatusOr<std::string> Connection::Literal(absl::string_view text) const {
+  char* escaped = PQescapeLiteral(conn_, text.data(), text.size());
+  if (escaped == nullptr) {
+    return absl::InternalError(
+        absl::StrCat("cannot quote a value: ", OneLine(PQerrorMessage(conn_))));
+  }
+  std::string out = escaped;
+  PQfreemem(escaped);
+  return out;
+}
+
+bool Connection::ConsumeInput() {
+  return PQconsumeInput(conn_) == 1 && PQstatus(conn_) == CONNECTION_OK;
+}
+
+std::vector<std::string> Connection::TakeNotifications() {
+  std::vector<std::string> out;
+  while (PGnotify* n = PQnotifies(conn_)) {
+    out.emplace_back(n->extra == nullptr ? "" : n->extra);
+    PQfreemem(n);
+  }
+  return out;
+}
+
 }  // namespace certbridge::broker::pg

@@ -91,6 +91,16 @@ class Connection {
   // Runs a prepared statement, preparing it first if this connection has not yet.
   absl::StatusOr<Rows> Exec(const Statement& statement, const std::vector<Param>& params);
 
+  // `text` as an SQL string literal (quoted and escaped for this connection), for the
+  // rare script that needs a value but cannot take parameters.
+  absl::StatusOr<std::string> Literal(absl::string_view text) const;
+
+  // For a connection that LISTENs: the socket to poll for input, reading what arrived
+  // (false once the connection broke), and the payloads of the notifications read so far.
+  int socket() const { return PQsocket(conn_); }
+  bool ConsumeInput();
+  std::vector<std::string> TakeNotifications();
+
  private:
   explicit Connection(PGconn* conn) : conn_(conn) {}
   absl::Status ErrorStatus(const PGresult* result, absl::string_view what) const;

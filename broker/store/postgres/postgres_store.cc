@@ -7,12 +7,14 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "broker/store/postgres/pg_connection.h"
+#include "broker/store/postgres/postgres_store_internal.h"
 #include "broker/store/record_validation.h"
 #include "common/status_macros.h"
 
 namespace certbridge::broker {
 namespace {
 
+using pg::AllRows;
 using pg::Param;
 using pg::Rows;
 using pg::Statement;
@@ -247,17 +249,6 @@ absl::StatusOr<AuditEventRecord> AuditEventFromRow(const Rows& rows, int r) {
   return e;
 }
 
-template <typename T, typename Mapper>
-absl::StatusOr<std::vector<T>> AllRows(const Rows& rows, Mapper mapper) {
-  std::vector<T> out;
-  out.reserve(rows.size());
-  for (int r = 0; r < rows.size(); ++r) {
-    ASSIGN_OR_RETURN(T item, mapper(rows, r));
-    out.push_back(std::move(item));
-  }
-  return out;
-}
-
 // ---- Errors with the object's name.
 
 absl::Status ConnectorNotFound(const std::string& connector_id) {
@@ -281,29 +272,15 @@ absl::Status MissingTenantIfNotFound(absl::Status status, const std::string& ten
 
 // ---- Pool.
 
-class PostgresStore::Lease {
- public:
-  Lease(PostgresStore* store, std::unique_ptr<pg::Connection> conn)
-      : store_(store), conn_(std::move(conn)) {}
-  Lease(Lease&& other) noexcept = default;
-  Lease& operator=(Lease&&) = delete;
-  ~Lease() {
-    if (store_ != nullptr && conn_ != nullptr) store_->Release(std::move(conn_));
-  }
-  pg::Connection& operator*() { return *conn_; }
-  pg::Connection* operator->() { return conn_.get(); }
-
- private:
-  PostgresStore* store_;
-  std::unique_ptr<pg::Connection> conn_;
-};
-
 PostgresStore::PostgresStore(const PostgresStoreOptions& options) : options_(options) {
   absl::MutexLock lock(&mu_);
   idle_.resize(options.pool_size);
 }
 
-PostgresStore::~PostgresStore() = default;
+PostgresStore::~PostgresStore() {
+  absl::MutexLock lock(&control_mu_);
+  StopListening();
+}
 
 absl::StatusOr<std::unique_ptr<PostgresStore>> PostgresStore::Create(
     const PostgresStoreOptions& options) {

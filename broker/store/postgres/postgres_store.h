@@ -1,4 +1,4 @@
-// PostgresStore: the Store on PostgreSQL 15 through libpq.
+// PostgresStore: the Store and the CertificateStore on PostgreSQL 15 through libpq.
 //
 //   PostgresStoreOptions options;
 //   options.dsn = "postgresql://certbridge@db:5432/certbridge";
@@ -10,18 +10,30 @@
 // are prepared once per connection. A connection that breaks is replaced on its next
 // use, so after UNAVAILABLE the caller simply retries.
 //
+// Change notifications (CertificateStore::SetChangeListener): each writing transaction
+// sends at most one NOTIFY on channel "certbridge_events" whose payload lists records
+// (tenant, CA with new READY work, changed request, its change_seq); see
+// postgres_certificate_store.cc for the format. A listener thread with its own connection
+// LISTENs, reconnecting with backoff when the connection drops, and calls the listener
+// for every record. Notifications sent while it was disconnected are lost: the
+// dispatcher's sweep (ListCasWithReadyJobs, ListRequestChanges) is the safety net.
+//
 // Thread-safety: all methods may be called concurrently.
 #ifndef CERTBRIDGE_BROKER_STORE_POSTGRES_POSTGRES_STORE_H_
 #define CERTBRIDGE_BROKER_STORE_POSTGRES_POSTGRES_STORE_H_
 
+#include <atomic>
 #include <memory>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "broker/store/certificate_store.h"
 #include "broker/store/store.h"
 
 namespace certbridge::broker {
@@ -41,14 +53,14 @@ struct PostgresStoreOptions {
   absl::Duration acquire_timeout = absl::Seconds(10);
 };
 
-class PostgresStore final : public Store {
+class PostgresStore final : public Store, public CertificateStore {
  public:
   // Opens one connection to check the DSN and the server (the others open on demand).
   // Errors: INVALID_ARGUMENT empty dsn or pool_size < 1; UNAVAILABLE cannot connect.
   // Does not migrate the schema: call MigrateDatabase first.
   static absl::StatusOr<std::unique_ptr<PostgresStore>> Create(
       const PostgresStoreOptions& options);
-  // REQUIRES: no call in progress.
+  // Stops the listener thread. REQUIRES: no call in progress.
   ~PostgresStore() override;
 
   absl::Status CreateTenant(const Tenant& tenant) override;
@@ -113,8 +125,48 @@ class PostgresStore final : public Store {
                                                                 int64_t before_event_id,
                                                                 int limit) override;
 
+  absl::Status SetDeliveryCertificate(const std::string& tenant_id,
+                                      const std::string& certificate_pem) override;
+  absl::StatusOr<std::string> GetDeliveryCertificate(const std::string& tenant_id) override;
+  absl::StatusOr<CreateRequestResult> CreateCertificateRequest(
+      const CertificateRequestRecord& request, const JobRecord& first_job) override;
+  absl::StatusOr<CertificateRequestRecord> GetCertificateRequest(
+      const std::string& tenant_id, const std::string& name) override;
+  absl::StatusOr<CertificateRequestRecord> GetCertificateRequestByRequestId(
+      const std::string& tenant_id, const std::string& request_id) override;
+  absl::StatusOr<CertificateRequestRecord> GetCertificateRequestBySerial(
+      const std::string& tenant_id, const std::string& ca_id,
+      const std::string& serial_hex) override;
+  absl::StatusOr<std::vector<CertificateRequestRecord>> ListCertificateRequests(
+      const std::string& tenant_id, const RequestFilter& filter, int64_t before_seq,
+      int limit) override;
+  absl::StatusOr<std::vector<CertificateRequestRecord>> ListRequestChanges(
+      const std::string& tenant_id, int64_t after_change_seq, int limit) override;
+  absl::StatusOr<int64_t> LatestChangeSeq(const std::string& tenant_id) override;
+  absl::StatusOr<CertificateRequestRecord> UpdateCertificateRequest(
+      const std::string& tenant_id, const std::string& name,
+      const std::vector<RequestState>& from, const CertificateRequestRecord& update,
+      bool fail_open_jobs) override;
+  absl::StatusOr<JobRecord> AddJob(const JobRecord& job) override;
+  absl::StatusOr<std::vector<JobRecord>> ClaimJobs(const ClaimParams& params) override;
+  absl::StatusOr<CertificateRequestRecord> CompleteJob(const JobCompletion& completion) override;
+  absl::StatusOr<int> ExpireLeases(absl::Time now) override;
+  absl::StatusOr<std::vector<CertificateRequestRecord>> ListOverdueQueuedRequests(
+      absl::Time now, int limit) override;
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ListCasWithReadyJobs(
+      absl::Time now) override;
+  absl::StatusOr<JobRecord> GetJob(const std::string& tenant_id, int64_t job_id) override;
+  absl::StatusOr<std::vector<JobRecord>> ListLeasedJobs(const std::string& tenant_id,
+                                                        const std::string& connector_id) override;
+  // Returns once LISTEN is in effect (or after connect_timeout, the thread then keeps
+  // trying), so that a change committed after the return is delivered. nullptr stops the
+  // thread; when that returns, no call to the old listener is running or will be made.
+  // REQUIRES: not called from inside a listener call.
+  void SetChangeListener(ChangeListener* listener) override;
+
  private:
   // A borrowed connection; gives it back (or drops it, if broken) when destroyed.
+  // Defined in postgres_store_internal.h.
   class Lease;
 
   explicit PostgresStore(const PostgresStoreOptions& options);
@@ -124,7 +176,23 @@ class PostgresStore final : public Store {
   absl::Status ExplainNoUpdate(pg::Connection& conn, const std::string& tenant_id,
                                const std::string& connector_id, absl::string_view operation);
 
+  // The listener thread's loop, and stopping it (joins; idempotent).
+  void ListenLoop();
+  void StopListening() ABSL_EXCLUSIVE_LOCKS_REQUIRED(control_mu_);
+
   const PostgresStoreOptions options_;
+
+  // Held while the listener is called, so that SetChangeListener(nullptr) can wait for a
+  // call in progress.
+  absl::Mutex dispatch_mu_;
+  ChangeListener* listener_ ABSL_GUARDED_BY(dispatch_mu_) = nullptr;
+  absl::Mutex listen_mu_;
+  bool listening_ ABSL_GUARDED_BY(listen_mu_) = false;  // LISTEN in effect
+  // Serialises SetChangeListener and the destructor, which start and stop the thread.
+  absl::Mutex control_mu_;
+  std::thread listen_thread_ ABSL_GUARDED_BY(control_mu_);
+  std::atomic<bool> stop_listening_{false};
+  int wake_fds_[2] = {-1, -1};  // a pipe: writing wakes the listener thread to stop
   absl::Mutex mu_;
   // Free slots; nullptr is a slot whose connection is not (or no longer) open.
   std::vector<std::unique_ptr<pg::Connection>> idle_ ABSL_GUARDED_BY(mu_);

@@ -33,7 +33,7 @@ class AdminApiTest : public ::testing::Test {
                                                        clock_.Now() + absl::Hours(24 * 365))
                           .value()),
             absl::Hours(24)),
-        admin_(&store_, &clock_, &ca_, &events_, AdminApiOptions()),
+        admin_(&store_, &store_, &clock_, &ca_, &events_, AdminApiOptions()),
         agents_(&store_, &clock_, &ca_, AgentApiOptions()) {
     operator_.is_operator = true;
   }

@@ -154,14 +154,16 @@ void RemoveTree(const std::string& path) {
   std::filesystem::remove_all(path, ignored);
 }
 
+// ctest sets the environment; a test binary run by hand falls back to the tree it was
+// built from.
 std::string BuildPath(const std::string& relative) {
   const char* dir = std::getenv("CERTBRIDGE_BUILD_DIR");
-  return absl::StrCat(dir ? dir : ".", "/", relative);
+  return absl::StrCat(dir ? dir : CERTBRIDGE_DEFAULT_BUILD_DIR, "/", relative);
 }
 
 std::string SourcePath(const std::string& relative) {
   const char* dir = std::getenv("CERTBRIDGE_SOURCE_DIR");
-  return absl::StrCat(dir ? dir : ".", "/", relative);
+  return absl::StrCat(dir ? dir : CERTBRIDGE_DEFAULT_SOURCE_DIR, "/", relative);
 }
 
 }  // namespace certbridge::testing

@@ -2,6 +2,7 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include "common/pki/pki.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -202,6 +203,209 @@ TEST(OutputTest, CallErrorsNameTheCodeAndHint) {
   EXPECT_THAT(FormatCallError(absl::DeadlineExceededError("late")), HasSubstr("--timeout"));
   EXPECT_EQ(FormatCallError(absl::FailedPreconditionError("connector \"c-1\" is PENDING")),
             "error: FAILED_PRECONDITION: connector \"c-1\" is PENDING\n");
+}
+
+v1::CertificateRequest FailedRequest() {
+  v1::CertificateRequest r;
+  r.set_name("cr-81");
+  r.set_request_id("r-1");
+  r.set_ca_id("ca-1");
+  r.set_template_name("WebServer");
+  r.set_state(v1::CertificateRequest::DENIED);
+  r.set_ca_request_id(4711);
+  r.set_hresult(0x80094800u);
+  r.set_error_code("CA_TEMPLATE_NOT_SUPPORTED");
+  r.set_error_message("the CA does not offer template \"WebServer\"");
+  r.set_disposition_message("Denied by Policy Module");
+  r.set_remedy("Publish the template on the CA.");
+  r.set_connector_id("c-42");
+  r.set_ca_identity("CORP\\ADCS01$");
+  *r.mutable_create_time() = Ago(absl::Seconds(40));
+  *r.mutable_update_time() = Ago(absl::Seconds(2));
+  return r;
+}
+
+TEST(OutputTest, FailedCertificateRequestShowsCodeHresultCaMessageAndRemedy) {
+  v1::CreateCertificateRequestRequest request;
+  EXPECT_EQ(RenderTable(request, FailedRequest(), kNow),
+            "The CA denied the request.\n"
+            "Name:          cr-81\n"
+            "Request ID:    r-1\n"
+            "State:         DENIED\n"
+            "CA ID:         ca-1\n"
+            "Template:      WebServer\n"
+            "CA request ID: 4711\n"
+            "Error code:    CA_TEMPLATE_NOT_SUPPORTED\n"
+            "Error:         the CA does not offer template \"WebServer\"\n"
+            "HRESULT:       0x80094800\n"
+            "CA message:    Denied by Policy Module\n"
+            "Remedy:        Publish the template on the CA.\n"
+            "Connector:     c-42 (CORP\\ADCS01$)\n"
+            "Created:       2027-01-15T07:59:20Z (40s ago)\n"
+            "Updated:       2027-01-15T07:59:58Z (2s ago)\n");
+  // `certificates get` shows the same without the headline.
+  EXPECT_THAT(RenderTable(v1::GetCertificateRequestRequest(), FailedRequest(), kNow),
+              ::testing::StartsWith("Name:          cr-81\n"));
+}
+
+TEST(OutputTest, SmallHresultIsStillEightDigits) {
+  v1::CertificateRequest r = FailedRequest();
+  r.set_hresult(0x5);
+  EXPECT_THAT(RenderTable(v1::GetCertificateRequestRequest(), r, kNow),
+              HasSubstr("\nHRESULT:       0x00000005\n"));
+}
+
+TEST(OutputTest, IssuedCertificateRequestReadsSubjectAndIssuerFromThePem) {
+  auto ca = pki::SigningCa::CreateSelfSigned("CN=Corp Issuing CA,O=Corp",
+                                             pki::KeyType::kEcP256, kNow - absl::Hours(1),
+                                             kNow + absl::Hours(100));
+  ASSERT_TRUE(ca.ok()) << ca.status();
+  auto key = pki::PrivateKey::Generate(pki::KeyType::kEcP256);
+  ASSERT_TRUE(key.ok());
+  auto csr = pki::CreateCsrPem(*key, {.subject = "CN=web01.corp.example.com,O=Corp"});
+  ASSERT_TRUE(csr.ok());
+  pki::IssueParams params;
+  params.csr_der = pki::ParseCsr(*csr)->der;
+  params.not_before = kNow - absl::Minutes(5);
+  params.not_after = kNow + absl::Hours(72);
+  params.serial_hex = "4F1C9A0E";
+  auto leaf = (*ca)->Issue(params);
+  ASSERT_TRUE(leaf.ok()) << leaf.status();
+
+  v1::CertificateRequest r;
+  r.set_name("cr-81");
+  r.set_request_id("r-1");
+  r.set_ca_id("ca-1");
+  r.set_template_name("WebServer");
+  r.set_state(v1::CertificateRequest::ISSUED);
+  r.set_device_id("dev-42");
+  (*r.mutable_labels())["zone"] = "eu";
+  (*r.mutable_labels())["fleet"] = "ios";
+  r.set_certificate_pem(leaf->pem);
+  r.set_serial_number("4F1C9A0E");  // not_after unset: taken from the certificate.
+  const std::string text = RenderTable(v1::CreateCertificateRequestRequest(), r, kNow);
+  EXPECT_EQ(text,
+            "Certificate issued.\n"
+            "Name:       cr-81\n"
+            "Request ID: r-1\n"
+            "State:      ISSUED\n"
+            "CA ID:      ca-1\n"
+            "Template:   WebServer\n"
+            "Device ID:  dev-42\n"
+            "Labels:     fleet=ios,zone=eu\n"
+            "Serial:     4F1C9A0E\n"
+            "Subject:    CN=web01.corp.example.com,O=Corp\n"
+            "Issuer:     CN=Corp Issuing CA,O=Corp\n"
+            "Not after:  2027-01-18T08:00:00Z (in 3d)\n"
+            "Created:    -\n"
+            "Updated:    -\n");
+}
+
+TEST(OutputTest, WaitingRequestSaysWhyAndHowToCheckLater) {
+  v1::CertificateRequest r;
+  r.set_name("cr-82");
+  r.set_state(v1::CertificateRequest::QUEUED);
+  r.set_waiting_reason("no connector assigned to CA ca-1 is connected");
+  const std::string text = RenderTable(v1::CreateCertificateRequestRequest(), r, kNow);
+  EXPECT_THAT(text, ::testing::StartsWith("Not issued yet: the request is QUEUED.\n"));
+  EXPECT_THAT(text, HasSubstr("\nWaiting for: no connector assigned to CA ca-1 is connected\n"));
+  EXPECT_THAT(text, ::testing::EndsWith("\nCheck later: certbridgectl certificates get cr-82\n"));
+  EXPECT_THAT(text, ::testing::Not(HasSubstr("Serial:")));
+  EXPECT_THAT(text, ::testing::Not(HasSubstr("HRESULT")));
+}
+
+TEST(OutputTest, CancelAndRevokeSayWhatHappened) {
+  v1::CertificateRequest r;
+  r.set_name("cr-83");
+  r.set_state(v1::CertificateRequest::CANCELLED);
+  EXPECT_THAT(RenderTable(v1::CancelCertificateRequestRequest(), r, kNow),
+              ::testing::StartsWith("Cancelled certificate request cr-83.\nName:"));
+  r.set_state(v1::CertificateRequest::REVOKED);
+  r.set_serial_number("0AFF");
+  r.set_revocation_reason(5);
+  *r.mutable_revoke_time() = Ago(absl::Seconds(1));
+  const std::string text = RenderTable(v1::RevokeCertificateRequest(), r, kNow);
+  EXPECT_THAT(text, ::testing::StartsWith("Revoked certificate 0AFF (request cr-83).\n"));
+  EXPECT_THAT(text, HasSubstr("\nRevoked:    2027-01-15T07:59:59Z (1s ago) "
+                              "(cessation-of-operation)\n"));
+}
+
+TEST(OutputTest, CertificateRequestListPointsAtTheNextPageWithTheSameFilters) {
+  v1::ListCertificateRequestsResponse response;
+  v1::CertificateRequest* r = response.add_certificate_requests();
+  r->set_name("cr-81");
+  r->set_state(v1::CertificateRequest::ISSUED);
+  r->set_ca_id("ca-1");
+  r->set_template_name("WebServer");
+  r->set_serial_number("4F1C");
+  *r->mutable_not_after() = Ago(-absl::Hours(24));
+  *r->mutable_update_time() = Ago(absl::Minutes(1));
+  response.set_next_page_token("p2");
+  v1::ListCertificateRequestsRequest request;
+  request.set_state(v1::CertificateRequest::ISSUED);
+  request.set_ca_id("ca-1");
+  request.set_page_size(1);
+  EXPECT_EQ(RenderTable(request, response, kNow),
+            "NAME    STATE    CA ID   TEMPLATE    DEVICE ID   SERIAL   NOT AFTER              "
+            "UPDATED\n"
+            "cr-81   ISSUED   ca-1    WebServer   -           4F1C     2027-01-16T08:00:00Z   "
+            "2027-01-15T07:59:00Z\n"
+            "\n"
+            "More requests: certbridgectl certificates list --state ISSUED --ca ca-1 --limit 1 "
+            "--page-token p2\n");
+  EXPECT_EQ(RenderTable(v1::ListCertificateRequestsRequest(),
+                        v1::ListCertificateRequestsResponse(), kNow),
+            "No certificate requests.\n");
+}
+
+TEST(OutputTest, WatchLinesAreOneLinePerEvent) {
+  v1::CertificateRequestEvent event;
+  event.set_cursor("c-9");
+  *event.mutable_certificate_request() = FailedRequest();
+  event.mutable_certificate_request()->set_device_id("dev-1");
+  EXPECT_EQ(RenderWatchLine(event),
+            "2027-01-15T07:59:58Z cr-81 DENIED ca=ca-1 template=WebServer device=dev-1 "
+            "error=CA_TEMPLATE_NOT_SUPPORTED cursor=c-9\n");
+  absl::StatusOr<std::string> json = RenderJsonLine(event);
+  ASSERT_TRUE(json.ok()) << json.status();
+  EXPECT_EQ(std::count(json->begin(), json->end(), '\n'), 1) << *json;
+  EXPECT_EQ(json->back(), '\n');
+  EXPECT_THAT(*json, HasSubstr("\"cursor\":\"c-9\""));
+  EXPECT_THAT(*json, HasSubstr("\"hresult\":2148091904"));
+}
+
+TEST(OutputTest, DeliveryCertificateShowsSubjectExpiryAndPem) {
+  v1::DeliveryCertificate certificate;
+  certificate.set_subject("CN=Acme MDM delivery");
+  *certificate.mutable_not_after() = Ago(-absl::Hours(24 * 365));
+  certificate.set_certificate_pem("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
+  EXPECT_EQ(RenderTable(v1::SetDeliveryCertificateRequest(), certificate, kNow),
+            "Set the delivery certificate.\n"
+            "Subject:   CN=Acme MDM delivery\n"
+            "Not after: 2028-01-15T08:00:00Z (in 365d)\n"
+            "\n"
+            "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
+  EXPECT_THAT(RenderTable(v1::GetDeliveryCertificateRequest(), certificate, kNow),
+              ::testing::StartsWith("Subject:"));
+}
+
+TEST(OutputTest, CertificatesErrorsHintAtTheirScopeAndState) {
+  EXPECT_THAT(FormatCallError(absl::PermissionDeniedError("no"), "certificates list"),
+              HasSubstr("hint: certificates commands need a tenant API key with the "
+                        "certificates scope.\n"));
+  EXPECT_THAT(FormatCallError(absl::PermissionDeniedError("no"), "delivery-certificate set"),
+              HasSubstr("admin scope"));
+  EXPECT_THAT(FormatCallError(absl::AlreadyExistsError("r-1 differs"), "certificates request"),
+              HasSubstr("--request-id"));
+  EXPECT_EQ(FormatCallError(absl::AlreadyExistsError("tenant exists"), "tenants create"),
+            "error: ALREADY_EXISTS: tenant exists\n");
+  EXPECT_THAT(FormatCallError(absl::FailedPreconditionError("not queued"), "certificates cancel"),
+              HasSubstr("only QUEUED requests can be cancelled"));
+  EXPECT_THAT(FormatCallError(absl::FailedPreconditionError("not issued"), "certificates revoke"),
+              HasSubstr("only ISSUED certificates can be revoked"));
+  EXPECT_THAT(FormatCallError(absl::FailedPreconditionError("no delivery certificate"),
+                              "certificates request"),
+              HasSubstr("delivery-certificate get"));
 }
 
 }  // namespace

@@ -1,0 +1,29 @@
+# The agent's client side (registration, the stream, the state dir) and the
+# certbridge-agent program. Included from agent/CMakeLists.txt.
+
+add_library(certbridge_agent_client STATIC
+  ${CMAKE_CURRENT_LIST_DIR}/client/agent_info.cc
+  ${CMAKE_CURRENT_LIST_DIR}/client/agent_session.cc
+  ${CMAKE_CURRENT_LIST_DIR}/client/backoff.cc
+  ${CMAKE_CURRENT_LIST_DIR}/client/broker_channel.cc
+  ${CMAKE_CURRENT_LIST_DIR}/client/registration.cc
+  ${CMAKE_CURRENT_LIST_DIR}/client/renewal_policy.cc
+  ${CMAKE_CURRENT_LIST_DIR}/client/state_dir.cc)
+target_compile_options(certbridge_agent_client PRIVATE ${CERTBRIDGE_WARNINGS})
+target_compile_definitions(certbridge_agent_client PRIVATE
+  CERTBRIDGE_VERSION="${PROJECT_VERSION}")
+target_link_libraries(certbridge_agent_client PUBLIC
+  certbridge_common certbridge_pki certbridge_proto
+  absl::random_random absl::strings absl::time absl::synchronization
+  PkgConfig::GRPCPP Threads::Threads)
+
+add_executable(certbridge-agent ${CMAKE_CURRENT_LIST_DIR}/main.cc)
+target_compile_options(certbridge-agent PRIVATE ${CERTBRIDGE_WARNINGS})
+target_link_libraries(certbridge-agent PRIVATE certbridge_agent_client)
+
+# `certbridge-agent test-ca` runs agent/ca's checks; on Linux against adcs-emulator. Wired
+# only when that library is part of the tree.
+if(TARGET certbridge_ca_emulator)
+  target_link_libraries(certbridge-agent PRIVATE certbridge_ca_emulator)
+  target_compile_definitions(certbridge-agent PRIVATE CERTBRIDGE_AGENT_HAS_TEST_CA=1)
+endif()

@@ -1,0 +1,416 @@
+// certbridge-agent: registers with a broker once, then keeps one outbound stream open.
+// See docs/agent.md. Exit codes: 0 ok, 1 failure, 2 usage error, 3 agent certificate
+// expired (re-register).
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "agent/client/agent_info.h"
+#include "agent/client/agent_session.h"
+#include "agent/client/registration.h"
+#include "agent/client/renewal_policy.h"
+#include "agent/client/state_dir.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/pki/pki.h"
+
+#ifdef CERTBRIDGE_AGENT_HAS_TEST_CA
+#include "agent/ca/emulator_ca_backend.h"
+#include "agent/ca/test_ca.h"
+#endif
+
+namespace certbridge::agent {
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitCertificateExpired = 3;
+
+constexpr const char* kDefaultStateDir = "/var/lib/certbridge-agent";
+
+struct FlagSpec {
+  const char* name;        // without "--"
+  const char* value_name;  // nullptr for a boolean flag
+  const char* help;
+};
+
+struct Command {
+  const char* name;
+  const char* summary;
+  std::vector<FlagSpec> flags;
+};
+
+const Command kRegister = {
+    "register",
+    "Register this agent with a broker (once, with an enrollment token from a tenant admin).\n"
+    "Generates the agent's key locally, prints a registration code for an admin to approve,\n"
+    "waits for approval and stores key and certificate in the state dir.",
+    {
+        {"broker", "HOST:PORT", "the broker's agent port (required)"},
+        {"broker-ca", "PATH", "PEM root certificate of the broker's TLS certificate (required)"},
+        {"token", "TOKEN", "enrollment token (required; single use)"},
+        {"state-dir", "DIR", "where the key and certificate go (default /var/lib/certbridge-agent)"},
+        {"host", "NAME", "host name reported to the broker (default: this host's name)"},
+        {"ca-identity", "ACCOUNT",
+         "Windows account AD CS sees, e.g. 'CORP\\ADCS01$' (default: <HOST>$)"},
+        {"force", nullptr, "replace an existing registration in the state dir"},
+    }};
+
+const Command kRun = {
+    "run",
+    "Connect to the broker and keep the stream open; reconnects by itself and renews the\n"
+    "agent certificate before it expires. Stops cleanly on SIGTERM or SIGINT.",
+    {
+        {"state-dir", "DIR", "state dir written by register (default /var/lib/certbridge-agent)"},
+        {"renew-fraction", "F", "renew after this fraction of the certificate's life (0.6667)"},
+        {"backoff-base-ms", "MS", "first reconnect delay ceiling (1000)"},
+        {"backoff-max-ms", "MS", "largest reconnect delay (60000)"},
+    }};
+
+const Command kStatus = {
+    "status",
+    "Show this agent's registration: connector, tenant, certificate serial and expiry.",
+    {
+        {"state-dir", "DIR", "state dir written by register (default /var/lib/certbridge-agent)"},
+    }};
+
+#ifdef CERTBRIDGE_AGENT_HAS_TEST_CA
+const Command kTestCa = {
+    "test-ca",
+    "Check that a CA answers, list its published templates and try a test enrollment.\n"
+    "The Linux build talks to adcs-emulator; the Windows service build talks to AD CS.",
+    {
+        {"emulator", "HOST:PORT", "adcs-emulator's gRPC address (required on Linux)"},
+        {"config", "'HOST\\CA'", "the CA's config string, e.g. 'adcs01.corp.example\\Corp CA' (required)"},
+        {"template", "NAME", "certificate template for the test enrollment (default: skip it)"},
+        {"identity", "ACCOUNT", "the Windows identity to act as (default: <HOST>$)"},
+        {"timeout-seconds", "N", "deadline of each CA call (30)"},
+    }};
+#endif
+
+void PrintCommandUsage(const Command& command, std::ostream& out) {
+  out << "Usage: certbridge-agent " << command.name << " [flags]\n\n"
+      << command.summary << "\n\nFlags:\n";
+  for (const FlagSpec& f : command.flags) {
+    std::string left = absl::StrCat("  --", f.name, f.value_name ? " " : "",
+                                    f.value_name ? f.value_name : "");
+    out << left << std::string(left.size() < 28 ? 28 - left.size() : 1, ' ') << f.help << "\n";
+  }
+  out << "  --help                    show this help\n";
+}
+
+void PrintUsage(std::ostream& out) {
+  out << "Usage: certbridge-agent <command> [flags]\n\n"
+         "Commands:\n"
+         "  register   register this agent with a broker (needs an enrollment token)\n"
+         "  run        keep the stream to the broker open (run this as the service)\n"
+         "  status     show the registration and certificate in the state dir\n"
+#ifdef CERTBRIDGE_AGENT_HAS_TEST_CA
+         "  test-ca    check that a CA answers and can issue (like certutil -ping)\n"
+#endif
+         "  version    print the agent version\n"
+         "\n"
+         "`certbridge-agent <command> --help` describes a command's flags.\n";
+}
+
+// Parses --name VALUE, --name=VALUE and boolean --name. Returns false (after printing the
+// problem and the usage to stderr) on an unknown flag, a missing value or a stray argument.
+// Sets *help when --help or -h was given.
+bool ParseFlags(const Command& command, int argc, char** argv,
+                std::map<std::string, std::string>& values, bool& help) {
+  help = false;
+  for (int i = 0; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      help = true;
+      return true;
+    }
+    if (arg.rfind("--", 0) != 0) {
+      std::cerr << "certbridge-agent " << command.name << ": unexpected argument \"" << arg
+                << "\"\n\n";
+      PrintCommandUsage(command, std::cerr);
+      return false;
+    }
+    std::string name = arg.substr(2);
+    std::string value;
+    bool has_value = false;
+    if (size_t eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+      has_value = true;
+    }
+    const FlagSpec* spec = nullptr;
+    for (const FlagSpec& f : command.flags) {
+      if (name == f.name) spec = &f;
+    }
+    if (spec == nullptr) {
+      std::cerr << "certbridge-agent " << command.name << ": unknown flag --" << name << "\n\n";
+      PrintCommandUsage(command, std::cerr);
+      return false;
+    }
+    if (spec->value_name == nullptr) {
+      if (has_value) {
+        std::cerr << "certbridge-agent " << command.name << ": --" << name
+                  << " takes no value\n\n";
+        PrintCommandUsage(command, std::cerr);
+        return false;
+      }
+      values[name] = "true";
+      continue;
+    }
+    if (!has_value) {
+      if (i + 1 >= argc) {
+        std::cerr << "certbridge-agent " << command.name << ": --" << name << " needs a "
+                  << spec->value_name << "\n\n";
+        PrintCommandUsage(command, std::cerr);
+        return false;
+      }
+      value = argv[++i];
+    }
+    values[name] = value;
+  }
+  return true;
+}
+
+std::string Flag(const std::map<std::string, std::string>& values, const std::string& name,
+                 const std::string& fallback = "") {
+  auto it = values.find(name);
+  return it == values.end() ? fallback : it->second;
+}
+
+int UsageError(const Command& command, const std::string& problem) {
+  std::cerr << "certbridge-agent " << command.name << ": " << problem << "\n\n";
+  PrintCommandUsage(command, std::cerr);
+  return kExitUsage;
+}
+
+std::string FormatUtc(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", t, absl::UTCTimeZone());
+}
+
+int Register(int argc, char** argv) {
+  std::map<std::string, std::string> flags;
+  bool help;
+  if (!ParseFlags(kRegister, argc, argv, flags, help)) return kExitUsage;
+  if (help) {
+    PrintCommandUsage(kRegister, std::cout);
+    return kExitOk;
+  }
+  for (const char* required : {"broker", "broker-ca", "token"}) {
+    if (Flag(flags, required).empty()) {
+      return UsageError(kRegister, absl::StrCat("--", required, " is required"));
+    }
+  }
+  RegistrationParams params;
+  params.broker_address = Flag(flags, "broker");
+  params.enrollment_token = Flag(flags, "token");
+  params.state_dir = Flag(flags, "state-dir", kDefaultStateDir);
+  params.host = Flag(flags, "host");
+  params.ca_identity = Flag(flags, "ca-identity");
+  params.overwrite = !Flag(flags, "force").empty();
+  absl::StatusOr<std::string> ca = ReadWholeFile(Flag(flags, "broker-ca"));
+  if (!ca.ok()) {
+    std::cerr << "certbridge-agent register: --broker-ca: " << ca.status().message() << "\n";
+    return kExitFailure;
+  }
+  params.broker_ca_pem = *ca;
+
+  RealClock clock;
+  absl::StatusOr<RegistrationResult> result = RegisterAgent(params, clock, std::cout);
+  if (!result.ok()) {
+    std::cerr << "\ncertbridge-agent register failed: " << result.status().message() << "\n";
+    return kExitFailure;
+  }
+  std::cout << "\nApproved. Connector " << result->registration.connector_id << " (tenant "
+            << result->registration.tenant_id << ")\n"
+            << "Certificate " << result->leaf.serial_hex << " valid until "
+            << FormatUtc(result->leaf.not_after) << "\n"
+            << "Saved to " << params.state_dir << ". Start the agent with:\n"
+            << "  certbridge-agent run --state-dir " << params.state_dir << "\n";
+  return kExitOk;
+}
+
+int Run(int argc, char** argv) {
+  std::map<std::string, std::string> flags;
+  bool help;
+  if (!ParseFlags(kRun, argc, argv, flags, help)) return kExitUsage;
+  if (help) {
+    PrintCommandUsage(kRun, std::cout);
+    return kExitOk;
+  }
+  AgentSessionOptions options;
+  options.state_dir = Flag(flags, "state-dir", kDefaultStateDir);
+  if (std::string f = Flag(flags, "renew-fraction"); !f.empty()) {
+    if (!absl::SimpleAtod(f, &options.renew_fraction) || options.renew_fraction <= 0 ||
+        options.renew_fraction >= 1) {
+      return UsageError(kRun, "--renew-fraction must be a number between 0 and 1");
+    }
+  }
+  for (const char* name : {"backoff-base-ms", "backoff-max-ms"}) {
+    std::string f = Flag(flags, name);
+    if (f.empty()) continue;
+    int64_t ms;
+    if (!absl::SimpleAtoi(f, &ms) || ms <= 0) {
+      return UsageError(kRun, absl::StrCat("--", name, " must be a positive number"));
+    }
+    (std::string(name) == "backoff-base-ms" ? options.backoff.base : options.backoff.max) =
+        absl::Milliseconds(ms);
+  }
+  if (options.backoff.max < options.backoff.base) {
+    return UsageError(kRun, "--backoff-max-ms must not be smaller than --backoff-base-ms");
+  }
+
+  // SIGTERM/SIGINT are taken by one thread with sigwait, which calls Stop(): blocked here,
+  // before any thread exists, so that every later thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  RealClock clock;
+  AgentSession session(options, clock);
+  std::thread signal_waiter([&] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    session.Stop();
+  });
+  absl::Status status = session.Run();
+  // Wakes the waiter if Run ended on its own (certificate expired, bad state dir).
+  pthread_kill(signal_waiter.native_handle(), SIGTERM);
+  signal_waiter.join();
+  if (status.ok()) return kExitOk;
+  std::cerr << "certbridge-agent run: " << status.message() << "\n";
+  return status.code() == absl::StatusCode::kUnauthenticated ? kExitCertificateExpired
+                                                             : kExitFailure;
+}
+
+int Status(int argc, char** argv) {
+  std::map<std::string, std::string> flags;
+  bool help;
+  if (!ParseFlags(kStatus, argc, argv, flags, help)) return kExitUsage;
+  if (help) {
+    PrintCommandUsage(kStatus, std::cout);
+    return kExitOk;
+  }
+  StateDir dir(Flag(flags, "state-dir", kDefaultStateDir));
+  absl::StatusOr<AgentRegistration> reg = dir.LoadRegistration();
+  // Read-only on purpose (no LoadCredentials): a running agent may be renewing right now.
+  absl::StatusOr<std::string> chain_pem =
+      reg.ok() ? ReadWholeFile(dir.FilePath(StateDir::kChainFile))
+               : absl::StatusOr<std::string>(reg.status());
+  if (!chain_pem.ok()) {
+    std::cerr << "certbridge-agent status: " << chain_pem.status().message() << "\n";
+    return kExitFailure;
+  }
+  absl::StatusOr<std::vector<std::string>> chain = pki::SplitPemChain(*chain_pem);
+  absl::StatusOr<pki::CertificateInfo> leaf =
+      chain.ok() ? pki::ParseCertificate(chain->front()) : chain.status();
+  if (!leaf.ok()) {
+    std::cerr << "certbridge-agent status: " << dir.FilePath(StateDir::kChainFile) << ": "
+              << leaf.status().message() << "\n";
+    return kExitFailure;
+  }
+  absl::Time now = absl::Now();
+  bool expired = now >= leaf->not_after;
+  std::cout << "connector:     " << reg->connector_id << "\n"
+            << "tenant:        " << reg->tenant_id << "\n"
+            << "broker:        " << reg->broker_address << "\n"
+            << "host:          " << reg->host << "\n"
+            << "ca identity:   " << reg->ca_identity << "\n"
+            << "certificate:   serial " << leaf->serial_hex << "\n"
+            << "valid:         " << FormatUtc(leaf->not_before) << " to "
+            << FormatUtc(leaf->not_after) << (expired ? "  EXPIRED" : "") << "\n"
+            << "renews after:  "
+            << FormatUtc(RenewalTime(leaf->not_before, leaf->not_after, kDefaultRenewFraction))
+            << "\n"
+            << "state dir:     " << dir.path() << "\n";
+  if (expired) {
+    std::cout << "\nThe agent certificate has expired. Re-register with\n"
+              << "  certbridge-agent register --force --token <new token> --broker "
+              << reg->broker_address << " --broker-ca " << dir.FilePath(StateDir::kBrokerCaFile)
+              << " --state-dir " << dir.path() << "\n";
+    return kExitCertificateExpired;
+  }
+  return kExitOk;
+}
+
+#ifdef CERTBRIDGE_AGENT_HAS_TEST_CA
+int TestCa(int argc, char** argv) {
+  std::map<std::string, std::string> flags;
+  bool help;
+  if (!ParseFlags(kTestCa, argc, argv, flags, help)) return kExitUsage;
+  if (help) {
+    PrintCommandUsage(kTestCa, std::cout);
+    return kExitOk;
+  }
+  for (const char* required : {"emulator", "config"}) {
+    if (Flag(flags, required).empty()) {
+      return UsageError(kTestCa, absl::StrCat("--", required, " is required"));
+    }
+  }
+  TestCaOptions options;
+  options.config = Flag(flags, "config");
+  options.template_name = Flag(flags, "template");
+  if (std::string t = Flag(flags, "timeout-seconds"); !t.empty()) {
+    int64_t seconds;
+    if (!absl::SimpleAtoi(t, &seconds) || seconds <= 0) {
+      return UsageError(kTestCa, "--timeout-seconds must be a positive number");
+    }
+    options.timeout = absl::Seconds(seconds);
+  }
+  std::string identity = Flag(flags, "identity", DefaultCaIdentity(LocalHostName()));
+  absl::StatusOr<std::unique_ptr<EmulatorCaBackend>> backend = EmulatorCaBackend::Create(
+      {.target = Flag(flags, "emulator"), .identity = identity, .config = options.config,
+       .channel = nullptr});
+  if (!backend.ok()) {
+    std::cerr << "certbridge-agent test-ca: " << backend.status().message() << "\n";
+    return kExitFailure;
+  }
+  return RunTestCa(**backend, options, std::cout);
+}
+#endif
+
+int Main(int argc, char** argv) {
+  SetLogComponent("agent");
+  if (argc < 2) {
+    PrintUsage(std::cerr);
+    return kExitUsage;
+  }
+  std::string command = argv[1];
+  if (command == "register") return Register(argc - 2, argv + 2);
+  if (command == "run") return Run(argc - 2, argv + 2);
+  if (command == "status") return Status(argc - 2, argv + 2);
+#ifdef CERTBRIDGE_AGENT_HAS_TEST_CA
+  if (command == "test-ca") return TestCa(argc - 2, argv + 2);
+#endif
+  if (command == "version" || command == "--version") {
+    std::cout << "certbridge-agent " << AgentVersion() << "\n";
+    return kExitOk;
+  }
+  if (command == "help" || command == "--help" || command == "-h") {
+    PrintUsage(std::cout);
+    return kExitOk;
+  }
+  std::cerr << "certbridge-agent: unknown command \"" << command << "\"\n\n";
+  PrintUsage(std::cerr);
+  return kExitUsage;
+}
+
+}  // namespace
+}  // namespace certbridge::agent
+
+int main(int argc, char** argv) { return certbridge::agent::Main(argc, argv); }

@@ -1,0 +1,512 @@
+#include "broker/service/certificate_api.h"
+
+#include <algorithm>
+#include <regex>
+#include <utility>
+
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "broker/service/ids.h"
+#include "broker/service/proto_mapping.h"
+#include "common/pki/names.h"
+#include "common/pki/pki.h"
+#include "common/status_macros.h"
+
+namespace certbridge::broker {
+namespace {
+
+constexpr size_t kMaxRequestId = 128;
+constexpr size_t kMaxTemplateName = 64;
+constexpr size_t kMaxCsrBytes = 16 * 1024;
+constexpr int kMaxSans = 32;
+constexpr int kMaxLabels = 32;
+
+absl::Status CheckPrintable(absl::string_view field, absl::string_view value, size_t max,
+                            bool required) {
+  if (required && value.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(field, " is required"));
+  }
+  if (value.size() > max) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, " is ", value.size(), " bytes; at most ", max));
+  }
+  for (unsigned char c : value) {
+    if (c < 0x20 || c == 0x7f) {
+      return absl::InvalidArgumentError(absl::StrCat(field, " contains a control character"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::optional<pki::SubjectAltName::Type> SanType(v1::SubjectAltName::Type type) {
+  switch (type) {
+    case v1::SubjectAltName::DNS: return pki::SubjectAltName::Type::kDns;
+    case v1::SubjectAltName::EMAIL: return pki::SubjectAltName::Type::kEmail;
+    case v1::SubjectAltName::URI: return pki::SubjectAltName::Type::kUri;
+    case v1::SubjectAltName::IP: return pki::SubjectAltName::Type::kIp;
+    case v1::SubjectAltName::UPN: return pki::SubjectAltName::Type::kUpn;
+    default: return std::nullopt;
+  }
+}
+
+absl::StatusOr<std::vector<pki::SubjectAltName>> ConvertSans(
+    const google::protobuf::RepeatedPtrField<v1::SubjectAltName>& in) {
+  if (in.size() > kMaxSans) {
+    return absl::InvalidArgumentError(absl::StrCat("at most ", kMaxSans, " subject_alt_names"));
+  }
+  std::vector<pki::SubjectAltName> out;
+  for (const v1::SubjectAltName& san : in) {
+    std::optional<pki::SubjectAltName::Type> type = SanType(san.type());
+    if (!type) {
+      return absl::InvalidArgumentError(
+          "subject_alt_names: type is required (DNS, EMAIL, URI, IP or UPN)");
+    }
+    out.push_back({*type, san.value()});
+  }
+  RETURN_IF_ERROR(pki::ValidateSubjectAltNames(out));
+  return out;
+}
+
+std::string SanAttributeName(pki::SubjectAltName::Type type) {
+  switch (type) {
+    case pki::SubjectAltName::Type::kDns: return "dns";
+    case pki::SubjectAltName::Type::kEmail: return "email";
+    case pki::SubjectAltName::Type::kUri: return "url";
+    case pki::SubjectAltName::Type::kIp: return "ipaddress";
+    case pki::SubjectAltName::Type::kUpn: return "upn";
+  }
+  return "";
+}
+
+absl::StatusOr<std::string> SubjectFromRequest(const v1::Subject& subject) {
+  std::string text;
+  if (subject.has_attributes()) {
+    std::vector<std::string> rdns;
+    for (const v1::SubjectAttribute& a : subject.attributes().attributes()) {
+      if (a.type().empty() || !std::all_of(a.type().begin(), a.type().end(), [](char c) {
+            return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.';
+          })) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "subject attribute type \"", a.type(),
+            "\" is not one of CN, O, OU, L, ST, C, DC, E, SERIALNUMBER, UID or a dotted OID"));
+      }
+      rdns.push_back(absl::StrCat(a.type(), "=", pki::EscapeRdnValue(a.value())));
+    }
+    text = absl::StrJoin(rdns, ",");
+  } else {
+    text = subject.rfc4514();
+  }
+  if (text.size() > 4096) return absl::InvalidArgumentError("subject is longer than 4096 bytes");
+  return pki::CanonicalSubject(text);
+}
+
+absl::StatusOr<std::string> KeyTypeOf(v1::KeySpec spec) {
+  switch (spec) {
+    case v1::RSA_2048: return std::string("RSA-2048");
+    case v1::RSA_3072: return std::string("RSA-3072");
+    case v1::RSA_4096: return std::string("RSA-4096");
+    case v1::EC_P256: return std::string("EC-P256");
+    case v1::EC_P384: return std::string("EC-P384");
+    default:
+      return absl::InvalidArgumentError(
+          "key_generation.key_spec is required: RSA_2048, RSA_3072, RSA_4096, EC_P256 or EC_P384");
+  }
+}
+
+absl::Status ValidateSid(absl::string_view sid) {
+  static const std::regex* pattern = new std::regex("^S-1-[0-9]+(-[0-9]+){1,15}$");
+  if (!std::regex_match(sid.begin(), sid.end(), *pattern)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "sid \"", sid, "\" is not a Windows SID (e.g. S-1-5-21-3623811015-3361044348-30300820-1013)"));
+  }
+  return absl::OkStatus();
+}
+
+std::string Fingerprint(v1::CreateCertificateRequestRequest r) {
+  r.clear_wait_timeout();
+  std::string bytes;
+  google::protobuf::io::StringOutputStream stream(&bytes);
+  google::protobuf::io::CodedOutputStream coded(&stream);
+  coded.SetSerializationDeterministic(true);
+  r.SerializeToCodedStream(&coded);
+  coded.Trim();
+  return pki::Sha256Hex(bytes);
+}
+
+std::string Rfc3339(absl::Time t) {
+  return absl::FormatTime(absl::RFC3339_sec, t, absl::UTCTimeZone());
+}
+
+}  // namespace
+
+CertificateApi::CertificateApi(Store* store, CertificateStore* requests, const Clock* clock,
+                               CertificateApiOptions options)
+    : store_(store), requests_(requests), clock_(clock), options_(options) {}
+
+absl::StatusOr<CertificateRequestRecord> CertificateApi::Create(
+    const Caller& caller, const v1::CreateCertificateRequestRequest& r) {
+  RETURN_IF_ERROR(RequireTenantScope(caller, kScopeCertificates));
+  RETURN_IF_ERROR(CheckPrintable("request_id", r.request_id(), kMaxRequestId, /*required=*/true));
+  RETURN_IF_ERROR(CheckPrintable("ca_id", r.ca_id(), 64, /*required=*/true));
+  RETURN_IF_ERROR(CheckPrintable("template_name", r.template_name(), kMaxTemplateName, true));
+  RETURN_IF_ERROR(CheckPrintable("device_id", r.device_id(), 256, false));
+  if (r.labels_size() > kMaxLabels) {
+    return absl::InvalidArgumentError(absl::StrCat("at most ", kMaxLabels, " labels"));
+  }
+  for (const auto& [key, value] : r.labels()) {
+    RETURN_IF_ERROR(CheckPrintable("label key", key, 63, true));
+    RETURN_IF_ERROR(CheckPrintable("label value", value, 256, false));
+  }
+  if (r.has_wait_timeout() &&
+      (r.wait_timeout().seconds() < 0 ||
+       absl::Seconds(r.wait_timeout().seconds()) > options_.max_wait)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "wait_timeout must be between 0 and ", absl::FormatDuration(options_.max_wait)));
+  }
+
+  // An idempotent retry returns what the first call created, before anything else.
+  absl::StatusOr<CertificateRequestRecord> existing =
+      requests_->GetCertificateRequestByRequestId(caller.tenant_id, r.request_id());
+  const std::string fingerprint = Fingerprint(r);
+  if (existing.ok()) {
+    if (existing->params_fingerprint != fingerprint) {
+      return absl::AlreadyExistsError(absl::StrCat(
+          "request_id \"", r.request_id(),
+          "\" was already used with other parameters; use a new request_id for a new request"));
+    }
+    return existing;
+  }
+  if (!absl::IsNotFound(existing.status())) return existing.status();
+
+  absl::StatusOr<CertificateAuthorityRecord> ca =
+      store_->GetCertificateAuthority(caller.tenant_id, r.ca_id());
+  if (absl::IsNotFound(ca.status())) {
+    return absl::NotFoundError(absl::StrCat("certificate authority \"", r.ca_id(),
+                                            "\" not found; list them with `certbridgectl cas list`"));
+  }
+  if (!ca.ok()) return ca.status();
+
+  CertificateRequestRecord request;
+  request.name = NewObjectId();
+  request.tenant_id = caller.tenant_id;
+  request.request_id = r.request_id();
+  request.ca_id = r.ca_id();
+  request.template_name = r.template_name();
+  request.params_fingerprint = fingerprint;
+  request.device_id = r.device_id();
+  request.labels.insert(r.labels().begin(), r.labels().end());
+  request.sid = r.sid();
+  if (!r.sid().empty()) RETURN_IF_ERROR(ValidateSid(r.sid()));
+
+  // The SANs the CA is asked to add through the SAN: attribute (CSR mode), and the
+  // strong-mapping URL (KB5014754).
+  std::vector<pki::SubjectAltName> attribute_sans;
+  switch (r.mode_case()) {
+    case v1::CreateCertificateRequestRequest::kCsrPem: {
+      if (r.csr_pem().size() > kMaxCsrBytes) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("csr_pem is ", r.csr_pem().size(), " bytes; at most ", kMaxCsrBytes));
+      }
+      absl::StatusOr<pki::CsrInfo> csr = pki::ParseCsr(r.csr_pem());
+      if (!csr.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat("csr_pem: ", csr.status().message()));
+      }
+      request.csr_pem = r.csr_pem();
+      ASSIGN_OR_RETURN(attribute_sans, ConvertSans(r.subject_alt_names()));
+      break;
+    }
+    case v1::CreateCertificateRequestRequest::kKeyGeneration: {
+      const v1::KeyGeneration& keygen = r.key_generation();
+      ASSIGN_OR_RETURN(request.key_type, KeyTypeOf(keygen.key_spec()));
+      ASSIGN_OR_RETURN(request.subject, SubjectFromRequest(keygen.subject()));
+      ASSIGN_OR_RETURN(std::vector<pki::SubjectAltName> sans,
+                       ConvertSans(keygen.subject_alt_names()));
+      if (r.subject_alt_names_size() > 0) {
+        return absl::InvalidArgumentError(
+            "in key-generation mode put SANs in key_generation.subject_alt_names");
+      }
+      if (request.subject.empty() && sans.empty()) {
+        return absl::InvalidArgumentError(
+            "key_generation needs a subject or at least one subject_alt_name");
+      }
+      for (const auto& san : sans) {
+        request.subject_alt_names.push_back(
+            absl::StrCat(pki::SanTypeName(san.type), ":", san.value));
+      }
+      if (!r.sid().empty()) {
+        request.subject_alt_names.push_back(
+            absl::StrCat("uri:tag:microsoft.com,2022-09-14:sid:", r.sid()));
+      }
+      request.pkcs12_profile = keygen.pkcs12_profile() == v1::LEGACY ? "LEGACY" : "MODERN";
+      ASSIGN_OR_RETURN(std::string delivery, requests_->GetDeliveryCertificate(caller.tenant_id));
+      if (delivery.empty()) {
+        return absl::FailedPreconditionError(
+            "key-generation mode needs the tenant's delivery certificate (the PKCS#12 password "
+            "is encrypted to it); set it with AdminService.SetDeliveryCertificate");
+      }
+      break;
+    }
+    default:
+      return absl::InvalidArgumentError(
+          "give either csr_pem (CSR mode) or key_generation (key-generation mode)");
+  }
+  if (r.mode_case() == v1::CreateCertificateRequestRequest::kCsrPem && !r.sid().empty()) {
+    attribute_sans.push_back(
+        {pki::SubjectAltName::Type::kUri, absl::StrCat("tag:microsoft.com,2022-09-14:sid:", r.sid())});
+  }
+
+  std::vector<std::string> attributes = {absl::StrCat("CertificateTemplate:", r.template_name())};
+  if (!attribute_sans.empty()) {
+    std::vector<std::string> parts;
+    for (const auto& san : attribute_sans) {
+      if (absl::StrContains(san.value, "&")) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "SAN \"", san.value, "\" contains '&', which the CA's SAN: attribute cannot carry"));
+      }
+      parts.push_back(absl::StrCat(SanAttributeName(san.type), "=", san.value));
+    }
+    attributes.push_back(absl::StrCat("SAN:", absl::StrJoin(parts, "&")));
+  }
+  request.attributes = absl::StrJoin(attributes, "\n");
+
+  const absl::Time now = clock_->Now();
+  request.create_time = now;
+  request.update_time = now;
+  request.queue_deadline = now + options_.queue_timeout;
+  request.state = RequestState::kQueued;
+  std::string code;
+  ASSIGN_OR_RETURN(request.waiting_reason, WhyCaIsNotServed(caller.tenant_id, r.ca_id(), &code));
+
+  JobRecord submit;
+  submit.tenant_id = caller.tenant_id;
+  submit.request_name = request.name;
+  submit.ca_id = request.ca_id;
+  submit.kind = JobKind::kSubmit;
+  submit.state = JobState::kReady;
+  submit.not_before = now;
+  submit.create_time = now;
+  ASSIGN_OR_RETURN(CreateRequestResult created, requests_->CreateCertificateRequest(request, submit));
+  if (!created.created && created.request.params_fingerprint != fingerprint) {
+    return absl::AlreadyExistsError(absl::StrCat(
+        "request_id \"", r.request_id(), "\" was already used with other parameters"));
+  }
+  return created.request;
+}
+
+absl::StatusOr<CertificateRequestRecord> CertificateApi::Get(
+    const Caller& caller, const v1::GetCertificateRequestRequest& r) {
+  RETURN_IF_ERROR(RequireTenantScope(caller, kScopeCertificates));
+  if (!r.name().empty()) {
+    RETURN_IF_ERROR(CheckPrintable("name", r.name(), 64, true));
+    return requests_->GetCertificateRequest(caller.tenant_id, r.name());
+  }
+  RETURN_IF_ERROR(CheckPrintable("request_id", r.request_id(), kMaxRequestId, true));
+  return requests_->GetCertificateRequestByRequestId(caller.tenant_id, r.request_id());
+}
+
+absl::StatusOr<v1::ListCertificateRequestsResponse> CertificateApi::List(
+    const Caller& caller, const v1::ListCertificateRequestsRequest& r) {
+  RETURN_IF_ERROR(RequireTenantScope(caller, kScopeCertificates));
+  const int limit = r.page_size() == 0 ? 50 : r.page_size();
+  if (limit < 0 || limit > 500) return absl::InvalidArgumentError("page_size must be 1..500");
+  int64_t before = 0;
+  if (!r.page_token().empty() && (!absl::SimpleAtoi(r.page_token(), &before) || before <= 0)) {
+    return absl::InvalidArgumentError("page_token is not one this API returned");
+  }
+  RequestFilter filter;
+  filter.ca_id = r.ca_id();
+  filter.device_id = r.device_id();
+  if (r.state() != v1::CertificateRequest::STATE_UNSPECIFIED) {
+    filter.state = RequestStateFromName(v1::CertificateRequest::State_Name(r.state()));
+  }
+  ASSIGN_OR_RETURN(std::vector<CertificateRequestRecord> records,
+                   requests_->ListCertificateRequests(caller.tenant_id, filter, before, limit));
+  v1::ListCertificateRequestsResponse out;
+  for (const auto& record : records) *out.add_certificate_requests() = ToProto(record);
+  if (static_cast<int>(records.size()) == limit) {
+    out.set_next_page_token(absl::StrCat(records.back().seq));
+  }
+  return out;
+}
+
+absl::StatusOr<CertificateRequestRecord> CertificateApi::Cancel(
+    const Caller& caller, const v1::CancelCertificateRequestRequest& r) {
+  RETURN_IF_ERROR(RequireTenantScope(caller, kScopeCertificates));
+  RETURN_IF_ERROR(CheckPrintable("name", r.name(), 64, true));
+  ASSIGN_OR_RETURN(CertificateRequestRecord request,
+                   requests_->GetCertificateRequest(caller.tenant_id, r.name()));
+  request.state = RequestState::kCancelled;
+  request.update_time = clock_->Now();
+  request.waiting_reason.clear();
+  request.error_code = "CANCELLED";
+  request.error_message = absl::StrCat("cancelled by ", caller.Actor());
+  absl::StatusOr<CertificateRequestRecord> cancelled = requests_->UpdateCertificateRequest(
+      caller.tenant_id, r.name(), {RequestState::kQueued}, request, /*fail_open_jobs=*/true);
+  if (absl::IsFailedPrecondition(cancelled.status())) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "request ", r.name(), " can no longer be cancelled: an agent has already taken it to "
+        "the CA (", cancelled.status().message(), ")"));
+  }
+  return cancelled;
+}
+
+absl::StatusOr<CertificateRequestRecord> CertificateApi::Revoke(
+    const Caller& caller, const v1::RevokeCertificateRequest& r) {
+  RETURN_IF_ERROR(RequireTenantScope(caller, kScopeCertificates));
+  static constexpr int kReasons[] = {0, 1, 3, 4, 5, 6};
+  if (std::find(std::begin(kReasons), std::end(kReasons), r.reason()) == std::end(kReasons)) {
+    return absl::InvalidArgumentError(
+        "reason must be a CRL reason: 0 unspecified, 1 key compromise, 3 affiliation changed, "
+        "4 superseded, 5 cessation of operation, 6 certificate hold");
+  }
+  absl::StatusOr<CertificateRequestRecord> request;
+  if (!r.name().empty()) {
+    request = requests_->GetCertificateRequest(caller.tenant_id, r.name());
+  } else {
+    RETURN_IF_ERROR(CheckPrintable("ca_id", r.ca_id(), 64, true));
+    RETURN_IF_ERROR(CheckPrintable("serial_number", r.serial_number(), 64, true));
+    request = requests_->GetCertificateRequestBySerial(
+        caller.tenant_id, r.ca_id(), absl::AsciiStrToUpper(r.serial_number()));
+  }
+  if (!request.ok()) return request.status();
+  if (request->state == RequestState::kRevoked) return request;
+  if (request->state != RequestState::kIssued) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "request ", request->name, " is ", RequestStateName(request->state),
+        "; only ISSUED certificates can be revoked"));
+  }
+  JobRecord revoke;
+  revoke.tenant_id = caller.tenant_id;
+  revoke.request_name = request->name;
+  revoke.ca_id = request->ca_id;
+  revoke.kind = JobKind::kRevoke;
+  revoke.state = JobState::kReady;
+  revoke.required_identity = request->ca_identity;
+  revoke.serial_hex = request->serial_hex;
+  revoke.revocation_reason = r.reason();
+  revoke.not_before = clock_->Now();
+  revoke.create_time = clock_->Now();
+  RETURN_IF_ERROR(requests_->AddJob(revoke).status());
+  return request;
+}
+
+absl::StatusOr<std::string> CertificateApi::WhyCaIsNotServed(const std::string& tenant_id,
+                                                             const std::string& ca_id,
+                                                             std::string* code) {
+  ASSIGN_OR_RETURN(CertificateAuthorityRecord ca, store_->GetCertificateAuthority(tenant_id, ca_id));
+  const std::string config = absl::StrCat(ca.host, "\\", ca.ca_name);
+  if (ca.connector_ids.empty()) {
+    *code = "NO_CONNECTOR_ASSIGNED";
+    return absl::StrCat("no connector is assigned to CA ", config,
+                        "; assign one with `certbridgectl cas assign ", ca_id, " CONNECTOR_ID`");
+  }
+  const absl::Time live_after = clock_->Now() - options_.session_liveness;
+  std::vector<std::string> pending, disabled, disconnected;
+  for (const std::string& connector_id : ca.connector_ids) {
+    absl::StatusOr<ConnectorRecord> c = store_->GetConnector(tenant_id, connector_id, live_after);
+    if (!c.ok()) continue;
+    if (c->state == ConnectorState::kActive && c->connected) return std::string();
+    if (c->state == ConnectorState::kPending) {
+      pending.push_back(connector_id);
+    } else if (c->state != ConnectorState::kActive) {
+      disabled.push_back(connector_id);
+    } else {
+      disconnected.push_back(absl::StrCat(
+          connector_id, " (", c->host, c->last_seen_time ? ", last seen " + Rfc3339(*c->last_seen_time) : std::string(", never connected"), ")"));
+    }
+  }
+  if (!disconnected.empty()) {
+    *code = "CONNECTORS_DISCONNECTED";
+    return absl::StrCat("all connectors assigned to CA ", config, " are disconnected: ",
+                        absl::StrJoin(disconnected, ", "),
+                        "; check that the certbridge agent service runs and reaches the broker");
+  }
+  if (!pending.empty()) {
+    *code = "CONNECTOR_PENDING_APPROVAL";
+    return absl::StrCat("the connectors assigned to CA ", config, " await approval (",
+                        absl::StrJoin(pending, ", "),
+                        "); approve with `certbridgectl connectors approve CODE`");
+  }
+  *code = "CONNECTOR_DISABLED";
+  return absl::StrCat("the connectors assigned to CA ", config, " are disabled or rejected (",
+                      absl::StrJoin(disabled, ", "), ")");
+}
+
+absl::StatusOr<int> CertificateApi::ExpireOverdueRequests() {
+  const absl::Time now = clock_->Now();
+  ASSIGN_OR_RETURN(std::vector<CertificateRequestRecord> overdue,
+                   requests_->ListOverdueQueuedRequests(now, 500));
+  int expired = 0;
+  for (CertificateRequestRecord& request : overdue) {
+    std::string code;
+    absl::StatusOr<std::string> why = WhyCaIsNotServed(request.tenant_id, request.ca_id, &code);
+    if (absl::IsNotFound(why.status())) {
+      code = "CA_DELETED";
+      why = std::string("the certificate authority was deleted");
+    } else if (!why.ok()) {
+      continue;
+    }
+    if (why->empty()) {
+      code = "QUEUE_TIMEOUT";
+      why = absl::StrCat("no connector took the request within ",
+                         absl::FormatDuration(options_.queue_timeout),
+                         " although one is connected; the CA may be overloaded");
+    }
+    request.state = RequestState::kExpired;
+    request.update_time = now;
+    request.error_code = code;
+    request.error_message = *why;
+    request.waiting_reason.clear();
+    absl::StatusOr<CertificateRequestRecord> stored = requests_->UpdateCertificateRequest(
+        request.tenant_id, request.name, {RequestState::kQueued}, request, /*fail_open_jobs=*/true);
+    if (stored.ok()) ++expired;
+  }
+  return expired;
+}
+
+v1::CertificateRequest CertificateApi::ToProto(const CertificateRequestRecord& r) {
+  v1::CertificateRequest out;
+  out.set_name(r.name);
+  out.set_request_id(r.request_id);
+  out.set_ca_id(r.ca_id);
+  out.set_template_name(r.template_name);
+  v1::CertificateRequest::State state = v1::CertificateRequest::STATE_UNSPECIFIED;
+  v1::CertificateRequest::State_Parse(std::string(RequestStateName(r.state)), &state);
+  out.set_state(state);
+  broker::ToProto(r.create_time, out.mutable_create_time());
+  broker::ToProto(r.update_time, out.mutable_update_time());
+  out.set_device_id(r.device_id);
+  out.mutable_labels()->insert(r.labels.begin(), r.labels.end());
+  out.set_ca_request_id(r.ca_request_id);
+  out.set_disposition(r.disposition);
+  out.set_hresult(r.hresult);
+  out.set_disposition_message(r.disposition_message);
+  if (!r.certificate_pem.empty()) {
+    out.set_certificate_pem(r.certificate_pem);
+    absl::StatusOr<pki::CertificateInfo> cert = pki::ParseCertificate(r.certificate_pem);
+    if (cert.ok()) out.set_certificate_der(cert->der);
+  }
+  out.set_chain_pem(r.chain_pem);
+  out.set_serial_number(r.serial_hex);
+  if (r.not_after != absl::InfinitePast()) broker::ToProto(r.not_after, out.mutable_not_after());
+  out.set_pkcs12(r.pkcs12);
+  out.set_enveloped_password(r.enveloped_password);
+  out.set_error_code(r.error_code);
+  out.set_error_message(r.error_message);
+  out.set_remedy(r.remedy);
+  out.set_waiting_reason(r.waiting_reason);
+  out.set_connector_id(r.connector_id);
+  out.set_ca_identity(r.ca_identity);
+  out.set_revocation_reason(r.revocation_reason);
+  if (r.revoke_time != absl::InfinitePast()) broker::ToProto(r.revoke_time, out.mutable_revoke_time());
+  return out;
+}
+
+}  // namespace certbridge::broker

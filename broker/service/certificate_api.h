@@ -1,0 +1,71 @@
+// CertificateService's logic apart from gRPC wiring: validation, idempotent creation,
+// reading, cancelling and revoking requests. Blocking (store): call it on the worker pool.
+// Waiting for a terminal state is the gRPC layer's job (RequestWaiters).
+#ifndef CERTBRIDGE_BROKER_SERVICE_CERTIFICATE_API_H_
+#define CERTBRIDGE_BROKER_SERVICE_CERTIFICATE_API_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "broker/service/api_key_auth.h"
+#include "broker/store/certificate_store.h"
+#include "broker/store/store.h"
+#include "certbridge/v1/certificate.pb.h"
+#include "common/clock.h"
+
+namespace certbridge::broker {
+
+struct CertificateApiOptions {
+  // A request that no connected, ACTIVE, assigned connector takes within this time fails
+  // (EXPIRED) with the reason.
+  absl::Duration queue_timeout = absl::Minutes(5);
+  absl::Duration max_wait = absl::Seconds(60);
+  // A connector counts as connected while its heartbeat is younger than this.
+  absl::Duration session_liveness = absl::Seconds(90);
+};
+
+class CertificateApi {
+ public:
+  // Nothing is owned; all must outlive this.
+  CertificateApi(Store* store, CertificateStore* requests, const Clock* clock,
+                 CertificateApiOptions options);
+
+  // Errors: INVALID_ARGUMENT (names the field and what is expected), NOT_FOUND (CA),
+  // ALREADY_EXISTS (request_id reused with other parameters), FAILED_PRECONDITION
+  // (key-generation mode without a delivery certificate).
+  absl::StatusOr<CertificateRequestRecord> Create(const Caller& caller,
+                                                  const v1::CreateCertificateRequestRequest& r);
+  absl::StatusOr<CertificateRequestRecord> Get(const Caller& caller,
+                                               const v1::GetCertificateRequestRequest& r);
+  absl::StatusOr<v1::ListCertificateRequestsResponse> List(
+      const Caller& caller, const v1::ListCertificateRequestsRequest& r);
+  absl::StatusOr<CertificateRequestRecord> Cancel(const Caller& caller,
+                                                  const v1::CancelCertificateRequestRequest& r);
+  // Adds a REVOKE job routed to the submitting identity; returns the request as it is now.
+  absl::StatusOr<CertificateRequestRecord> Revoke(const Caller& caller,
+                                                  const v1::RevokeCertificateRequest& r);
+
+  // Why requests for this CA wait, in words, or "" when a live connector serves it.
+  // `code` gets NO_CONNECTOR_ASSIGNED, CONNECTOR_PENDING_APPROVAL, CONNECTOR_DISABLED or
+  // CONNECTORS_DISCONNECTED.
+  absl::StatusOr<std::string> WhyCaIsNotServed(const std::string& tenant_id,
+                                               const std::string& ca_id, std::string* code);
+
+  // The sweeper: QUEUED requests past their queue deadline become EXPIRED with the reason.
+  absl::StatusOr<int> ExpireOverdueRequests();
+
+  // The API view of a stored request.
+  static v1::CertificateRequest ToProto(const CertificateRequestRecord& r);
+
+ private:
+  Store* store_;
+  CertificateStore* requests_;
+  const Clock* clock_;
+  CertificateApiOptions options_;
+};
+
+}  // namespace certbridge::broker
+
+#endif  // CERTBRIDGE_BROKER_SERVICE_CERTIFICATE_API_H_

@@ -1,0 +1,439 @@
+#include "broker/service/certificate_grpc_service.h"
+
+#include <atomic>
+#include <deque>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/grpc_status.h"
+#include "common/log.h"
+
+namespace certbridge::broker {
+namespace {
+
+constexpr absl::Duration kRevokeWait = absl::Seconds(30);
+constexpr int kWatchBatch = 100;
+
+std::string AuthorizationHeader(const grpc::CallbackServerContext& context) {
+  const auto& metadata = context.client_metadata();
+  auto it = metadata.find("authorization");
+  return it == metadata.end() ? std::string() : std::string(it->second.data(), it->second.size());
+}
+
+// A state a waiting caller wants to hear about: terminal, or pending an officer (which
+// can take hours).
+bool Settled(const CertificateRequestRecord& r) {
+  return IsTerminal(r.state) || r.state == RequestState::kPendingApproval;
+}
+
+bool RevokeSettled(const CertificateRequestRecord& r) {
+  return r.state == RequestState::kRevoked || r.error_code.rfind("REVOKE_", 0) == 0;
+}
+
+}  // namespace
+
+// One call waiting for its request to settle. Finished exactly once.
+class CertificateGrpcService::Waiter : public std::enable_shared_from_this<Waiter> {
+ public:
+  Waiter(CertificateGrpcService* service, grpc::ServerUnaryReactor* reactor,
+         v1::CertificateRequest* response, std::string tenant_id, std::string name,
+         absl::Time deadline, bool (*settled)(const CertificateRequestRecord&))
+      : service_(service),
+        reactor_(reactor),
+        response_(response),
+        tenant_id_(std::move(tenant_id)),
+        name_(std::move(name)),
+        deadline_(deadline),
+        settled_(settled) {}
+
+  const std::string& tenant_id() const { return tenant_id_; }
+  const std::string& name() const { return name_; }
+  absl::Time deadline() const { return deadline_; }
+
+  void Evaluate(bool force_answer) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (finished_ || evaluating_) return;
+      evaluating_ = true;
+    }
+    auto self = shared_from_this();
+    service_->pool_->Post([self, force_answer] { self->EvaluateNow(force_answer); });
+  }
+
+ private:
+  void EvaluateNow(bool force_answer) {
+    absl::StatusOr<CertificateRequestRecord> r =
+        service_->requests_->GetCertificateRequest(tenant_id_, name_);
+    const bool done =
+        !r.ok() || settled_(*r) || force_answer || service_->clock_->Now() >= deadline_;
+    {
+      absl::MutexLock lock(&mu_);
+      evaluating_ = false;
+      if (!done || finished_) return;
+      finished_ = true;
+    }
+    service_->RemoveWaiter(this);
+    if (r.ok()) *response_ = CertificateApi::ToProto(*r);
+    reactor_->Finish(ToGrpcStatus(r.status()));
+  }
+
+  CertificateGrpcService* service_;
+  grpc::ServerUnaryReactor* reactor_;
+  v1::CertificateRequest* response_;
+  const std::string tenant_id_;
+  const std::string name_;
+  const absl::Time deadline_;
+  bool (*settled_)(const CertificateRequestRecord&);
+  absl::Mutex mu_;
+  bool evaluating_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+// One WatchCertificateRequests stream: sends every change after its cursor, in order.
+class CertificateGrpcService::WatchStream final
+    : public grpc::ServerWriteReactor<v1::CertificateRequestEvent> {
+ public:
+  WatchStream(CertificateGrpcService* service, grpc::CallbackServerContext* context,
+              const v1::WatchCertificateRequestsRequest* request)
+      : service_(service) {
+    Ref();
+    service_->pool_->Post([this, authorization = AuthorizationHeader(*context),
+                           cursor = request->cursor()] {
+      Start(authorization, cursor);
+      Unref();
+    });
+  }
+
+  // There may be new changes: read them (on the pool), unless a read is under way, in
+  // which case it reads again when done.
+  void Poke() {
+    {
+      absl::MutexLock lock(&mu_);
+      if (!started_ || finish_requested_) return;
+      if (fetching_) {
+        fetch_again_ = true;
+        return;
+      }
+      fetching_ = true;
+    }
+    Ref();
+    service_->pool_->Post([this] {
+      Fetch();
+      Unref();
+    });
+  }
+
+  void End(grpc::Status status) {
+    absl::MutexLock lock(&mu_);
+    FinishLocked(std::move(status));
+  }
+
+  void OnWriteDone(bool ok) override {
+    absl::MutexLock lock(&mu_);
+    writing_ = false;
+    if (!ok) {
+      outbox_.clear();
+      FinishLocked(grpc::Status::CANCELLED);
+      return;
+    }
+    outbox_.pop_front();
+    PumpLocked();
+  }
+
+  void OnCancel() override { End(grpc::Status::CANCELLED); }
+
+  void OnDone() override {
+    if (registered_) service_->RemoveWatch(tenant_id_, this);
+    Unref();
+  }
+
+ private:
+  void Ref() { refs_.fetch_add(1, std::memory_order_relaxed); }
+  void Unref() {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+
+  void Start(const std::string& authorization, const std::string& cursor_text) {
+    absl::StatusOr<Caller> caller = service_->auth_->Authenticate(authorization);
+    absl::Status status = caller.status();
+    if (status.ok()) status = RequireTenantScope(*caller, kScopeCertificates);
+    if (!status.ok()) {
+      End(ToGrpcStatus(status));
+      return;
+    }
+    int64_t cursor = 0;
+    if (cursor_text.empty()) {
+      absl::StatusOr<int64_t> latest = service_->requests_->LatestChangeSeq(caller->tenant_id);
+      if (!latest.ok()) {
+        End(ToGrpcStatus(latest.status()));
+        return;
+      }
+      cursor = *latest;
+    } else if (!absl::SimpleAtoi(cursor_text, &cursor) || cursor < 0) {
+      End(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                       "cursor is not one this API returned; omit it to watch from now on"));
+      return;
+    }
+    tenant_id_ = caller->tenant_id;
+    {
+      absl::MutexLock lock(&mu_);
+      cursor_ = cursor;
+      started_ = true;
+    }
+    registered_ = true;
+    service_->AddWatch(tenant_id_, this);
+    Poke();  // changes between the cursor and now
+  }
+
+  void Fetch() {
+    for (;;) {
+      int64_t cursor;
+      {
+        absl::MutexLock lock(&mu_);
+        cursor = cursor_;
+        fetch_again_ = false;
+      }
+      absl::StatusOr<std::vector<CertificateRequestRecord>> changes =
+          service_->requests_->ListRequestChanges(tenant_id_, cursor, kWatchBatch);
+      absl::MutexLock lock(&mu_);
+      if (!changes.ok()) {
+        FinishLocked(ToGrpcStatus(changes.status()));
+        fetching_ = false;
+        return;
+      }
+      for (const CertificateRequestRecord& r : *changes) {
+        if (r.change_seq <= cursor_) continue;
+        cursor_ = r.change_seq;
+        v1::CertificateRequestEvent event;
+        event.set_cursor(absl::StrCat(r.change_seq));
+        *event.mutable_certificate_request() = CertificateApi::ToProto(r);
+        outbox_.push_back(std::move(event));
+      }
+      PumpLocked();
+      if (static_cast<int>(changes->size()) < kWatchBatch && !fetch_again_) {
+        fetching_ = false;
+        return;
+      }
+    }
+  }
+
+  void FinishLocked(grpc::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finish_requested_) return;
+    finish_requested_ = true;
+    finish_status_ = std::move(status);
+    PumpLocked();
+  }
+
+  void PumpLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (writing_ || finished_) return;
+    if (!outbox_.empty() && !finish_requested_) {
+      writing_ = true;
+      StartWrite(&outbox_.front());
+      return;
+    }
+    if (finish_requested_) {
+      finished_ = true;
+      Finish(finish_status_);
+    }
+  }
+
+  CertificateGrpcService* service_;
+  std::atomic<int> refs_{1};
+  std::string tenant_id_;  // set once in Start, before registered_
+  std::atomic<bool> registered_{false};
+
+  absl::Mutex mu_;
+  bool started_ ABSL_GUARDED_BY(mu_) = false;
+  int64_t cursor_ ABSL_GUARDED_BY(mu_) = 0;
+  bool fetching_ ABSL_GUARDED_BY(mu_) = false;
+  bool fetch_again_ ABSL_GUARDED_BY(mu_) = false;
+  std::deque<v1::CertificateRequestEvent> outbox_ ABSL_GUARDED_BY(mu_);
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finish_requested_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::Status finish_status_ ABSL_GUARDED_BY(mu_);
+};
+
+CertificateGrpcService::CertificateGrpcService(CertificateApi* api, CertificateStore* requests,
+                                               const ApiKeyAuthenticator* auth, WorkerPool* pool,
+                                               const Clock* clock)
+    : api_(api), requests_(requests), auth_(auth), pool_(pool), clock_(clock) {
+  ticker_ = std::thread([this] { TickerLoop(); });
+}
+
+CertificateGrpcService::~CertificateGrpcService() {
+  stop_ticker_.Notify();
+  ticker_.join();
+}
+
+grpc::ServerUnaryReactor* CertificateGrpcService::CreateCertificateRequest(
+    grpc::CallbackServerContext* context, const v1::CreateCertificateRequestRequest* request,
+    v1::CertificateRequest* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  pool_->Post([this, reactor, request, response, authorization = AuthorizationHeader(*context)] {
+    absl::StatusOr<Caller> caller = auth_->Authenticate(authorization);
+    if (!caller.ok()) {
+      reactor->Finish(ToGrpcStatus(caller.status()));
+      return;
+    }
+    absl::StatusOr<CertificateRequestRecord> created = api_->Create(*caller, *request);
+    if (!created.ok()) {
+      reactor->Finish(ToGrpcStatus(created.status()));
+      return;
+    }
+    const absl::Duration wait = absl::Seconds(request->wait_timeout().seconds()) +
+                                absl::Nanoseconds(request->wait_timeout().nanos());
+    if (Settled(*created) || wait <= absl::ZeroDuration()) {
+      *response = CertificateApi::ToProto(*created);
+      reactor->Finish(grpc::Status::OK);
+      return;
+    }
+    AddWaiter(std::make_shared<Waiter>(this, reactor, response, created->tenant_id,
+                                       created->name, clock_->Now() + wait, &Settled));
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* CertificateGrpcService::GetCertificateRequest(
+    grpc::CallbackServerContext* context, const v1::GetCertificateRequestRequest* request,
+    v1::CertificateRequest* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  pool_->Post([this, reactor, request, response, authorization = AuthorizationHeader(*context)] {
+    absl::StatusOr<Caller> caller = auth_->Authenticate(authorization);
+    absl::StatusOr<CertificateRequestRecord> r =
+        caller.ok() ? api_->Get(*caller, *request) : caller.status();
+    if (r.ok()) *response = CertificateApi::ToProto(*r);
+    reactor->Finish(ToGrpcStatus(r.status()));
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* CertificateGrpcService::ListCertificateRequests(
+    grpc::CallbackServerContext* context, const v1::ListCertificateRequestsRequest* request,
+    v1::ListCertificateRequestsResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  pool_->Post([this, reactor, request, response, authorization = AuthorizationHeader(*context)] {
+    absl::StatusOr<Caller> caller = auth_->Authenticate(authorization);
+    absl::StatusOr<v1::ListCertificateRequestsResponse> r =
+        caller.ok() ? api_->List(*caller, *request) : caller.status();
+    if (r.ok()) *response = *std::move(r);
+    reactor->Finish(ToGrpcStatus(r.status()));
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* CertificateGrpcService::CancelCertificateRequest(
+    grpc::CallbackServerContext* context, const v1::CancelCertificateRequestRequest* request,
+    v1::CertificateRequest* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  pool_->Post([this, reactor, request, response, authorization = AuthorizationHeader(*context)] {
+    absl::StatusOr<Caller> caller = auth_->Authenticate(authorization);
+    absl::StatusOr<CertificateRequestRecord> r =
+        caller.ok() ? api_->Cancel(*caller, *request) : caller.status();
+    if (r.ok()) *response = CertificateApi::ToProto(*r);
+    reactor->Finish(ToGrpcStatus(r.status()));
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* CertificateGrpcService::RevokeCertificate(
+    grpc::CallbackServerContext* context, const v1::RevokeCertificateRequest* request,
+    v1::CertificateRequest* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  pool_->Post([this, reactor, request, response, authorization = AuthorizationHeader(*context)] {
+    absl::StatusOr<Caller> caller = auth_->Authenticate(authorization);
+    absl::StatusOr<CertificateRequestRecord> r =
+        caller.ok() ? api_->Revoke(*caller, *request) : caller.status();
+    if (!r.ok() || r->state == RequestState::kRevoked) {
+      if (r.ok()) *response = CertificateApi::ToProto(*r);
+      reactor->Finish(ToGrpcStatus(r.status()));
+      return;
+    }
+    AddWaiter(std::make_shared<Waiter>(this, reactor, response, r->tenant_id, r->name,
+                                       clock_->Now() + kRevokeWait, &RevokeSettled));
+  });
+  return reactor;
+}
+
+grpc::ServerWriteReactor<v1::CertificateRequestEvent>*
+CertificateGrpcService::WatchCertificateRequests(grpc::CallbackServerContext* context,
+                                                 const v1::WatchCertificateRequestsRequest* request) {
+  return new WatchStream(this, context, request);
+}
+
+void CertificateGrpcService::RequestChanged(const std::string& tenant_id, const std::string& name) {
+  absl::MutexLock lock(&mu_);
+  auto [wb, we] = waiters_.equal_range(tenant_id);
+  for (auto it = wb; it != we; ++it) {
+    if (name.empty() || it->second->name() == name) it->second->Evaluate(false);
+  }
+  auto [sb, se] = watches_.equal_range(tenant_id);
+  for (auto it = sb; it != se; ++it) it->second->Poke();
+}
+
+void CertificateGrpcService::Drain() {
+  absl::MutexLock lock(&mu_);
+  draining_ = true;
+  for (auto& [tenant, waiter] : waiters_) waiter->Evaluate(/*force_answer=*/true);
+  for (auto& [tenant, stream] : watches_) {
+    stream->End(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                             "broker is shutting down; reconnect with your last cursor"));
+  }
+}
+
+void CertificateGrpcService::AddWaiter(std::shared_ptr<Waiter> waiter) {
+  bool draining;
+  {
+    absl::MutexLock lock(&mu_);
+    draining = draining_;
+    waiters_.emplace(waiter->tenant_id(), waiter);
+  }
+  // The request may have settled between Create and registration.
+  waiter->Evaluate(draining);
+}
+
+void CertificateGrpcService::RemoveWaiter(Waiter* waiter) {
+  absl::MutexLock lock(&mu_);
+  auto [b, e] = waiters_.equal_range(waiter->tenant_id());
+  for (auto it = b; it != e; ++it) {
+    if (it->second.get() == waiter) {
+      waiters_.erase(it);
+      return;
+    }
+  }
+}
+
+void CertificateGrpcService::AddWatch(const std::string& tenant_id, WatchStream* stream) {
+  absl::MutexLock lock(&mu_);
+  watches_.emplace(tenant_id, stream);
+}
+
+void CertificateGrpcService::RemoveWatch(const std::string& tenant_id, WatchStream* stream) {
+  absl::MutexLock lock(&mu_);
+  auto [b, e] = watches_.equal_range(tenant_id);
+  for (auto it = b; it != e; ++it) {
+    if (it->second == stream) {
+      watches_.erase(it);
+      return;
+    }
+  }
+}
+
+void CertificateGrpcService::TickerLoop() {
+  int ticks = 0;
+  while (!stop_ticker_.WaitForNotificationWithTimeout(absl::Seconds(1))) {
+    absl::MutexLock lock(&mu_);
+    const absl::Time now = clock_->Now();
+    for (auto& [tenant, waiter] : waiters_) {
+      if (waiter->deadline() <= now) waiter->Evaluate(false);
+    }
+    // Safety net for a lost notification: Watch streams re-read every 5 s.
+    if (++ticks % 5 == 0) {
+      for (auto& [tenant, stream] : watches_) stream->Poke();
+    }
+  }
+}
+
+}  // namespace certbridge::broker

@@ -1,0 +1,87 @@
+// CertificateService on the API port over the callback API. Store work runs on the
+// worker pool. Calls that wait (CreateCertificateRequest's wait_timeout, RevokeCertificate)
+// and Watch streams are woken by RequestChanged, which the store's change listener calls
+// for changes committed by any replica; a once-a-second tick ends waits whose time is up
+// and re-reads Watch streams as a safety net.
+#ifndef CERTBRIDGE_BROKER_SERVICE_CERTIFICATE_GRPC_SERVICE_H_
+#define CERTBRIDGE_BROKER_SERVICE_CERTIFICATE_GRPC_SERVICE_H_
+
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "broker/service/api_key_auth.h"
+#include "broker/service/certificate_api.h"
+#include "broker/service/worker_pool.h"
+#include "certbridge/v1/certificate.grpc.pb.h"
+#include "common/clock.h"
+
+namespace certbridge::broker {
+
+class CertificateGrpcService final : public v1::CertificateService::CallbackService {
+ public:
+  // Nothing is owned; all must outlive this.
+  CertificateGrpcService(CertificateApi* api, CertificateStore* requests,
+                         const ApiKeyAuthenticator* auth, WorkerPool* pool, const Clock* clock);
+  ~CertificateGrpcService() override;
+
+  grpc::ServerUnaryReactor* CreateCertificateRequest(
+      grpc::CallbackServerContext* context, const v1::CreateCertificateRequestRequest* request,
+      v1::CertificateRequest* response) override;
+  grpc::ServerUnaryReactor* GetCertificateRequest(grpc::CallbackServerContext* context,
+                                                  const v1::GetCertificateRequestRequest* request,
+                                                  v1::CertificateRequest* response) override;
+  grpc::ServerUnaryReactor* ListCertificateRequests(
+      grpc::CallbackServerContext* context, const v1::ListCertificateRequestsRequest* request,
+      v1::ListCertificateRequestsResponse* response) override;
+  grpc::ServerWriteReactor<v1::CertificateRequestEvent>* WatchCertificateRequests(
+      grpc::CallbackServerContext* context,
+      const v1::WatchCertificateRequestsRequest* request) override;
+  grpc::ServerUnaryReactor* CancelCertificateRequest(
+      grpc::CallbackServerContext* context, const v1::CancelCertificateRequestRequest* request,
+      v1::CertificateRequest* response) override;
+  grpc::ServerUnaryReactor* RevokeCertificate(grpc::CallbackServerContext* context,
+                                              const v1::RevokeCertificateRequest* request,
+                                              v1::CertificateRequest* response) override;
+
+  // A request of this tenant changed (empty name: some request of the tenant).
+  // Non-blocking.
+  void RequestChanged(const std::string& tenant_id, const std::string& name);
+
+  // Ends every Watch stream and answers every waiting call (graceful shutdown).
+  void Drain();
+
+ private:
+  class Waiter;
+  class WatchStream;
+  friend class Waiter;
+  friend class WatchStream;
+
+  void AddWaiter(std::shared_ptr<Waiter> waiter);
+  void RemoveWaiter(Waiter* waiter);
+  void AddWatch(const std::string& tenant_id, WatchStream* stream);
+  void RemoveWatch(const std::string& tenant_id, WatchStream* stream);
+  void TickerLoop();
+
+  CertificateApi* api_;
+  CertificateStore* requests_;
+  const ApiKeyAuthenticator* auth_;
+  WorkerPool* pool_;
+  const Clock* clock_;
+
+  absl::Mutex mu_;
+  // Keyed by tenant_id.
+  std::multimap<std::string, std::shared_ptr<Waiter>> waiters_ ABSL_GUARDED_BY(mu_);
+  std::multimap<std::string, WatchStream*> watches_ ABSL_GUARDED_BY(mu_);
+  bool draining_ ABSL_GUARDED_BY(mu_) = false;
+
+  absl::Notification stop_ticker_;
+  std::thread ticker_;
+};
+
+}  // namespace certbridge::broker
+
+#endif  // CERTBRIDGE_BROKER_SERVICE_CERTIFICATE_GRPC_SERVICE_H_

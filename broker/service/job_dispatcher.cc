@@ -1,0 +1,278 @@
+#include "broker/service/job_dispatcher.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+
+namespace certbridge::broker {
+
+JobDispatcher::JobDispatcher(Store* store, CertificateStore* requests, WorkerPool* pool,
+                             const Clock* clock, JobDispatcherOptions options)
+    : store_(store), requests_(requests), pool_(pool), clock_(clock), options_(std::move(options)) {}
+
+int64_t JobDispatcher::AddAgent(const AgentSlotInfo& info, JobSink* sink) {
+  absl::MutexLock lock(&mu_);
+  const int64_t id = next_slot_id_++;
+  Slot& slot = slots_[id];
+  slot.info = info;
+  if (slot.info.window <= 0) slot.info.window = 4;
+  slot.sink = sink;
+  MaybeClaimLocked(id, slot);
+  return id;
+}
+
+void JobDispatcher::UpdateAgentCas(int64_t slot_id, std::vector<std::string> ca_ids) {
+  absl::MutexLock lock(&mu_);
+  auto it = slots_.find(slot_id);
+  if (it == slots_.end()) return;
+  it->second.info.ca_ids = std::move(ca_ids);
+  MaybeClaimLocked(slot_id, it->second);
+}
+
+void JobDispatcher::RemoveAgent(int64_t slot_id) {
+  absl::MutexLock lock(&mu_);
+  slots_.erase(slot_id);
+}
+
+size_t JobDispatcher::AgentCount() const {
+  absl::MutexLock lock(&mu_);
+  return slots_.size();
+}
+
+void JobDispatcher::JobsReady(const std::string& tenant_id, const std::string& ca_id) {
+  absl::MutexLock lock(&mu_);
+  for (auto& [id, slot] : slots_) {
+    if (slot.info.tenant_id != tenant_id) continue;
+    if (!ca_id.empty() &&
+        std::find(slot.info.ca_ids.begin(), slot.info.ca_ids.end(), ca_id) == slot.info.ca_ids.end()) {
+      continue;
+    }
+    MaybeClaimLocked(id, slot);
+  }
+}
+
+void JobDispatcher::MaybeClaimLocked(int64_t slot_id, Slot& slot) {
+  if (slot.info.ca_ids.empty() || slot.in_flight >= slot.info.window) return;
+  if (slot.claiming) {
+    slot.claim_again = true;
+    return;
+  }
+  slot.claiming = true;
+  pool_->Post([this, slot_id] { Claim(slot_id); });
+}
+
+void JobDispatcher::Claim(int64_t slot_id) {
+  for (;;) {
+    ClaimParams params;
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = slots_.find(slot_id);
+      if (it == slots_.end()) return;
+      Slot& slot = it->second;
+      slot.claim_again = false;
+      params.tenant_id = slot.info.tenant_id;
+      params.connector_id = slot.info.connector_id;
+      params.ca_identity = slot.info.ca_identity;
+      params.ca_ids = slot.info.ca_ids;
+      params.limit = slot.info.window - slot.in_flight;
+      if (params.limit <= 0 || params.ca_ids.empty()) {
+        slot.claiming = false;
+        return;
+      }
+    }
+    params.per_ca_limit = options_.per_ca_limit;
+    params.now = clock_->Now();
+    params.lease_until = params.now + options_.lease;
+    absl::StatusOr<std::vector<JobRecord>> jobs = requests_->ClaimJobs(params);
+    if (!jobs.ok()) {
+      LogWarning("dispatch.claim_failed",
+                 {{"connector_id", params.connector_id}, {"error", jobs.status().message()}});
+    }
+    std::vector<v1::Job> messages;
+    if (jobs.ok()) {
+      for (const JobRecord& job : *jobs) {
+        absl::StatusOr<v1::Job> message = BuildJob(job);
+        if (message.ok()) {
+          messages.push_back(*std::move(message));
+          continue;
+        }
+        // The job cannot be described to an agent (e.g. its CA was deleted): fail it so
+        // the request reaches a terminal state with the reason.
+        JobCompletion failed;
+        failed.job_id = job.job_id;
+        failed.tenant_id = job.tenant_id;
+        failed.connector_id = params.connector_id;
+        failed.now = clock_->Now();
+        failed.job_state = JobState::kFailed;
+        absl::StatusOr<CertificateRequestRecord> request =
+            requests_->GetCertificateRequest(job.tenant_id, job.request_name);
+        if (request.ok()) {
+          failed.request = *request;
+          if (job.kind != JobKind::kRevoke) failed.request.state = RequestState::kFailed;
+          failed.request.error_code = "DISPATCH_FAILED";
+          failed.request.error_message = std::string(message.status().message());
+          failed.request.update_time = failed.now;
+        } else {
+          failed.update_request = false;
+        }
+        (void)requests_->CompleteJob(failed);
+      }
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = slots_.find(slot_id);
+      if (it == slots_.end()) return;  // the stream ended; leases expire or are re-sent
+      Slot& slot = it->second;
+      for (v1::Job& message : messages) {
+        slot.sent[message.job_id()] = true;
+        ++slot.in_flight;
+        slot.sink->SendJob(std::move(message));
+      }
+      const bool got_all = jobs.ok() && static_cast<int>(jobs->size()) == params.limit;
+      if (!(slot.claim_again || got_all) || slot.in_flight >= slot.info.window) {
+        slot.claiming = false;
+        return;
+      }
+    }
+  }
+}
+
+absl::StatusOr<v1::Job> JobDispatcher::BuildJob(const JobRecord& job) {
+  absl::StatusOr<CertificateRequestRecord> request =
+      requests_->GetCertificateRequest(job.tenant_id, job.request_name);
+  if (!request.ok()) return request.status();
+  absl::StatusOr<CertificateAuthorityRecord> ca = store_->GetCertificateAuthority(job.tenant_id, job.ca_id);
+  if (absl::IsNotFound(ca.status())) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("certificate authority ", job.ca_id, " was deleted"));
+  }
+  if (!ca.ok()) return ca.status();
+  v1::Job out;
+  out.set_job_id(job.job_id);
+  out.set_request_name(job.request_name);
+  out.set_ca_config(absl::StrCat(ca->host, "\\", ca->ca_name));
+  out.set_attempt(job.attempts);
+  switch (job.kind) {
+    case JobKind::kSubmit:
+      out.set_kind(v1::Job::SUBMIT);
+      out.set_attributes(request->attributes);
+      if (request->key_type.empty()) {
+        out.set_csr_pem(request->csr_pem);
+      } else {
+        v1::KeyGenerationJob* keygen = out.mutable_key_generation();
+        keygen->set_key_type(request->key_type);
+        keygen->set_subject(request->subject);
+        for (const std::string& san : request->subject_alt_names) keygen->add_subject_alt_names(san);
+        keygen->set_pkcs12_profile(request->pkcs12_profile);
+        absl::StatusOr<std::string> delivery = requests_->GetDeliveryCertificate(job.tenant_id);
+        if (!delivery.ok()) return delivery.status();
+        if (delivery->empty()) {
+          return absl::FailedPreconditionError(
+              "the tenant has no delivery certificate for key-generation mode; set one with "
+              "AdminService.SetDeliveryCertificate");
+        }
+        keygen->set_delivery_certificate_pem(*delivery);
+      }
+      break;
+    case JobKind::kRetrieve:
+      out.set_kind(v1::Job::RETRIEVE);
+      out.set_ca_request_id(request->ca_request_id);
+      if (!request->key_type.empty()) {
+        // The agent that generated the key builds the PKCS#12 when the certificate comes.
+        out.mutable_key_generation()->set_pkcs12_profile(request->pkcs12_profile);
+      }
+      break;
+    case JobKind::kRevoke:
+      out.set_kind(v1::Job::REVOKE);
+      out.set_serial_number(job.serial_hex);
+      out.set_revocation_reason(job.revocation_reason);
+      break;
+  }
+  return out;
+}
+
+absl::Status JobDispatcher::HandleResult(int64_t slot_id, const v1::JobResult& result) {
+  AgentSlotInfo info;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = slots_.find(slot_id);
+    if (it == slots_.end()) return absl::OkStatus();
+    info = it->second.info;
+  }
+  absl::Status status = [&]() -> absl::Status {
+    absl::StatusOr<JobRecord> job = requests_->GetJob(info.tenant_id, result.job_id());
+    if (absl::IsNotFound(job.status())) {
+      LogWarning("dispatch.unknown_job", {{"connector_id", info.connector_id},
+                                          {"job_id", absl::StrCat(result.job_id())}});
+      return absl::OkStatus();
+    }
+    if (!job.ok()) return job.status();
+    if (job->state == JobState::kDone || job->state == JobState::kFailed) return absl::OkStatus();
+    absl::StatusOr<CertificateRequestRecord> request =
+        requests_->GetCertificateRequest(info.tenant_id, job->request_name);
+    if (!request.ok()) return request.status();
+    absl::StatusOr<JobCompletion> completion =
+        OutcomeOfJob(*request, *job, result, info.connector_id, info.ca_identity, clock_->Now(),
+                     options_.outcome);
+    if (!completion.ok()) {
+      v1::JobResult failed;
+      failed.set_job_id(result.job_id());
+      failed.set_error_code("INVALID_ARGUMENT");
+      failed.set_error_message(std::string(completion.status().message()));
+      completion = OutcomeOfJob(*request, *job, failed, info.connector_id, info.ca_identity,
+                                clock_->Now(), options_.outcome);
+      if (!completion.ok()) return completion.status();
+    }
+    absl::StatusOr<CertificateRequestRecord> stored = requests_->CompleteJob(*completion);
+    if (absl::IsFailedPrecondition(stored.status())) return absl::OkStatus();  // duplicate
+    if (!stored.ok()) return stored.status();
+    LogInfo("job.completed", {{"tenant_id", info.tenant_id},
+                              {"request", stored->name},
+                              {"job_id", absl::StrCat(result.job_id())},
+                              {"state", RequestStateName(stored->state)}});
+    return absl::OkStatus();
+  }();
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = slots_.find(slot_id);
+    if (it != slots_.end()) {
+      Slot& slot = it->second;
+      if (slot.sent.erase(result.job_id()) > 0) --slot.in_flight;
+      MaybeClaimLocked(slot_id, slot);
+    }
+  }
+  return status;
+}
+
+void JobDispatcher::ResendLeased(int64_t slot_id) {
+  pool_->Post([this, slot_id] {
+    AgentSlotInfo info;
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = slots_.find(slot_id);
+      if (it == slots_.end()) return;
+      info = it->second.info;
+    }
+    absl::StatusOr<std::vector<JobRecord>> leased =
+        requests_->ListLeasedJobs(info.tenant_id, info.connector_id);
+    if (!leased.ok()) return;
+    std::vector<v1::Job> messages;
+    for (const JobRecord& job : *leased) {
+      absl::StatusOr<v1::Job> message = BuildJob(job);
+      if (message.ok()) messages.push_back(*std::move(message));
+    }
+    absl::MutexLock lock(&mu_);
+    auto it = slots_.find(slot_id);
+    if (it == slots_.end()) return;
+    for (v1::Job& message : messages) {
+      if (it->second.sent.count(message.job_id())) continue;
+      it->second.sent[message.job_id()] = true;
+      ++it->second.in_flight;
+      it->second.sink->SendJob(std::move(message));
+    }
+  });
+}
+
+}  // namespace certbridge::broker

@@ -1,0 +1,64 @@
+// The broker's slow safety net and the fan-out of store notifications.
+//
+// ChangeFanout turns the store's change notifications (from every replica) into wake-ups
+// of the dispatcher (new READY jobs) and of waiting calls and Watch streams.
+//
+// Sweeper runs every `period` on its own thread: leases whose agent vanished go back to
+// READY, QUEUED requests past their deadline become EXPIRED with the reason, and every CA
+// with READY jobs is woken once more in case a notification was lost.
+#ifndef CERTBRIDGE_BROKER_SERVICE_SWEEPER_H_
+#define CERTBRIDGE_BROKER_SERVICE_SWEEPER_H_
+
+#include <thread>
+
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "broker/service/certificate_api.h"
+#include "broker/service/certificate_grpc_service.h"
+#include "broker/service/job_dispatcher.h"
+#include "broker/store/certificate_store.h"
+#include "common/clock.h"
+
+namespace certbridge::broker {
+
+class ChangeFanout final : public ChangeListener {
+ public:
+  ChangeFanout(JobDispatcher* dispatcher, CertificateGrpcService* certificates)
+      : dispatcher_(dispatcher), certificates_(certificates) {}
+  void OnJobsReady(const std::string& tenant_id, const std::string& ca_id) override {
+    dispatcher_->JobsReady(tenant_id, ca_id);
+  }
+  void OnRequestChanged(const std::string& tenant_id, const std::string& request_name,
+                        int64_t) override {
+    certificates_->RequestChanged(tenant_id, request_name);
+  }
+
+ private:
+  JobDispatcher* dispatcher_;
+  CertificateGrpcService* certificates_;
+};
+
+class Sweeper {
+ public:
+  // Nothing is owned; all must outlive this. Starts the thread.
+  Sweeper(CertificateStore* requests, CertificateApi* api, JobDispatcher* dispatcher,
+          const Clock* clock, absl::Duration period);
+  // Stops and joins the thread.
+  ~Sweeper();
+
+  // One pass (also what the thread runs). Blocking.
+  void SweepOnce();
+
+ private:
+  CertificateStore* requests_;
+  CertificateApi* api_;
+  JobDispatcher* dispatcher_;
+  const Clock* clock_;
+  absl::Duration period_;
+  absl::Notification stop_;
+  std::thread thread_;
+};
+
+}  // namespace certbridge::broker
+
+#endif  // CERTBRIDGE_BROKER_SERVICE_SWEEPER_H_

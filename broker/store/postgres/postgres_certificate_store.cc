@@ -1,0 +1,1032 @@
+// PostgresStore's CertificateStore half: certificate requests, jobs, change sequence
+// numbers and change notifications.
+//
+// Locks are always taken in this order, so that no two transactions deadlock:
+//   per-CA advisory lock (claims only) -> job rows -> tenant row -> certificate_request rows.
+// Every write of a request first increments tenant.change_seq (the tenant row stays
+// locked until commit), which makes change_seq order commit order within a tenant.
+//
+// Notifications: one pg_notify('certbridge_events', payload) per writing transaction,
+// sent in the COMMIT round trip. The payload is a list of records separated by \x1e,
+// each "tenant_id \x1f ca_id \x1f request_name \x1f change_seq" (\x1f between fields):
+//   ca_id non-empty        -> OnJobsReady(tenant_id, ca_id)
+//   change_seq non-empty   -> OnRequestChanged(tenant_id, request_name, change_seq);
+//                             request_name is empty when several requests of the tenant
+//                             were collapsed into one record to keep the payload small.
+// Ids cannot hold control characters (record_validation.h), so the separators are safe.
+#include <poll.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <map>
+#include <set>
+#include <utility>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "broker/store/postgres/pg_connection.h"
+#include "broker/store/postgres/postgres_store.h"
+#include "broker/store/postgres/postgres_store_internal.h"
+#include "broker/store/record_validation.h"
+#include "common/status_macros.h"
+
+namespace certbridge::broker {
+namespace {
+
+using pg::AllRows;
+using pg::Param;
+using pg::Rows;
+using pg::Statement;
+using pg::TimeParam;
+
+constexpr char kChannel[] = "certbridge_events";
+// NOTIFY payloads must stay below 8000 bytes; far below keeps the commit cheap.
+constexpr size_t kMaxPayload = 4000;
+// The first key of the two-key advisory locks ClaimJobs takes per (tenant, CA); the
+// second is a hash. Fixed forever: every replica must use the same.
+constexpr int kClaimLockClass = 73121502;
+constexpr absl::Duration kMinReconnectDelay = absl::Milliseconds(100);
+constexpr absl::Duration kMaxReconnectDelay = absl::Seconds(5);
+
+// ---- SQL. Statements are built once from the column lists below, so that the request
+// columns are spelled in one place.
+
+constexpr char kRequestColumns[] =
+    "r.name, r.tenant_id, r.request_id, r.ca_id, r.template_name, r.params_fingerprint, "
+    "r.csr_pem, r.key_type, r.subject, array_to_string(r.subject_alt_names, E'\\x1f'), "
+    "r.pkcs12_profile, r.sid, r.device_id, "
+    "(SELECT string_agg(l.key || E'\\x1f' || l.value, E'\\x1e' ORDER BY l.key) "
+    " FROM jsonb_each_text(r.labels) l), "
+    "r.attributes, extract(epoch from r.create_time), extract(epoch from r.queue_deadline), "
+    "r.state, extract(epoch from r.update_time), r.ca_request_id, r.disposition, r.hresult, "
+    "r.disposition_message, r.error_code, r.error_message, r.remedy, r.waiting_reason, "
+    "r.connector_id, r.ca_identity, r.certificate_pem, r.chain_pem, r.serial_hex, "
+    "extract(epoch from r.not_after), encode(r.pkcs12, 'hex'), "
+    "encode(r.enveloped_password, 'hex'), r.revocation_reason, "
+    "extract(epoch from r.revoke_time), r.seq, r.change_seq ";
+
+// The mutable request fields after `state`, in MutableParams order: column and value
+// expression ("$" is replaced by the parameter number).
+constexpr std::pair<const char*, const char*> kMutableColumns[] = {
+    {"update_time", "$::timestamptz"},
+    {"ca_request_id", "$::bigint"},
+    {"disposition", "$::integer"},
+    {"hresult", "$::bigint"},
+    {"disposition_message", "$"},
+    {"error_code", "$"},
+    {"error_message", "$"},
+    {"remedy", "$"},
+    {"waiting_reason", "$"},
+    {"connector_id", "$"},
+    {"ca_identity", "$"},
+    {"certificate_pem", "$"},
+    {"chain_pem", "$"},
+    {"serial_hex", "$"},
+    {"not_after", "$::timestamptz"},
+    {"pkcs12", "decode($, 'hex')"},
+    {"enveloped_password", "decode($, 'hex')"},
+    {"revocation_reason", "$::integer"},
+    {"revoke_time", "$::timestamptz"},
+};
+constexpr int kMutableCount = sizeof(kMutableColumns) / sizeof(kMutableColumns[0]);
+
+std::string MutableValue(int i, int param) {
+  return absl::StrReplaceAll(kMutableColumns[i].second, {{"$", absl::StrCat("$", param)}});
+}
+
+std::string MutableSetList(int first_param) {
+  std::vector<std::string> parts;
+  for (int i = 0; i < kMutableCount; ++i) {
+    parts.push_back(absl::StrCat(kMutableColumns[i].first, " = ", MutableValue(i, first_param + i)));
+  }
+  return absl::StrJoin(parts, ", ");
+}
+
+std::vector<Param> MutableParams(const CertificateRequestRecord& r) {
+  return {TimeParam(r.update_time),
+          absl::StrCat(r.ca_request_id),
+          absl::StrCat(r.disposition),
+          absl::StrCat(r.hresult),
+          r.disposition_message,
+          r.error_code,
+          r.error_message,
+          r.remedy,
+          r.waiting_reason,
+          r.connector_id,
+          r.ca_identity,
+          r.certificate_pem,
+          r.chain_pem,
+          r.serial_hex,
+          TimeParam(r.not_after),
+          absl::BytesToHexString(r.pkcs12),
+          absl::BytesToHexString(r.enveloped_password),
+          absl::StrCat(r.revocation_reason),
+          TimeParam(r.revoke_time)};
+}
+
+struct OwnedStatement {
+  std::string name;
+  std::string sql;
+  Statement get() const { return {name.c_str(), sql.c_str()}; }
+};
+
+// $1 name, $2 tenant, $3..$17 identity fields, $18..$36 mutable fields, $37..$46 the job.
+const OwnedStatement& CreateRequestStatement() {
+  static const OwnedStatement* const kStatement = [] {
+    std::vector<std::string> columns, values;
+    for (int i = 0; i < kMutableCount; ++i) {
+      columns.push_back(kMutableColumns[i].first);
+      values.push_back(MutableValue(i, 18 + i));
+    }
+    return new OwnedStatement{
+        "create_certificate_request",
+        absl::StrCat(
+            "WITH t AS (UPDATE tenant SET change_seq = change_seq + 1 WHERE tenant_id = $2 "
+            "RETURNING change_seq), "
+            "ins AS (INSERT INTO certificate_request AS r (name, tenant_id, request_id, ca_id, "
+            "template_name, params_fingerprint, csr_pem, key_type, subject, subject_alt_names, "
+            "pkcs12_profile, sid, device_id, labels, attributes, create_time, queue_deadline, "
+            "state, ",
+            absl::StrJoin(columns, ", "),
+            ", change_seq) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, "
+            "string_to_array($10, E'\\x1f'), $11, $12, $13, "
+            "jsonb_object(string_to_array($14, E'\\x1f')), $15, $16::timestamptz, "
+            "$17::timestamptz, 'QUEUED', ",
+            absl::StrJoin(values, ", "),
+            ", t.change_seq FROM t ON CONFLICT (tenant_id, request_id) DO NOTHING "
+            "RETURNING r.seq, r.change_seq), "
+            "job AS (INSERT INTO job (tenant_id, request_name, ca_id, kind, state, "
+            "required_identity, connector_id, lease_until, not_before, attempts, serial_hex, "
+            "revocation_reason, create_time) SELECT $2, $1, $37, $38, 'READY', $39, $40, "
+            "$41::timestamptz, $42::timestamptz, $43::integer, $44, $45::integer, "
+            "$46::timestamptz FROM ins RETURNING job_id) "
+            "SELECT EXISTS (SELECT 1 FROM t), (SELECT seq FROM ins), "
+            "(SELECT change_seq FROM ins)")};
+  }();
+  return *kStatement;
+}
+
+// $1 tenant, $2 name, $3 new state, $4..$22 mutable fields, $23 allowed states
+// (comma-separated).
+const OwnedStatement& UpdateRequestStatement() {
+  static const OwnedStatement* const kStatement = new OwnedStatement{
+      "update_certificate_request",
+      absl::StrCat("WITH t AS (UPDATE tenant SET change_seq = change_seq + 1 "
+                   "WHERE tenant_id = $1 RETURNING change_seq) "
+                   "UPDATE certificate_request r SET state = $3, ",
+                   MutableSetList(4),
+                   ", change_seq = t.change_seq FROM t "
+                   "WHERE r.tenant_id = $1 AND r.name = $2 "
+                   "AND r.state = ANY (string_to_array($23, ',')) RETURNING ",
+                   kRequestColumns)};
+  return *kStatement;
+}
+
+const OwnedStatement& SelectRequestsStatement(const char* name, const char* where) {
+  // One per call site; the callers keep the result in a function-local static.
+  return *new OwnedStatement{name,
+                             absl::StrCat("SELECT ", kRequestColumns,
+                                          "FROM certificate_request r ", where)};
+}
+
+#define CB_REQUEST_QUERY(fn, name, where)                                     \
+  const OwnedStatement& fn() {                                                \
+    static const OwnedStatement& kStatement = SelectRequestsStatement(name, where); \
+    return kStatement;                                                        \
+  }
+
+CB_REQUEST_QUERY(GetRequestStatement, "get_certificate_request",
+                 "WHERE r.tenant_id = $1 AND r.name = $2")
+CB_REQUEST_QUERY(GetRequestByRequestIdStatement, "get_certificate_request_by_request_id",
+                 "WHERE r.tenant_id = $1 AND r.request_id = $2")
+CB_REQUEST_QUERY(GetRequestBySerialStatement, "get_certificate_request_by_serial",
+                 "WHERE r.tenant_id = $1 AND r.ca_id = $2 AND r.serial_hex = $3 "
+                 "AND r.serial_hex <> '' ORDER BY r.seq DESC LIMIT 1")
+CB_REQUEST_QUERY(ListRequestsStatement, "list_certificate_requests",
+                 "WHERE r.tenant_id = $1 AND ($2::bigint <= 0 OR r.seq < $2::bigint) "
+                 "AND ($3::text = '' OR r.state = $3::text) "
+                 "AND ($4::text = '' OR r.ca_id = $4::text) "
+                 "AND ($5::text = '' OR r.device_id = $5::text) "
+                 "ORDER BY r.seq DESC LIMIT $6::integer")
+CB_REQUEST_QUERY(ListChangesStatement, "list_request_changes",
+                 "WHERE r.tenant_id = $1 AND r.change_seq > $2::bigint "
+                 "ORDER BY r.change_seq LIMIT $3::integer")
+CB_REQUEST_QUERY(ListOverdueStatement, "list_overdue_queued_requests",
+                 "WHERE r.state = 'QUEUED' AND r.queue_deadline < $1::timestamptz "
+                 "ORDER BY r.queue_deadline, r.name COLLATE \"C\" LIMIT $2::integer")
+
+#undef CB_REQUEST_QUERY
+
+constexpr Statement kSetDelivery = {
+    "set_delivery_certificate",
+    "UPDATE tenant SET delivery_certificate_pem = $2 WHERE tenant_id = $1"};
+constexpr Statement kGetDelivery = {
+    "get_delivery_certificate", "SELECT delivery_certificate_pem FROM tenant WHERE tenant_id = $1"};
+constexpr Statement kLatestChangeSeq = {"latest_change_seq",
+                                        "SELECT change_seq FROM tenant WHERE tenant_id = $1"};
+constexpr Statement kRequestState = {
+    "certificate_request_state",
+    "SELECT state FROM certificate_request WHERE tenant_id = $1 AND name = $2"};
+constexpr Statement kJobState = {
+    "job_state", "SELECT state FROM job WHERE tenant_id = $1 AND job_id = $2::bigint"};
+// Locks the jobs in id order first (the lock order), then fails them.
+constexpr Statement kFailOpenJobs = {
+    "fail_open_jobs",
+    "UPDATE job SET state = 'FAILED' WHERE job_id IN (SELECT job_id FROM job "
+    "WHERE tenant_id = $1 AND request_name = $2 AND state IN ('READY', 'LEASED') "
+    "ORDER BY job_id FOR UPDATE)"};
+constexpr Statement kInsertJob = {
+    "insert_job",
+    "INSERT INTO job (tenant_id, request_name, ca_id, kind, state, required_identity, "
+    "connector_id, lease_until, not_before, attempts, serial_hex, revocation_reason, "
+    "create_time) VALUES ($1, $2, $3, $4, 'READY', $5, $6, $7, $8, $9, $10, $11, $12) "
+    "RETURNING job_id"};
+constexpr Statement kCompleteJob = {
+    "complete_job",
+    "UPDATE job j SET state = $3::text, "
+    "connector_id = CASE WHEN $3::text = 'READY' THEN '' ELSE j.connector_id END, "
+    "lease_until = CASE WHEN $3::text = 'READY' THEN '-infinity'::timestamptz "
+    "ELSE j.lease_until END, "
+    "not_before = CASE WHEN $3::text = 'READY' THEN $4::timestamptz ELSE j.not_before END "
+    "WHERE j.tenant_id = $1 AND j.job_id = $2::bigint AND j.state IN ('READY', 'LEASED') "
+    "RETURNING j.request_name, j.ca_id"};
+// $1 tenant, $2 CA ids joined by \x1f, $3 ca_identity, $4 now, $5 connector, $6 limit,
+// $7 per-CA limit, $8 lease_until. Per CA: its oldest claimable jobs up to the CA's free
+// capacity (LEASED counted after the advisory lock, so it is exact); of those, the
+// oldest $6. SKIP LOCKED: a job another transaction holds is left to it.
+constexpr Statement kClaimJobs = {
+    "claim_jobs",
+    "WITH cas AS (SELECT DISTINCT unnest(string_to_array($2, E'\\x1f')) AS ca_id), "
+    "picked AS (SELECT p.job_id FROM cas CROSS JOIN LATERAL ("
+    " SELECT j.job_id FROM job j WHERE j.tenant_id = $1 AND j.ca_id = cas.ca_id "
+    " AND j.state = 'READY' AND j.not_before <= $4::timestamptz "
+    " AND (j.required_identity = '' OR j.required_identity = $3) "
+    " ORDER BY j.job_id "
+    " LIMIT greatest(0, $7::integer - (SELECT count(*) FROM job l WHERE l.tenant_id = $1 "
+    "   AND l.ca_id = cas.ca_id AND l.state = 'LEASED')) "
+    " FOR UPDATE OF j SKIP LOCKED) p ORDER BY p.job_id LIMIT $6::integer) "
+    "UPDATE job j SET state = 'LEASED', connector_id = $5, lease_until = $8::timestamptz, "
+    "attempts = j.attempts + 1 FROM picked WHERE j.job_id = picked.job_id "
+    "RETURNING j.job_id, j.tenant_id, j.request_name, j.ca_id, j.kind, j.state, "
+    "j.required_identity, j.connector_id, extract(epoch from j.lease_until), "
+    "extract(epoch from j.not_before), j.attempts, j.serial_hex, j.revocation_reason, "
+    "extract(epoch from j.create_time)"};
+// $1 tenant, $2 request names joined by \x1f, $3 connector, $4 ca_identity, $5 now.
+// The tenant counter is advanced by the number of those still QUEUED in this statement's
+// snapshot; requests only ever leave QUEUED, so fewer may be updated (a gap in
+// change_seq, which is harmless) but never more (which would repeat one).
+constexpr Statement kDispatchRequests = {
+    "dispatch_requests",
+    "WITH cand AS (SELECT r.name FROM certificate_request r WHERE r.tenant_id = $1 "
+    " AND r.name = ANY (string_to_array($2, E'\\x1f')) AND r.state = 'QUEUED'), "
+    "n AS (SELECT count(*) AS n FROM cand), "
+    "t AS (UPDATE tenant SET change_seq = change_seq + (SELECT n FROM n) "
+    " WHERE tenant_id = $1 RETURNING change_seq), "
+    "num AS (SELECT cand.name, t.change_seq - (SELECT n FROM n) "
+    " + row_number() OVER (ORDER BY cand.name) AS cs FROM cand, t) "
+    "UPDATE certificate_request r SET state = 'DISPATCHED', connector_id = $3, "
+    "ca_identity = $4, update_time = $5::timestamptz, change_seq = num.cs FROM num "
+    "WHERE r.tenant_id = $1 AND r.name = num.name AND r.state = 'QUEUED' "
+    "RETURNING r.name, r.change_seq"};
+constexpr Statement kExpireLeases = {
+    "expire_leases",
+    "WITH e AS (UPDATE job j SET state = 'READY', connector_id = '', "
+    " lease_until = '-infinity', required_identity = CASE "
+    "  WHEN j.kind = 'SUBMIT' AND r.ca_identity <> '' THEN r.ca_identity "
+    "  ELSE j.required_identity END "
+    " FROM certificate_request r WHERE j.job_id IN (SELECT job_id FROM job "
+    "  WHERE state = 'LEASED' AND lease_until < $1::timestamptz "
+    "  ORDER BY job_id FOR UPDATE SKIP LOCKED) "
+    " AND r.tenant_id = j.tenant_id AND r.name = j.request_name "
+    " RETURNING j.tenant_id, j.ca_id) "
+    "SELECT tenant_id, ca_id, count(*) FROM e GROUP BY tenant_id, ca_id "
+    "ORDER BY tenant_id COLLATE \"C\", ca_id COLLATE \"C\""};
+constexpr Statement kListCasWithReadyJobs = {
+    "list_cas_with_ready_jobs",
+    "SELECT tenant_id, ca_id FROM job WHERE state = 'READY' AND not_before <= $1::timestamptz "
+    "GROUP BY tenant_id, ca_id ORDER BY tenant_id COLLATE \"C\", ca_id COLLATE \"C\""};
+#define CB_JOB_SELECT                                                                        \
+  "SELECT j.job_id, j.tenant_id, j.request_name, j.ca_id, j.kind, j.state, "                \
+  "j.required_identity, j.connector_id, extract(epoch from j.lease_until), "                 \
+  "extract(epoch from j.not_before), j.attempts, j.serial_hex, j.revocation_reason, "       \
+  "extract(epoch from j.create_time) FROM job j "
+constexpr Statement kGetJob = {"get_job",
+                               CB_JOB_SELECT "WHERE j.tenant_id = $1 AND j.job_id = $2::bigint"};
+constexpr Statement kListLeasedJobs = {
+    "list_leased_jobs",
+    CB_JOB_SELECT
+    "WHERE j.tenant_id = $1 AND j.connector_id = $2 AND j.state = 'LEASED' ORDER BY j.job_id"};
+
+// ---- Rows to records.
+
+std::vector<std::string> SplitJoined(const std::string& joined, char separator) {
+  if (joined.empty()) return {};
+  return absl::StrSplit(joined, separator);
+}
+
+std::string JoinLabels(const std::map<std::string, std::string>& labels) {
+  std::vector<std::string> parts;
+  for (const auto& [key, value] : labels) {
+    parts.push_back(key);
+    parts.push_back(value);
+  }
+  return absl::StrJoin(parts, "\x1f");
+}
+
+absl::StatusOr<CertificateRequestRecord> RequestFromRow(const Rows& rows, int r) {
+  CertificateRequestRecord c;
+  c.name = rows.Text(r, 0);
+  c.tenant_id = rows.Text(r, 1);
+  c.request_id = rows.Text(r, 2);
+  c.ca_id = rows.Text(r, 3);
+  c.template_name = rows.Text(r, 4);
+  c.params_fingerprint = rows.Text(r, 5);
+  c.csr_pem = rows.Text(r, 6);
+  c.key_type = rows.Text(r, 7);
+  c.subject = rows.Text(r, 8);
+  c.subject_alt_names = SplitJoined(rows.Text(r, 9), '\x1f');
+  c.pkcs12_profile = rows.Text(r, 10);
+  c.sid = rows.Text(r, 11);
+  c.device_id = rows.Text(r, 12);
+  for (const std::string& pair : SplitJoined(rows.Text(r, 13), '\x1e')) {
+    std::pair<std::string, std::string> kv = absl::StrSplit(pair, absl::MaxSplits('\x1f', 1));
+    c.labels[kv.first] = kv.second;
+  }
+  c.attributes = rows.Text(r, 14);
+  ASSIGN_OR_RETURN(c.create_time, rows.Time(r, 15));
+  ASSIGN_OR_RETURN(c.queue_deadline, rows.Time(r, 16));
+  std::optional<RequestState> state = RequestStateFromName(rows.Text(r, 17));
+  if (!state.has_value()) {
+    return absl::InternalError(
+        absl::StrCat("certificate request \"", c.name, "\": unknown state in the database"));
+  }
+  c.state = *state;
+  ASSIGN_OR_RETURN(c.update_time, rows.Time(r, 18));
+  ASSIGN_OR_RETURN(c.ca_request_id, rows.Int(r, 19));
+  ASSIGN_OR_RETURN(int64_t disposition, rows.Int(r, 20));
+  c.disposition = static_cast<int32_t>(disposition);
+  ASSIGN_OR_RETURN(int64_t hresult, rows.Int(r, 21));
+  c.hresult = static_cast<uint32_t>(hresult);
+  c.disposition_message = rows.Text(r, 22);
+  c.error_code = rows.Text(r, 23);
+  c.error_message = rows.Text(r, 24);
+  c.remedy = rows.Text(r, 25);
+  c.waiting_reason = rows.Text(r, 26);
+  c.connector_id = rows.Text(r, 27);
+  c.ca_identity = rows.Text(r, 28);
+  c.certificate_pem = rows.Text(r, 29);
+  c.chain_pem = rows.Text(r, 30);
+  c.serial_hex = rows.Text(r, 31);
+  ASSIGN_OR_RETURN(c.not_after, rows.Time(r, 32));
+  // Selected as encode(..., 'hex'): PostgreSQL writes well-formed hex.
+  c.pkcs12 = absl::HexStringToBytes(rows.Text(r, 33));
+  c.enveloped_password = absl::HexStringToBytes(rows.Text(r, 34));
+  ASSIGN_OR_RETURN(int64_t revocation_reason, rows.Int(r, 35));
+  c.revocation_reason = static_cast<int32_t>(revocation_reason);
+  ASSIGN_OR_RETURN(c.revoke_time, rows.Time(r, 36));
+  ASSIGN_OR_RETURN(c.seq, rows.Int(r, 37));
+  ASSIGN_OR_RETURN(c.change_seq, rows.Int(r, 38));
+  return c;
+}
+
+absl::StatusOr<JobRecord> JobFromRow(const Rows& rows, int r) {
+  JobRecord j;
+  ASSIGN_OR_RETURN(j.job_id, rows.Int(r, 0));
+  j.tenant_id = rows.Text(r, 1);
+  j.request_name = rows.Text(r, 2);
+  j.ca_id = rows.Text(r, 3);
+  std::optional<JobKind> kind = JobKindFromName(rows.Text(r, 4));
+  std::optional<JobState> state = JobStateFromName(rows.Text(r, 5));
+  if (!kind.has_value() || !state.has_value()) {
+    return absl::InternalError(
+        absl::StrCat("job ", j.job_id, ": unknown kind or state in the database"));
+  }
+  j.kind = *kind;
+  j.state = *state;
+  j.required_identity = rows.Text(r, 6);
+  j.connector_id = rows.Text(r, 7);
+  ASSIGN_OR_RETURN(j.lease_until, rows.Time(r, 8));
+  ASSIGN_OR_RETURN(j.not_before, rows.Time(r, 9));
+  ASSIGN_OR_RETURN(int64_t attempts, rows.Int(r, 10));
+  j.attempts = static_cast<int32_t>(attempts);
+  j.serial_hex = rows.Text(r, 11);
+  ASSIGN_OR_RETURN(int64_t revocation_reason, rows.Int(r, 12));
+  j.revocation_reason = static_cast<int32_t>(revocation_reason);
+  ASSIGN_OR_RETURN(j.create_time, rows.Time(r, 13));
+  return j;
+}
+
+std::vector<Param> JobInsertParams(const JobRecord& job) {
+  return {job.tenant_id,
+          job.request_name,
+          job.ca_id,
+          std::string(JobKindName(job.kind)),
+          job.required_identity,
+          job.connector_id,
+          TimeParam(job.lease_until),
+          TimeParam(job.not_before),
+          absl::StrCat(job.attempts),
+          job.serial_hex,
+          absl::StrCat(job.revocation_reason),
+          TimeParam(job.create_time)};
+}
+
+// ---- Errors with the object's name.
+
+absl::Status TenantNotFound(const std::string& tenant_id) {
+  return absl::NotFoundError(absl::StrCat("tenant \"", tenant_id, "\" not found"));
+}
+
+absl::Status RequestNotFound(const std::string& name) {
+  return absl::NotFoundError(absl::StrCat("certificate request \"", name, "\" not found"));
+}
+
+absl::Status JobNotFound(int64_t job_id) {
+  return absl::NotFoundError(absl::StrCat("job ", job_id, " not found"));
+}
+
+// ---- Notification payloads.
+
+struct Event {
+  std::string tenant_id;
+  std::string ca_id;         // non-empty: new READY work for this CA
+  std::string request_name;  // with change_seq > 0: this request changed
+  int64_t change_seq = 0;
+};
+
+std::string EncodeRecords(const std::vector<Event>& events) {
+  std::vector<std::string> records;
+  for (const Event& e : events) {
+    records.push_back(absl::StrCat(e.tenant_id, "\x1f", e.ca_id, "\x1f", e.request_name, "\x1f",
+                                   e.change_seq > 0 ? absl::StrCat(e.change_seq) : ""));
+  }
+  return absl::StrJoin(records, "\x1e");
+}
+
+// At most kMaxPayload bytes. Too many records: request changes collapse to one record
+// per tenant (empty name, newest change_seq), then records that still do not fit are
+// dropped (the dispatcher's sweep finds that work).
+std::string EncodePayload(const std::vector<Event>& events) {
+  std::string payload = EncodeRecords(events);
+  if (payload.size() <= kMaxPayload) return payload;
+  std::set<std::pair<std::string, std::string>> ready;
+  std::map<std::string, int64_t> changed;
+  for (const Event& e : events) {
+    if (!e.ca_id.empty()) ready.insert({e.tenant_id, e.ca_id});
+    if (e.change_seq > 0) changed[e.tenant_id] = std::max(changed[e.tenant_id], e.change_seq);
+  }
+  std::vector<Event> collapsed;
+  for (const auto& [tenant_id, seq] : changed) collapsed.push_back({tenant_id, "", "", seq});
+  for (const auto& [tenant_id, ca_id] : ready) collapsed.push_back({tenant_id, ca_id, "", 0});
+  payload.clear();
+  for (const Event& e : collapsed) {
+    std::string record = EncodeRecords({e});
+    if (payload.size() + record.size() + 1 > kMaxPayload) break;
+    if (!payload.empty()) payload += '\x1e';
+    payload += record;
+  }
+  return payload;
+}
+
+std::vector<Event> DecodePayload(absl::string_view payload) {
+  std::vector<Event> events;
+  for (absl::string_view record : absl::StrSplit(payload, '\x1e', absl::SkipEmpty())) {
+    std::vector<absl::string_view> f = absl::StrSplit(record, '\x1f');
+    if (f.size() != 4) continue;  // not ours (a newer format, or a manual NOTIFY)
+    Event e{std::string(f[0]), std::string(f[1]), std::string(f[2]), 0};
+    if (!f[3].empty() && !absl::SimpleAtoi(f[3], &e.change_seq)) continue;
+    events.push_back(std::move(e));
+  }
+  return events;
+}
+
+// ---- Transactions that notify.
+
+// BEGIN (plus whatever `begin_sql` adds), fn(&events), then one round trip with the
+// NOTIFY (if any event) and COMMIT. fn may set *rollback to end without writing.
+template <typename Fn>
+absl::Status WriteTransaction(pg::Connection& conn, const std::string& begin_sql, Fn&& fn) {
+  absl::Status status = conn.ExecScript("begin", begin_sql).status();
+  std::vector<Event> events;
+  bool rollback = false;
+  if (status.ok()) status = fn(&events, &rollback);
+  if (!status.ok() || rollback) {
+    // Best effort: a connection still in a transaction is discarded by the pool.
+    conn.ExecScript("rollback", "ROLLBACK").IgnoreError();
+    return status;
+  }
+  std::string commit = "COMMIT";
+  if (!events.empty()) {
+    ASSIGN_OR_RETURN(std::string literal, conn.Literal(EncodePayload(events)));
+    commit = absl::StrCat("SELECT pg_notify('", kChannel, "', ", literal, "); COMMIT");
+  }
+  status = conn.ExecScript("commit", commit).status();
+  if (!status.ok()) conn.ExecScript("rollback", "ROLLBACK").IgnoreError();
+  return status;
+}
+
+// FNV-1a: a hash every replica computes alike (std::hash may differ between builds).
+int32_t ClaimLockKey(const std::string& tenant_id, const std::string& ca_id) {
+  uint32_t h = 2166136261u;
+  auto mix = [&h](absl::string_view s) {
+    for (unsigned char c : s) {
+      h ^= c;
+      h *= 16777619u;
+    }
+  };
+  mix(tenant_id);
+  mix("\x1f");
+  mix(ca_id);
+  return static_cast<int32_t>(h);
+}
+
+std::string StateList(const std::vector<RequestState>& states) {
+  std::vector<absl::string_view> names;
+  for (RequestState s : states) names.push_back(RequestStateName(s));
+  return absl::StrJoin(names, ",");
+}
+
+const std::vector<RequestState>& AllRequestStates() {
+  static const std::vector<RequestState>* const kAll = new std::vector<RequestState>{
+      RequestState::kQueued,  RequestState::kDispatched, RequestState::kPendingApproval,
+      RequestState::kIssued,  RequestState::kDenied,     RequestState::kFailed,
+      RequestState::kRevoked, RequestState::kExpired,    RequestState::kCancelled};
+  return *kAll;
+}
+
+std::vector<Param> UpdateRequestParams(const std::string& tenant_id, const std::string& name,
+                                       const CertificateRequestRecord& update,
+                                       const std::vector<RequestState>& from) {
+  std::vector<Param> params = {tenant_id, name, std::string(RequestStateName(update.state))};
+  for (Param& p : MutableParams(update)) params.push_back(std::move(p));
+  params.push_back(StateList(from));
+  return params;
+}
+
+}  // namespace
+
+// ---- Delivery certificate.
+
+absl::Status PostgresStore::SetDeliveryCertificate(const std::string& tenant_id,
+                                                   const std::string& certificate_pem) {
+  ASSIGN_OR_RETURN(Lease conn, Acquire());
+  ASSIGN_OR_RETURN(Rows rows, conn->Exec(kSetDelivery, {tenant_id, certificate_pem}));
+  if (rows.affected() == 0) return TenantNotFound(tenant_id);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> PostgresStore::GetDeliveryCertificate(const std::string& tenant_id) {
+  ASSIGN_OR_RETURN(Lease conn, Acquire());
+  ASSIGN_OR_RETURN(Rows rows, conn->Exec(kGetDelivery, {tenant_id}));
+  if (rows.size() == 0) return TenantNotFound(tenant_id);
+  return rows.Text(0, 0);
+}
+
+// ---- Requests.
+
+absl::StatusOr<CreateRequestResult> PostgresStore::CreateCertificateRequest(
+    const CertificateRequestRecord& request, const JobRecord& first_job) {
+  RETURN_IF_ERROR(ValidateCertificateRequest(request));
+  JobRecord job = first_job;
+  job.tenant_id = request.tenant_id;
+  job.request_name = request.name;
+  RETURN_IF_ERROR(ValidateJob(job));
+  std::vector<Param> params = {request.name,
+                               request.tenant_id,
+                               request.request_id,
+                               request.ca_id,
+                               request.template_name,
+                               request.params_fingerprint,
+                               request.csr_pem,
+                               request.key_type,
+                               request.subject,
+                               absl::StrJoin(request.subject_alt_names, "\x1f"),
+                               request.pkcs12_profile,
+                               request.sid,
+                               request.device_id,
+                               JoinLabels(request.labels),
+                               request.attributes,
+                               TimeParam(request.create_time),
+                               TimeParam(request.queue_deadline)};
+  for (Param& p : MutableParams(request)) params.push_back(std::move(p));
+  for (Param& p : JobInsertParams(job)) {
+    params.push_back(std::move(p));
+  }
+  // JobInsertParams starts with tenant and request name, which the statement takes
+  // from $2 and $1: drop them.
+  params.erase(params.begin() + 17 + kMutableCount, params.begin() + 17 + kMutableCount + 2);
+
+  ASSIGN_OR_RETURN(Lease conn, Acquire());
+  CreateRequestResult result;
+  RETURN_IF_ERROR(WriteTransaction(
+      *conn, "BEGIN", [&](std::vector<Event>* events, bool* rollback) -> absl::Status {
+        absl::StatusOr<Rows> rows = conn->Exec(CreateRequestStatement().get(), params);
+        if (absl::IsAlreadyExists(rows.status())) {
+          return absl::AlreadyExistsError(
+              absl::StrCat("certificate request \"", request.name, "\" already exists"));
+        }
+        RETURN_IF_ERROR(rows.status());
+        ASSIGN_OR_RETURN(bool tenant_exists, rows->Bool(0, 0));
+        if (!tenant_exists) return TenantNotFound(request.tenant_id);
+        if (rows->IsNull(0, 1)) {
+          // The request id is taken: return the stored request, write nothing.
+          *rollback = true;
+          ASSIGN_OR_RETURN(Rows stored, conn->Exec(GetRequestByRequestIdStatement().get(),
+                                                   {request.tenant_id, request.request_id}));
+          if (stored.size() == 0) return absl::AbortedError("request id conflict; retry");
+          ASSIGN_OR_RETURN(result.request, RequestFromRow(stored, 0));
+          result.created = false;
+          return absl::OkStatus();
+        }
+        result.created = true;
+        result.request = request;
+        ASSIGN_OR_RETURN(result.request.seq, rows->Int(0, 1));
+        ASSIGN_OR_RETURN(result.request.change_seq, rows->Int(0, 2));
+        events->push_back({request.tenant_id,
+                           TruncateToMicros(job.not_before) <= TruncateToMicros(request.create_time)
+                               ? job.ca_id
+                               : "",
+                           request.name, result.request.change_seq});
+        return absl::OkStatus();
+      }));
+  if (result.created) {
+    // What a read would return: the state and the stored time precision.
+    CertificateRequestRecord& r = result.request;
+    r.state = RequestState::kQueued;
+    r.create_time = TruncateToMicros(r.create_time);
+    r.queue_deadline = TruncateToMicros(r.queue_deadline);
+    r.update_time = TruncateToMicros(r.update_time);
+    r.not_after = TruncateToMicros(r.not_after);
+    r.revoke_time = TruncateToMicros(r.revoke_time);
+  }
+  return result;
+}
+
+absl::StatusOr<CertificateRequestRecord> PostgresStore::GetCertificateRequest(
+    const std::string& tenant_id, const std::string& name) {
+  ASSIGN_OR_RETURN(Lease conn, Acquire());
+  ASSIGN_OR_RETURN(Rows rows, conn->Exec(GetRequestStatement().get(), {tenant_id, name}));
+  if (rows.size() == 0) return RequestNotFound(name);
+  return RequestFromRow(rows, 0);
+}
+
+absl::StatusOr<CertificateRequestRecord> PostgresStore::GetCertificateRequestByRequestId(
+    const std::string& tenant_id, const std::string& request_id) {
+  ASSIGN_OR_RETURN(Lease conn, Acquire());
+  ASSIGN_OR_RETURN(Rows rows,
+                   conn->Exec(GetRequestByRequestIdStatement().get(), {tenant_id, request_id}));
+  if (rows.size() == 0) {
+    return absl::NotFoundError(
+        absl::StrCat("certificate request with request id \"", request_id, "\" not found"));
+  }
+  return RequestFromRow(rows, 0);
+}
+
+absl::StatusOr<CertificateRequestRecord> PostgresStore::GetCertificateRequestBySerial(
+    const std::string& tenant_id, const std::string& ca_id, const std::string& serial_hex) {
+  ASSIGN_OR_RETURN(Lease conn, Acquire());
+  ASSIGN_OR_RETURN(Rows rows, conn->Exec(GetRequestBySerialStatement().get(),
+                                         {tenant_id, ca_id, serial_hex}));
+  if (rows.size() == 0) {
+    return absl::NotFoundError(absl::StrCat("no certificate with serial ", serial_hex,
+                                            " from certificate authority \"", ca_id, "\""));
+  }
+  return RequestFromRow(rows, 0);
+}
+
+absl::StatusOr<std::vector<CertificateRequestRecord>> PostgresStore::ListCertificateRequests(
+    const std::string& tenant_id, const RequestFilter& filter, int64_t before_seq, int limit) {
+  RETURN_IF_ERROR(ValidatePageSize("certificate request", limit));
+  ASSIGN_OR_RETURN(Lease conn, Acquire());
+  ASSIGN_OR_RETURN(
+      Rows rows,
+      conn->Exec(ListRequestsStatement().get(),
+                 {tenant_id, absl::StrCat(before_seq),
+                  filter.state.has_value() ? std::string(RequestStateName(*filter.state)) : "",
+                  filter.ca_id, filter.device_id, absl::StrCat(limit)}));
+  return AllRows<CertificateRequestRecord>(rows, RequestFromRow);
+}
+
+absl::StatusOr<std::vector<CertificateRequestRecord>> PostgresStore::ListRequestChanges(
+    const std::string& tenant_id, int64_t after_change_seq, int limit) {
+  RETURN_IF_ERROR(ValidatePageSize("request change", limit));
+  ASSIGN_OR_RETURN(Lease conn, Acquire());
+  ASSIGN_OR_RETURN(Rows rows, conn->Exec(ListChangesStatement().get(),
+                                         {tenant_id, absl::StrCat(after_change_seq),
+                                          absl::StrCat(limit)}));
+  return AllRows<CertificateRequestRecord>(rows, RequestFromRow);
+}
+
+absl::StatusOr<int64_t> PostgresStore::LatestChangeSeq(const std::string& tenant_id) {
+  ASSIGN_OR_RETURN(Lease conn, Acquire());
+  ASSIGN_OR_RETURN(Rows rows, conn->Exec(kLatestChangeSeq, {tenant_id}));
+  if (rows.size() == 0) return TenantNotFound(tenant_id);
+  return rows.Int(0, 0);
+}
+
+absl::StatusOr<CertificateRequestRecord> PostgresStore::UpdateCertificateRequest(
+    const std::string& tenant_id, const std::string& name, const std::vector<RequestState>& from,
+    const CertificateRequestRecord& update, bool fail_open_jobs) {
+  ASSIGN_OR_RETURN(Lease conn, Acquire());
+  CertificateRequestRecord result;
+  RETURN_IF_ERROR(WriteTransaction(
+      *conn, "BEGIN", [&](std::vector<Event>* events, bool*) -> absl::Status {
+        if (fail_open_jobs) RETURN_IF_ERROR(conn->Exec(kFailOpenJobs, {tenant_id, name}).status());
+        ASSIGN_OR_RETURN(Rows rows, conn->Exec(UpdateRequestStatement().get(),
+                                               UpdateRequestParams(tenant_id, name, update, from)));
+        if (rows.size() == 0) {
+          ASSIGN_OR_RETURN(Rows state, conn->Exec(kRequestState, {tenant_id, name}));
+          if (state.size() == 0) return RequestNotFound(name);
+          return absl::FailedPreconditionError(
+              absl::StrCat("certificate request \"", name, "\": state is ", state.Text(0, 0)));
+        }
+        ASSIGN_OR_RETURN(result, RequestFromRow(rows, 0));
+        events->push_back({tenant_id, "", name, result.change_seq});
+        return absl::OkStatus();
+      }));
+  return result;
+}
+
+// ---- Jobs.
+
+absl::StatusOr<JobRecord> PostgresStore::AddJob(const JobRecord& job) {
+  RETURN_IF_ERROR(ValidateJob(job));
+  ASSIGN_OR_RETURN(Lease conn, Acquire());
+  JobRecord result = job;
+  RETURN_IF_ERROR(WriteTransaction(
+      *conn, "BEGIN", [&](std::vector<Event>* events, bool*) -> absl::Status {
+        absl::StatusOr<Rows> rows = conn->Exec(kInsertJob, JobInsertParams(job));
+        if (absl::IsNotFound(rows.status())) return RequestNotFound(job.request_name);
+        RETURN_IF_ERROR(rows.status());
+        ASSIGN_OR_RETURN(result.job_id, rows->Int(0, 0));
+        if (TruncateToMicros(job.not_before) <= TruncateToMicros(job.create_time)) {
+          events->push_back({job.tenant_id, job.ca_id, "", 0});
+        }
+        return absl::OkStatus();
+      }));
+  result.lease_until = TruncateToMicros(result.lease_until);
+  result.not_before = TruncateToMicros(result.not_before);
+  result.create_time = TruncateToMicros(result.create_time);
+  return result;
+}
+
+absl::StatusOr<std::vector<JobRecord>> PostgresStore::ClaimJobs(const ClaimParams& params) {
+  if (params.per_ca_limit <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("claim jobs: per_ca_limit must be positive, got ", params.per_ca_limit));
+  }
+  std::vector<JobRecord> claimed;
+  if (params.limit <= 0 || params.ca_ids.empty()) return claimed;
+  for (const std::string& ca_id : params.ca_ids) {
+    RETURN_IF_ERROR(ValidateId("certificate authority id", ca_id));
+  }
+  // Advisory locks in key order, so that claims of overlapping CA sets cannot deadlock.
+  // They serialise claims per CA, which makes the LEASED count and the per-CA limit exact.
+  std::set<int32_t> keys;
+  for (const std::string& ca_id : params.ca_ids) keys.insert(ClaimLockKey(params.tenant_id, ca_id));
+  std::vector<std::string> locks;
+  for (int32_t key : keys) {
+    locks.push_back(absl::StrCat("pg_advisory_xact_lock(", kClaimLockClass, ", ", key, ")"));
+  }
+  const std::string begin = absl::StrCat("BEGIN; SELECT ", absl::StrJoin(locks, ", "));
+
+  ASSIGN_OR_RETURN(Lease conn, Acquire());
+  RETURN_IF_ERROR(WriteTransaction(
+      *conn, begin, [&](std::vector<Event>* events, bool*) -> absl::Status {
+        ASSIGN_OR_RETURN(
+            Rows rows, conn->Exec(kClaimJobs, {params.tenant_id,
+                                               absl::StrJoin(params.ca_ids, "\x1f"),
+                                               params.ca_identity, TimeParam(params.now),
+                                               params.connector_id, absl::StrCat(params.limit),
+                                               absl::StrCat(params.per_ca_limit),
+                                               TimeParam(params.lease_until)}));
+        ASSIGN_OR_RETURN(claimed, AllRows<JobRecord>(rows, JobFromRow));
+        std::vector<std::string> submits;
+        for (const JobRecord& job : claimed) {
+          if (job.kind == JobKind::kSubmit) submits.push_back(job.request_name);
+        }
+        if (submits.empty()) return absl::OkStatus();
+        ASSIGN_OR_RETURN(Rows dispatched,
+                         conn->Exec(kDispatchRequests,
+                                    {params.tenant_id, absl::StrJoin(submits, "\x1f"),
+                                     params.connector_id, params.ca_identity,
+                                     TimeParam(params.now)}));
+        for (int r = 0; r < dispatched.size(); ++r) {
+          ASSIGN_OR_RETURN(int64_t change_seq, dispatched.Int(r, 1));
+          events->push_back({params.tenant_id, "", dispatched.Text(r, 0), change_seq});
+        }
+        return absl::OkStatus();
+      }));
+  std::sort(claimed.begin(), claimed.end(),
+            [](const JobRecord& a, const JobRecord& b) { return a.job_id < b.job_id; });
+  return claimed;
+}
+
+absl::StatusOr<CertificateRequestRecord> PostgresStore::CompleteJob(
+    const JobCompletion& completion) {
+  if (completion.job_state == JobState::kLeased) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("complete job ", completion.job_id, ": the outcome cannot be LEASED"));
+  }
+  ASSIGN_OR_RETURN(Lease conn, Acquire());
+  CertificateRequestRecord result;
+  RETURN_IF_ERROR(WriteTransaction(
+      *conn, "BEGIN", [&](std::vector<Event>* events, bool*) -> absl::Status {
+        const std::string& tenant_id = completion.tenant_id;
+        const std::string job_id = absl::StrCat(completion.job_id);
+        ASSIGN_OR_RETURN(
+            Rows job, conn->Exec(kCompleteJob, {tenant_id, job_id,
+                                                std::string(JobStateName(completion.job_state)),
+                                                TimeParam(completion.retry_not_before)}));
+        if (job.size() == 0) {
+          ASSIGN_OR_RETURN(Rows state, conn->Exec(kJobState, {tenant_id, job_id}));
+          if (state.size() == 0) return JobNotFound(completion.job_id);
+          return absl::FailedPreconditionError(
+              absl::StrCat("job ", completion.job_id, ": already ", state.Text(0, 0)));
+        }
+        const std::string request_name = job.Text(0, 0);
+        const std::string ca_id = job.Text(0, 1);
+        if (completion.job_state == JobState::kReady &&
+            TruncateToMicros(completion.retry_not_before) <= completion.now) {
+          events->push_back({tenant_id, ca_id, "", 0});
+        }
+        // The header's rule: only a job put back to READY may leave the request alone.
+        if (completion.update_request || completion.job_state != JobState::kReady) {
+          ASSIGN_OR_RETURN(Rows rows,
+                           conn->Exec(UpdateRequestStatement().get(),
+                                      UpdateRequestParams(tenant_id, request_name,
+                                                          completion.request, AllRequestStates())));
+          if (rows.size() == 0) return RequestNotFound(request_name);  // jobs cascade
+          ASSIGN_OR_RETURN(result, RequestFromRow(rows, 0));
+          events->push_back({tenant_id, "", request_name, result.change_seq});
+        } else {
+          ASSIGN_OR_RETURN(Rows rows,
+                           conn->Exec(GetRequestStatement().get(), {tenant_id, request_name}));
+          if (rows.size() == 0) return RequestNotFound(request_name);
+          ASSIGN_OR_RETURN(result, RequestFromRow(rows, 0));
+        }
+        if (completion.follow_up.has_value()) {
+          JobRecord follow_up = *completion.follow_up;
+          follow_up.tenant_id = tenant_id;
+          follow_up.request_name = request_name;
+          RETURN_IF_ERROR(ValidateJob(follow_up));
+          RETURN_IF_ERROR(conn->Exec(kInsertJob, JobInsertParams(follow_up)).status());
+          if (TruncateToMicros(follow_up.not_before) <= completion.now) {
+            events->push_back({tenant_id, follow_up.ca_id, "", 0});
+          }
+        }
+        return absl::OkStatus();
+      }));
+  return result;
+}
+
+absl::StatusOr<int> PostgresStore::ExpireLeases(absl::Time now) {
+  ASSIGN_OR_RETURN(Lease conn, Acquire());
+  int expired = 0;
+  RETURN_IF_ERROR(WriteTransaction(
+      *conn, "BEGIN", [&](std::vector<Event>* events, bool*) -> absl::Status {
+        ASSIGN_OR_RETURN(Rows rows, conn->Exec(kExpireLeases, {TimeParam(now)}));
+        for (int r = 0; r < rows.size(); ++r) {
+          ASSIGN_OR_RETURN(int64_t n, rows.Int(r, 2));
+          expired += static_cast<int>(n);
+          events->push_back({rows.Text(r, 0), rows.Text(r, 1), "", 0});
+        }
+        return absl::OkStatus();
+      }));
+  return expired;
+}
+
+absl::StatusOr<std::vector<CertificateRequestRecord>> PostgresStore::ListOverdueQueuedRequests(
+    absl::Time now, int limit) {
+  RETURN_IF_ERROR(ValidatePageSize("overdue request", limit));
+  ASSIGN_OR_RETURN(Lease conn, Acquire());
+  ASSIGN_OR_RETURN(Rows rows, conn->Exec(ListOverdueStatement().get(),
+                                         {TimeParam(now), absl::StrCat(limit)}));
+  return AllRows<CertificateRequestRecord>(rows, RequestFromRow);
+}
+
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>>
+PostgresStore::ListCasWithReadyJobs(absl::Time now) {
+  ASSIGN_OR_RETURN(Lease conn, Acquire());
+  ASSIGN_OR_RETURN(Rows rows, conn->Exec(kListCasWithReadyJobs, {TimeParam(now)}));
+  std::vector<std::pair<std::string, std::string>> out;
+  for (int r = 0; r < rows.size(); ++r) out.emplace_back(rows.Text(r, 0), rows.Text(r, 1));
+  return out;
+}
+
+absl::StatusOr<JobRecord> PostgresStore::GetJob(const std::string& tenant_id, int64_t job_id) {
+  ASSIGN_OR_RETURN(Lease conn, Acquire());
+  ASSIGN_OR_RETURN(Rows rows, conn->Exec(kGetJob, {tenant_id, absl::StrCat(job_id)}));
+  if (rows.size() == 0) return JobNotFound(job_id);
+  return JobFromRow(rows, 0);
+}
+
+absl::StatusOr<std::vector<JobRecord>> PostgresStore::ListLeasedJobs(
+    const std::string& tenant_id, const std::string& connector_id) {
+  ASSIGN_OR_RETURN(Lease conn, Acquire());
+  ASSIGN_OR_RETURN(Rows rows, conn->Exec(kListLeasedJobs, {tenant_id, connector_id}));
+  return AllRows<JobRecord>(rows, JobFromRow);
+}
+
+// ---- Change listener.
+
+void PostgresStore::SetChangeListener(ChangeListener* listener) {
+  absl::MutexLock control(&control_mu_);
+  if (listener == nullptr) {
+    StopListening();
+    return;
+  }
+  {
+    absl::MutexLock lock(&dispatch_mu_);
+    listener_ = listener;
+  }
+  if (listen_thread_.joinable()) return;
+  if (pipe(wake_fds_) != 0) {
+    // Without the pipe the thread could not be woken to stop; it is not started, and the
+    // dispatcher's sweep still finds all work.
+    wake_fds_[0] = wake_fds_[1] = -1;
+    return;
+  }
+  stop_listening_ = false;
+  listen_thread_ = std::thread([this] { ListenLoop(); });
+  absl::MutexLock lock(&listen_mu_);
+  listen_mu_.AwaitWithTimeout(absl::Condition(&listening_), options_.connect_timeout);
+}
+
+void PostgresStore::StopListening() {
+  if (listen_thread_.joinable()) {
+    stop_listening_ = true;
+    const char byte = 0;
+    while (write(wake_fds_[1], &byte, 1) < 0 && errno == EINTR) {
+    }
+    listen_thread_.join();
+    close(wake_fds_[0]);
+    close(wake_fds_[1]);
+    wake_fds_[0] = wake_fds_[1] = -1;
+  }
+  {
+    absl::MutexLock lock(&listen_mu_);
+    listening_ = false;
+  }
+  absl::MutexLock lock(&dispatch_mu_);
+  listener_ = nullptr;
+}
+
+void PostgresStore::ListenLoop() {
+  std::unique_ptr<pg::Connection> conn;
+  absl::Duration delay = kMinReconnectDelay;
+  // Waits up to `timeout` for the socket (or only the wake pipe when fd < 0); false when
+  // asked to stop.
+  auto wait = [this](int fd, absl::Duration timeout) {
+    pollfd fds[2] = {{wake_fds_[0], POLLIN, 0}, {fd, POLLIN, 0}};
+    const int ms = timeout == absl::InfiniteDuration()
+                       ? -1
+                       : static_cast<int>(absl::ToInt64Milliseconds(timeout));
+    int n = poll(fds, fd < 0 ? 1 : 2, ms);
+    return !(stop_listening_ || (n > 0 && (fds[0].revents & POLLIN) != 0));
+  };
+  while (!stop_listening_) {
+    if (conn == nullptr) {
+      absl::StatusOr<std::unique_ptr<pg::Connection>> opened =
+          pg::Connection::Open(options_.dsn, options_.connect_timeout);
+      absl::Status status = opened.status();
+      if (status.ok()) {
+        status = (*opened)->ExecScript("listen", absl::StrCat("LISTEN ", kChannel)).status();
+      }
+      if (!status.ok()) {
+        if (!wait(-1, delay)) break;
+        delay = std::min(delay * 2, kMaxReconnectDelay);
+        continue;
+      }
+      conn = std::move(opened).value();
+      delay = kMinReconnectDelay;
+      absl::MutexLock lock(&listen_mu_);
+      listening_ = true;
+    }
+    for (const std::string& payload : conn->TakeNotifications()) {
+      absl::MutexLock lock(&dispatch_mu_);
+      if (listener_ == nullptr) continue;
+      for (const Event& e : DecodePayload(payload)) {
+        if (!e.ca_id.empty()) listener_->OnJobsReady(e.tenant_id, e.ca_id);
+        if (e.change_seq > 0) {
+          listener_->OnRequestChanged(e.tenant_id, e.request_name, e.change_seq);
+        }
+      }
+    }
+    const int fd = conn->socket();
+    if (fd >= 0 && !wait(fd, absl::InfiniteDuration())) break;
+    if (fd < 0 || !conn->ConsumeInput()) {
+      conn.reset();  // reconnect on the next turn
+      absl::MutexLock lock(&listen_mu_);
+      listening_ = false;
+    }
+  }
+}
+
+}  // namespace certbridge::broker

@@ -1,0 +1,182 @@
+#include "agent/client/state_dir.h"
+
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <set>
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace certbridge::agent {
+namespace {
+
+namespace fs = std::filesystem;
+
+unsigned Mode(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) return 0;
+  return st.st_mode & 07777;
+}
+
+std::set<std::string> Entries(const std::string& dir) {
+  std::set<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir)) names.insert(e.path().filename().string());
+  return names;
+}
+
+class StateDirTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (fs::temp_directory_path() / "agent-state-XXXXXX").string();
+    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+    root_ = tmpl;
+    path_ = root_ + "/state";
+  }
+  void TearDown() override { fs::remove_all(root_); }
+
+  AgentRegistration Registration() const {
+    return {.broker_address = "broker.example:8443",
+            .tenant_id = "t-1",
+            .connector_id = "c-42",
+            .host = "adcs01",
+            .ca_identity = "CORP\\ADCS01$"};
+  }
+  AgentCredentials Credentials(const std::string& tag) const {
+    return {.key_pem = "KEY " + tag, .chain_pem = "CHAIN " + tag, .broker_ca_pem = "ROOT"};
+  }
+
+  std::string root_;
+  std::string path_;
+};
+
+TEST_F(StateDirTest, SaveCreatesPrivateDirectoryAndFilesWithTheirModes) {
+  StateDir dir(path_);
+  EXPECT_FALSE(dir.HasRegistration());
+  ASSERT_TRUE(dir.Save(Registration(), Credentials("a"), /*overwrite=*/false).ok());
+  EXPECT_TRUE(dir.HasRegistration());
+  EXPECT_EQ(Mode(path_), 0700u);
+  EXPECT_EQ(Mode(path_ + "/agent.key"), 0600u);
+  EXPECT_EQ(Mode(path_ + "/agent.conf"), 0600u);
+  EXPECT_EQ(Mode(path_ + "/agent-chain.pem"), 0644u);
+  EXPECT_EQ(Mode(path_ + "/broker-ca.pem"), 0644u);
+  EXPECT_EQ(Entries(path_),
+            (std::set<std::string>{"agent.key", "agent.conf", "agent-chain.pem",
+                                   "broker-ca.pem"}));
+
+  absl::StatusOr<AgentRegistration> reg = dir.LoadRegistration();
+  ASSERT_TRUE(reg.ok()) << reg.status();
+  EXPECT_EQ(reg->broker_address, "broker.example:8443");
+  EXPECT_EQ(reg->tenant_id, "t-1");
+  EXPECT_EQ(reg->connector_id, "c-42");
+  EXPECT_EQ(reg->host, "adcs01");
+  EXPECT_EQ(reg->ca_identity, "CORP\\ADCS01$");
+  absl::StatusOr<AgentCredentials> creds = dir.LoadCredentials();
+  ASSERT_TRUE(creds.ok()) << creds.status();
+  EXPECT_EQ(creds->key_pem, "KEY a");
+  EXPECT_EQ(creds->chain_pem, "CHAIN a");
+  EXPECT_EQ(creds->broker_ca_pem, "ROOT");
+}
+
+TEST_F(StateDirTest, KeyIsWrittenPrivateEvenWithPermissiveUmask) {
+  mode_t old = umask(0);
+  StateDir dir(path_);
+  absl::Status s = dir.Save(Registration(), Credentials("a"), false);
+  umask(old);
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_EQ(Mode(path_), 0700u);
+  EXPECT_EQ(Mode(path_ + "/agent.key"), 0600u);
+}
+
+TEST_F(StateDirTest, RefusesToOverwriteRegistrationUnlessAsked) {
+  StateDir dir(path_);
+  ASSERT_TRUE(dir.Save(Registration(), Credentials("a"), false).ok());
+  absl::Status again = dir.Save(Registration(), Credentials("b"), false);
+  EXPECT_EQ(again.code(), absl::StatusCode::kAlreadyExists) << again;
+  EXPECT_NE(again.message().find("--force"), absl::string_view::npos);
+  EXPECT_EQ(dir.LoadCredentials()->key_pem, "KEY a");
+
+  ASSERT_TRUE(dir.Save(Registration(), Credentials("b"), /*overwrite=*/true).ok());
+  EXPECT_EQ(dir.LoadCredentials()->key_pem, "KEY b");
+  EXPECT_EQ(Mode(path_ + "/agent.key"), 0600u);
+}
+
+TEST_F(StateDirTest, RefusesDirectoryOthersCanRead) {
+  ASSERT_EQ(mkdir(path_.c_str(), 0755), 0);
+  ASSERT_EQ(chmod(path_.c_str(), 0755), 0);
+  absl::Status s = StateDir(path_).Save(Registration(), Credentials("a"), false);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_FALSE(fs::exists(path_ + "/agent.key"));
+}
+
+TEST_F(StateDirTest, ReplaceKeyAndChainSwapsThePairAndLeavesNoTemporaryFiles) {
+  StateDir dir(path_);
+  ASSERT_TRUE(dir.Save(Registration(), Credentials("a"), false).ok());
+  ASSERT_TRUE(dir.ReplaceKeyAndChain("KEY b", "CHAIN b").ok());
+  absl::StatusOr<AgentCredentials> creds = dir.LoadCredentials();
+  ASSERT_TRUE(creds.ok()) << creds.status();
+  EXPECT_EQ(creds->key_pem, "KEY b");
+  EXPECT_EQ(creds->chain_pem, "CHAIN b");
+  EXPECT_EQ(Mode(path_ + "/agent.key"), 0600u);
+  EXPECT_EQ(Mode(path_ + "/agent-chain.pem"), 0644u);
+  EXPECT_EQ(Entries(path_),
+            (std::set<std::string>{"agent.key", "agent.conf", "agent-chain.pem",
+                                   "broker-ca.pem"}));
+}
+
+TEST_F(StateDirTest, RenewalInterruptedBeforeCommitKeepsTheOldPair) {
+  StateDir dir(path_);
+  ASSERT_TRUE(dir.Save(Registration(), Credentials("a"), false).ok());
+  // As if the process died after staging both files but before the commit marker.
+  ASSERT_TRUE(WriteFileAtomically(path_ + "/agent.key.new", "KEY b", 0600).ok());
+  ASSERT_TRUE(WriteFileAtomically(path_ + "/agent-chain.pem.new", "CHAIN b", 0644).ok());
+  absl::StatusOr<AgentCredentials> creds = dir.LoadCredentials();
+  ASSERT_TRUE(creds.ok()) << creds.status();
+  EXPECT_EQ(creds->key_pem, "KEY a");
+  EXPECT_EQ(creds->chain_pem, "CHAIN a");
+  EXPECT_FALSE(fs::exists(path_ + "/agent.key.new"));
+  EXPECT_FALSE(fs::exists(path_ + "/agent-chain.pem.new"));
+}
+
+TEST_F(StateDirTest, RenewalInterruptedAfterCommitCompletesTheNewPair) {
+  StateDir dir(path_);
+  ASSERT_TRUE(dir.Save(Registration(), Credentials("a"), false).ok());
+  // As if the process died after the commit marker and the key's rename.
+  ASSERT_TRUE(WriteFileAtomically(path_ + "/agent.key", "KEY b", 0600).ok());
+  ASSERT_TRUE(WriteFileAtomically(path_ + "/agent-chain.pem.new", "CHAIN b", 0644).ok());
+  ASSERT_TRUE(WriteFileAtomically(path_ + "/renewal.commit", "", 0600).ok());
+  absl::StatusOr<AgentCredentials> creds = dir.LoadCredentials();
+  ASSERT_TRUE(creds.ok()) << creds.status();
+  EXPECT_EQ(creds->key_pem, "KEY b");
+  EXPECT_EQ(creds->chain_pem, "CHAIN b");
+  EXPECT_FALSE(fs::exists(path_ + "/renewal.commit"));
+  EXPECT_FALSE(fs::exists(path_ + "/agent-chain.pem.new"));
+}
+
+TEST_F(StateDirTest, MissingRegistrationIsNotFound) {
+  absl::StatusOr<AgentRegistration> reg = StateDir(path_).LoadRegistration();
+  EXPECT_EQ(reg.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(reg.status().message().find("certbridge-agent register"), absl::string_view::npos);
+}
+
+TEST_F(StateDirTest, DamagedConfigIsFailedPrecondition) {
+  StateDir dir(path_);
+  ASSERT_TRUE(dir.Save(Registration(), Credentials("a"), false).ok());
+  ASSERT_TRUE(WriteFileAtomically(path_ + "/agent.conf", "tenant_id=t-1\n", 0600).ok());
+  EXPECT_EQ(dir.LoadRegistration().status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(StateDirTest, ValuesWithLineBreaksAreRejected) {
+  AgentRegistration reg = Registration();
+  reg.host = "evil\nconnector_id=c-1";
+  absl::Status s = StateDir(path_).Save(reg, Credentials("a"), false);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(StateDirTest, ReadWholeFileOfMissingFileIsNotFound) {
+  EXPECT_EQ(ReadWholeFile(root_ + "/nope").status().code(), absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace certbridge::agent

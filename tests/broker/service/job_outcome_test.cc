@@ -1,0 +1,158 @@
+// Every CA answer an agent can report, and what it does to the request.
+#include "broker/service/job_outcome.h"
+
+#include <gtest/gtest.h>
+
+#include "absl/strings/match.h"
+#include "common/adcs/error_catalog.h"
+#include "common/pki/pki.h"
+
+namespace certbridge::broker {
+namespace {
+
+class JobOutcomeTest : public ::testing::Test {
+ protected:
+  JobOutcomeTest() {
+    request_.name = "req-1";
+    request_.tenant_id = "t";
+    request_.ca_id = "ca";
+    request_.state = RequestState::kDispatched;
+    request_.create_time = now_ - absl::Seconds(40);
+    job_.job_id = 7;
+    job_.tenant_id = "t";
+    job_.request_name = "req-1";
+    job_.ca_id = "ca";
+    job_.kind = JobKind::kSubmit;
+    job_.state = JobState::kLeased;
+    job_.attempts = 1;
+  }
+
+  absl::StatusOr<JobCompletion> Outcome(const v1::JobResult& result) {
+    return OutcomeOfJob(request_, job_, result, "conn-1", "CORP\\svc", now_, JobOutcomeOptions());
+  }
+
+  static std::string IssuedPem() {
+    auto ca = pki::SigningCa::CreateSelfSigned("CN=Test CA", pki::KeyType::kEcP256,
+                                               absl::Now() - absl::Hours(1), absl::Now() + absl::Hours(48));
+    auto key = pki::PrivateKey::Generate(pki::KeyType::kEcP256);
+    auto csr = pki::ParseCsr(*pki::CreateCsrPem(*key, {"CN=device", {}}));
+    pki::IssueParams params;
+    params.csr_der = csr->der;
+    params.not_before = absl::Now() - absl::Minutes(1);
+    params.not_after = absl::Now() + absl::Hours(24);
+    return (*ca)->Issue(params)->pem;
+  }
+
+  absl::Time now_ = absl::FromUnixSeconds(1'900'000'000);
+  CertificateRequestRecord request_;
+  JobRecord job_;
+};
+
+TEST_F(JobOutcomeTest, IssuedStoresCertificateSerialAndExpiry) {
+  v1::JobResult result;
+  result.set_job_id(7);
+  result.set_ca_answered(true);
+  result.set_disposition(adcs::kDispositionIssued);
+  result.set_ca_request_id(42);
+  result.set_certificate_pem(IssuedPem());
+  auto c = Outcome(result);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->job_state, JobState::kDone);
+  EXPECT_EQ(c->request.state, RequestState::kIssued);
+  EXPECT_EQ(c->request.ca_request_id, 42);
+  EXPECT_FALSE(c->request.serial_hex.empty());
+  EXPECT_NE(c->request.not_after, absl::InfinitePast());
+  EXPECT_EQ(c->request.connector_id, "conn-1");
+  EXPECT_EQ(c->request.ca_identity, "CORP\\svc");
+  EXPECT_FALSE(c->follow_up.has_value());
+}
+
+TEST_F(JobOutcomeTest, IssuedWithGarbageCertificateIsInvalidArgument) {
+  v1::JobResult result;
+  result.set_ca_answered(true);
+  result.set_disposition(adcs::kDispositionIssued);
+  result.set_certificate_pem("not a certificate");
+  EXPECT_EQ(Outcome(result).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(JobOutcomeTest, UnderSubmissionSchedulesStickyRetrieveWithBackoff) {
+  v1::JobResult result;
+  result.set_ca_answered(true);
+  result.set_disposition(adcs::kDispositionUnderSubmission);
+  result.set_ca_request_id(77);
+  result.set_disposition_message("Taken Under Submission");
+  auto c = Outcome(result);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->request.state, RequestState::kPendingApproval);
+  EXPECT_TRUE(absl::StrContains(c->request.waiting_reason, "77"));
+  ASSERT_TRUE(c->follow_up.has_value());
+  EXPECT_EQ(c->follow_up->kind, JobKind::kRetrieve);
+  EXPECT_EQ(c->follow_up->required_identity, "CORP\\svc");
+  // 40 s old: a quarter of its age.
+  EXPECT_EQ(c->follow_up->not_before, now_ + absl::Seconds(10));
+}
+
+TEST_F(JobOutcomeTest, DisplayNameDenialCarriesCatalogCodeRemedyAndAgentHint) {
+  v1::JobResult result;
+  result.set_ca_answered(true);
+  result.set_disposition(adcs::kDispositionDenied);
+  result.set_hresult(adcs::kUnsupportedCertType);
+  result.set_disposition_message("Denied by Policy Module 0x80094800");
+  result.set_hint("Did you mean template \"WebServer\"?");
+  auto c = Outcome(result);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->request.state, RequestState::kDenied);
+  EXPECT_EQ(c->request.error_code, "CA_TEMPLATE_NOT_SUPPORTED");
+  EXPECT_EQ(c->request.hresult, adcs::kUnsupportedCertType);
+  EXPECT_TRUE(absl::StrContains(c->request.remedy, "WebServer")) << c->request.remedy;
+  EXPECT_EQ(c->request.error_message, "Denied by Policy Module 0x80094800");
+}
+
+TEST_F(JobOutcomeTest, UnreachableCaRetriesThenFails) {
+  v1::JobResult result;
+  result.set_error_code("UNAVAILABLE");
+  result.set_error_message("RPC server unavailable");
+  auto retry = Outcome(result);
+  ASSERT_TRUE(retry.ok());
+  EXPECT_EQ(retry->job_state, JobState::kReady);
+  EXPECT_GT(retry->retry_not_before, now_);
+  EXPECT_EQ(retry->request.state, RequestState::kQueued);
+  EXPECT_TRUE(absl::StrContains(retry->request.waiting_reason, "could not be reached"));
+
+  job_.attempts = JobOutcomeOptions().max_unreachable_attempts;
+  auto failed = Outcome(result);
+  ASSERT_TRUE(failed.ok());
+  EXPECT_EQ(failed->job_state, JobState::kFailed);
+  EXPECT_EQ(failed->request.state, RequestState::kFailed);
+  EXPECT_EQ(failed->request.hresult, adcs::kRpcServerUnavailable);
+  EXPECT_FALSE(failed->request.remedy.empty());
+}
+
+TEST_F(JobOutcomeTest, RevokeAnsweredZeroRevokes) {
+  job_.kind = JobKind::kRevoke;
+  job_.revocation_reason = 1;
+  request_.state = RequestState::kIssued;
+  v1::JobResult result;
+  result.set_ca_answered(true);
+  auto c = Outcome(result);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->request.state, RequestState::kRevoked);
+  EXPECT_EQ(c->request.revocation_reason, 1);
+  EXPECT_EQ(c->request.revoke_time, now_);
+}
+
+TEST_F(JobOutcomeTest, RefusedRevokeKeepsIssuedWithError) {
+  job_.kind = JobKind::kRevoke;
+  request_.state = RequestState::kIssued;
+  v1::JobResult result;
+  result.set_ca_answered(true);
+  result.set_revoke_hresult(adcs::kAccessDenied);
+  auto c = Outcome(result);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->request.state, RequestState::kIssued);
+  EXPECT_EQ(c->job_state, JobState::kFailed);
+  EXPECT_TRUE(absl::StartsWith(c->request.error_code, "REVOKE_")) << c->request.error_code;
+}
+
+}  // namespace
+}  // namespace certbridge::broker
