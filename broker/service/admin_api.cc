@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "broker/service/field_checks.h"
 #include "broker/service/ids.h"
 #include "broker/service/proto_mapping.h"
 #include "common/log.h"
@@ -24,22 +25,6 @@ constexpr size_t kMaxDisplayName = 200;
 constexpr size_t kMaxHostName = 253;
 constexpr size_t kMaxCaName = 64;
 
-absl::Status ValidateDisplayName(absl::string_view field, absl::string_view value,
-                                 bool required) {
-  if (value.empty() && required) {
-    return absl::InvalidArgumentError(absl::StrCat(field, " is required"));
-  }
-  if (value.size() > kMaxDisplayName) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, " is ", value.size(), " bytes; at most ", kMaxDisplayName));
-  }
-  for (unsigned char c : value) {
-    if (c < 0x20 || c == 0x7f) {
-      return absl::InvalidArgumentError(absl::StrCat(field, " contains a control character"));
-    }
-  }
-  return absl::OkStatus();
-}
 
 // A CA server name as AD CS config strings use it: a DNS name or NetBIOS name.
 absl::Status ValidateCaHost(absl::string_view host) {
@@ -140,7 +125,7 @@ void AdminApi::Audit(const Caller& caller, absl::string_view action, absl::strin
 absl::StatusOr<v1::Tenant> AdminApi::CreateTenant(const Caller& caller,
                                                   const v1::CreateTenantRequest& r) {
   RETURN_IF_ERROR(RequireOperator(caller));
-  RETURN_IF_ERROR(ValidateDisplayName("display_name", r.display_name(), /*required=*/true));
+  RETURN_IF_ERROR(CheckText("display_name", r.display_name(), kMaxDisplayName, /*required=*/true));
   Tenant tenant{NewObjectId(), r.display_name(), clock_->Now()};
   RETURN_IF_ERROR(store_->CreateTenant(tenant));
   Caller in_tenant = caller;
@@ -158,23 +143,25 @@ absl::StatusOr<v1::ListTenantsResponse> AdminApi::ListTenants(const Caller& call
   return out;
 }
 
+absl::StatusOr<std::string> AdminApi::ApiKeyTenant(const Caller& caller,
+                                                   const std::string& requested_tenant_id) {
+  if (caller.is_operator) {
+    RETURN_IF_ERROR(RequireId("tenant_id", requested_tenant_id));
+    // The operator sees every tenant, so "no such tenant" leaks nothing.
+    RETURN_IF_ERROR(store_->GetTenant(requested_tenant_id).status());
+    return requested_tenant_id;
+  }
+  RETURN_IF_ERROR(RequireTenantScope(caller, kScopeAdmin));
+  if (!requested_tenant_id.empty() && requested_tenant_id != caller.tenant_id) {
+    return absl::NotFoundError(absl::StrCat("tenant \"", requested_tenant_id, "\" not found"));
+  }
+  return caller.tenant_id;
+}
+
 absl::StatusOr<v1::CreateApiKeyResponse> AdminApi::CreateApiKey(const Caller& caller,
                                                                 const v1::CreateApiKeyRequest& r) {
-  std::string tenant_id;
-  if (caller.is_operator) {
-    RETURN_IF_ERROR(RequireId("tenant_id", r.tenant_id()));
-    // The operator sees every tenant, so "no such tenant" leaks nothing.
-    absl::StatusOr<Tenant> tenant = store_->GetTenant(r.tenant_id());
-    if (!tenant.ok()) return tenant.status();
-    tenant_id = r.tenant_id();
-  } else {
-    RETURN_IF_ERROR(RequireTenantScope(caller, kScopeAdmin));
-    if (!r.tenant_id().empty() && r.tenant_id() != caller.tenant_id) {
-      return absl::NotFoundError(absl::StrCat("tenant \"", r.tenant_id(), "\" not found"));
-    }
-    tenant_id = caller.tenant_id;
-  }
-  RETURN_IF_ERROR(ValidateDisplayName("display_name", r.display_name(), /*required=*/false));
+  ASSIGN_OR_RETURN(std::string tenant_id, ApiKeyTenant(caller, r.tenant_id()));
+  RETURN_IF_ERROR(CheckText("display_name", r.display_name(), kMaxDisplayName, /*required=*/false));
   absl::Status scope_status;
   std::vector<std::string> scopes = NormalizeScopes(r.scopes(), &scope_status);
   RETURN_IF_ERROR(scope_status);
@@ -194,17 +181,7 @@ absl::StatusOr<v1::CreateApiKeyResponse> AdminApi::CreateApiKey(const Caller& ca
 
 absl::StatusOr<v1::ListApiKeysResponse> AdminApi::ListApiKeys(const Caller& caller,
                                                               const v1::ListApiKeysRequest& r) {
-  std::string tenant_id;
-  if (caller.is_operator) {
-    RETURN_IF_ERROR(RequireId("tenant_id", r.tenant_id()));
-    tenant_id = r.tenant_id();
-  } else {
-    RETURN_IF_ERROR(RequireTenantScope(caller, kScopeAdmin));
-    if (!r.tenant_id().empty() && r.tenant_id() != caller.tenant_id) {
-      return absl::NotFoundError(absl::StrCat("tenant \"", r.tenant_id(), "\" not found"));
-    }
-    tenant_id = caller.tenant_id;
-  }
+  ASSIGN_OR_RETURN(std::string tenant_id, ApiKeyTenant(caller, r.tenant_id()));
   ASSIGN_OR_RETURN(std::vector<ApiKeyRecord> keys, store_->ListApiKeys(tenant_id));
   v1::ListApiKeysResponse out;
   for (const ApiKeyRecord& k : keys) *out.add_api_keys() = ToProto(k);
@@ -214,7 +191,7 @@ absl::StatusOr<v1::ListApiKeysResponse> AdminApi::ListApiKeys(const Caller& call
 absl::StatusOr<v1::CreateEnrollmentTokenResponse> AdminApi::CreateEnrollmentToken(
     const Caller& caller, const v1::CreateEnrollmentTokenRequest& r) {
   RETURN_IF_ERROR(RequireTenantScope(caller, kScopeAdmin));
-  RETURN_IF_ERROR(ValidateDisplayName("description", r.description(), /*required=*/false));
+  RETURN_IF_ERROR(CheckText("description", r.description(), kMaxDisplayName, /*required=*/false));
   absl::Duration ttl = r.ttl_seconds() == 0 ? options_.default_enrollment_token_ttl
                                             : absl::Seconds(r.ttl_seconds());
   if (ttl <= absl::ZeroDuration() || ttl > options_.max_enrollment_token_ttl) {
@@ -258,7 +235,7 @@ absl::StatusOr<v1::CertificateAuthority> AdminApi::CreateCertificateAuthority(
   }
   RETURN_IF_ERROR(ValidateCaHost(host));
   RETURN_IF_ERROR(ValidateCaName(ca_name));
-  RETURN_IF_ERROR(ValidateDisplayName("display_name", r.display_name(), /*required=*/false));
+  RETURN_IF_ERROR(CheckText("display_name", r.display_name(), kMaxDisplayName, /*required=*/false));
   CertificateAuthorityRecord ca;
   ca.ca_id = NewObjectId();
   ca.tenant_id = caller.tenant_id;

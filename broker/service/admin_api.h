@@ -75,6 +75,10 @@ class AdminApi {
       const Caller& caller, const v1::GetDeliveryCertificateRequest& r);
 
  private:
+  // The tenant whose API keys a call manages: any (named) tenant for the operator, the
+  // caller's own for a tenant admin.
+  absl::StatusOr<std::string> ApiKeyTenant(const Caller& caller,
+                                           const std::string& requested_tenant_id);
   absl::StatusOr<ConnectorRecord> PendingConnectorByCode(const Caller& caller,
                                                          const std::string& code);
   absl::StatusOr<v1::Connector> Transition(const Caller& caller, const std::string& connector_id,

@@ -3,16 +3,12 @@
 #include <string>
 #include <utility>
 
+#include "broker/service/field_checks.h"
 #include "common/grpc_status.h"
 
 namespace certbridge::broker {
 namespace {
 
-std::string AuthorizationHeader(const grpc::CallbackServerContext& context) {
-  const auto& metadata = context.client_metadata();
-  auto it = metadata.find("authorization");
-  return it == metadata.end() ? std::string() : std::string(it->second.data(), it->second.size());
-}
 
 // Authenticates, runs `method` on the pool and finishes the call with its result.
 template <typename Request, typename Response, typename Method>

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "broker/service/admin_api.h"
+#include "broker/service/field_checks.h"
 #include "broker/service/ids.h"
 #include "common/pki/pki.h"
 #include "common/status_macros.h"
@@ -15,21 +16,6 @@ namespace {
 constexpr size_t kMaxCsrBytes = 16 * 1024;
 constexpr size_t kMaxShortField = 256;
 
-absl::Status ValidateShortField(absl::string_view field, absl::string_view value, bool required) {
-  if (required && value.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(field, " is required"));
-  }
-  if (value.size() > kMaxShortField) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, " is ", value.size(), " bytes; at most ", kMaxShortField));
-  }
-  for (unsigned char c : value) {
-    if (c < 0x20 || c == 0x7f) {
-      return absl::InvalidArgumentError(absl::StrCat(field, " contains a control character"));
-    }
-  }
-  return absl::OkStatus();
-}
 
 std::string FormatCode(absl::string_view code) {
   return absl::StrCat(code.substr(0, 4), "-", code.substr(4));
@@ -53,10 +39,10 @@ absl::StatusOr<v1::RegisterResponse> AgentApi::Register(const v1::RegisterReques
     return absl::InvalidArgumentError(
         absl::StrCat("csr_pem is ", r.csr_pem().size(), " bytes; at most ", kMaxCsrBytes));
   }
-  RETURN_IF_ERROR(ValidateShortField("host", r.host(), /*required=*/true));
-  RETURN_IF_ERROR(ValidateShortField("os", r.os(), /*required=*/false));
-  RETURN_IF_ERROR(ValidateShortField("agent_version", r.agent_version(), /*required=*/false));
-  RETURN_IF_ERROR(ValidateShortField("ca_identity", r.ca_identity(), /*required=*/true));
+  RETURN_IF_ERROR(CheckText("host", r.host(), kMaxShortField, true));
+  RETURN_IF_ERROR(CheckText("os", r.os(), kMaxShortField, false));
+  RETURN_IF_ERROR(CheckText("agent_version", r.agent_version(), kMaxShortField, false));
+  RETURN_IF_ERROR(CheckText("ca_identity", r.ca_identity(), kMaxShortField, true));
   absl::StatusOr<pki::CsrInfo> csr = pki::ParseCsr(r.csr_pem());
   if (!csr.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("agent CSR: ", csr.status().message()));
@@ -205,10 +191,10 @@ absl::StatusOr<v1::AgentConfig> AgentApi::ConfigFor(const ConnectorRecord& conne
 
 absl::Status AgentApi::RecordHello(const ConnectorRecord& connector, const v1::Hello& hello,
                                    const std::string& replica_id, absl::Time connect_time) {
-  RETURN_IF_ERROR(ValidateShortField("hello.host", hello.host(), false));
-  RETURN_IF_ERROR(ValidateShortField("hello.os", hello.os(), false));
-  RETURN_IF_ERROR(ValidateShortField("hello.agent_version", hello.agent_version(), false));
-  RETURN_IF_ERROR(ValidateShortField("hello.ca_identity", hello.ca_identity(), false));
+  RETURN_IF_ERROR(CheckText("hello.host", hello.host(), kMaxShortField, false));
+  RETURN_IF_ERROR(CheckText("hello.os", hello.os(), kMaxShortField, false));
+  RETURN_IF_ERROR(CheckText("hello.agent_version", hello.agent_version(), kMaxShortField, false));
+  RETURN_IF_ERROR(CheckText("hello.ca_identity", hello.ca_identity(), kMaxShortField, false));
   RETURN_IF_ERROR(store_->UpdateConnectorAgentInfo(
       connector.tenant_id, connector.connector_id,
       hello.host().empty() ? connector.host : hello.host(),

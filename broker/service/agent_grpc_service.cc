@@ -211,6 +211,7 @@ class AgentGrpcService::ConnectStream final
           break;
         }
         status = service_->dispatcher_->HandleResult(slot, message.job_result());
+        if (status.ok()) SendJobAck(message.job_result().job_id());
         break;
       }
       case v1::AgentMessage::kHeartbeat:
@@ -264,9 +265,16 @@ class AgentGrpcService::ConnectStream final
     for (const v1::JobResult& result : hello.journal_results()) {
       absl::Status s = service_->dispatcher_->HandleResult(slot, result);
       if (!s.ok()) return s;
+      SendJobAck(result.job_id());
     }
     service_->dispatcher_->ResendLeased(slot);
     return absl::OkStatus();
+  }
+
+  void SendJobAck(int64_t job_id) {
+    v1::BrokerMessage ack;
+    ack.mutable_job_ack()->set_job_id(job_id);
+    Send(std::move(ack));
   }
 
   void SendConfig() {

@@ -13,6 +13,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "broker/service/field_checks.h"
 #include "broker/service/ids.h"
 #include "broker/service/proto_mapping.h"
 #include "common/pki/names.h"
@@ -28,22 +29,6 @@ constexpr size_t kMaxCsrBytes = 16 * 1024;
 constexpr int kMaxSans = 32;
 constexpr int kMaxLabels = 32;
 
-absl::Status CheckPrintable(absl::string_view field, absl::string_view value, size_t max,
-                            bool required) {
-  if (required && value.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(field, " is required"));
-  }
-  if (value.size() > max) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, " is ", value.size(), " bytes; at most ", max));
-  }
-  for (unsigned char c : value) {
-    if (c < 0x20 || c == 0x7f) {
-      return absl::InvalidArgumentError(absl::StrCat(field, " contains a control character"));
-    }
-  }
-  return absl::OkStatus();
-}
 
 std::optional<pki::SubjectAltName::Type> SanType(v1::SubjectAltName::Type type) {
   switch (type) {
@@ -153,16 +138,16 @@ CertificateApi::CertificateApi(Store* store, CertificateStore* requests, const C
 absl::StatusOr<CertificateRequestRecord> CertificateApi::Create(
     const Caller& caller, const v1::CreateCertificateRequestRequest& r) {
   RETURN_IF_ERROR(RequireTenantScope(caller, kScopeCertificates));
-  RETURN_IF_ERROR(CheckPrintable("request_id", r.request_id(), kMaxRequestId, /*required=*/true));
-  RETURN_IF_ERROR(CheckPrintable("ca_id", r.ca_id(), 64, /*required=*/true));
-  RETURN_IF_ERROR(CheckPrintable("template_name", r.template_name(), kMaxTemplateName, true));
-  RETURN_IF_ERROR(CheckPrintable("device_id", r.device_id(), 256, false));
+  RETURN_IF_ERROR(CheckText("request_id", r.request_id(), kMaxRequestId, /*required=*/true));
+  RETURN_IF_ERROR(CheckText("ca_id", r.ca_id(), 64, /*required=*/true));
+  RETURN_IF_ERROR(CheckText("template_name", r.template_name(), kMaxTemplateName, true));
+  RETURN_IF_ERROR(CheckText("device_id", r.device_id(), 256, false));
   if (r.labels_size() > kMaxLabels) {
     return absl::InvalidArgumentError(absl::StrCat("at most ", kMaxLabels, " labels"));
   }
   for (const auto& [key, value] : r.labels()) {
-    RETURN_IF_ERROR(CheckPrintable("label key", key, 63, true));
-    RETURN_IF_ERROR(CheckPrintable("label value", value, 256, false));
+    RETURN_IF_ERROR(CheckText("label key", key, 63, true));
+    RETURN_IF_ERROR(CheckText("label value", value, 256, false));
   }
   if (r.has_wait_timeout() &&
       (r.wait_timeout().seconds() < 0 ||
@@ -304,10 +289,10 @@ absl::StatusOr<CertificateRequestRecord> CertificateApi::Get(
     const Caller& caller, const v1::GetCertificateRequestRequest& r) {
   RETURN_IF_ERROR(RequireTenantScope(caller, kScopeCertificates));
   if (!r.name().empty()) {
-    RETURN_IF_ERROR(CheckPrintable("name", r.name(), 64, true));
+    RETURN_IF_ERROR(CheckText("name", r.name(), 64, true));
     return requests_->GetCertificateRequest(caller.tenant_id, r.name());
   }
-  RETURN_IF_ERROR(CheckPrintable("request_id", r.request_id(), kMaxRequestId, true));
+  RETURN_IF_ERROR(CheckText("request_id", r.request_id(), kMaxRequestId, true));
   return requests_->GetCertificateRequestByRequestId(caller.tenant_id, r.request_id());
 }
 
@@ -339,7 +324,7 @@ absl::StatusOr<v1::ListCertificateRequestsResponse> CertificateApi::List(
 absl::StatusOr<CertificateRequestRecord> CertificateApi::Cancel(
     const Caller& caller, const v1::CancelCertificateRequestRequest& r) {
   RETURN_IF_ERROR(RequireTenantScope(caller, kScopeCertificates));
-  RETURN_IF_ERROR(CheckPrintable("name", r.name(), 64, true));
+  RETURN_IF_ERROR(CheckText("name", r.name(), 64, true));
   ASSIGN_OR_RETURN(CertificateRequestRecord request,
                    requests_->GetCertificateRequest(caller.tenant_id, r.name()));
   request.state = RequestState::kCancelled;
@@ -370,8 +355,8 @@ absl::StatusOr<CertificateRequestRecord> CertificateApi::Revoke(
   if (!r.name().empty()) {
     request = requests_->GetCertificateRequest(caller.tenant_id, r.name());
   } else {
-    RETURN_IF_ERROR(CheckPrintable("ca_id", r.ca_id(), 64, true));
-    RETURN_IF_ERROR(CheckPrintable("serial_number", r.serial_number(), 64, true));
+    RETURN_IF_ERROR(CheckText("ca_id", r.ca_id(), 64, true));
+    RETURN_IF_ERROR(CheckText("serial_number", r.serial_number(), 64, true));
     request = requests_->GetCertificateRequestBySerial(
         caller.tenant_id, r.ca_id(), absl::AsciiStrToUpper(r.serial_number()));
   }

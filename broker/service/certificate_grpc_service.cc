@@ -7,6 +7,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "broker/service/field_checks.h"
 #include "common/grpc_status.h"
 #include "common/log.h"
 
@@ -16,11 +17,6 @@ namespace {
 constexpr absl::Duration kRevokeWait = absl::Seconds(30);
 constexpr int kWatchBatch = 100;
 
-std::string AuthorizationHeader(const grpc::CallbackServerContext& context) {
-  const auto& metadata = context.client_metadata();
-  auto it = metadata.find("authorization");
-  return it == metadata.end() ? std::string() : std::string(it->second.data(), it->second.size());
-}
 
 // A state a waiting caller wants to hear about: terminal, or pending an officer (which
 // can take hours).

@@ -1,0 +1,28 @@
+// Checks of text fields that arrive from the network, shared by every API so that the
+// same mistake gets the same words everywhere.
+#ifndef CERTBRIDGE_BROKER_SERVICE_FIELD_CHECKS_H_
+#define CERTBRIDGE_BROKER_SERVICE_FIELD_CHECKS_H_
+
+#include <cstddef>
+#include <string>
+
+#include <grpcpp/server_context.h>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+
+namespace certbridge::broker {
+
+// INVALID_ARGUMENT "<field> is required" / "<field> is N bytes; at most M" /
+// "<field> contains a control character". Control characters are refused because these
+// values end up in logs, tables and AD CS request attributes (where a newline would start
+// a new attribute).
+absl::Status CheckText(absl::string_view field, absl::string_view value, size_t max_bytes,
+                       bool required);
+
+// The `authorization` metadata of a call, or "".
+std::string AuthorizationHeader(const grpc::CallbackServerContext& context);
+
+}  // namespace certbridge::broker
+
+#endif  // CERTBRIDGE_BROKER_SERVICE_FIELD_CHECKS_H_
