@@ -180,7 +180,7 @@ int Run() {
   certificate_options.session_liveness = session_liveness;
   CertificateApi certificate_api(store->get(), store->get(), &clock, certificate_options);
   CertificateGrpcService certificate_service(&certificate_api, store->get(), &auth, &pool, &clock);
-  ChangeFanout fanout(&dispatcher, &certificate_service);
+  ChangeFanout fanout(&dispatcher, &certificate_service, &agent_service);
   (*store)->SetChangeListener(&fanout);
   Sweeper sweeper(store->get(), &certificate_api, &dispatcher, &clock,
                   absl::GetFlag(FLAGS_sweep_interval));

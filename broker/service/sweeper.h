@@ -1,7 +1,8 @@
 // The broker's slow safety net and the fan-out of store notifications.
 //
 // ChangeFanout turns the store's change notifications (from every replica) into wake-ups
-// of the dispatcher (new READY jobs) and of waiting calls and Watch streams.
+// of the dispatcher (new READY jobs), of waiting calls and Watch streams, and of the agent
+// streams and registration long-polls of a changed connector.
 //
 // Sweeper runs every `period` on its own thread: leases whose agent vanished go back to
 // READY, QUEUED requests past their deadline become EXPIRED with the reason, and every CA
@@ -15,6 +16,7 @@
 #include "absl/time/time.h"
 #include "broker/service/certificate_api.h"
 #include "broker/service/certificate_grpc_service.h"
+#include "broker/service/connector_events.h"
 #include "broker/service/job_dispatcher.h"
 #include "broker/store/certificate_store.h"
 #include "common/clock.h"
@@ -23,8 +25,9 @@ namespace certbridge::broker {
 
 class ChangeFanout final : public ChangeListener {
  public:
-  ChangeFanout(JobDispatcher* dispatcher, CertificateGrpcService* certificates)
-      : dispatcher_(dispatcher), certificates_(certificates) {}
+  ChangeFanout(JobDispatcher* dispatcher, CertificateGrpcService* certificates,
+               ConnectorEvents* connectors)
+      : dispatcher_(dispatcher), certificates_(certificates), connectors_(connectors) {}
   void OnJobsReady(const std::string& tenant_id, const std::string& ca_id) override {
     dispatcher_->JobsReady(tenant_id, ca_id);
   }
@@ -32,10 +35,14 @@ class ChangeFanout final : public ChangeListener {
                         int64_t) override {
     certificates_->RequestChanged(tenant_id, request_name);
   }
+  void OnConnectorChanged(const std::string&, const std::string& connector_id) override {
+    connectors_->ConnectorChanged(connector_id);
+  }
 
  private:
   JobDispatcher* dispatcher_;
   CertificateGrpcService* certificates_;
+  ConnectorEvents* connectors_;
 };
 
 class Sweeper {

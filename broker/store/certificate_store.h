@@ -172,6 +172,14 @@ class ChangeListener {
   virtual ~ChangeListener() = default;
   // New READY work for this CA (a new or re-readied job).
   virtual void OnJobsReady(const std::string& tenant_id, const std::string& ca_id) = 0;
+  // A connector's row changed in a way its live stream must see at once (approved,
+  // disabled, enabled, rejected, deleted, CA assigned or unassigned). Sent by PostgresStore
+  // so that the replica holding the stream reacts within a notification's latency; the
+  // fake does not send it (in one process the broker's own ConnectorEvents cover it).
+  virtual void OnConnectorChanged(const std::string& tenant_id, const std::string& connector_id) {
+    (void)tenant_id;
+    (void)connector_id;
+  }
   // A request of this tenant changed (change_seq is its new value). request_name may be
   // empty: several requests of the tenant changed, the newest at change_seq (PostgresStore
   // collapses a claim's or a sweep's many changes so that one NOTIFY stays small); read

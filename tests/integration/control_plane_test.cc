@@ -550,6 +550,42 @@ TEST_F(ControlPlaneTest, AnotherTenantsObjectsAreNotFoundLikeMissingOnes) {
   EXPECT_EQ(connectors.connectors_size(), 0);
 }
 
+TEST_F(ControlPlaneTest, DisablingOnAnotherReplicaCutsTheStreamThere) {
+  TenantKeys t = NewTenant("two replicas");
+  auto agent = stack_->RegisterAgent(*broker_, t.admin_key, "CORP\\AGENT09$");
+  ASSERT_TRUE(agent.ok()) << agent.status();
+  auto running = ChildProcess::Start(
+      {BuildPath("bin/certbridge-agent"), "run", "--state-dir", agent->state_dir},
+      agent->state_dir + ".run.log");
+  ASSERT_TRUE(running.ok());
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        return GetConnector(t.admin_key, agent->connector_id).connectivity() ==
+               v1::Connector::CONNECTED;
+      },
+      absl::Seconds(30)))
+      << (*running)->Log();
+  // The admin talks to another replica than the one holding the stream.
+  auto other = stack_->StartBroker({});
+  ASSERT_TRUE(other.ok()) << other.status();
+  auto other_admin = stack_->AdminStub(*other);
+  v1::DisableConnectorRequest disable;
+  disable.set_connector_id(agent->connector_id);
+  v1::Connector out;
+  ASSERT_TRUE(other_admin->DisableConnector(CallContext(t.admin_key).get(), disable, &out).ok());
+  const absl::Time disabled_at = absl::Now();
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        return GetConnector(t.admin_key, agent->connector_id).connectivity() ==
+               v1::Connector::DISCONNECTED;
+      },
+      absl::Seconds(5)));
+  const absl::Duration cut_after = absl::Now() - disabled_at;
+  std::cout << "stream on replica 1 cut " << absl::FormatDuration(cut_after)
+            << " after DisableConnector on replica 2\n";
+  EXPECT_LT(cut_after, absl::Seconds(2));
+}
+
 TEST_F(ControlPlaneTest, StreamsNeedTheBrokersAgentCertificate) {
   grpc::Status none = ConnectOnce("", "");
   EXPECT_EQ(none.error_code(), grpc::StatusCode::UNAUTHENTICATED) << none.error_message();

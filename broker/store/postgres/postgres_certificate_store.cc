@@ -13,6 +13,8 @@
 //   change_seq non-empty   -> OnRequestChanged(tenant_id, request_name, change_seq);
 //                             request_name is empty when several requests of the tenant
 //                             were collapsed into one record to keep the payload small.
+// Connector changes (postgres_store.cc) are records "C \x1f tenant_id \x1f connector_id"
+//                          -> OnConnectorChanged(tenant_id, connector_id).
 // Ids cannot hold control characters (record_validation.h), so the separators are safe.
 #include <poll.h>
 #include <unistd.h>
@@ -460,6 +462,11 @@ struct Event {
   int64_t change_seq = 0;
 };
 
+struct ConnectorChange {
+  std::string tenant_id;
+  std::string connector_id;
+};
+
 std::string EncodeRecords(const std::vector<Event>& events) {
   std::vector<std::string> records;
   for (const Event& e : events) {
@@ -494,10 +501,15 @@ std::string EncodePayload(const std::vector<Event>& events) {
   return payload;
 }
 
-std::vector<Event> DecodePayload(absl::string_view payload) {
+std::vector<Event> DecodePayload(absl::string_view payload,
+                                 std::vector<ConnectorChange>* connectors) {
   std::vector<Event> events;
   for (absl::string_view record : absl::StrSplit(payload, '\x1e', absl::SkipEmpty())) {
     std::vector<absl::string_view> f = absl::StrSplit(record, '\x1f');
+    if (f.size() == 3 && f[0] == "C") {
+      connectors->push_back({std::string(f[1]), std::string(f[2])});
+      continue;
+    }
     if (f.size() != 4) continue;  // not ours (a newer format, or a manual NOTIFY)
     Event e{std::string(f[0]), std::string(f[1]), std::string(f[2]), 0};
     if (!f[3].empty() && !absl::SimpleAtoi(f[3], &e.change_seq)) continue;
@@ -1012,11 +1024,15 @@ void PostgresStore::ListenLoop() {
     for (const std::string& payload : conn->TakeNotifications()) {
       absl::MutexLock lock(&dispatch_mu_);
       if (listener_ == nullptr) continue;
-      for (const Event& e : DecodePayload(payload)) {
+      std::vector<ConnectorChange> connectors;
+      for (const Event& e : DecodePayload(payload, &connectors)) {
         if (!e.ca_id.empty()) listener_->OnJobsReady(e.tenant_id, e.ca_id);
         if (e.change_seq > 0) {
           listener_->OnRequestChanged(e.tenant_id, e.request_name, e.change_seq);
         }
+      }
+      for (const ConnectorChange& c : connectors) {
+        listener_->OnConnectorChanged(c.tenant_id, c.connector_id);
       }
     }
     const int fd = conn->socket();

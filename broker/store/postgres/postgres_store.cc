@@ -115,6 +115,12 @@ constexpr Statement kUpdateAgentInfo = {
 constexpr Statement kDeleteConnector = {
     "delete_connector", "DELETE FROM connector WHERE tenant_id = $1 AND connector_id = $2"};
 
+// Wakes the replica that holds the connector's stream; the payload format is decoded in
+// postgres_certificate_store.cc ("C" record).
+constexpr Statement kNotifyConnectorChanged = {
+    "notify_connector_changed",
+    "SELECT pg_notify('certbridge_events', 'C' || chr(31) || $1 || chr(31) || $2)"};
+
 constexpr Statement kInsertCa = {
     "insert_certificate_authority",
     "INSERT INTO certificate_authority (ca_id, tenant_id, host, ca_name, display_name, "
@@ -489,6 +495,12 @@ absl::StatusOr<ConnectorRecord> PostgresStore::FindConnectorByRegistrationCode(
   return ConnectorFromRow(rows, 0);
 }
 
+// Best effort: the change has committed; a lost wake-up only delays the stream's re-check.
+void NotifyConnectorChanged(pg::Connection& conn, const std::string& tenant_id,
+                            const std::string& connector_id) {
+  conn.Exec(kNotifyConnectorChanged, {tenant_id, connector_id}).status().IgnoreError();
+}
+
 absl::Status PostgresStore::ApproveConnector(const std::string& tenant_id,
                                              const std::string& connector_id,
                                              absl::Time approve_time,
@@ -500,7 +512,10 @@ absl::Status PostgresStore::ApproveConnector(const std::string& tenant_id,
                    conn->Exec(kApprove, {tenant_id, connector_id, TimeParam(approve_time),
                                          certificate_chain_pem, certificate_serial,
                                          TimeParam(certificate_expire_time)}));
-  if (rows.affected() == 1) return absl::OkStatus();
+  if (rows.affected() == 1) {
+    NotifyConnectorChanged(*conn, tenant_id, connector_id);
+    return absl::OkStatus();
+  }
   return ExplainNoUpdate(*conn, tenant_id, connector_id, "approve");
 }
 
@@ -514,7 +529,10 @@ absl::Status PostgresStore::TransitionConnector(const std::string& tenant_id,
   ASSIGN_OR_RETURN(Rows rows, conn->Exec(kTransition, {tenant_id, connector_id,
                                                        std::string(ConnectorStateName(to)),
                                                        absl::StrJoin(from_names, ",")}));
-  if (rows.affected() == 1) return absl::OkStatus();
+  if (rows.affected() == 1) {
+    NotifyConnectorChanged(*conn, tenant_id, connector_id);
+    return absl::OkStatus();
+  }
   return ExplainNoUpdate(*conn, tenant_id, connector_id,
                          absl::StrCat("move to ", ConnectorStateName(to)));
 }
@@ -551,6 +569,7 @@ absl::Status PostgresStore::DeleteConnector(const std::string& tenant_id,
   ASSIGN_OR_RETURN(Lease conn, Acquire());
   ASSIGN_OR_RETURN(Rows rows, conn->Exec(kDeleteConnector, {tenant_id, connector_id}));
   if (rows.affected() == 0) return ConnectorNotFound(connector_id);
+  NotifyConnectorChanged(*conn, tenant_id, connector_id);
   return absl::OkStatus();
 }
 
@@ -609,6 +628,7 @@ absl::Status PostgresStore::AssignCertificateAuthority(const std::string& tenant
     }
     return CaNotFound(ca_id);
   }
+  if (status.ok()) NotifyConnectorChanged(*conn, tenant_id, connector_id);
   return status;
 }
 
@@ -617,7 +637,10 @@ absl::Status PostgresStore::UnassignCertificateAuthority(const std::string& tena
                                                          const std::string& connector_id) {
   ASSIGN_OR_RETURN(Lease conn, Acquire());
   ASSIGN_OR_RETURN(Rows rows, conn->Exec(kUnassign, {tenant_id, ca_id, connector_id}));
-  if (rows.affected() == 1) return absl::OkStatus();
+  if (rows.affected() == 1) {
+    NotifyConnectorChanged(*conn, tenant_id, connector_id);
+    return absl::OkStatus();
+  }
   ASSIGN_OR_RETURN(Rows ca, conn->Exec(kCaExists, {tenant_id, ca_id}));
   if (ca.size() == 0) return CaNotFound(ca_id);
   ASSIGN_OR_RETURN(Rows connector, conn->Exec(kConnectorExists, {tenant_id, connector_id}));
