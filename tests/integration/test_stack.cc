@@ -156,14 +156,14 @@ absl::StatusOr<RegisteredAgent> TestStack::RegisterAgent(const BrokerProcess& br
   grpc::Status s = admin->CreateEnrollmentToken(CallContext(admin_key).get(), {}, &token);
   if (!s.ok()) return absl::InternalError(s.error_message());
   RegisteredAgent agent;
-  agent.state_dir = absl::StrCat(dir_, "/agent", n);
+  agent.state_dir = absl::StrCat(dir_, "/registered-agent", n);
   agent.ca_identity = ca_identity;
   absl::StatusOr<std::unique_ptr<ChildProcess>> registering = ChildProcess::Start(
       {BuildPath("bin/certbridge-agent"), "register", "--broker", broker.agent_address(),
        "--broker-ca", pki("tls-ca.pem"), "--token", token.token(), "--state-dir",
        agent.state_dir, "--ca-identity", ca_identity, "--host",
        absl::StrCat("agent", n, ".corp.example")},
-      absl::StrCat(dir_, "/agent", n, "-register.log"));
+      agent.state_dir + "-register.log");
   if (!registering.ok()) return registering.status();
   // The pending connector shows up in the tenant; approve it by its code from the log.
   std::string code;
