@@ -15,14 +15,14 @@ mkdir -p "$out"
 emulator_ca="$state/emulator/ca.cert.pem"
 
 show() {  # show CERT_FILE
-  openssl x509 -in "$1" -noout -subject -issuer -serial -enddate -ext subjectAltName,extendedKeyUsage 2>/dev/null
+  openssl x509 -in "$1" -noout -nameopt utf8,sep_comma_plus -subject -issuer -serial -enddate -ext subjectAltName,extendedKeyUsage 2>/dev/null
   printf 'openssl verify against the emulator CA: '
   openssl verify -CAfile "$emulator_ca" "$1"
 }
 
 echo "-- CSR mode: the device made its key; only the CSR travels"
-openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-  -subj "/CN=iPad 42 (Müller, Jörg)/O=Example, Inc." -keyout "$out/device-csr-mode.key" \
+openssl req -new -utf8 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+  -subj "/O=Example, Inc./CN=iPad 42 (Müller, Jörg)" -keyout "$out/device-csr-mode.key" \
   -out "$out/device.csr" 2>/dev/null
 ctl certificates request --ca "$ca" --template CertbridgeDevice --csr "$out/device.csr" \
   --san dns:ipad-42.devices.example --device-id ipad-42 --wait 30s --out-cert "$out/csr-mode.pem"
