@@ -13,6 +13,7 @@
 #include <string>
 
 #include <google/protobuf/util/json_util.h>
+#include <grpcpp/generic/generic_stub.h>
 #include <gtest/gtest.h>
 
 #include "absl/strings/ascii.h"
@@ -584,6 +585,41 @@ TEST_F(ControlPlaneTest, DisablingOnAnotherReplicaCutsTheStreamThere) {
   std::cout << "stream on replica 1 cut " << absl::FormatDuration(cut_after)
             << " after DisableConnector on replica 2\n";
   EXPECT_LT(cut_after, absl::Seconds(2));
+}
+
+// Kubernetes gRPC probes call grpc.health.v1.Health/Check on both ports.
+TEST_F(ControlPlaneTest, BothPortsServeTheHealthService) {
+  grpc::SslCredentialsOptions tls;
+  tls.pem_root_certs = ReadFileOrEmpty(stack_->pki("tls-ca.pem"));
+  for (const std::string& address : {broker_->api_address(), broker_->agent_address()}) {
+    SCOPED_TRACE(address);
+    grpc::GenericStub stub(grpc::CreateChannel(address, grpc::SslCredentials(tls)));
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    grpc::ByteBuffer request;  // HealthCheckRequest{service: ""} encodes to no bytes
+    grpc::Slice empty;
+    request = grpc::ByteBuffer(&empty, 1);
+    grpc::ByteBuffer response;
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    grpc::Status status;
+    stub.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request,
+                   &response, [&](grpc::Status s) {
+                     std::lock_guard<std::mutex> lock(mu);
+                     status = s;
+                     done = true;
+                     cv.notify_all();
+                   });
+    std::unique_lock<std::mutex> lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(15), [&] { return done; }));
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    std::vector<grpc::Slice> slices;
+    ASSERT_TRUE(response.Dump(&slices).ok());
+    std::string bytes;
+    for (const auto& slice : slices) bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+    EXPECT_EQ(bytes, std::string("\x08\x01", 2));  // status: SERVING
+  }
 }
 
 TEST_F(ControlPlaneTest, StreamsNeedTheBrokersAgentCertificate) {
