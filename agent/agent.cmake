@@ -1,19 +1,37 @@
 # The agent's client side (registration, the stream, the state dir) and the
 # certbridge-agent program. Included from agent/CMakeLists.txt.
 
+# The state dir's files (atomic writes), shared by the client and the job journal.
+add_library(certbridge_agent_state STATIC ${CMAKE_CURRENT_LIST_DIR}/client/state_dir.cc)
+target_compile_options(certbridge_agent_state PRIVATE ${CERTBRIDGE_WARNINGS})
+target_link_libraries(certbridge_agent_state PUBLIC
+  certbridge_common absl::status absl::statusor absl::strings)
+
+# Job execution: the executor, its journal and the encrypted store of generated keys.
+# Links the CaBackend seam only; main.cc picks the implementation. pending_key_store.cc
+# uses OpenSSL directly for encrypted PKCS#8, which common/pki does not offer.
+add_library(certbridge_agent_jobs STATIC
+  ${CMAKE_CURRENT_LIST_DIR}/jobs/job_executor.cc
+  ${CMAKE_CURRENT_LIST_DIR}/jobs/job_journal.cc
+  ${CMAKE_CURRENT_LIST_DIR}/jobs/pending_key_store.cc)
+target_compile_options(certbridge_agent_jobs PRIVATE ${CERTBRIDGE_WARNINGS})
+target_link_libraries(certbridge_agent_jobs
+  PUBLIC certbridge_agent_state certbridge_ca_backend certbridge_adcs certbridge_pki
+         certbridge_proto certbridge_common absl::synchronization absl::strings Threads::Threads
+  PRIVATE OpenSSL::Crypto)
+
 add_library(certbridge_agent_client STATIC
   ${CMAKE_CURRENT_LIST_DIR}/client/agent_info.cc
   ${CMAKE_CURRENT_LIST_DIR}/client/agent_session.cc
   ${CMAKE_CURRENT_LIST_DIR}/client/backoff.cc
   ${CMAKE_CURRENT_LIST_DIR}/client/broker_channel.cc
   ${CMAKE_CURRENT_LIST_DIR}/client/registration.cc
-  ${CMAKE_CURRENT_LIST_DIR}/client/renewal_policy.cc
-  ${CMAKE_CURRENT_LIST_DIR}/client/state_dir.cc)
+  ${CMAKE_CURRENT_LIST_DIR}/client/renewal_policy.cc)
 target_compile_options(certbridge_agent_client PRIVATE ${CERTBRIDGE_WARNINGS})
 target_compile_definitions(certbridge_agent_client PRIVATE
   CERTBRIDGE_VERSION="${PROJECT_VERSION}")
 target_link_libraries(certbridge_agent_client PUBLIC
-  certbridge_common certbridge_pki certbridge_proto
+  certbridge_agent_state certbridge_agent_jobs certbridge_common certbridge_pki certbridge_proto
   absl::random_random absl::strings absl::time absl::synchronization
   PkgConfig::GRPCPP Threads::Threads)
 

@@ -22,6 +22,10 @@
 #include "agent/client/registration.h"
 #include "agent/client/renewal_policy.h"
 #include "agent/client/state_dir.h"
+#include "agent/jobs/ca_backend_source.h"
+#include "agent/jobs/job_executor.h"
+#include "agent/jobs/job_journal.h"
+#include "agent/jobs/pending_key_store.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/pki/pki.h"
@@ -78,6 +82,11 @@ const Command kRun = {
         {"renew-fraction", "F", "renew after this fraction of the certificate's life (0.6667)"},
         {"backoff-base-ms", "MS", "first reconnect delay ceiling (1000)"},
         {"backoff-max-ms", "MS", "largest reconnect delay (60000)"},
+        {"ca-emulator", "HOST:PORT",
+         "run jobs against adcs-emulator at this address, acting as the\n"
+         "                            registered ca_identity (Linux; without it every job\n"
+         "                            fails: no CA backend configured)"},
+        {"max-concurrent-jobs", "N", "jobs run at once; the broker's credit window (4)"},
     }};
 
 const Command kStatus = {
@@ -272,6 +281,18 @@ int Run(int argc, char** argv) {
   if (options.backoff.max < options.backoff.base) {
     return UsageError(kRun, "--backoff-max-ms must not be smaller than --backoff-base-ms");
   }
+  int max_jobs = 4;
+  if (std::string f = Flag(flags, "max-concurrent-jobs"); !f.empty()) {
+    if (!absl::SimpleAtoi(f, &max_jobs) || max_jobs < 1 || max_jobs > 64) {
+      return UsageError(kRun, "--max-concurrent-jobs must be a number from 1 to 64");
+    }
+  }
+  const std::string emulator = Flag(flags, "ca-emulator");
+#ifndef CERTBRIDGE_AGENT_HAS_TEST_CA
+  if (!emulator.empty()) {
+    return UsageError(kRun, "--ca-emulator: this build has no adcs-emulator client");
+  }
+#endif
 
   // SIGTERM/SIGINT are taken by one thread with sigwait, which calls Stop(): blocked here,
   // before any thread exists, so that every later thread inherits the mask.
@@ -280,6 +301,50 @@ int Run(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  // The job side needs the registration (ca_identity, state dir); without one, Run()
+  // below reports what is missing.
+  std::unique_ptr<JobJournal> journal;
+  std::unique_ptr<PendingKeyStore> keys;
+  std::unique_ptr<CaBackendSource> backends;
+  std::unique_ptr<JobExecutor> executor;
+  StateDir dir(options.state_dir);
+  if (absl::StatusOr<AgentRegistration> reg = dir.LoadRegistration(); reg.ok()) {
+    if (emulator.empty()) {
+      // The Windows service build will use ComCaBackend here.
+      backends = std::make_unique<UnconfiguredCaBackendSource>(
+          "start the agent with --ca-emulator HOST:PORT (the Linux build has no AD CS client)");
+    } else {
+#ifdef CERTBRIDGE_AGENT_HAS_TEST_CA
+      const std::string identity = reg->ca_identity;
+      backends = std::make_unique<CachingCaBackendSource>(
+          [emulator, identity](const std::string& config)
+              -> absl::StatusOr<std::unique_ptr<CaBackend>> {
+            absl::StatusOr<std::unique_ptr<EmulatorCaBackend>> b = EmulatorCaBackend::Create(
+                {.target = emulator, .identity = identity, .config = config, .channel = nullptr});
+            if (!b.ok()) return b.status();
+            return std::unique_ptr<CaBackend>(std::move(*b));
+          });
+#endif
+    }
+    absl::StatusOr<std::unique_ptr<JobJournal>> j = JobJournal::Open(dir.FilePath("journal"));
+    absl::StatusOr<std::unique_ptr<PendingKeyStore>> k =
+        j.ok() ? PendingKeyStore::Open(dir.FilePath("pending-keys"))
+               : absl::StatusOr<std::unique_ptr<PendingKeyStore>>(j.status());
+    absl::StatusOr<std::unique_ptr<JobExecutor>> e =
+        k.ok() ? JobExecutor::Create({.journal = j->get(), .keys = k->get(),
+                                      .backends = backends.get(),
+                                      .max_concurrent_jobs = max_jobs})
+               : absl::StatusOr<std::unique_ptr<JobExecutor>>(k.status());
+    if (!e.ok()) {
+      std::cerr << "certbridge-agent run: " << e.status().message() << "\n";
+      return kExitFailure;
+    }
+    journal = *std::move(j);
+    keys = *std::move(k);
+    executor = *std::move(e);
+    options.jobs = executor.get();
+  }
 
   RealClock clock;
   AgentSession session(options, clock);

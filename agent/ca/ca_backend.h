@@ -89,6 +89,14 @@ struct CaTemplate {
   uint32_t enrollment_flags = 0;
 };
 
+// A request attribute to look for among the caller's own requests, e.g.
+// {.name = "CertbridgeRequestId", .value = "tenants/t/certificateRequests/r"}.
+struct FindRequestParams {
+  std::string attribute_name;
+  std::string attribute_value;
+  absl::Duration timeout = absl::Seconds(30);
+};
+
 struct PingParams {
   absl::Duration timeout = absl::Seconds(10);
 };
@@ -115,6 +123,12 @@ class CaBackend {
   virtual absl::StatusOr<std::vector<CaTemplate>> ListTemplates(
       const ListTemplatesParams& params) = 0;
   virtual absl::StatusOr<PingResult> Ping(const PingParams& params) = 0;
+  // The newest request this identity submitted whose attribute `attribute_name` equals
+  // `attribute_value`, answered as RetrievePending would (certificate included once
+  // issued). NOT_FOUND when there is none: the CA never logged such a request, so it is
+  // safe to submit it. UNIMPLEMENTED where the backend cannot search (ComCaBackend until it
+  // uses ICertView). Other errors as above.
+  virtual absl::StatusOr<CaResult> FindRequestByAttribute(const FindRequestParams& params) = 0;
 };
 
 }  // namespace certbridge::agent

@@ -42,6 +42,7 @@ class ComCaBackend final : public CaBackend {
   absl::StatusOr<CaChain> GetCaChain(const GetCaChainParams& params) override;
   absl::StatusOr<std::vector<CaTemplate>> ListTemplates(const ListTemplatesParams& params) override;
   absl::StatusOr<PingResult> Ping(const PingParams& params) override;
+  absl::StatusOr<CaResult> FindRequestByAttribute(const FindRequestParams& params) override;
 
  private:
   absl::StatusOr<CaResult> ToResult(const ComAnswer& answer);

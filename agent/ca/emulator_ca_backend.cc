@@ -166,4 +166,25 @@ absl::StatusOr<PingResult> EmulatorCaBackend::Ping(const PingParams& params) {
   return PingResult{resp.config(), absl::Now() - start};
 }
 
+absl::StatusOr<CaResult> EmulatorCaBackend::FindRequestByAttribute(
+    const FindRequestParams& params) {
+  if (params.attribute_name.empty()) {
+    return absl::InvalidArgumentError("find request: attribute name is empty");
+  }
+  grpc::ClientContext ctx;
+  Prepare(ctx, options_.identity, params.timeout);
+  adcsemu::v1::FindRequestsRequest req;
+  req.set_attribute_name(params.attribute_name);
+  req.set_attribute_value(params.attribute_value);
+  adcsemu::v1::FindRequestsResponse resp;
+  grpc::Status s = ca_stub_->FindRequests(&ctx, req, &resp);
+  if (!s.ok()) return TransportError(s, ctx, "FindRequests", options_.target);
+  if (resp.requests().empty()) {
+    return absl::NotFoundError(absl::StrCat("CA ", config_, " has no request of ",
+                                            options_.identity, " with ", params.attribute_name,
+                                            ":", params.attribute_value));
+  }
+  return ToResult(*resp.requests().rbegin());
+}
+
 }  // namespace certbridge::agent

@@ -45,6 +45,7 @@ class EmulatorCaBackend final : public CaBackend {
   absl::StatusOr<CaChain> GetCaChain(const GetCaChainParams& params) override;
   absl::StatusOr<std::vector<CaTemplate>> ListTemplates(const ListTemplatesParams& params) override;
   absl::StatusOr<PingResult> Ping(const PingParams& params) override;
+  absl::StatusOr<CaResult> FindRequestByAttribute(const FindRequestParams& params) override;
 
  private:
   EmulatorCaBackend(Options options, std::string config);

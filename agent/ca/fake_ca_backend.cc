@@ -104,6 +104,7 @@ absl::StatusOr<CaResult> FakeCaBackend::Submit(const SubmitParams& params) {
   }
   requests_[r.ca_request_id] = r;
   csrs_[r.ca_request_id] = params.csr_pem;
+  attributes_[r.ca_request_id] = params.attributes;
   return r;
 }
 
@@ -120,6 +121,22 @@ absl::StatusOr<CaResult> FakeCaBackend::RetrievePending(const RetrievePendingPar
     return r;
   }
   return it->second;
+}
+
+absl::StatusOr<CaResult> FakeCaBackend::FindRequestByAttribute(const FindRequestParams& params) {
+  RETURN_IF_ERROR(CheckAvailable());
+  if (params.attribute_name.empty()) {
+    return absl::InvalidArgumentError("find request: attribute name is empty");
+  }
+  absl::MutexLock lock(&mu_);
+  // One identity per fake: every request is the caller's own. Newest first.
+  for (auto it = attributes_.rbegin(); it != attributes_.rend(); ++it) {
+    const std::optional<std::string> v =
+        adcs::ParseRequestAttributes(it->second).Get(params.attribute_name);
+    if (v.has_value() && *v == params.attribute_value) return requests_[it->first];
+  }
+  return absl::NotFoundError(absl::StrCat("fake CA: no request with ", params.attribute_name, ":",
+                                          params.attribute_value));
 }
 
 absl::Status FakeCaBackend::Approve(int64_t id) {

@@ -34,6 +34,7 @@ class FakeCaBackend final : public CaBackend {
   absl::StatusOr<CaChain> GetCaChain(const GetCaChainParams& params) override;
   absl::StatusOr<std::vector<CaTemplate>> ListTemplates(const ListTemplatesParams& params) override;
   absl::StatusOr<PingResult> Ping(const PingParams& params) override;
+  absl::StatusOr<CaResult> FindRequestByAttribute(const FindRequestParams& params) override;
 
   // Failure switches and officer actions.
   void SetUnavailable(bool unavailable);
@@ -63,6 +64,7 @@ class FakeCaBackend final : public CaBackend {
   int64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
   std::map<int64_t, CaResult> requests_ ABSL_GUARDED_BY(mu_);
   std::map<int64_t, std::string> csrs_ ABSL_GUARDED_BY(mu_);
+  std::map<int64_t, std::string> attributes_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, int> revoked_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, int64_t> serials_ ABSL_GUARDED_BY(mu_);  // serial -> request id
 };

@@ -24,6 +24,8 @@ namespace v1 = ::certbridge::v1;
 constexpr absl::Duration kMaxWriterWait = absl::Minutes(1);
 // How long to wait for the reader after the writer stopped for a reason of its own.
 constexpr absl::Duration kReaderDrainTimeout = absl::Seconds(10);
+// Journaled results carried in Hello at most; the rest follow as JobResult messages.
+constexpr size_t kMaxHelloResultBytes = 2 << 20;
 
 std::string FormatUtc(absl::Time t) {
   return absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", t, absl::UTCTimeZone());
@@ -52,7 +54,26 @@ AgentSession::AgentSession(AgentSessionOptions options, const Clock& clock, Unif
       uniform01_(std::move(uniform01)),
       dir_(options_.state_dir) {}
 
-AgentSession::~AgentSession() = default;
+AgentSession::~AgentSession() {
+  if (options_.jobs != nullptr) options_.jobs->SetResultSink(nullptr);
+}
+
+void AgentSession::QueueResult(const v1::JobResult& result) {
+  absl::MutexLock lock(&mu_);
+  outbox_.push_back(result);
+}
+
+void AgentSession::HandleJob(const v1::Job& job) {
+  if (options_.jobs != nullptr) {
+    options_.jobs->Dispatch(job);
+    return;
+  }
+  v1::JobResult refused;
+  refused.set_job_id(job.job_id());
+  refused.set_error_code("FAILED_PRECONDITION");
+  refused.set_error_message("this agent was started without a job executor");
+  QueueResult(refused);
+}
 
 void AgentSession::Stop() {
   absl::MutexLock lock(&mu_);
@@ -80,6 +101,16 @@ absl::Status AgentSession::Run() {
   ASSIGN_OR_RETURN(registration_, dir_.LoadRegistration());
   ASSIGN_OR_RETURN(std::unique_ptr<StateDirLock> lock, dir_.Lock());
   ReconnectBackoff backoff(options_.backoff, uniform01_);
+  if (options_.jobs != nullptr) {
+    options_.jobs->SetResultSink([this](const v1::JobResult& r) { QueueResult(r); });
+  }
+  // Results produced after Run() returns stay in the journal.
+  struct SinkReset {
+    JobExecutor* jobs;
+    ~SinkReset() {
+      if (jobs != nullptr) jobs->SetResultSink(nullptr);
+    }
+  } sink_reset{options_.jobs};
   LogInfo("agent.starting", {{"connector_id", registration_.connector_id},
                              {"tenant_id", registration_.tenant_id},
                              {"broker", registration_.broker_address},
@@ -145,6 +176,16 @@ AgentSession::StreamOutcome AgentSession::RunStream(const AgentRegistration& reg
                                                     const AgentCredentials& credentials,
                                                     const pki::CertificateInfo& leaf) {
   StreamOutcome outcome;
+  // Everything finished but unacknowledged is in the journal and goes in Hello; the
+  // outbox would only repeat it.
+  bool stopping;
+  {
+    absl::MutexLock lock(&mu_);
+    outbox_.clear();
+    stopping = stopping_;
+  }
+  std::vector<v1::JobResult> journal_results;
+  if (options_.jobs != nullptr && !stopping) journal_results = options_.jobs->PrepareHello();
   auto channel = CreateBrokerChannel({.address = registration.broker_address,
                                       .broker_ca_pem = credentials.broker_ca_pem,
                                       .client_key_pem = credentials.key_pem,
@@ -176,6 +217,27 @@ AgentSession::StreamOutcome AgentSession::RunStream(const AgentRegistration& reg
                                                             : registration.host);
   hello.mutable_hello()->set_os(OsDescription());
   hello.mutable_hello()->set_ca_identity(registration.ca_identity);
+  if (options_.jobs != nullptr) {
+    hello.mutable_hello()->set_max_concurrent_jobs(options_.jobs->max_concurrent_jobs());
+  }
+  {
+    // Hello stays well under gRPC's 4 MiB message limit; what does not fit follows as
+    // JobResult messages (the broker reads them after Hello).
+    size_t bytes = 0;
+    absl::MutexLock lock(&mu_);
+    for (v1::JobResult& r : journal_results) {
+      bytes += r.ByteSizeLong();
+      if (bytes <= kMaxHelloResultBytes) {
+        *hello.mutable_hello()->add_journal_results() = std::move(r);
+      } else {
+        outbox_.push_back(std::move(r));
+      }
+    }
+  }
+  if (!journal_results.empty()) {
+    LogInfo("agent.journal_results", {{"connector_id", registration.connector_id},
+                                      {"count", std::to_string(journal_results.size())}});
+  }
   bool hello_sent = stream->Write(hello);
 
   std::thread reader([this, &stream] { ReadLoop(*stream); });
@@ -229,6 +291,7 @@ absl::Time AgentSession::NextWriterWakeup(absl::Time last_heartbeat) const {
 
 void AgentSession::WriteLoop(Stream& stream) {
   absl::Time last_heartbeat = absl::Now();
+  std::deque<v1::JobResult> results;
   while (true) {
     if (std::optional<std::string> csr = StartRenewalIfDue()) {
       v1::AgentMessage msg;
@@ -239,15 +302,27 @@ void AgentSession::WriteLoop(Stream& stream) {
       absl::MutexLock lock(&mu_);
       auto wake = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         return stopping_ || stream_.reader_done || stream_.drain_requested ||
-               stream_.config_changed;
+               stream_.config_changed || !outbox_.empty();
       };
       mu_.AwaitWithDeadline(absl::Condition(&wake), NextWriterWakeup(last_heartbeat));
       if (stopping_ || stream_.reader_done || stream_.drain_requested) return;
-      if (stream_.config_changed) {
+      if (!outbox_.empty()) {
+        results.swap(outbox_);
+      } else if (stream_.config_changed) {
         stream_.config_changed = false;  // new interval: recompute the deadline
         continue;
       }
-      if (absl::Now() < last_heartbeat + stream_.heartbeat_interval) continue;
+      if (results.empty() && absl::Now() < last_heartbeat + stream_.heartbeat_interval) continue;
+    }
+    if (!results.empty()) {
+      // A result that fails to go out stays in the journal for the next Hello.
+      for (v1::JobResult& r : results) {
+        v1::AgentMessage out;
+        *out.mutable_job_result() = std::move(r);
+        if (!stream.Write(out)) return;
+      }
+      results.clear();
+      continue;
     }
     v1::AgentMessage msg;
     absl::Time now = clock_.Now();
@@ -306,6 +381,12 @@ void AgentSession::ReadLoop(Stream& stream) {
         break;
       case v1::BrokerMessage::kRenewedCertificate:
         HandleRenewedCertificate(msg.renewed_certificate());
+        break;
+      case v1::BrokerMessage::kJob:
+        HandleJob(msg.job());
+        break;
+      case v1::BrokerMessage::kJobAck:
+        if (options_.jobs != nullptr) options_.jobs->Acknowledge(msg.job_ack().job_id());
         break;
       case v1::BrokerMessage::kDrain: {
         absl::Duration delay =

@@ -16,6 +16,12 @@
 // be renewed: Run returns UNAUTHENTICATED with a message that tells the person to
 // re-register.
 //
+// Jobs (when `jobs` is set): Hello carries the executor's max_concurrent_jobs and the
+// journaled results not yet acknowledged (JobExecutor::PrepareHello, run before every
+// connect). Each Job goes to the executor; each JobResult it produces is queued and written
+// by the writer; a JobAck removes the job from the journal. A result finished while no
+// stream is open stays in the journal and goes out in the next Hello.
+//
 // Threads: Run() owns the loop and writes to the stream; a reader thread per stream handles
 // broker messages (including the renewal's file writes). Stop() may be called from any
 // thread (e.g. the one that waits for SIGTERM) and makes Run return within milliseconds.
@@ -26,6 +32,7 @@
 #ifndef CERTBRIDGE_AGENT_CLIENT_AGENT_SESSION_H_
 #define CERTBRIDGE_AGENT_CLIENT_AGENT_SESSION_H_
 
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -40,6 +47,7 @@
 #include "agent/client/backoff.h"
 #include "agent/client/renewal_policy.h"
 #include "agent/client/state_dir.h"
+#include "agent/jobs/job_executor.h"
 #include "certbridge/v1/agent.pb.h"
 #include "common/clock.h"
 #include "common/pki/pki.h"
@@ -60,6 +68,9 @@ struct AgentSessionOptions {
   // After a Drain the agent half-closes the stream and waits this long for the broker to
   // end it before cancelling.
   absl::Duration drain_close_timeout = absl::Seconds(5);
+  // Runs the broker's jobs; not owned, must outlive the session. nullptr: Jobs are
+  // answered with FAILED_PRECONDITION.
+  JobExecutor* jobs = nullptr;
 };
 
 class AgentSession {
@@ -119,6 +130,9 @@ class AgentSession {
   void WriteLoop(Stream& stream);
   void ReadLoop(Stream& stream);
   void HandleConfig(const certbridge::v1::AgentConfig& config);
+  void HandleJob(const certbridge::v1::Job& job);
+  // Queues a result for the writer (any thread).
+  void QueueResult(const certbridge::v1::JobResult& result);
   void HandleRenewedCertificate(const certbridge::v1::RenewedCertificate& renewed);
   // The CSR to send now, if a renewal is due and none is outstanding.
   std::optional<std::string> StartRenewalIfDue();
@@ -138,6 +152,9 @@ class AgentSession {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   grpc::ClientContext* context_ ABSL_GUARDED_BY(mu_) = nullptr;
   StreamState stream_ ABSL_GUARDED_BY(mu_);
+  // Job results waiting for the writer. Cleared before each Hello, which carries every
+  // result still in the journal.
+  std::deque<certbridge::v1::JobResult> outbox_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace certbridge::agent

@@ -676,13 +676,33 @@ absl::StatusOr<adcsemu::v1::CrlResponse> EmulatorCa::GetCrl(const std::string& o
   return r;
 }
 
+absl::StatusOr<adcsemu::v1::FindRequestsResponse> EmulatorCa::FindRequests(
+    const std::string& identity, const std::string& name, const std::string& value) {
+  RETURN_IF_ERROR(ApplyFaults());
+  if (name.empty()) {
+    return absl::InvalidArgumentError("FindRequests: attribute_name is empty");
+  }
+  absl::MutexLock lock(&mu_);
+  adcsemu::v1::FindRequestsResponse r;
+  for (const RequestRecord& record : state_.requests()) {
+    if (!absl::EqualsIgnoreCase(identity, record.submitter())) continue;
+    const std::optional<std::string> v = adcs::ParseRequestAttributes(record.attributes()).Get(name);
+    if (v.has_value() && *v == value) {
+      *r.add_requests() = ResponseFor(record, /*with_certificate=*/true);
+    }
+  }
+  return r;
+}
+
 absl::StatusOr<adcsemu::v1::ListRequestsResponse> EmulatorCa::ListRequests(
     const std::string& officer) {
   RETURN_IF_ERROR(CheckOfficer(officer));
   absl::MutexLock lock(&mu_);
   adcsemu::v1::ListRequestsResponse r;
   for (const RequestRecord& record : state_.requests()) {
-    *r.add_requests() = ResponseFor(record, /*with_certificate=*/false);
+    CaResponse* listed = r.add_requests();
+    *listed = ResponseFor(record, /*with_certificate=*/false);
+    listed->set_attributes(record.attributes());
   }
   return r;
 }

@@ -64,6 +64,11 @@ class EmulatorCa {
   absl::StatusOr<adcsemu::v1::GetCaCertificateResponse> GetCaCertificate();
   absl::StatusOr<adcsemu::v1::ListTemplatesResponse> ListTemplates();
   absl::StatusOr<adcsemu::v1::PingResponse> Ping();
+  // The requests `identity` submitted whose attribute `name` (any spelling) has `value`,
+  // oldest first, with certificates. Subject to faults like the other CA calls.
+  absl::StatusOr<adcsemu::v1::FindRequestsResponse> FindRequests(const std::string& identity,
+                                                                 const std::string& name,
+                                                                 const std::string& value);
 
   // Officer actions (ICertAdmin2). Not subject to faults.
   absl::StatusOr<adcsemu::v1::CaResponse> Resubmit(const std::string& officer, int64_t request_id);

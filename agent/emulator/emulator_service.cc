@@ -73,6 +73,15 @@ grpc::Status CertificateAuthorityService::Ping(grpc::ServerContext* ctx,
   return Reply(ctx, ca_->Ping(), resp);
 }
 
+grpc::Status CertificateAuthorityService::FindRequests(
+    grpc::ServerContext* ctx, const adcsemu::v1::FindRequestsRequest* req,
+    adcsemu::v1::FindRequestsResponse* resp) {
+  const std::string identity = IdentityOf(ctx);
+  if (identity.empty()) return MissingIdentity();
+  return Reply(ctx, ca_->FindRequests(identity, req->attribute_name(), req->attribute_value()),
+               resp);
+}
+
 grpc::Status OfficerService::Resubmit(grpc::ServerContext* ctx,
                                       const adcsemu::v1::RequestIdRequest* req,
                                       adcsemu::v1::CaResponse* resp) {

@@ -31,6 +31,8 @@ class CertificateAuthorityService final : public adcsemu::v1::CertificateAuthori
                              adcsemu::v1::ListTemplatesResponse* resp) override;
   grpc::Status Ping(grpc::ServerContext* ctx, const adcsemu::v1::PingRequest* req,
                     adcsemu::v1::PingResponse* resp) override;
+  grpc::Status FindRequests(grpc::ServerContext* ctx, const adcsemu::v1::FindRequestsRequest* req,
+                            adcsemu::v1::FindRequestsResponse* resp) override;
 
  private:
   EmulatorCa* ca_;  // not owned

@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "adcsemu/v1/emulator.grpc.pb.h"
 #include "agent/emulator/emulator_service.h"
 #include "common/adcs/error_catalog.h"
@@ -160,7 +161,10 @@ int RunOfficerCli(const std::vector<std::string>& args, std::ostream& out, std::
     for (const auto& r : resp.requests()) {
       out << r.request_id() << "\t" << r.disposition() << "\t" << adcs::FormatHresult(r.hresult())
           << "\t" << (r.serial_hex().empty() ? "-" : r.serial_hex()) << "\t"
-          << (r.template_cn().empty() ? "-" : r.template_cn()) << "\n";
+          << (r.template_cn().empty() ? "-" : r.template_cn()) << "\t"
+          << (r.attributes().empty() ? "-" : absl::StrReplaceAll(r.attributes(), {{"\r", ""},
+                                                                                {"\n", "; "}}))
+          << "\n";
     }
     return 0;
   }

@@ -48,6 +48,12 @@ class ComCaBackendTest : public ::testing::Test {
 constexpr char kCsrPem[] =
     "-----BEGIN CERTIFICATE REQUEST-----\nMIIB\nAbCd\n-----END CERTIFICATE REQUEST-----\n";
 
+TEST_F(ComCaBackendTest, FindRequestByAttributeNeedsICertViewAndIsUnimplemented) {
+  auto r = backend_->FindRequestByAttribute(
+      {.attribute_name = "CertbridgeRequestId", .attribute_value = "r1"});
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnimplemented) << r.status();
+}
+
 TEST_F(ComCaBackendTest, SubmitSendsBase64BodyAndMapsIssued) {
   client_->submit_answer.disposition = 3;
   client_->submit_answer.request_id = 17;

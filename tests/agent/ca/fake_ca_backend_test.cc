@@ -62,6 +62,31 @@ TEST_F(FakeCaBackendTest, DenialsCarryTheRealHresults) {
             0x80094811u);
 }
 
+TEST_F(FakeCaBackendTest, FindsTheNewestRequestByAttribute) {
+  ASSERT_TRUE(ca_->Submit({.csr_pem = EcCsr(),
+                           .attributes = "CertificateTemplate:Pending\nCertbridgeRequestId:r1"})
+                  .ok());
+  auto second = ca_->Submit(
+      {.csr_pem = EcCsr(), .attributes = "CertificateTemplate:WebServer\nCertbridgeRequestId:r1"});
+  ASSERT_TRUE(second.ok());
+  auto found = ca_->FindRequestByAttribute(
+      {.attribute_name = "certbridge-request-id", .attribute_value = "r1"});
+  ASSERT_TRUE(found.ok()) << found.status();
+  EXPECT_EQ(found->ca_request_id, second->ca_request_id);
+  EXPECT_EQ(found->disposition, 3);
+  EXPECT_EQ(ca_->FindRequestByAttribute({.attribute_name = "CertbridgeRequestId",
+                                         .attribute_value = "r2"})
+                .status()
+                .code(),
+            absl::StatusCode::kNotFound);
+  ca_->SetUnavailable(true);
+  EXPECT_EQ(ca_->FindRequestByAttribute({.attribute_name = "CertbridgeRequestId",
+                                         .attribute_value = "r1"})
+                .status()
+                .code(),
+            absl::StatusCode::kUnavailable);
+}
+
 TEST_F(FakeCaBackendTest, UnavailableSwitch) {
   ca_->SetUnavailable(true);
   auto r = ca_->Ping({});

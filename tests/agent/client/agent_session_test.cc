@@ -12,6 +12,9 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "agent/client/state_dir.h"
+#include "agent/ca/fake_ca_backend.h"
+#include "agent/jobs/job_executor.h"
+#include "common/adcs/error_catalog.h"
 #include "common/clock.h"
 #include "common/pki/pki.h"
 #include "gtest/gtest.h"
@@ -21,6 +24,7 @@ namespace certbridge::agent {
 namespace {
 
 namespace fs = std::filesystem;
+namespace v1 = ::certbridge::v1;
 using testing::FakeAgentService;
 using testing::FakeBroker;
 using testing::Observed;
@@ -290,6 +294,115 @@ TEST_F(AgentSessionTest, SecondAgentOnTheSameStateDirIsRefused) {
 TEST_F(AgentSessionTest, MissingRegistrationIsNotFound) {
   AgentSession session(Options(), clock_);
   EXPECT_EQ(session.Run().code(), absl::StatusCode::kNotFound);
+}
+
+// Jobs over the stream, run by a JobExecutor against FakeCaBackend.
+class AgentSessionJobsTest : public AgentSessionTest {
+ protected:
+  void SetUp() override {
+    AgentSessionTest::SetUp();
+    WriteRegistration(-absl::Minutes(5), absl::Hours(72));
+    auto ca = FakeCaBackend::Create("adcs01\\Fake CA", {CaTemplate{"WebServer", "", "", 0, 0, 0}});
+    ASSERT_TRUE(ca.ok()) << ca.status();
+    ca_ = *std::move(ca);
+    source_ = std::make_unique<Source>(ca_.get());
+    auto journal = JobJournal::Open(state_dir_ + "/journal");
+    ASSERT_TRUE(journal.ok()) << journal.status();
+    journal_ = *std::move(journal);
+    auto keys = PendingKeyStore::Open(state_dir_ + "/pending-keys");
+    ASSERT_TRUE(keys.ok()) << keys.status();
+    keys_ = *std::move(keys);
+    auto executor = JobExecutor::Create({.journal = journal_.get(), .keys = keys_.get(),
+                                         .backends = source_.get(), .max_concurrent_jobs = 3});
+    ASSERT_TRUE(executor.ok()) << executor.status();
+    executor_ = *std::move(executor);
+  }
+  void TearDown() override {
+    executor_.reset();
+    AgentSessionTest::TearDown();
+  }
+  AgentSessionOptions JobOptions() const {
+    AgentSessionOptions o = Options();
+    o.jobs = executor_.get();
+    return o;
+  }
+  v1::Job Job(int64_t id) const {
+    auto key = pki::PrivateKey::Generate(pki::KeyType::kEcP256);
+    v1::Job job;
+    job.set_job_id(id);
+    job.set_kind(v1::Job::SUBMIT);
+    job.set_request_name("tenants/t-1/certificateRequests/r-" + std::to_string(id));
+    job.set_ca_config("adcs01\\Fake CA");
+    job.set_attributes("CertificateTemplate:WebServer");
+    job.set_csr_pem(*pki::CreateCsrPem(*key, {.subject = "CN=device", .sans = {}}));
+    job.set_attempt(1);
+    return job;
+  }
+  size_t JournalSize() const {
+    auto entries = journal_->List();
+    return entries.ok() ? entries->size() : 999;
+  }
+  bool WaitForJournalSize(size_t n) const {
+    const absl::Time deadline = absl::Now() + kWait;
+    while (absl::Now() < deadline) {
+      if (JournalSize() == n) return true;
+      absl::SleepFor(absl::Milliseconds(10));  // polling a condition with a deadline
+    }
+    return false;
+  }
+
+  class Source final : public CaBackendSource {
+   public:
+    explicit Source(CaBackend* ca) : ca_(ca) {}
+    absl::StatusOr<CaBackend*> ForConfig(const std::string&) override { return ca_; }
+
+   private:
+    CaBackend* ca_;
+  };
+
+  std::unique_ptr<FakeCaBackend> ca_;
+  std::unique_ptr<Source> source_;
+  std::unique_ptr<JobJournal> journal_;
+  std::unique_ptr<PendingKeyStore> keys_;
+  std::unique_ptr<JobExecutor> executor_;
+};
+
+TEST_F(AgentSessionJobsTest, JobComesBackAsResultAndJobAckClearsTheJournal) {
+  service_->SendJobsAfterHello({Job(11), Job(12)});
+  RunningSession running(JobOptions(), clock_);
+  ASSERT_TRUE(service_->WaitFor([](const Observed& o) { return o.job_results.size() >= 2; }, kWait));
+  Observed o = service_->observed();
+  EXPECT_EQ(o.hellos.at(0).max_concurrent_jobs(), 3);
+  EXPECT_EQ(o.hellos.at(0).journal_results_size(), 0);
+  for (const v1::JobResult& r : o.job_results) {
+    EXPECT_TRUE(r.ca_answered()) << r.error_message();
+    EXPECT_EQ(r.disposition(), adcs::kDispositionIssued);
+    EXPECT_TRUE(r.job_id() == 11 || r.job_id() == 12) << r.job_id();
+  }
+  EXPECT_TRUE(WaitForJournalSize(0)) << JournalSize() << " entries left after JobAck";
+  EXPECT_EQ(ca_->submit_count(), 2);
+  ExpectPromptStop(running);
+}
+
+TEST_F(AgentSessionJobsTest, UnacknowledgedResultGoesInTheNextHello) {
+  service_->SetAckResults(false);
+  service_->SendJobsAfterHello({Job(21)});
+  {
+    RunningSession running(JobOptions(), clock_);
+    ASSERT_TRUE(
+        service_->WaitFor([](const Observed& o) { return o.job_results.size() >= 1; }, kWait));
+    ExpectPromptStop(running);
+  }
+  EXPECT_EQ(JournalSize(), 1u);
+  service_->SetAckResults(true);
+  RunningSession restarted(JobOptions(), clock_);
+  ASSERT_TRUE(service_->WaitFor([](const Observed& o) { return o.hellos.size() >= 2; }, kWait));
+  const v1::Hello hello = service_->observed().hellos.at(1);
+  ASSERT_EQ(hello.journal_results_size(), 1);
+  EXPECT_EQ(hello.journal_results(0).job_id(), 21);
+  EXPECT_EQ(hello.journal_results(0).disposition(), adcs::kDispositionIssued);
+  EXPECT_EQ(ca_->submit_count(), 1);
+  ExpectPromptStop(restarted);
 }
 
 }  // namespace

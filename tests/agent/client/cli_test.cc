@@ -122,6 +122,14 @@ TEST_F(AgentCliTest, UnknownFlagIsUsageErrorWithExitTwo) {
   EXPECT_NE(err.find("Usage: certbridge-agent run"), std::string::npos) << err;
 }
 
+TEST_F(AgentCliTest, MaxConcurrentJobsMustBeOneToSixtyFour) {
+  std::string err;
+  EXPECT_EQ(RunToEnd({"run", "--state-dir", root_, "--max-concurrent-jobs", "0"}, nullptr, &err), 2);
+  EXPECT_NE(err.find("--max-concurrent-jobs must be a number from 1 to 64"), std::string::npos)
+      << err;
+  EXPECT_EQ(RunToEnd({"run", "--state-dir", root_, "--max-concurrent-jobs", "x"}), 2);
+}
+
 TEST_F(AgentCliTest, NoCommandOrUnknownCommandIsExitTwo) {
   EXPECT_EQ(RunToEnd({}), 2);
   EXPECT_EQ(RunToEnd({"frobnicate"}), 2);
@@ -134,6 +142,8 @@ TEST_F(AgentCliTest, HelpPerSubcommand) {
   EXPECT_NE(out.find("--force"), std::string::npos) << out;
   EXPECT_EQ(RunToEnd({"run", "--help"}, &out), 0);
   EXPECT_NE(out.find("--renew-fraction"), std::string::npos) << out;
+  EXPECT_NE(out.find("--ca-emulator HOST:PORT"), std::string::npos) << out;
+  EXPECT_NE(out.find("--max-concurrent-jobs N"), std::string::npos) << out;
   EXPECT_EQ(RunToEnd({"status", "--help"}, &out), 0);
   EXPECT_NE(out.find("--state-dir"), std::string::npos) << out;
 }

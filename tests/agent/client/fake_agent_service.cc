@@ -109,6 +109,14 @@ void FakeAgentService::FailPolls(grpc::Status status) {
     poll_error_ = std::move(status);
   }
 }
+void FakeAgentService::SendJobsAfterHello(std::vector<v1::Job> jobs) {
+  absl::MutexLock lock(&mu_);
+  jobs_to_send_ = std::move(jobs);
+}
+void FakeAgentService::SetAckResults(bool ack) {
+  absl::MutexLock lock(&mu_);
+  ack_results_ = ack;
+}
 void FakeAgentService::SetEnrollmentToken(std::string token) {
   absl::MutexLock lock(&mu_);
   token_ = std::move(token);
@@ -202,9 +210,11 @@ grpc::Status FakeAgentService::Connect(
         bool end, drain;
         int drain_ms;
         grpc::Status end_status;
+        std::vector<v1::Job> jobs;
         {
           absl::MutexLock lock(&mu_);
           observed_.hellos.push_back(msg.hello());
+          jobs.swap(jobs_to_send_);
           config.mutable_config()->set_tenant_id("t-1");
           config.mutable_config()->set_connector_id("c-1");
           config.mutable_config()->set_heartbeat_interval_seconds(heartbeat_interval_seconds_);
@@ -219,6 +229,11 @@ grpc::Status FakeAgentService::Connect(
         }
         if (end) return end_status;
         stream->Write(config);
+        for (const v1::Job& job : jobs) {
+          v1::BrokerMessage m;
+          *m.mutable_job() = job;
+          stream->Write(m);
+        }
         if (drain) {
           v1::BrokerMessage d;
           d.mutable_drain()->set_reconnect_after_ms(drain_ms);
@@ -229,6 +244,20 @@ grpc::Status FakeAgentService::Connect(
       case v1::AgentMessage::kHeartbeat: {
         absl::MutexLock lock(&mu_);
         ++observed_.heartbeats;
+        break;
+      }
+      case v1::AgentMessage::kJobResult: {
+        bool ack;
+        {
+          absl::MutexLock lock(&mu_);
+          observed_.job_results.push_back(msg.job_result());
+          ack = ack_results_;
+        }
+        if (ack) {
+          v1::BrokerMessage m;
+          m.mutable_job_ack()->set_job_id(msg.job_result().job_id());
+          stream->Write(m);
+        }
         break;
       }
       case v1::AgentMessage::kRenewalRequest: {

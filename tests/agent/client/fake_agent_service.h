@@ -53,6 +53,7 @@ struct Observed {
   int renewals_answered = 0;
   std::vector<certbridge::v1::RegisterRequest> register_requests;
   int polls = 0;
+  std::vector<certbridge::v1::JobResult> job_results;
 };
 
 class FakeAgentService final : public certbridge::v1::AgentService::Service {
@@ -77,6 +78,10 @@ class FakeAgentService final : public certbridge::v1::AgentService::Service {
   void SetPendingPolls(int count);
   // Registration: GetRegistration fails with this status (OK: stop failing).
   void FailPolls(grpc::Status status);
+  // The next stream gets these jobs right after its config (once).
+  void SendJobsAfterHello(std::vector<certbridge::v1::Job> jobs);
+  // Whether each JobResult is answered with a JobAck (default true).
+  void SetAckResults(bool ack);
   // Accepted enrollment token (default "good-token").
   void SetEnrollmentToken(std::string token);
 
@@ -111,6 +116,8 @@ class FakeAgentService final : public certbridge::v1::AgentService::Service {
   int pending_polls_ ABSL_GUARDED_BY(mu_) = 0;
   std::optional<grpc::Status> poll_error_ ABSL_GUARDED_BY(mu_);
   std::string token_ ABSL_GUARDED_BY(mu_) = "good-token";
+  std::vector<certbridge::v1::Job> jobs_to_send_ ABSL_GUARDED_BY(mu_);
+  bool ack_results_ ABSL_GUARDED_BY(mu_) = true;
 };
 
 // A TLS server on 127.0.0.1 (port 0) that requests, and verifies when given, a client

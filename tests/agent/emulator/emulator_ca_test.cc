@@ -146,6 +146,24 @@ TEST_F(EmulatorCaTest, TornLogTailIsDroppedOnReopen) {
   EXPECT_GT(Submit("CertificateTemplate:Dev").request_id(), r.request_id());
 }
 
+TEST_F(EmulatorCaTest, FindRequestsMatchesAttributeOfOwnRequestsOnly) {
+  auto mine = Submit("CertificateTemplate:Pend\nCertbridgeRequestId:r-1");
+  Submit("CertificateTemplate:Dev\nCertbridgeRequestId:r-2");
+  Submit("CertificateTemplate:Dev\nCertbridgeRequestId:r-1", "CORP\\NoSid$");
+  auto found = ca_->FindRequests("corp\\a$", "Certbridge Request-Id", "r-1");
+  ASSERT_TRUE(found.ok()) << found.status();
+  ASSERT_EQ(found->requests_size(), 1);
+  EXPECT_EQ(found->requests(0).request_id(), mine.request_id());
+  EXPECT_EQ(found->requests(0).disposition(), 5);
+  Open();  // the attributes are kept with the request
+  found = ca_->FindRequests("CORP\\A$", "CertbridgeRequestId", "r-1");
+  ASSERT_TRUE(found.ok()) << found.status();
+  EXPECT_EQ(found->requests_size(), 1);
+  EXPECT_EQ(ca_->FindRequests("CORP\\A$", "CertbridgeRequestId", "r-3")->requests_size(), 0);
+  EXPECT_EQ(ca_->FindRequests("CORP\\A$", "", "r-1").status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(EmulatorCaTest, ConfigMistakesAreNamed) {
   adcsemu::v1::EmulatorConfig c;
   EXPECT_THAT(ValidateConfig(c).message(), HasSubstr("ca_name"));

@@ -457,6 +457,43 @@ TEST_F(EmulatorTest, DieAfterIssueLosesTheAnswerButKeepsTheCertificate) {
   EXPECT_EQ(OpensslVerify(found.certificate_pem).exit_status, 0);
 }
 
+TEST_F(EmulatorTest, LostAnswerIsFoundByRequestAttributeAfterRestart) {
+  adcsemu::v1::Faults f;
+  f.set_die_after_issue(true);
+  ASSERT_TRUE(SetFaults(f).ok());
+  const std::string attributes =
+      "CertificateTemplate:WebServer\nCertbridgeRequestId:tenants/t1/certificateRequests/r1";
+  auto r = agent_->Submit({.csr_pem = EcCsr(), .attributes = attributes});
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable) << r.status();
+  EXPECT_EQ(emulator_->WaitForExit(30), 3);
+  StartEmulator(kConfig);
+
+  auto found = agent_->FindRequestByAttribute(
+      {.attribute_name = "certbridge-request-id",  // names compare as AD CS compares them
+       .attribute_value = "tenants/t1/certificateRequests/r1"});
+  ASSERT_TRUE(found.ok()) << found.status();
+  EXPECT_EQ(found->disposition, 3);
+  EXPECT_GT(found->ca_request_id, 0);
+  EXPECT_EQ(OpensslVerify(found->certificate_pem).exit_status, 0);
+
+  auto other_value = agent_->FindRequestByAttribute(
+      {.attribute_name = "CertbridgeRequestId", .attribute_value = "tenants/t1/certificateRequests/r"});
+  EXPECT_EQ(other_value.status().code(), absl::StatusCode::kNotFound) << other_value.status();
+  // Another identity never sees this agent's requests.
+  auto other_identity = Backend(kOtherAgent)->FindRequestByAttribute(
+      {.attribute_name = "CertbridgeRequestId", .attribute_value = "tenants/t1/certificateRequests/r1"});
+  EXPECT_EQ(other_identity.status().code(), absl::StatusCode::kNotFound) << other_identity.status();
+}
+
+TEST_F(EmulatorTest, FindRequestIsUnavailableWhenTheCaIs) {
+  adcsemu::v1::Faults f;
+  f.set_unavailable(true);
+  ASSERT_TRUE(SetFaults(f).ok());
+  auto found = agent_->FindRequestByAttribute(
+      {.attribute_name = "CertbridgeRequestId", .attribute_value = "x"});
+  EXPECT_EQ(found.status().code(), absl::StatusCode::kUnavailable) << found.status();
+}
+
 TEST_F(EmulatorTest, StandaloneCaPendsEverythingAndIgnoresTemplates) {
   RestartEmulator(R"pb(ca_host: "sa01" ca_name: "Corp Issuing CA" ca_kind: STANDALONE)pb");
   CaResult r = Submit(EcCsr(), "");

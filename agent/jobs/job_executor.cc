@@ -1,0 +1,445 @@
+#include "agent/jobs/job_executor.h"
+
+#include <optional>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "common/adcs/error_catalog.h"
+#include "common/adcs/request_attributes.h"
+#include "common/log.h"
+#include "common/pki/delivery.h"
+#include "common/pki/pki.h"
+
+namespace certbridge::agent {
+namespace {
+
+namespace v1 = ::certbridge::v1;
+
+std::string KindName(v1::Job::Kind kind) { return v1::Job::Kind_Name(kind); }
+
+v1::JobResult ErrorResult(int64_t job_id, const absl::Status& status) {
+  v1::JobResult r;
+  r.set_job_id(job_id);
+  r.set_ca_answered(false);
+  r.set_error_code(absl::StatusCodeToString(status.code()));  // "UNAVAILABLE", ...
+  r.set_error_message(std::string(status.message()));
+  return r;
+}
+
+bool IsIssued(int disposition) {
+  return disposition == adcs::kDispositionIssued ||
+         disposition == adcs::kDispositionIssuedOutOfBand;
+}
+
+std::string WithRequestId(const std::string& attributes, const std::string& request_name) {
+  absl::string_view base = absl::StripTrailingAsciiWhitespace(attributes);
+  const std::string line = absl::StrCat(kRequestIdAttribute, ":", request_name);
+  return base.empty() ? line : absl::StrCat(base, "\n", line);
+}
+
+// "dns:host.example", "upn:a@b", "email:...", "uri:...", "ip:...".
+absl::StatusOr<pki::SubjectAltName> ParseSan(absl::string_view text) {
+  const size_t colon = text.find(':');
+  if (colon == absl::string_view::npos || colon + 1 == text.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "subject alternative name \"", text, "\" is not TYPE:VALUE (dns, upn, email, uri, ip)"));
+  }
+  const std::string type = absl::AsciiStrToLower(text.substr(0, colon));
+  pki::SubjectAltName san{pki::SubjectAltName::Type::kDns, std::string(text.substr(colon + 1))};
+  if (type == "dns") {
+    san.type = pki::SubjectAltName::Type::kDns;
+  } else if (type == "upn") {
+    san.type = pki::SubjectAltName::Type::kUpn;
+  } else if (type == "email") {
+    san.type = pki::SubjectAltName::Type::kEmail;
+  } else if (type == "uri" || type == "url") {
+    san.type = pki::SubjectAltName::Type::kUri;
+  } else if (type == "ip") {
+    san.type = pki::SubjectAltName::Type::kIp;
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat("subject alternative name \"", text,
+                                                   "\": unknown type \"", type,
+                                                   "\" (dns, upn, email, uri, ip)"));
+  }
+  return san;
+}
+
+absl::StatusOr<pki::Pkcs12Profile> ParseProfile(absl::string_view name) {
+  if (name.empty() || absl::EqualsIgnoreCase(name, "MODERN")) return pki::Pkcs12Profile::kModern;
+  if (absl::EqualsIgnoreCase(name, "LEGACY")) return pki::Pkcs12Profile::kLegacy;
+  return absl::InvalidArgumentError(
+      absl::StrCat("PKCS#12 profile \"", name, "\" is unknown (MODERN or LEGACY)"));
+}
+
+std::string FriendlyNameFor(const v1::KeyGenerationJob& keygen) {
+  if (!keygen.subject().empty()) return keygen.subject();
+  if (keygen.subject_alt_names_size() > 0) {
+    absl::string_view san = keygen.subject_alt_names(0);
+    const size_t colon = san.find(':');
+    return std::string(colon == absl::string_view::npos ? san : san.substr(colon + 1));
+  }
+  return "";
+}
+
+// What a person should try after 0x80094800: the published cn nearest to what was asked.
+std::string TemplateHint(CaBackend& ca, const std::string& attributes, absl::Duration timeout) {
+  const std::optional<std::string> requested =
+      adcs::ParseRequestAttributes(attributes).CertificateTemplate();
+  if (!requested.has_value()) return "";
+  absl::StatusOr<std::vector<CaTemplate>> templates = ca.ListTemplates({.timeout = timeout});
+  if (!templates.ok()) return "";
+  std::vector<adcs::TemplateName> published;
+  for (const CaTemplate& t : *templates) published.push_back({t.cn, t.display_name});
+  const std::optional<std::string> suggestion = adcs::SuggestTemplate(*requested, published);
+  if (!suggestion.has_value()) return "";
+  return absl::StrCat("Did you mean template \"", *suggestion, "\"?");
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<JobExecutor>> JobExecutor::Create(JobExecutorOptions options) {
+  if (options.journal == nullptr || options.keys == nullptr || options.backends == nullptr) {
+    return absl::InvalidArgumentError("job executor: journal, key store and CA backends are required");
+  }
+  if (options.max_concurrent_jobs < 1) options.max_concurrent_jobs = 1;
+  return std::unique_ptr<JobExecutor>(new JobExecutor(std::move(options)));
+}
+
+JobExecutor::JobExecutor(JobExecutorOptions options) : options_(std::move(options)) {
+  for (int i = 0; i < options_.max_concurrent_jobs; ++i) {
+    workers_.emplace_back([this] { WorkerLoop(); });
+  }
+}
+
+JobExecutor::~JobExecutor() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+    queue_.clear();
+  }
+  for (std::thread& t : workers_) t.join();
+}
+
+void JobExecutor::SetResultSink(ResultSink sink) {
+  absl::MutexLock lock(&sink_mu_);
+  sink_ = std::move(sink);
+}
+
+bool JobExecutor::EnqueueLocked(v1::Job job, bool lookup_first) {
+  if (stopping_ || !active_.insert(job.job_id()).second) return false;
+  queue_.push_back({std::move(job), lookup_first});
+  return true;
+}
+
+void JobExecutor::WorkerLoop() {
+  while (true) {
+    QueuedJob next;
+    {
+      absl::MutexLock lock(&mu_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return stopping_ || !queue_.empty();
+      };
+      mu_.Await(absl::Condition(&ready));
+      if (stopping_) return;
+      next = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    v1::JobResult result = Execute(next.job, next.lookup_first);
+    {
+      absl::MutexLock lock(&mu_);
+      active_.erase(next.job.job_id());
+    }
+    Finish(result);
+  }
+}
+
+void JobExecutor::Finish(const v1::JobResult& result) {
+  absl::MutexLock lock(&sink_mu_);
+  if (sink_) sink_(result);
+}
+
+std::vector<v1::JobResult> JobExecutor::PrepareHello() {
+  std::vector<v1::JobResult> results;
+  absl::StatusOr<std::vector<JournalEntry>> entries = options_.journal->List();
+  if (!entries.ok()) {
+    LogError("job.journal_unreadable", {{"error", entries.status().ToString()}});
+    return results;
+  }
+  for (JournalEntry& entry : *entries) {
+    if (entry.result.has_value()) {
+      results.push_back(std::move(*entry.result));
+      continue;
+    }
+    const int64_t job_id = entry.job.job_id();
+    {
+      absl::MutexLock lock(&mu_);
+      if (active_.count(job_id) > 0) continue;  // running now: its result comes on the stream
+    }
+    // The agent died while this job was with the CA.
+    if (entry.job.kind() == v1::Job::SUBMIT) {
+      absl::StatusOr<CaBackend*> ca = options_.backends->ForConfig(entry.job.ca_config());
+      absl::StatusOr<CaResult> found =
+          ca.ok() ? (*ca)->FindRequestByAttribute({.attribute_name = kRequestIdAttribute,
+                                                   .attribute_value = entry.job.request_name(),
+                                                   .timeout = options_.recovery_lookup_timeout})
+                  : absl::StatusOr<CaResult>(ca.status());
+      if (found.ok() && !(entry.job.has_key_generation() && IsIssued(found->disposition))) {
+        v1::JobResult result;
+        result.set_job_id(job_id);
+        AnswerFromCa(entry.job, **ca, *found, nullptr, result);
+        LogInfo("job.recovered", {{"job_id", absl::StrCat(job_id)},
+                                  {"request", entry.job.request_name()},
+                                  {"kind", KindName(entry.job.kind())},
+                                  {"ca_request_id", absl::StrCat(found->ca_request_id)},
+                                  {"disposition", absl::StrCat(found->disposition)}});
+        if (absl::Status s = options_.journal->RecordFinished(result); !s.ok()) {
+          LogError("job.journal_write_failed",
+                   {{"job_id", absl::StrCat(job_id)}, {"error", s.ToString()}});
+        }
+        results.push_back(std::move(result));
+        continue;
+      }
+      // Not found (submit now), a key-generation certificate (the PKCS#12 is built on a
+      // worker), or the CA could not be asked (the worker asks again before submitting).
+    }
+    LogInfo("job.resumed", {{"job_id", absl::StrCat(job_id)},
+                            {"request", entry.job.request_name()},
+                            {"kind", KindName(entry.job.kind())}});
+    absl::MutexLock lock(&mu_);
+    EnqueueLocked(std::move(entry.job), /*lookup_first=*/true);
+  }
+  return results;
+}
+
+void JobExecutor::Dispatch(v1::Job job) {
+  const int64_t job_id = job.job_id();
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_ || active_.count(job_id) > 0) return;  // running: its result will come
+  }
+  absl::StatusOr<std::optional<JournalEntry>> entry = options_.journal->Get(job_id);
+  if (entry.ok() && entry->has_value() && (*entry)->result.has_value()) {
+    LogInfo("job.duplicate", {{"job_id", absl::StrCat(job_id)},
+                              {"request", job.request_name()},
+                              {"kind", KindName(job.kind())}});
+    Finish(*(*entry)->result);
+    return;
+  }
+  // Started before but not running: the agent was interrupted; look before submitting.
+  const bool lookup_first = job.attempt() > 1 || (entry.ok() && entry->has_value());
+  absl::MutexLock lock(&mu_);
+  EnqueueLocked(std::move(job), lookup_first);
+}
+
+void JobExecutor::Acknowledge(int64_t job_id) {
+  if (absl::Status s = options_.journal->Remove(job_id); !s.ok()) {
+    LogError("job.journal_write_failed", {{"job_id", absl::StrCat(job_id)}, {"error", s.ToString()}});
+  }
+}
+
+v1::JobResult JobExecutor::Execute(const v1::Job& job, bool lookup_first) {
+  LogInfo("job.started", {{"job_id", absl::StrCat(job.job_id())},
+                          {"request", job.request_name()},
+                          {"kind", KindName(job.kind())},
+                          {"attempt", absl::StrCat(job.attempt())},
+                          {"ca_config", job.ca_config()}});
+  v1::JobResult result;
+  absl::Status journaled = options_.journal->RecordStarted(job);
+  absl::StatusOr<CaBackend*> ca = options_.backends->ForConfig(job.ca_config());
+  if (!journaled.ok()) {
+    // Without the journal a lost answer could not be found again: do not call the CA.
+    result = ErrorResult(job.job_id(), journaled);
+  } else if (!ca.ok()) {
+    result = ErrorResult(job.job_id(), ca.status());
+  } else {
+    switch (job.kind()) {
+      case v1::Job::SUBMIT:
+        result = RunSubmit(job, **ca, lookup_first);
+        break;
+      case v1::Job::RETRIEVE:
+        result = RunRetrieve(job, **ca);
+        break;
+      case v1::Job::REVOKE:
+        result = RunRevoke(job, **ca);
+        break;
+      default:
+        result = ErrorResult(job.job_id(), absl::InvalidArgumentError(absl::StrCat(
+                                               "job kind ", job.kind(), " is unknown to this agent; "
+                                               "upgrade the agent")));
+    }
+  }
+  result.set_job_id(job.job_id());
+  if (journaled.ok()) {
+    absl::Status s = options_.journal->RecordFinished(result);
+    if (!s.ok()) {
+      LogError("job.journal_write_failed",
+               {{"job_id", absl::StrCat(job.job_id())}, {"error", s.ToString()}});
+    } else if (job.has_key_generation() && result.ca_answered() &&
+               result.disposition() != adcs::kDispositionUnderSubmission) {
+      // The request is settled (PKCS#12 built, or denied): the key has no further use.
+      // Removed only now that the result is journaled.
+      if (absl::Status r = options_.keys->Remove(job.request_name()); !r.ok()) {
+        LogWarning("job.pending_key_remove_failed",
+                   {{"job_id", absl::StrCat(job.job_id())}, {"error", r.ToString()}});
+      }
+    }
+  }
+  const std::string job_id = absl::StrCat(job.job_id());
+  const std::string disposition = result.ca_answered() ? absl::StrCat(result.disposition()) : "";
+  const std::string ca_request_id = result.ca_answered() ? absl::StrCat(result.ca_request_id()) : "";
+  const std::string hresult =
+      !result.ca_answered() ? ""
+      : job.kind() == v1::Job::REVOKE ? adcs::FormatHresult(result.revoke_hresult())
+                                      : adcs::FormatHresult(result.hresult());
+  LogInfo("job.finished", {{"job_id", job_id},
+                           {"request", job.request_name()},
+                           {"kind", KindName(job.kind())},
+                           {"ca_answered", result.ca_answered() ? "true" : "false"},
+                           {"disposition", disposition},
+                           {"ca_request_id", ca_request_id},
+                           {"hresult", hresult},
+                           {"error_code", result.error_code()},
+                           {"error", result.error_message()}});
+  return result;
+}
+
+v1::JobResult JobExecutor::RunSubmit(const v1::Job& job, CaBackend& ca, bool lookup_first) {
+  const bool keygen = job.has_key_generation();
+  v1::JobResult result;
+  result.set_job_id(job.job_id());
+  if (lookup_first) {
+    absl::StatusOr<CaResult> found =
+        ca.FindRequestByAttribute({.attribute_name = kRequestIdAttribute,
+                                   .attribute_value = job.request_name(),
+                                   .timeout = options_.call_timeout});
+    if (found.ok()) {
+      LogInfo("job.found_at_ca", {{"job_id", absl::StrCat(job.job_id())},
+                                  {"request", job.request_name()},
+                                  {"ca_request_id", absl::StrCat(found->ca_request_id)}});
+      std::optional<PendingKey> key;
+      if (keygen && IsIssued(found->disposition)) {
+        absl::StatusOr<PendingKey> loaded = options_.keys->Load(job.request_name());
+        if (!loaded.ok()) return ErrorResult(job.job_id(), loaded.status());
+        key = std::move(*loaded);
+      }
+      AnswerFromCa(job, ca, *found, key.has_value() ? &*key : nullptr, result);
+      return result;
+    }
+    // UNIMPLEMENTED (the backend cannot search): submitting is the only way forward.
+    if (!absl::IsNotFound(found.status()) && !absl::IsUnimplemented(found.status())) {
+      return ErrorResult(job.job_id(), found.status());
+    }
+  }
+
+  SubmitParams params;
+  params.attributes = WithRequestId(job.attributes(), job.request_name());
+  params.timeout = options_.submit_timeout;
+  std::optional<PendingKey> key;
+  if (keygen) {
+    const v1::KeyGenerationJob& spec = job.key_generation();
+    if (spec.delivery_certificate_pem().empty()) {
+      return ErrorResult(job.job_id(),
+                         absl::FailedPreconditionError(
+                             "key-generation job without a delivery certificate: the tenant "
+                             "must set one with AdminService.SetDeliveryCertificate"));
+    }
+    absl::StatusOr<pki::KeyType> type = pki::ParseKeyType(spec.key_type());
+    if (!type.ok()) return ErrorResult(job.job_id(), type.status());
+    pki::CsrParams csr_params{.subject = spec.subject(), .sans = {}};
+    for (const std::string& text : spec.subject_alt_names()) {
+      absl::StatusOr<pki::SubjectAltName> san = ParseSan(text);
+      if (!san.ok()) return ErrorResult(job.job_id(), san.status());
+      csr_params.sans.push_back(*std::move(san));
+    }
+    absl::StatusOr<pki::PrivateKey> generated = pki::PrivateKey::Generate(*type);
+    if (!generated.ok()) return ErrorResult(job.job_id(), generated.status());
+    absl::StatusOr<std::string> csr = pki::CreateCsrPem(*generated, csr_params);
+    if (!csr.ok()) return ErrorResult(job.job_id(), csr.status());
+    params.csr_pem = *std::move(csr);
+    key = PendingKey{*std::move(generated), spec.delivery_certificate_pem(), FriendlyNameFor(spec)};
+    // Kept (encrypted) before the CA sees the request: a pending request or a lost answer
+    // still finds its key.
+    absl::Status saved = options_.keys->Save(job.request_name(), key->key,
+                                             key->delivery_certificate_pem, key->friendly_name);
+    if (!saved.ok()) return ErrorResult(job.job_id(), saved);
+  } else {
+    params.csr_pem = job.csr_pem();
+  }
+  absl::StatusOr<CaResult> answer = ca.Submit(params);
+  if (!answer.ok()) return ErrorResult(job.job_id(), answer.status());
+  AnswerFromCa(job, ca, *answer, key.has_value() ? &*key : nullptr, result);
+  return result;
+}
+
+v1::JobResult JobExecutor::RunRetrieve(const v1::Job& job, CaBackend& ca) {
+  v1::JobResult result;
+  result.set_job_id(job.job_id());
+  absl::StatusOr<CaResult> answer =
+      ca.RetrievePending({.ca_request_id = job.ca_request_id(), .timeout = options_.call_timeout});
+  if (!answer.ok()) return ErrorResult(job.job_id(), answer.status());
+  std::optional<PendingKey> key;
+  if (job.has_key_generation() && IsIssued(answer->disposition)) {
+    absl::StatusOr<PendingKey> loaded = options_.keys->Load(job.request_name());
+    if (!loaded.ok()) {
+      return ErrorResult(job.job_id(),
+                         absl::FailedPreconditionError(absl::StrCat(
+                             "CA request ", job.ca_request_id(),
+                             " was issued but the key generated for it is not on this agent (",
+                             loaded.status().message(),
+                             "); create a new certificate request")));
+    }
+    key = std::move(*loaded);
+  }
+  AnswerFromCa(job, ca, *answer, key.has_value() ? &*key : nullptr, result);
+  return result;
+}
+
+v1::JobResult JobExecutor::RunRevoke(const v1::Job& job, CaBackend& ca) {
+  v1::JobResult result;
+  result.set_job_id(job.job_id());
+  absl::StatusOr<RevokeResult> answer = ca.Revoke({.serial_hex = job.serial_number(),
+                                                   .reason = job.revocation_reason(),
+                                                   .timeout = options_.call_timeout});
+  if (!answer.ok()) return ErrorResult(job.job_id(), answer.status());
+  result.set_ca_answered(true);
+  result.set_revoke_hresult(answer->hresult);
+  result.set_disposition_message(answer->message);
+  return result;
+}
+
+void JobExecutor::AnswerFromCa(const v1::Job& job, CaBackend& ca, const CaResult& answer,
+                               const PendingKey* key, v1::JobResult& result) {
+  result.set_ca_answered(true);
+  result.set_disposition(answer.disposition);
+  result.set_ca_request_id(answer.ca_request_id);
+  result.set_hresult(answer.hresult);
+  result.set_disposition_message(answer.disposition_message);
+  result.set_certificate_pem(answer.certificate_pem);
+  result.set_chain_pem(answer.chain_pem);
+  if (answer.hresult == adcs::kUnsupportedCertType) {
+    result.set_hint(TemplateHint(ca, job.attributes(), options_.call_timeout));
+  }
+  if (!job.has_key_generation() || !IsIssued(answer.disposition) || key == nullptr) return;
+
+  auto fail = [&](const absl::Status& s) { result = ErrorResult(job.job_id(), s); };
+  absl::StatusOr<pki::Pkcs12Profile> profile = ParseProfile(job.key_generation().pkcs12_profile());
+  if (!profile.ok()) return fail(profile.status());
+  std::string chain = answer.certificate_pem;
+  if (!chain.empty() && chain.back() != '\n') chain += '\n';
+  chain += answer.chain_pem;
+  std::string password = pki::RandomToken(24);
+  absl::StatusOr<std::string> p12 =
+      pki::CreatePkcs12(key->key, chain, password, key->friendly_name, *profile);
+  absl::StatusOr<std::string> envelope =
+      p12.ok() ? pki::EnvelopeForRecipient(password, key->delivery_certificate_pem)
+               : absl::StatusOr<std::string>(p12.status());
+  std::fill(password.begin(), password.end(), '\0');
+  if (!envelope.ok()) return fail(envelope.status());
+  result.set_pkcs12(*std::move(p12));
+  result.set_enveloped_password(*std::move(envelope));
+}
+
+}  // namespace certbridge::agent
