@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "broker/service/stream_outbox.h"
 #include "common/grpc_status.h"
 #include "common/log.h"
 
@@ -71,7 +72,9 @@ class AgentGrpcService::RegistrationPoll
 // One agent's Connect stream. Deletes itself when gRPC is done with it and no pool task
 // holds a reference.
 class AgentGrpcService::ConnectStream final
-    : public grpc::ServerBidiReactor<v1::AgentMessage, v1::BrokerMessage>, public JobSink {
+    : public OutboxReactor<grpc::ServerBidiReactor<v1::AgentMessage, v1::BrokerMessage>,
+                           v1::BrokerMessage>,
+      public JobSink {
  public:
   ConnectStream(AgentGrpcService* service, grpc::CallbackServerContext* context)
       : service_(service), connect_time_(service->clock_->Now()) {
@@ -135,20 +138,6 @@ class AgentGrpcService::ConnectStream final
     });
   }
 
-  void OnWriteDone(bool ok) override {
-    absl::MutexLock lock(&mu_);
-    writing_ = false;
-    if (!ok) {
-      outbox_.clear();
-      FinishLocked(grpc::Status::OK);
-      return;
-    }
-    outbox_.pop_front();
-    PumpLocked();
-  }
-
-  void OnCancel() override { End(grpc::Status::CANCELLED); }
-
   void OnDone() override {
     done_.store(true);
     if (const int64_t slot = slot_.load(); slot != 0) service_->dispatcher_->RemoveAgent(slot);
@@ -168,11 +157,6 @@ class AgentGrpcService::ConnectStream final
   }
 
  private:
-  void Ref() { refs_.fetch_add(1, std::memory_order_relaxed); }
-  void Unref() {
-    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
-  }
-
   // On the pool.
   void Authenticate(const std::string& peer_certificate) {
     absl::StatusOr<ConnectorRecord> connector =
@@ -288,43 +272,9 @@ class AgentGrpcService::ConnectStream final
     Send(std::move(out));
   }
 
-  void Send(v1::BrokerMessage message) {
-    absl::MutexLock lock(&mu_);
-    if (finish_requested_) return;
-    outbox_.push_back(std::move(message));
-    PumpLocked();
-  }
-
-  // Finishes once the messages already queued are written.
-  void End(grpc::Status status) {
-    absl::MutexLock lock(&mu_);
-    FinishLocked(std::move(status));
-  }
-
-  void FinishLocked(grpc::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (finish_requested_) return;
-    finish_requested_ = true;
-    finish_status_ = std::move(status);
-    PumpLocked();
-  }
-
-  void PumpLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (writing_ || finished_) return;
-    if (!outbox_.empty()) {
-      writing_ = true;
-      StartWrite(&outbox_.front());
-      return;
-    }
-    if (finish_requested_) {
-      finished_ = true;
-      Finish(finish_status_);
-    }
-  }
-
   AgentGrpcService* service_;
   const absl::Time connect_time_;
   std::string peer_;
-  std::atomic<int> refs_{1};  // released by OnDone
 
   ConnectorRecord CurrentConnector() {
     absl::MutexLock lock(&connector_mu_);
@@ -347,12 +297,6 @@ class AgentGrpcService::ConnectStream final
 
   v1::AgentMessage in_;
 
-  absl::Mutex mu_;
-  std::deque<v1::BrokerMessage> outbox_ ABSL_GUARDED_BY(mu_);
-  bool writing_ ABSL_GUARDED_BY(mu_) = false;
-  bool finish_requested_ ABSL_GUARDED_BY(mu_) = false;
-  bool finished_ ABSL_GUARDED_BY(mu_) = false;
-  grpc::Status finish_status_ ABSL_GUARDED_BY(mu_);
 };
 
 AgentGrpcService::AgentGrpcService(AgentApi* api, JobDispatcher* dispatcher, WorkerPool* pool,

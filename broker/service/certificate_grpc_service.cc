@@ -8,6 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "broker/service/field_checks.h"
+#include "broker/service/stream_outbox.h"
 #include "common/grpc_status.h"
 #include "common/log.h"
 
@@ -89,7 +90,8 @@ class CertificateGrpcService::Waiter : public std::enable_shared_from_this<Waite
 
 // One WatchCertificateRequests stream: sends every change after its cursor, in order.
 class CertificateGrpcService::WatchStream final
-    : public grpc::ServerWriteReactor<v1::CertificateRequestEvent> {
+    : public OutboxReactor<grpc::ServerWriteReactor<v1::CertificateRequestEvent>,
+                           v1::CertificateRequestEvent> {
  public:
   WatchStream(CertificateGrpcService* service, grpc::CallbackServerContext* context,
               const v1::WatchCertificateRequestsRequest* request)
@@ -107,7 +109,7 @@ class CertificateGrpcService::WatchStream final
   void Poke() {
     {
       absl::MutexLock lock(&mu_);
-      if (!started_ || finish_requested_) return;
+      if (!started_) return;
       if (fetching_) {
         fetch_again_ = true;
         return;
@@ -121,36 +123,12 @@ class CertificateGrpcService::WatchStream final
     });
   }
 
-  void End(grpc::Status status) {
-    absl::MutexLock lock(&mu_);
-    FinishLocked(std::move(status));
-  }
-
-  void OnWriteDone(bool ok) override {
-    absl::MutexLock lock(&mu_);
-    writing_ = false;
-    if (!ok) {
-      outbox_.clear();
-      FinishLocked(grpc::Status::CANCELLED);
-      return;
-    }
-    outbox_.pop_front();
-    PumpLocked();
-  }
-
-  void OnCancel() override { End(grpc::Status::CANCELLED); }
-
   void OnDone() override {
     if (registered_) service_->RemoveWatch(tenant_id_, this);
     Unref();
   }
 
  private:
-  void Ref() { refs_.fetch_add(1, std::memory_order_relaxed); }
-  void Unref() {
-    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
-  }
-
   void Start(const std::string& authorization, const std::string& cursor_text) {
     absl::StatusOr<Caller> caller = service_->auth_->Authenticate(authorization);
     absl::Status status = caller.status();
@@ -195,7 +173,7 @@ class CertificateGrpcService::WatchStream final
           service_->requests_->ListRequestChanges(tenant_id_, cursor, kWatchBatch);
       absl::MutexLock lock(&mu_);
       if (!changes.ok()) {
-        FinishLocked(ToGrpcStatus(changes.status()));
+        End(ToGrpcStatus(changes.status()));
         fetching_ = false;
         return;
       }
@@ -205,9 +183,8 @@ class CertificateGrpcService::WatchStream final
         v1::CertificateRequestEvent event;
         event.set_cursor(absl::StrCat(r.change_seq));
         *event.mutable_certificate_request() = CertificateApi::ToProto(r);
-        outbox_.push_back(std::move(event));
+        Send(std::move(event));
       }
-      PumpLocked();
       if (static_cast<int>(changes->size()) < kWatchBatch && !fetch_again_) {
         fetching_ = false;
         return;
@@ -215,28 +192,7 @@ class CertificateGrpcService::WatchStream final
     }
   }
 
-  void FinishLocked(grpc::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (finish_requested_) return;
-    finish_requested_ = true;
-    finish_status_ = std::move(status);
-    PumpLocked();
-  }
-
-  void PumpLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (writing_ || finished_) return;
-    if (!outbox_.empty() && !finish_requested_) {
-      writing_ = true;
-      StartWrite(&outbox_.front());
-      return;
-    }
-    if (finish_requested_) {
-      finished_ = true;
-      Finish(finish_status_);
-    }
-  }
-
   CertificateGrpcService* service_;
-  std::atomic<int> refs_{1};
   std::string tenant_id_;  // set once in Start, before registered_
   std::atomic<bool> registered_{false};
 
@@ -245,11 +201,6 @@ class CertificateGrpcService::WatchStream final
   int64_t cursor_ ABSL_GUARDED_BY(mu_) = 0;
   bool fetching_ ABSL_GUARDED_BY(mu_) = false;
   bool fetch_again_ ABSL_GUARDED_BY(mu_) = false;
-  std::deque<v1::CertificateRequestEvent> outbox_ ABSL_GUARDED_BY(mu_);
-  bool writing_ ABSL_GUARDED_BY(mu_) = false;
-  bool finish_requested_ ABSL_GUARDED_BY(mu_) = false;
-  bool finished_ ABSL_GUARDED_BY(mu_) = false;
-  grpc::Status finish_status_ ABSL_GUARDED_BY(mu_);
 };
 
 CertificateGrpcService::CertificateGrpcService(CertificateApi* api, CertificateStore* requests,
