@@ -100,7 +100,7 @@ start_bg agent-register "$bin/certbridge-agent" register --broker "127.0.0.1:$ag
   --ca-identity 'CORP\AGENT01$' --host agent01.corp.example
 code=""
 for _ in $(seq 300); do
-  code=$(grep -oE '\b[A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4}\b' "$state/agent-register.log" | head -1 || true)
+  code=$(sed -nE 's/.*Registration code: +([A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4}).*/\1/p' "$state/agent-register.log" | head -1)
   [ -n "$code" ] && break
   sleep 0.1
 done

@@ -199,7 +199,7 @@ TEST_F(ControlPlaneTest, AgentRegistersIsApprovedConnectsRenewsAndIsCutOffWhenDi
       stack_->dir() + "/agent1-register.log");
   ASSERT_TRUE(registering.ok()) << registering.status();
   std::string code;
-  const std::regex code_pattern("\\b([A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4})\\b");
+  const std::regex code_pattern("Registration code: +([A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4})\\b");
   ASSERT_TRUE(WaitUntil(
       [&] {
         std::smatch m;

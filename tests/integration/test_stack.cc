@@ -167,7 +167,7 @@ absl::StatusOr<RegisteredAgent> TestStack::RegisterAgent(const BrokerProcess& br
   if (!registering.ok()) return registering.status();
   // The pending connector shows up in the tenant; approve it by its code from the log.
   std::string code;
-  const std::regex pattern("\\b([A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4})\\b");
+  const std::regex pattern("Registration code: +([A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4})\\b");
   if (!WaitUntil(
           [&] {
             std::smatch m;

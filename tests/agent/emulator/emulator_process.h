@@ -5,19 +5,21 @@
 
 #include <sys/types.h>
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "tests/support/process/child_process.h"
 
 namespace certbridge::testing {
 
 // A temp directory removed (recursively) on destruction.
 class TempDir {
  public:
-  TempDir();
-  ~TempDir();
+  TempDir() : path_(MakeTempDir("emu")) {}
+  ~TempDir() { RemoveTree(path_); }
   const std::string& path() const { return path_; }
   std::string File(const std::string& name) const { return path_ + "/" + name; }
 
@@ -26,18 +28,10 @@ class TempDir {
 };
 
 void WriteTextFile(const std::string& path, const std::string& contents);
-std::string ReadTextFile(const std::string& path);
 
-// Runs `command` with /bin/sh, returns exit status and combined stdout+stderr.
-struct CommandResult {
-  int exit_status = -1;
-  std::string output;
-};
-CommandResult RunCommand(const std::string& command);
+// Runs `command` with /bin/sh; stdout and stderr together in `out`.
+CommandResult RunShell(const std::string& command);
 std::string ShellQuote(const std::string& s);
-
-// Path of a binary in the build tree: $CERTBRIDGE_BUILD_DIR/bin/<name>.
-std::string BuildBinary(const std::string& name);
 
 class EmulatorProcess {
  public:
@@ -64,7 +58,7 @@ class EmulatorProcess {
   std::string config_text_;
   std::string state_dir_;
   TempDir files_;
-  pid_t pid_ = -1;
+  std::unique_ptr<ChildProcess> process_;
   int port_ = 0;
 };
 

@@ -22,7 +22,7 @@ namespace certbridge::agent {
 namespace {
 
 using ::certbridge::testing::EmulatorProcess;
-using ::certbridge::testing::RunCommand;
+using ::certbridge::testing::RunShell;
 using ::certbridge::testing::ShellQuote;
 using ::certbridge::testing::TempDir;
 using ::certbridge::testing::WriteTextFile;
@@ -131,21 +131,21 @@ class EmulatorTest : public ::testing::Test {
   testing::CommandResult OpensslVerify(const std::string& cert_pem) {
     const std::string path = files_.File("leaf.pem");
     WriteTextFile(path, cert_pem);
-    return RunCommand(absl::StrCat("openssl verify -CAfile ", ShellQuote(emulator_->ca_cert_path()),
+    return RunShell(absl::StrCat("openssl verify -CAfile ", ShellQuote(emulator_->ca_cert_path()),
                                    " ", ShellQuote(path)));
   }
   std::string OpensslText(const std::string& cert_pem) {
     const std::string path = files_.File("text.pem");
     WriteTextFile(path, cert_pem);
-    return RunCommand(absl::StrCat("openssl x509 -noout -text -in ", ShellQuote(path))).output;
+    return RunShell(absl::StrCat("openssl x509 -noout -text -in ", ShellQuote(path))).out;
   }
   std::string OpensslAsn1(const std::string& cert_pem) {
     const std::string path = files_.File("asn1.pem");
     WriteTextFile(path, cert_pem);
-    return RunCommand(absl::StrCat("openssl asn1parse -in ", ShellQuote(path))).output;
+    return RunShell(absl::StrCat("openssl asn1parse -in ", ShellQuote(path))).out;
   }
   testing::CommandResult OfficerCli(const std::string& args) {
-    return RunCommand(absl::StrCat(ShellQuote(testing::BuildBinary("adcs-emulator")),
+    return RunShell(absl::StrCat(ShellQuote(testing::BuildPath("bin/adcs-emulator")),
                                    " officer --emulator ", emulator_->target(), " ", args));
   }
   grpc::Status SetFaults(const adcsemu::v1::Faults& faults) {
@@ -179,8 +179,8 @@ TEST_F(EmulatorTest, IssuesSuppliedSubjectCertificateThatChainsWithEkuAndSans) {
   ASSERT_THAT(r.certificate_pem, HasSubstr("BEGIN CERTIFICATE"));
 
   testing::CommandResult verify = OpensslVerify(r.certificate_pem);
-  EXPECT_EQ(verify.exit_status, 0) << verify.output;
-  EXPECT_THAT(verify.output, HasSubstr(": OK"));
+  EXPECT_EQ(verify.exit_code, 0) << verify.out;
+  EXPECT_THAT(verify.out, HasSubstr(": OK"));
   const std::string text = OpensslText(r.certificate_pem);
   EXPECT_THAT(text, HasSubstr("Subject: CN = device42"));
   EXPECT_THAT(text, HasSubstr("Issuer: CN = Corp Issuing CA"));
@@ -189,13 +189,13 @@ TEST_F(EmulatorTest, IssuesSuppliedSubjectCertificateThatChainsWithEkuAndSans) {
   EXPECT_THAT(text, HasSubstr(absl::StrCat("URI:", sid_url)));
   // Supplied-subject templates get no SID extension (the SAN URL carries the mapping).
   EXPECT_THAT(OpensslAsn1(r.certificate_pem), Not(HasSubstr(":1.3.6.1.4.1.311.25.2\n")));
-  EXPECT_EQ(r.chain_pem, testing::ReadTextFile(emulator_->ca_cert_path()));
+  EXPECT_EQ(r.chain_pem, testing::ReadFileOrEmpty(emulator_->ca_cert_path()));
 }
 
 TEST_F(EmulatorTest, BuildFromDirectoryTemplateAddsSidExtensionAndIgnoresRequestedSubject) {
   CaResult r = Submit(EcCsr("CN=ignored"), "CertificateTemplate:CertbridgeMachine");
   ASSERT_EQ(r.disposition, 3) << r.disposition_message;
-  EXPECT_EQ(OpensslVerify(r.certificate_pem).exit_status, 0);
+  EXPECT_EQ(OpensslVerify(r.certificate_pem).exit_code, 0);
   const std::string text = OpensslText(r.certificate_pem);
   EXPECT_THAT(text, HasSubstr("Subject: CN = AGENT01"));
   EXPECT_THAT(text, HasSubstr("DNS:agent01.corp.example"));
@@ -216,18 +216,18 @@ TEST_F(EmulatorTest, PendingThenApprovedByOfficerCliThenRetrieved) {
   EXPECT_EQ(Retrieve(r.ca_request_id).disposition, 5);
 
   testing::CommandResult cli = OfficerCli(absl::StrCat("approve ", r.ca_request_id));
-  ASSERT_EQ(cli.exit_status, 0) << cli.output;
-  EXPECT_THAT(cli.output, HasSubstr("disposition 3 (ISSUED)"));
+  ASSERT_EQ(cli.exit_code, 0) << cli.out;
+  EXPECT_THAT(cli.out, HasSubstr("disposition 3 (ISSUED)"));
 
   CaResult retrieved = Retrieve(r.ca_request_id);
   EXPECT_EQ(retrieved.disposition, 3);
   EXPECT_EQ(retrieved.ca_request_id, r.ca_request_id);
-  EXPECT_EQ(OpensslVerify(retrieved.certificate_pem).exit_status, 0);
+  EXPECT_EQ(OpensslVerify(retrieved.certificate_pem).exit_code, 0);
 
   // Approving again is the wrong state: CERTSRV_E_BAD_REQUESTSTATUS, CLI exit 1.
   cli = OfficerCli(absl::StrCat("approve ", r.ca_request_id));
-  EXPECT_EQ(cli.exit_status, 1);
-  EXPECT_THAT(cli.output, HasSubstr("0x80094003"));
+  EXPECT_EQ(cli.exit_code, 1);
+  EXPECT_THAT(cli.out, HasSubstr("0x80094003"));
 }
 
 TEST_F(EmulatorTest, PendingThenDenied) {
@@ -269,7 +269,7 @@ TEST_F(EmulatorTest, RetrieveUnknownRequestIdIsPropertyEmpty) {
 TEST_F(EmulatorTest, RetrievalByAnotherIdentityIsRefused) {
   CaResult r = Submit(EcCsr(), "CertificateTemplate:PendingDevice");
   ASSERT_EQ(r.disposition, 5);
-  ASSERT_EQ(OfficerCli(absl::StrCat("approve ", r.ca_request_id)).exit_status, 0);
+  ASSERT_EQ(OfficerCli(absl::StrCat("approve ", r.ca_request_id)).exit_code, 0);
   std::unique_ptr<EmulatorCaBackend> other = Backend(kOtherAgent);
   CaResult refused = Retrieve(r.ca_request_id, other.get());
   EXPECT_EQ(refused.disposition, 1);
@@ -310,11 +310,11 @@ TEST_F(EmulatorTest, ShortKeyIsKeyLength) {
 
   // An RSA-1024 request made by openssl itself.
   const std::string key = files_.File("k1024.pem"), csr = files_.File("r1024.pem");
-  testing::CommandResult gen = RunCommand(absl::StrCat(
+  testing::CommandResult gen = RunShell(absl::StrCat(
       "openssl req -new -newkey rsa:1024 -nodes -subj /CN=weak -keyout ", ShellQuote(key),
       " -out ", ShellQuote(csr)));
-  ASSERT_EQ(gen.exit_status, 0) << gen.output;
-  r = Submit(testing::ReadTextFile(csr), "CertificateTemplate:WebServer");
+  ASSERT_EQ(gen.exit_code, 0) << gen.out;
+  r = Submit(testing::ReadFileOrEmpty(csr), "CertificateTemplate:WebServer");
   EXPECT_EQ(r.disposition, 2);
   EXPECT_EQ(r.hresult, 0x80094811u);
 }
@@ -360,18 +360,18 @@ TEST_F(EmulatorTest, RevokedSerialAppearsInCrlWithReason) {
   EXPECT_EQ(unknown->hresult, 0x80094004u);
 
   testing::CommandResult cli = OfficerCli("publish-crl");
-  ASSERT_EQ(cli.exit_status, 0) << cli.output;
+  ASSERT_EQ(cli.exit_code, 0) << cli.out;
   const std::string crl = files_.File("ca.crl");
-  WriteTextFile(crl, cli.output);
+  WriteTextFile(crl, cli.out);
   testing::CommandResult text =
-      RunCommand(absl::StrCat("openssl crl -inform PEM -text -noout -in ", ShellQuote(crl)));
-  ASSERT_EQ(text.exit_status, 0) << text.output;
-  EXPECT_THAT(text.output, HasSubstr(absl::StrCat("Serial Number: ", cert->serial_hex)));
-  EXPECT_THAT(text.output, HasSubstr("Key Compromise"));
-  EXPECT_THAT(text.output, HasSubstr("X509v3 CRL Number"));
-  testing::CommandResult verify = RunCommand(absl::StrCat(
+      RunShell(absl::StrCat("openssl crl -inform PEM -text -noout -in ", ShellQuote(crl)));
+  ASSERT_EQ(text.exit_code, 0) << text.out;
+  EXPECT_THAT(text.out, HasSubstr(absl::StrCat("Serial Number: ", cert->serial_hex)));
+  EXPECT_THAT(text.out, HasSubstr("Key Compromise"));
+  EXPECT_THAT(text.out, HasSubstr("X509v3 CRL Number"));
+  testing::CommandResult verify = RunShell(absl::StrCat(
       "openssl crl -noout -in ", ShellQuote(crl), " -CAfile ", ShellQuote(emulator_->ca_cert_path())));
-  EXPECT_THAT(verify.output, HasSubstr("verify OK"));
+  EXPECT_THAT(verify.out, HasSubstr("verify OK"));
 }
 
 TEST_F(EmulatorTest, StateSurvivesRestart) {
@@ -379,16 +379,16 @@ TEST_F(EmulatorTest, StateSurvivesRestart) {
   CaResult pending = Submit(EcCsr(), "CertificateTemplate:PendingDevice");
   ASSERT_EQ(issued.disposition, 3);
   ASSERT_EQ(pending.disposition, 5);
-  const std::string ca_before = testing::ReadTextFile(emulator_->ca_cert_path());
+  const std::string ca_before = testing::ReadFileOrEmpty(emulator_->ca_cert_path());
 
   RestartEmulator();
 
-  EXPECT_EQ(testing::ReadTextFile(emulator_->ca_cert_path()), ca_before);
+  EXPECT_EQ(testing::ReadFileOrEmpty(emulator_->ca_cert_path()), ca_before);
   CaResult again = Retrieve(issued.ca_request_id);
   EXPECT_EQ(again.disposition, 3);
   EXPECT_EQ(again.certificate_pem, issued.certificate_pem);
   EXPECT_EQ(Retrieve(pending.ca_request_id).disposition, 5);
-  ASSERT_EQ(OfficerCli(absl::StrCat("approve ", pending.ca_request_id)).exit_status, 0);
+  ASSERT_EQ(OfficerCli(absl::StrCat("approve ", pending.ca_request_id)).exit_code, 0);
   CaResult next = Submit(EcCsr(), "CertificateTemplate:WebServer");
   EXPECT_GT(next.ca_request_id, pending.ca_request_id);
 
@@ -407,7 +407,7 @@ TEST_F(EmulatorTest, UnavailableFaultIsRpcServerUnavailable) {
   EXPECT_EQ(ping.status().code(), absl::StatusCode::kUnavailable);
 
   testing::CommandResult cli = OfficerCli("fault clear");
-  ASSERT_EQ(cli.exit_status, 0) << cli.output;
+  ASSERT_EQ(cli.exit_code, 0) << cli.out;
   EXPECT_TRUE(agent_->Ping({}).ok());
 }
 
@@ -454,7 +454,7 @@ TEST_F(EmulatorTest, DieAfterIssueLosesTheAnswerButKeepsTheCertificate) {
   EXPECT_EQ(list.requests(0).disposition(), 3);
   CaResult found = Retrieve(list.requests(0).request_id());
   EXPECT_EQ(found.disposition, 3);
-  EXPECT_EQ(OpensslVerify(found.certificate_pem).exit_status, 0);
+  EXPECT_EQ(OpensslVerify(found.certificate_pem).exit_code, 0);
 }
 
 TEST_F(EmulatorTest, LostAnswerIsFoundByRequestAttributeAfterRestart) {
@@ -474,7 +474,7 @@ TEST_F(EmulatorTest, LostAnswerIsFoundByRequestAttributeAfterRestart) {
   ASSERT_TRUE(found.ok()) << found.status();
   EXPECT_EQ(found->disposition, 3);
   EXPECT_GT(found->ca_request_id, 0);
-  EXPECT_EQ(OpensslVerify(found->certificate_pem).exit_status, 0);
+  EXPECT_EQ(OpensslVerify(found->certificate_pem).exit_code, 0);
 
   auto other_value = agent_->FindRequestByAttribute(
       {.attribute_name = "CertbridgeRequestId", .attribute_value = "tenants/t1/certificateRequests/r"});
@@ -498,7 +498,7 @@ TEST_F(EmulatorTest, StandaloneCaPendsEverythingAndIgnoresTemplates) {
   RestartEmulator(R"pb(ca_host: "sa01" ca_name: "Corp Issuing CA" ca_kind: STANDALONE)pb");
   CaResult r = Submit(EcCsr(), "");
   ASSERT_EQ(r.disposition, 5);
-  ASSERT_EQ(OfficerCli(absl::StrCat("approve ", r.ca_request_id)).exit_status, 0);
+  ASSERT_EQ(OfficerCli(absl::StrCat("approve ", r.ca_request_id)).exit_code, 0);
   CaResult issued = Retrieve(r.ca_request_id);
   EXPECT_EQ(issued.disposition, 3);
   EXPECT_THAT(OpensslText(issued.certificate_pem), HasSubstr("Subject: CN = device42"));
@@ -551,11 +551,9 @@ namespace certbridge::agent {
 namespace {
 
 TEST(EmulatorExampleConfigTest, ExampleConfigStartsAndIssues) {
-  const char* source = std::getenv("CERTBRIDGE_SOURCE_DIR");
-  ASSERT_NE(source, nullptr);
   TempDir state;
   EmulatorProcess emulator(
-      testing::ReadTextFile(absl::StrCat(source, "/agent/emulator/example-config.txtpb")),
+      testing::ReadFileOrEmpty(testing::SourcePath("agent/emulator/example-config.txtpb")),
       state.File("state"));
   ASSERT_TRUE(emulator.Start().ok()) << emulator.log();
   auto backend = EmulatorCaBackend::Create(
