@@ -1,0 +1,664 @@
+// certbridge-bench: the figures DESIGN.md section 8 asks for, measured in one run on one
+// machine against real processes (PostgreSQL, certbridge-broker, certbridge-agent,
+// adcs-emulator), started and torn down through the integration-test stack:
+//   1. the emulator's own raw issuing rate (CSRs submitted straight to it);
+//   2. end-to-end certificates/s through one broker and its agents, and broker-added
+//      latency (end-to-end quantiles minus raw quantiles);
+//   3. idle agent streams held by one broker and its RSS per stream;
+//   4. recovery: the broker is killed (SIGKILL) during a run and a new one is started on the
+//      same database and ports; time from the kill to the first certificate issued
+//      afterwards, and requests lost (must be 0).
+// It prints a table and exits 1 when any request failed, was lost or issued twice.
+// Usage and the meaning of every figure: docs/benchmarks.md.
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "agent/ca/emulator_ca_backend.h"
+#include "common/pki/pki.h"
+#include "tests/integration/test_stack.h"
+#include "tools/bench/load.h"
+
+ABSL_FLAG(int, requests, 300, "certificates per measured run (raw, end to end, recovery)");
+ABSL_FLAG(int, concurrency, 8, "calls in flight at once");
+ABSL_FLAG(int, agents, 2, "certbridge-agent processes serving the CA");
+ABSL_FLAG(int, agent_window, 4, "each agent's --max-concurrent-jobs (its credit window)");
+ABSL_FLAG(int, idle_streams, 200, "idle agent streams opened to one broker (0 skips)");
+ABSL_FLAG(bool, recovery, true, "measure recovery after the broker is killed mid-run");
+ABSL_FLAG(int, warmup, 20, "unmeasured calls before raw and end-to-end runs");
+ABSL_FLAG(bool, verbose, false, "print every retried CreateCertificateRequest error");
+
+#ifndef CERTBRIDGE_BUILD_TYPE
+#define CERTBRIDGE_BUILD_TYPE "unknown"
+#endif
+
+namespace certbridge::bench {
+namespace {
+
+using testing::BrokerProcess;
+using testing::CallContext;
+using testing::EmulatorProcessHandle;
+using testing::ReadFileOrEmpty;
+using testing::RegisteredAgent;
+using testing::TestStack;
+using v1::CertificateRequest;
+
+constexpr char kIdentity[] = "CORP\\AGENT01$";
+constexpr char kCaConfig[] = "adcs01.corp.example\\Corp Issuing CA";
+constexpr char kTemplate[] = "CertbridgeDevice";
+
+// Every figure printed at the end; a missing phase leaves its fields at their defaults.
+struct Figures {
+  LoadResult raw;
+  LoadResult end_to_end;
+  int end_to_end_requests = 0;
+  int end_to_end_not_issued = 0;
+  int end_to_end_duplicates = 0;
+  bool idle_measured = false;
+  int idle_streams_open = 0;
+  int idle_streams_ended_early = 0;  // disconnects the broker logged while they were open
+  int64_t rss_before_kib = 0;
+  int64_t rss_after_kib = 0;
+  bool recovery_measured = false;
+  std::string recovery_skipped_reason;
+  int recovery_requests = 0;
+  int recovery_lost = 0;
+  int recovery_duplicates = 0;
+  absl::Duration recovery_time;
+  absl::Duration recovery_restart;  // kill to the new broker serving
+  LoadResult recovery;
+};
+
+std::string Message(const absl::Status& status) { return std::string(status.message()); }
+
+int64_t RssKib(pid_t pid) {
+  for (absl::string_view line :
+       absl::StrSplit(ReadFileOrEmpty(absl::StrCat("/proc/", pid, "/status")), '\n')) {
+    if (absl::ConsumePrefix(&line, "VmRSS:")) {
+      int64_t kib = 0;
+      line = absl::StripAsciiWhitespace(line);
+      absl::ConsumeSuffix(&line, "kB");
+      if (absl::SimpleAtoi(absl::StripAsciiWhitespace(line), &kib)) return kib;
+    }
+  }
+  return -1;
+}
+
+// Streams the broker has logged as ended, so that the idle figure can show none of the
+// bench's streams was dropped (e.g. as a duplicate of the same connector) before RSS was read.
+int CountDisconnects(const testing::ChildProcess& broker) {
+  const std::string log = broker.Log();
+  int count = 0;
+  for (size_t at = log.find("\"agent.disconnected\""); at != std::string::npos;
+       at = log.find("\"agent.disconnected\"", at + 1)) {
+    ++count;
+  }
+  return count;
+}
+
+// /proc/loadavg's first three fields: shows how busy the shared machine was.
+std::string LoadAverage() {
+  std::vector<std::string> fields = absl::StrSplit(ReadFileOrEmpty("/proc/loadavg"), ' ');
+  if (fields.size() < 3) return "unknown";
+  return absl::StrCat(fields[0], " ", fields[1], " ", fields[2]);
+}
+
+absl::StatusOr<std::vector<std::string>> MakeCsrs(int count, const std::string& prefix) {
+  std::vector<std::string> csrs;
+  csrs.reserve(count);
+  for (int i = 0; i < count; ++i) {
+    absl::StatusOr<pki::PrivateKey> key = pki::PrivateKey::Generate(pki::KeyType::kEcP256);
+    if (!key.ok()) return key.status();
+    absl::StatusOr<std::string> csr =
+        pki::CreateCsrPem(*key, {.subject = absl::StrCat("CN=", prefix, "-", i, ",O=Bench")});
+    if (!csr.ok()) return csr.status();
+    csrs.push_back(*std::move(csr));
+  }
+  return csrs;
+}
+
+struct Tenant {
+  std::string key;  // admin + certificates scopes
+  std::string ca_id;
+};
+
+absl::StatusOr<Tenant> CreateTenant(TestStack& stack, const BrokerProcess& broker) {
+  auto admin = stack.AdminStub(broker);
+  v1::CreateTenantRequest create;
+  create.set_display_name("bench");
+  v1::Tenant tenant;
+  grpc::Status s = admin->CreateTenant(CallContext(stack.operator_key()).get(), create, &tenant);
+  if (!s.ok()) return absl::InternalError("CreateTenant: " + s.error_message());
+  v1::CreateApiKeyRequest key_request;
+  key_request.set_tenant_id(tenant.tenant_id());
+  key_request.add_scopes("admin,certificates");
+  v1::CreateApiKeyResponse key;
+  s = admin->CreateApiKey(CallContext(stack.operator_key()).get(), key_request, &key);
+  if (!s.ok()) return absl::InternalError("CreateApiKey: " + s.error_message());
+  v1::CreateCertificateAuthorityRequest ca_request;
+  ca_request.set_config_string(kCaConfig);
+  v1::CertificateAuthority ca;
+  s = admin->CreateCertificateAuthority(CallContext(key.secret()).get(), ca_request, &ca);
+  if (!s.ok()) return absl::InternalError("CreateCertificateAuthority: " + s.error_message());
+  return Tenant{key.secret(), ca.ca_id()};
+}
+
+absl::Status WaitConnected(TestStack& stack, const BrokerProcess& broker, const Tenant& tenant,
+                           const std::string& connector_id) {
+  auto admin = stack.AdminStub(broker);
+  const bool connected = testing::WaitUntil(
+      [&] {
+        v1::GetConnectorRequest get;
+        get.set_connector_id(connector_id);
+        v1::Connector c;
+        return admin->GetConnector(CallContext(tenant.key).get(), get, &c).ok() &&
+               c.connectivity() == v1::Connector::CONNECTED;
+      },
+      absl::Seconds(60));
+  if (!connected) return absl::DeadlineExceededError("connector " + connector_id + " never connected");
+  return absl::OkStatus();
+}
+
+// A CertificateService client on a channel of its own (a unique channel argument keeps
+// gRPC from sharing a subchannel with another channel), reconnecting fast after the broker
+// dies so that the recovery figure measures the broker and agents, not gRPC's default 1 s+
+// reconnect backoff.
+std::unique_ptr<v1::CertificateService::Stub> CertificateClient(const std::string& tls_root_pem,
+                                                                const std::string& address) {
+  static std::atomic<int> channel_number{0};
+  grpc::SslCredentialsOptions tls;
+  tls.pem_root_certs = tls_root_pem;
+  grpc::ChannelArguments args;
+  args.SetInt("certbridge.bench.channel", channel_number.fetch_add(1));
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 50);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 50);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 250);
+  return v1::CertificateService::NewStub(
+      grpc::CreateCustomChannel(address, grpc::SslCredentials(tls), args));
+}
+
+bool Terminal(CertificateRequest::State state) {
+  return state != CertificateRequest::QUEUED && state != CertificateRequest::DISPATCHED &&
+         state != CertificateRequest::STATE_UNSPECIFIED;
+}
+
+bool Retryable(grpc::StatusCode code) {
+  return code == grpc::StatusCode::UNAVAILABLE || code == grpc::StatusCode::DEADLINE_EXCEEDED ||
+         code == grpc::StatusCode::ABORTED || code == grpc::StatusCode::CANCELLED ||
+         code == grpc::StatusCode::UNKNOWN || code == grpc::StatusCode::INTERNAL;
+}
+
+// What an MDM-side client does: CreateCertificateRequest with one request_id, repeated
+// (the call is idempotent on request_id) until the request is terminal or `budget` runs out.
+// Where and as whom the MDM-side client calls.
+struct ClientConfig {
+  std::string tls_root_pem;
+  std::string address;  // the broker's API port
+  std::string api_key;
+};
+
+struct Outcome {
+  CertificateRequest request;     // the last answer
+  std::string error;              // why there is no terminal answer
+  absl::Time last_attempt_start;  // of the attempt that got the terminal answer
+};
+
+// `shared` serves the first attempt. After a failed call the retries go over a channel of
+// their own: gRPC 1.51's channel to a broker that was killed and restarted on the same port
+// was seen to stay in TRANSIENT_FAILURE ("failed to connect to all addresses") for minutes,
+// and a fresh channel is what a client that reconnects would use anyway.
+Outcome CreateUntilTerminal(v1::CertificateService::Stub& shared, const ClientConfig& client,
+                            const v1::CreateCertificateRequestRequest& request,
+                            absl::Duration budget) {
+  Outcome outcome;
+  std::unique_ptr<v1::CertificateService::Stub> own;
+  const absl::Time deadline = absl::Now() + budget;
+  while (absl::Now() < deadline) {
+    outcome.last_attempt_start = absl::Now();
+    v1::CertificateService::Stub& stub = own != nullptr ? *own : shared;
+    grpc::Status s = stub.CreateCertificateRequest(
+        CallContext(client.api_key, absl::Seconds(45)).get(), request, &outcome.request);
+    if (s.ok() && Terminal(outcome.request.state())) {
+      outcome.error.clear();
+      return outcome;
+    }
+    if (!s.ok()) {
+      outcome.error = absl::StrCat("status ", s.error_code(), ": ", s.error_message());
+      if (!Retryable(s.error_code())) return outcome;
+      if (absl::GetFlag(FLAGS_verbose)) {
+        std::fprintf(stderr, "retrying %s: %s\n", request.request_id().c_str(), outcome.error.c_str());
+      }
+      // The broker is down or restarting: retry soon (backoff, not synchronisation).
+      absl::SleepFor(absl::Milliseconds(50));
+      own = CertificateClient(client.tls_root_pem, client.address);
+    } else {
+      outcome.error = "still " + CertificateRequest::State_Name(outcome.request.state());
+    }
+  }
+  return outcome;
+}
+
+v1::CreateCertificateRequestRequest CsrRequest(const Tenant& tenant, const std::string& id,
+                                               const std::string& csr) {
+  v1::CreateCertificateRequestRequest r;
+  r.set_request_id(id);
+  r.set_ca_id(tenant.ca_id);
+  r.set_template_name(kTemplate);
+  r.set_csr_pem(csr);
+  r.mutable_wait_timeout()->set_seconds(30);
+  return r;
+}
+
+// Issued serials of one run, to count duplicates and requests not issued.
+class IssuedLedger {
+ public:
+  void Record(int index, const Outcome& outcome) {
+    absl::MutexLock lock(&mu_);
+    if (outcome.error.empty() && outcome.request.state() == CertificateRequest::ISSUED) {
+      if (!serials_.insert(outcome.request.serial_number()).second) ++duplicates_;
+    } else {
+      ++not_issued_;
+      if (first_errors_.size() < 5) {
+        first_errors_.push_back(absl::StrCat(
+            "request ", index, ": ",
+            outcome.error.empty() ? CertificateRequest::State_Name(outcome.request.state())
+                                  : outcome.error,
+            " ", outcome.request.error_message()));
+      }
+    }
+  }
+  int duplicates() const {
+    absl::MutexLock lock(&mu_);
+    return duplicates_;
+  }
+  int not_issued() const {
+    absl::MutexLock lock(&mu_);
+    return not_issued_;
+  }
+  void PrintErrors() const {
+    absl::MutexLock lock(&mu_);
+    for (const std::string& e : first_errors_) std::fprintf(stderr, "  %s\n", e.c_str());
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  std::set<std::string> serials_ ABSL_GUARDED_BY(mu_);
+  int duplicates_ ABSL_GUARDED_BY(mu_) = 0;
+  int not_issued_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<std::string> first_errors_ ABSL_GUARDED_BY(mu_);
+};
+
+absl::Status MeasureRaw(const EmulatorProcessHandle& emulator, Figures& figures) {
+  const int n = absl::GetFlag(FLAGS_requests);
+  const int warmup = absl::GetFlag(FLAGS_warmup);
+  absl::StatusOr<std::vector<std::string>> csrs = MakeCsrs(n + warmup, "raw");
+  if (!csrs.ok()) return csrs.status();
+  absl::StatusOr<std::unique_ptr<agent::EmulatorCaBackend>> backend =
+      agent::EmulatorCaBackend::Create(
+          {.target = emulator.address(), .identity = kIdentity, .config = kCaConfig, .channel = {}});
+  if (!backend.ok()) return backend.status();
+  const std::string attributes = absl::StrCat("CertificateTemplate:", kTemplate);
+  auto submit = [&](const std::string& csr) {
+    absl::StatusOr<agent::CaResult> r = (*backend)->Submit(
+        {.csr_pem = csr, .attributes = attributes, .timeout = absl::Seconds(30)});
+    return r.ok() && r->disposition == 3;  // CR_DISP_ISSUED
+  };
+  RunClosedLoop(warmup, absl::GetFlag(FLAGS_concurrency),
+                [&](int i) { return submit((*csrs)[n + i]); });
+  figures.raw = RunClosedLoop(n, absl::GetFlag(FLAGS_concurrency),
+                              [&](int i) { return submit((*csrs)[i]); });
+  if (figures.raw.failures > 0) {
+    return absl::InternalError(absl::StrCat(figures.raw.failures, " raw Submits were not issued"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status MeasureEndToEnd(TestStack& stack, const BrokerProcess& broker, const Tenant& tenant,
+                             Figures& figures) {
+  const int n = absl::GetFlag(FLAGS_requests);
+  const int warmup = absl::GetFlag(FLAGS_warmup);
+  absl::StatusOr<std::vector<std::string>> csrs = MakeCsrs(n + warmup, "e2e");
+  if (!csrs.ok()) return csrs.status();
+  const ClientConfig client{ReadFileOrEmpty(stack.pki("tls-ca.pem")), broker.api_address(),
+                            tenant.key};
+  auto stub = CertificateClient(client.tls_root_pem, client.address);
+  const std::string run = absl::StrCat(absl::ToUnixNanos(absl::Now()));
+  RunClosedLoop(warmup, absl::GetFlag(FLAGS_concurrency), [&](int i) {
+    return CreateUntilTerminal(*stub, client,
+                               CsrRequest(tenant, absl::StrCat("warm-", run, "-", i), (*csrs)[n + i]),
+                               absl::Seconds(120))
+        .error.empty();
+  });
+  IssuedLedger ledger;
+  figures.end_to_end = RunClosedLoop(n, absl::GetFlag(FLAGS_concurrency), [&](int i) {
+    Outcome outcome = CreateUntilTerminal(
+        *stub, client, CsrRequest(tenant, absl::StrCat("e2e-", run, "-", i), (*csrs)[i]),
+        absl::Seconds(120));
+    ledger.Record(i, outcome);
+    return outcome.error.empty() && outcome.request.state() == CertificateRequest::ISSUED;
+  });
+  figures.end_to_end_requests = n;
+  figures.end_to_end_not_issued = ledger.not_issued();
+  figures.end_to_end_duplicates = ledger.duplicates();
+  ledger.PrintErrors();
+  return absl::OkStatus();
+}
+
+// S idle streams of one registered connector, each on its own channel (a unique channel
+// argument keeps gRPC from sharing one connection), each past Hello and its AgentConfig.
+absl::Status MeasureIdleStreams(TestStack& stack, const BrokerProcess& broker,
+                                const Tenant& tenant, Figures& figures) {
+  const int count = absl::GetFlag(FLAGS_idle_streams);
+  absl::StatusOr<RegisteredAgent> idle = stack.RegisterAgent(broker, tenant.key, kIdentity);
+  if (!idle.ok()) return idle.status();
+  const std::string key = ReadFileOrEmpty(idle->state_dir + "/agent.key");
+  const std::string chain = ReadFileOrEmpty(idle->state_dir + "/agent-chain.pem");
+  if (key.empty() || chain.empty()) {
+    return absl::FailedPreconditionError("registered agent state dir has no agent.key/agent-chain.pem: " +
+                                         idle->state_dir);
+  }
+  struct IdleStream {
+    std::unique_ptr<v1::AgentService::Stub> stub;
+    std::unique_ptr<grpc::ClientContext> context;
+    std::unique_ptr<grpc::ClientReaderWriter<v1::AgentMessage, v1::BrokerMessage>> stream;
+  };
+  std::vector<IdleStream> streams;
+  figures.rss_before_kib = RssKib(broker.process->pid());
+  const int disconnects_before = CountDisconnects(*broker.process);
+  absl::Status result = absl::OkStatus();
+  for (int i = 0; i < count; ++i) {
+    IdleStream s;
+    s.stub = stack.AgentStub(broker, chain, key);
+    s.context = std::make_unique<grpc::ClientContext>();
+    s.context->set_deadline(absl::ToChronoTime(absl::Now() + absl::Minutes(10)));
+    s.stream = s.stub->Connect(s.context.get());
+    v1::AgentMessage hello;
+    hello.mutable_hello()->set_agent_version("certbridge-bench");
+    hello.mutable_hello()->set_host(absl::StrCat("idle-", i, ".bench.example"));
+    hello.mutable_hello()->set_os("linux");
+    hello.mutable_hello()->set_ca_identity(kIdentity);
+    v1::BrokerMessage config;
+    if (!s.stream->Write(hello) || !s.stream->Read(&config) || !config.has_config()) {
+      grpc::Status end = s.stream->Finish();
+      result = absl::UnavailableError(absl::StrCat("idle stream ", i, " got no AgentConfig: ",
+                                                   end.error_message()));
+      break;
+    }
+    streams.push_back(std::move(s));
+  }
+  figures.idle_streams_open = static_cast<int>(streams.size());
+  figures.rss_after_kib = RssKib(broker.process->pid());
+  figures.idle_streams_ended_early = CountDisconnects(*broker.process) - disconnects_before;
+  figures.idle_measured = result.ok();
+  for (IdleStream& s : streams) s.context->TryCancel();
+  for (IdleStream& s : streams) (void)s.stream->Finish();
+  return result;
+}
+
+// Kills the broker (SIGKILL) once a third of the run is done and starts a new broker process
+// (a new replica id) on the same database and the same ports, so that the agents and the
+// clients find it where the old one was.
+absl::Status MeasureRecovery(TestStack& stack, BrokerProcess& broker,
+                             const std::vector<std::string>& broker_flags, const Tenant& tenant,
+                             Figures& figures) {
+  const int n = absl::GetFlag(FLAGS_requests);
+  absl::StatusOr<std::vector<std::string>> csrs = MakeCsrs(n, "recovery");
+  if (!csrs.ok()) return csrs.status();
+  const ClientConfig client{ReadFileOrEmpty(stack.pki("tls-ca.pem")), broker.api_address(),
+                            tenant.key};
+  auto stub = CertificateClient(client.tls_root_pem, client.address);
+  const std::string run = absl::StrCat(absl::ToUnixNanos(absl::Now()));
+  std::atomic<int> done{0};
+  absl::Mutex mu;
+  absl::Time kill_time = absl::InfiniteFuture();
+  absl::Time first_issued_after = absl::InfiniteFuture();
+  absl::Status restart_status = absl::OkStatus();
+  std::atomic<bool> restart_failed{false};
+  std::thread killer([&] {
+    testing::WaitUntil([&] { return done.load() >= n / 3; }, absl::Minutes(5));
+    const absl::Time killed = absl::Now();
+    broker.process->Signal(SIGKILL);
+    broker.process->WaitForExit(absl::Seconds(10));
+    {
+      absl::MutexLock lock(&mu);
+      kill_time = killed;
+    }
+    std::vector<std::string> flags = broker_flags;
+    flags.push_back(absl::StrCat("--api_listen=127.0.0.1:", broker.api_port));
+    flags.push_back(absl::StrCat("--agent_listen=127.0.0.1:", broker.agent_port));
+    absl::StatusOr<BrokerProcess> replacement = stack.StartBroker(flags);
+    absl::MutexLock lock(&mu);
+    if (!replacement.ok()) {
+      restart_status = replacement.status();
+      restart_failed.store(true);
+      return;
+    }
+    figures.recovery_restart = absl::Now() - killed;
+    broker = *std::move(replacement);
+  });
+  IssuedLedger ledger;
+  figures.recovery = RunClosedLoop(n, absl::GetFlag(FLAGS_concurrency), [&](int i) {
+    if (restart_failed.load()) return false;  // no broker: the error below says why
+    Outcome outcome = CreateUntilTerminal(
+        *stub, client, CsrRequest(tenant, absl::StrCat("rec-", run, "-", i), (*csrs)[i]),
+        absl::Seconds(90));
+    ledger.Record(i, outcome);
+    done.fetch_add(1);
+    const bool issued = outcome.error.empty() && outcome.request.state() == CertificateRequest::ISSUED;
+    if (issued) {
+      absl::MutexLock lock(&mu);
+      // Only an answer to an attempt begun after the kill proves the new broker issues.
+      if (outcome.last_attempt_start > kill_time) {
+        first_issued_after = std::min(first_issued_after, absl::Now());
+      }
+    }
+    return issued;
+  });
+  killer.join();
+  if (!restart_status.ok()) return restart_status;
+  figures.recovery_measured = true;
+  figures.recovery_requests = n;
+  figures.recovery_lost = ledger.not_issued();
+  figures.recovery_duplicates = ledger.duplicates();
+  figures.recovery_time = first_issued_after - kill_time;
+  ledger.PrintErrors();
+  return absl::OkStatus();
+}
+
+std::string Ms(absl::Duration d) { return absl::StrFormat("%.2f ms", absl::ToDoubleMilliseconds(d)); }
+
+void PrintTable(const Figures& f, const std::string& load_at_start) {
+  const int n = absl::GetFlag(FLAGS_requests);
+  const int c = absl::GetFlag(FLAGS_concurrency);
+  std::printf("\ncertbridge-bench — nproc %u, build type %s, requests %d, concurrency %d, agents %d "
+              "(window %d each)\n",
+              std::thread::hardware_concurrency(), CERTBRIDGE_BUILD_TYPE, n, c,
+              absl::GetFlag(FLAGS_agents), absl::GetFlag(FLAGS_agent_window));
+  std::printf("load average at start %s, at end %s (a shared machine makes figures indicative)\n",
+              load_at_start.c_str(), LoadAverage().c_str());
+  std::printf("%-52s %s\n", "figure", "value");
+  auto row = [](const std::string& name, const std::string& value) {
+    std::printf("%-52s %s\n", name.c_str(), value.c_str());
+  };
+  const absl::Duration raw_p50 = Quantile(f.raw.latencies, 0.5);
+  const absl::Duration raw_p99 = Quantile(f.raw.latencies, 0.99);
+  const absl::Duration e2e_p50 = Quantile(f.end_to_end.latencies, 0.5);
+  const absl::Duration e2e_p99 = Quantile(f.end_to_end.latencies, 0.99);
+  row("raw emulator: certificates/s", absl::StrFormat("%.1f", f.raw.per_second()));
+  row("raw emulator: latency p50 / p99", Ms(raw_p50) + " / " + Ms(raw_p99));
+  row("end to end: certificates/s", absl::StrFormat("%.1f", f.end_to_end.per_second()));
+  row("end to end: latency p50 / p99", Ms(e2e_p50) + " / " + Ms(e2e_p99));
+  row("ratio end-to-end / raw certificates/s",
+      f.raw.per_second() > 0 ? absl::StrFormat("%.2f", f.end_to_end.per_second() / f.raw.per_second())
+                             : "n/a");
+  row("broker-added latency p50 / p99", Ms(e2e_p50 - raw_p50) + " / " + Ms(e2e_p99 - raw_p99));
+  row("end to end: requests / not issued / duplicates",
+      absl::StrCat(f.end_to_end_requests, " / ", f.end_to_end_not_issued, " / ",
+                   f.end_to_end_duplicates));
+  if (f.idle_measured) {
+    row("idle streams held by one broker / ended early",
+        absl::StrCat(f.idle_streams_open, " / ", f.idle_streams_ended_early));
+    row("broker RSS before / after", absl::StrCat(f.rss_before_kib, " KiB / ", f.rss_after_kib, " KiB"));
+    row("broker RSS per idle stream",
+        absl::StrFormat("%.1f KiB", f.idle_streams_open > 0
+                                        ? static_cast<double>(f.rss_after_kib - f.rss_before_kib) /
+                                              f.idle_streams_open
+                                        : 0.0));
+  } else {
+    row("idle streams", "not measured");
+  }
+  if (f.recovery_measured) {
+    row("recovery: kill -9 to new broker serving", Ms(f.recovery_restart));
+    row("recovery: kill -9 to first certificate issued", Ms(f.recovery_time));
+    row("recovery: requests / lost / duplicates",
+        absl::StrCat(f.recovery_requests, " / ", f.recovery_lost, " / ", f.recovery_duplicates));
+    row("recovery run: certificates/s (incl. outage)",
+        absl::StrFormat("%.1f", f.recovery.per_second()));
+    row("recovery run: latency p50 / max (incl. retries)",
+        Ms(Quantile(f.recovery.latencies, 0.5)) + " / " + Ms(Quantile(f.recovery.latencies, 1.0)));
+  } else {
+    row("recovery", "not measured" + (f.recovery_skipped_reason.empty()
+                                          ? std::string()
+                                          : ": " + f.recovery_skipped_reason));
+  }
+}
+
+int Run() {
+  Figures figures;
+  const std::string load_at_start = LoadAverage();
+  auto step = [](const char* what) {
+    std::fprintf(stderr, "[%s] %s\n", absl::FormatTime("%H:%M:%S", absl::Now(), absl::UTCTimeZone()).c_str(),
+                 what);
+  };
+  step("starting PostgreSQL and making the PKI");
+  absl::StatusOr<std::unique_ptr<TestStack>> stack = TestStack::Create();
+  if (!stack.ok()) {
+    std::fprintf(stderr, "certbridge-bench: cannot start the stack: %s\n", Message(stack.status()).c_str());
+    return 2;
+  }
+  absl::StatusOr<EmulatorProcessHandle> emulator = (*stack)->StartEmulator(
+      ReadFileOrEmpty(testing::SourcePath("agent/emulator/example-config.txtpb")));
+  if (!emulator.ok()) {
+    std::fprintf(stderr, "certbridge-bench: emulator: %s\n", Message(emulator.status()).c_str());
+    return 2;
+  }
+  step("1/4 raw emulator rate");
+  if (absl::Status s = MeasureRaw(*emulator, figures); !s.ok()) {
+    std::fprintf(stderr, "certbridge-bench: raw: %s\n", Message(s).c_str());
+    return 2;
+  }
+  const std::vector<std::string> broker_flags = {"--sweep_interval=1s", "--job_lease=5s",
+                                                 "--heartbeat_interval_seconds=5"};
+  absl::StatusOr<BrokerProcess> broker = (*stack)->StartBroker(broker_flags);
+  if (!broker.ok()) {
+    std::fprintf(stderr, "certbridge-bench: broker: %s\n", Message(broker.status()).c_str());
+    return 2;
+  }
+  absl::StatusOr<Tenant> tenant = CreateTenant(**stack, *broker);
+  if (!tenant.ok()) {
+    std::fprintf(stderr, "certbridge-bench: tenant: %s\n", Message(tenant.status()).c_str());
+    return 2;
+  }
+  std::vector<std::unique_ptr<testing::ChildProcess>> agents;
+  {
+    auto admin = (*stack)->AdminStub(*broker);
+    for (int i = 0; i < absl::GetFlag(FLAGS_agents); ++i) {
+      absl::StatusOr<RegisteredAgent> agent = (*stack)->RegisterAgent(*broker, tenant->key, kIdentity);
+      if (!agent.ok()) {
+        std::fprintf(stderr, "certbridge-bench: agent: %s\n", Message(agent.status()).c_str());
+        return 2;
+      }
+      v1::AssignCertificateAuthorityRequest assign;
+      assign.set_ca_id(tenant->ca_id);
+      assign.set_connector_id(agent->connector_id);
+      v1::Connector connector;
+      grpc::Status s =
+          admin->AssignCertificateAuthority(CallContext(tenant->key).get(), assign, &connector);
+      if (!s.ok()) {
+        std::fprintf(stderr, "certbridge-bench: assign CA: %s\n", s.error_message().c_str());
+        return 2;
+      }
+      absl::StatusOr<std::unique_ptr<testing::ChildProcess>> process = (*stack)->StartAgent(
+          *agent, *emulator,
+          {absl::StrCat("--max-concurrent-jobs=", absl::GetFlag(FLAGS_agent_window)),
+           "--backoff-base-ms=100", "--backoff-max-ms=500"});
+      if (!process.ok()) {
+        std::fprintf(stderr, "certbridge-bench: agent: %s\n", Message(process.status()).c_str());
+        return 2;
+      }
+      if (absl::Status c = WaitConnected(**stack, *broker, *tenant, agent->connector_id); !c.ok()) {
+        std::fprintf(stderr, "certbridge-bench: %s\n%s\n", Message(c).c_str(), (*process)->Log().c_str());
+        return 2;
+      }
+      agents.push_back(*std::move(process));
+    }
+  }
+  step("2/4 end to end");
+  if (absl::Status s = MeasureEndToEnd(**stack, *broker, *tenant, figures); !s.ok()) {
+    std::fprintf(stderr, "certbridge-bench: end to end: %s\n", Message(s).c_str());
+    return 2;
+  }
+  if (absl::GetFlag(FLAGS_idle_streams) > 0) {
+    step("3/4 idle streams");
+    if (absl::Status s = MeasureIdleStreams(**stack, *broker, *tenant, figures); !s.ok()) {
+      std::fprintf(stderr, "certbridge-bench: idle streams: %s\n", Message(s).c_str());
+    }
+  }
+  bool recovery_ok = true;
+  if (absl::GetFlag(FLAGS_recovery)) {
+    step("4/4 recovery after kill -9 of the broker");
+    if (absl::Status s = MeasureRecovery(**stack, *broker, broker_flags, *tenant, figures); !s.ok()) {
+      figures.recovery_skipped_reason = Message(s);
+      recovery_ok = false;
+    }
+  } else {
+    figures.recovery_skipped_reason = "--recovery=false";
+  }
+  PrintTable(figures, load_at_start);
+  const bool failed = figures.end_to_end_not_issued > 0 || figures.idle_streams_ended_early > 0 || figures.end_to_end_duplicates > 0 ||
+                      figures.raw.failures > 0 || figures.recovery_lost > 0 ||
+                      figures.recovery_duplicates > 0 || !recovery_ok;
+  if (failed) std::printf("\nFAILED: a request was not issued, was lost or was issued twice\n");
+  return failed ? 1 : 0;
+}
+
+}  // namespace
+}  // namespace certbridge::bench
+
+namespace {
+// The stack's processes (broker, agents, emulator) are forked into our process group and
+// outlive us unless told: on SIGINT/SIGTERM, pass SIGTERM to the whole group, ourselves
+// included. PostgreSQL stops by itself when its owner (this process) is gone.
+void StopProcessGroup(int) {
+  ::signal(SIGTERM, SIG_DFL);
+  ::kill(0, SIGTERM);
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  // Lead a process group of our own so that StopProcessGroup reaches only what we started.
+  (void)::setpgid(0, 0);
+  ::signal(SIGINT, StopProcessGroup);
+  ::signal(SIGTERM, StopProcessGroup);
+  return certbridge::bench::Run();
+}
