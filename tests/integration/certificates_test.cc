@@ -93,7 +93,10 @@ class CertificatesTest : public ::testing::Test {
   std::unique_ptr<ChildProcess> StartAgent(const Tenant& t, const std::string& identity,
                                            RegisteredAgent* registered = nullptr) {
     auto agent = stack_->RegisterAgent(*broker_, t.key, identity);
-    EXPECT_TRUE(agent.ok()) << agent.status();
+    if (!agent.ok()) {
+      ADD_FAILURE() << agent.status();
+      return nullptr;
+    }
     v1::AssignCertificateAuthorityRequest assign;
     assign.set_ca_id(t.ca_id);
     assign.set_connector_id(agent->connector_id);
@@ -105,7 +108,10 @@ class CertificatesTest : public ::testing::Test {
 
   std::unique_ptr<ChildProcess> RunAgent(const Tenant& t, const RegisteredAgent& agent) {
     auto process = stack_->StartAgent(agent, *emulator_);
-    EXPECT_TRUE(process.ok()) << process.status();
+    if (!process.ok()) {
+      ADD_FAILURE() << process.status();
+      return nullptr;
+    }
     EXPECT_TRUE(WaitUntil(
         [&] {
           v1::GetConnectorRequest get;
@@ -166,6 +172,7 @@ EmulatorProcessHandle* CertificatesTest::emulator_ = nullptr;
 TEST_F(CertificatesTest, CsrModeIssuesInOneRoundTripAndRetriesAreIdempotent) {
   Tenant t = NewTenant("csr mode");
   auto agent = StartAgent(t, "CORP\\AGENT01$");
+  ASSERT_NE(agent, nullptr);
   // A subject that breaks naive escaping.
   const std::string csr = NewCsr("CN=Müller\\, Jörg+UID=42,O=A\\;B \\+ C,OU=x\\=y\\\\z");
   v1::CreateCertificateRequestRequest request = CsrRequest(t, csr);
@@ -203,6 +210,7 @@ TEST_F(CertificatesTest, CsrModeIssuesInOneRoundTripAndRetriesAreIdempotent) {
 TEST_F(CertificatesTest, KeyGenerationModeReturnsPkcs12WhosePasswordOpensWithTheDeliveryKey) {
   Tenant t = NewTenant("keygen mode");
   auto agent = StartAgent(t, "CORP\\AGENT01$");
+  ASSERT_NE(agent, nullptr);
   const std::string dir = stack_->dir();
   CommandResult delivery = RunCommand(
       {"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30", "-subj",
@@ -253,6 +261,7 @@ TEST_F(CertificatesTest, KeyGenerationModeReturnsPkcs12WhosePasswordOpensWithThe
 TEST_F(CertificatesTest, PendingApprovalIsRetrievedAfterTheOfficerApprovesAndWatchSeesIt) {
   Tenant t = NewTenant("pending");
   auto agent = StartAgent(t, "CORP\\AGENT01$");
+  ASSERT_NE(agent, nullptr);
   grpc::ClientContext watch_context;
   watch_context.AddMetadata("authorization", "Bearer " + t.key);
   v1::WatchCertificateRequestsRequest watch_request;
@@ -300,6 +309,7 @@ TEST_F(CertificatesTest, RetrievalGoesOnlyToTheSubmittingIdentity) {
   Tenant t = NewTenant("sticky");
   RegisteredAgent first;
   auto agent1 = StartAgent(t, "CORP\\AGENT01$", &first);
+  ASSERT_NE(agent1, nullptr);
   v1::CreateCertificateRequestRequest r = CsrRequest(t, NewCsr("CN=sticky"), "CertbridgeDeviceApproval");
   r.mutable_wait_timeout()->set_seconds(20);
   CertificateRequest pending;
@@ -311,6 +321,7 @@ TEST_F(CertificatesTest, RetrievalGoesOnlyToTheSubmittingIdentity) {
   agent1->Signal(SIGTERM);
   ASSERT_EQ(agent1->WaitForExit(absl::Seconds(10)), 0);
   auto agent2 = StartAgent(t, "CORP\\AGENT02$");
+  ASSERT_NE(agent2, nullptr);
   ASSERT_EQ(stack_->Officer(*emulator_, {"approve", absl::StrCat(pending.ca_request_id())}).exit_code, 0);
   // Several retrieve periods pass; the other identity never takes the job.
   absl::SleepFor(absl::Seconds(6));
@@ -320,6 +331,7 @@ TEST_F(CertificatesTest, RetrievalGoesOnlyToTheSubmittingIdentity) {
 
   // The submitting identity comes back and collects the certificate.
   auto agent1_again = RunAgent(t, first);
+  ASSERT_NE(agent1_again, nullptr);
   ASSERT_TRUE(WaitUntil([&] { return Get(t, pending.name()).state() == CertificateRequest::ISSUED; },
                         absl::Seconds(60)))
       << agent1_again->Log();
@@ -328,6 +340,7 @@ TEST_F(CertificatesTest, RetrievalGoesOnlyToTheSubmittingIdentity) {
 TEST_F(CertificatesTest, RevocationReachesTheCaAndItsCrl) {
   Tenant t = NewTenant("revoke");
   auto agent = StartAgent(t, "CORP\\AGENT01$");
+  ASSERT_NE(agent, nullptr);
   CertificateRequest issued;
   ASSERT_TRUE(Create(t, CsrRequest(t, NewCsr("CN=to revoke")), &issued).ok());
   ASSERT_EQ(issued.state(), CertificateRequest::ISSUED);
@@ -353,6 +366,7 @@ TEST_F(CertificatesTest, AgentKilledMidJobIssuesNoDuplicate) {
   Tenant t = NewTenant("crash");
   RegisteredAgent registered;
   auto agent = StartAgent(t, "CORP\\AGENT01$", &registered);
+  ASSERT_NE(agent, nullptr);
   // The CA answers slowly, so the agent dies with the submission in flight.
   ASSERT_EQ(stack_->Officer(*emulator_, {"fault", "set", "--latency-ms", "3000"}).exit_code, 0);
   v1::CreateCertificateRequestRequest r = CsrRequest(t, NewCsr("CN=crash test"));
@@ -368,6 +382,7 @@ TEST_F(CertificatesTest, AgentKilledMidJobIssuesNoDuplicate) {
   ASSERT_EQ(stack_->Officer(*emulator_, {"fault", "clear"}).exit_code, 0);
 
   auto restarted = RunAgent(t, registered);
+  ASSERT_NE(restarted, nullptr);
   ASSERT_TRUE(WaitUntil([&] { return Get(t, queued.name()).state() == CertificateRequest::ISSUED; },
                         absl::Seconds(90)))
       << Get(t, queued.name()).DebugString() << restarted->Log();
@@ -421,6 +436,7 @@ TEST_F(CertificatesTest, AnotherTenantsRequestsAreNotFound) {
 TEST_F(CertificatesTest, BadInputIsRefusedWithPreciseErrors) {
   Tenant t = NewTenant("bad input");
   auto agent = StartAgent(t, "CORP\\AGENT01$");
+  ASSERT_NE(agent, nullptr);
   CertificateRequest out;
 
   v1::CreateCertificateRequestRequest garbage = CsrRequest(t, "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n");
