@@ -17,58 +17,6 @@ constexpr int kDefaultWaitSeconds = 30;
 constexpr int kMaxWaitSeconds = 60;
 }  // namespace
 
-// One GetRegistration long-poll. Owned by the service's polls_ map (and by pool tasks while
-// they evaluate it); finished exactly once.
-class AgentGrpcService::RegistrationPoll
-    : public std::enable_shared_from_this<AgentGrpcService::RegistrationPoll> {
- public:
-  RegistrationPoll(AgentGrpcService* service, grpc::ServerUnaryReactor* reactor,
-                   const v1::GetRegistrationRequest* request,
-                   v1::GetRegistrationResponse* response, absl::Time deadline)
-      : service_(service),
-        reactor_(reactor),
-        request_(request),
-        response_(response),
-        deadline_(deadline) {}
-
-  // Re-reads the registration on the pool; answers if it is decided or the wait is over.
-  void Evaluate(bool force_answer) {
-    {
-      absl::MutexLock lock(&mu_);
-      if (finished_ || evaluating_) return;
-      evaluating_ = true;
-    }
-    auto self = shared_from_this();
-    service_->pool_->Post([self, force_answer] { self->EvaluateNow(force_answer); });
-  }
-
- private:
-  void EvaluateNow(bool force_answer) {
-    absl::StatusOr<v1::GetRegistrationResponse> result =
-        service_->api_->CheckRegistration(*request_);
-    const bool done = !result.ok() || result->state() != v1::GetRegistrationResponse::PENDING ||
-                      force_answer || service_->clock_->Now() >= deadline_;
-    {
-      absl::MutexLock lock(&mu_);
-      evaluating_ = false;
-      if (!done || finished_) return;
-      finished_ = true;
-    }
-    service_->RemovePoll(request_->connector_id(), this);
-    if (result.ok()) *response_ = *std::move(result);
-    reactor_->Finish(ToGrpcStatus(result.status()));
-  }
-
-  AgentGrpcService* service_;
-  grpc::ServerUnaryReactor* reactor_;
-  const v1::GetRegistrationRequest* request_;
-  v1::GetRegistrationResponse* response_;
-  const absl::Time deadline_;
-  absl::Mutex mu_;
-  bool evaluating_ ABSL_GUARDED_BY(mu_) = false;
-  bool finished_ ABSL_GUARDED_BY(mu_) = false;
-};
-
 // One agent's Connect stream. Deletes itself when gRPC is done with it and no pool task
 // holds a reference.
 class AgentGrpcService::ConnectStream final
@@ -336,13 +284,21 @@ grpc::ServerUnaryReactor* AgentGrpcService::GetRegistration(
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   int wait = request->wait_seconds() <= 0 ? kDefaultWaitSeconds : request->wait_seconds();
   if (wait > kMaxWaitSeconds) wait = kMaxWaitSeconds;
-  auto poll = std::make_shared<RegistrationPoll>(this, reactor, request, response,
-                                                 clock_->Now() + absl::Seconds(wait));
+  const std::string connector_id = request->connector_id();
+  RegistrationPoll::Hooks hooks;
+  hooks.read = [this, request] { return api_->CheckRegistration(*request); };
+  hooks.settled = [](const v1::GetRegistrationResponse& r) {
+    return r.state() != v1::GetRegistrationResponse::PENDING;
+  };
+  hooks.forget = [this, connector_id](RegistrationPoll* poll) { RemovePoll(connector_id, poll); };
+  auto poll = std::make_shared<RegistrationPoll>(pool_, clock_, reactor, response,
+                                                 clock_->Now() + absl::Seconds(wait),
+                                                 std::move(hooks));
   bool draining;
   {
     absl::MutexLock lock(&mu_);
     draining = draining_;
-    if (!draining) polls_.emplace(request->connector_id(), poll);
+    if (!draining) polls_.emplace(connector_id, poll);
   }
   poll->Evaluate(/*force_answer=*/draining);
   return reactor;
@@ -354,7 +310,6 @@ grpc::ServerBidiReactor<v1::AgentMessage, v1::BrokerMessage>* AgentGrpcService::
 }
 
 void AgentGrpcService::ConnectorChanged(const std::string& connector_id) {
-  std::vector<std::shared_ptr<RegistrationPoll>> polls;
   absl::MutexLock lock(&mu_);
   auto [pb, pe] = polls_.equal_range(connector_id);
   for (auto it = pb; it != pe; ++it) it->second->Evaluate(false);

@@ -23,6 +23,7 @@
 #include "broker/service/agent_api.h"
 #include "broker/service/connector_events.h"
 #include "broker/service/job_dispatcher.h"
+#include "broker/service/pending_call.h"
 #include "broker/service/worker_pool.h"
 #include "certbridge/v1/agent.grpc.pb.h"
 #include "common/clock.h"
@@ -57,9 +58,8 @@ class AgentGrpcService final : public v1::AgentService::CallbackService, public 
 
  private:
   class ConnectStream;
-  class RegistrationPoll;
   friend class ConnectStream;
-  friend class RegistrationPoll;
+  using RegistrationPoll = PendingCall<v1::GetRegistrationResponse>;
 
   void AddStream(const std::string& connector_id, ConnectStream* stream);
   void RemoveStream(const std::string& connector_id, ConnectStream* stream);

@@ -21,72 +21,21 @@ constexpr int kWatchBatch = 100;
 
 // A state a waiting caller wants to hear about: terminal, or pending an officer (which
 // can take hours).
-bool Settled(const CertificateRequestRecord& r) {
-  return IsTerminal(r.state) || r.state == RequestState::kPendingApproval;
+bool Settled(const v1::CertificateRequest& r) {
+  switch (r.state()) {
+    case v1::CertificateRequest::QUEUED:
+    case v1::CertificateRequest::DISPATCHED:
+      return false;
+    default:
+      return true;
+  }
 }
 
-bool RevokeSettled(const CertificateRequestRecord& r) {
-  return r.state == RequestState::kRevoked || r.error_code.rfind("REVOKE_", 0) == 0;
+bool RevokeSettled(const v1::CertificateRequest& r) {
+  return r.state() == v1::CertificateRequest::REVOKED || r.error_code().rfind("REVOKE_", 0) == 0;
 }
 
 }  // namespace
-
-// One call waiting for its request to settle. Finished exactly once.
-class CertificateGrpcService::Waiter : public std::enable_shared_from_this<Waiter> {
- public:
-  Waiter(CertificateGrpcService* service, grpc::ServerUnaryReactor* reactor,
-         v1::CertificateRequest* response, std::string tenant_id, std::string name,
-         absl::Time deadline, bool (*settled)(const CertificateRequestRecord&))
-      : service_(service),
-        reactor_(reactor),
-        response_(response),
-        tenant_id_(std::move(tenant_id)),
-        name_(std::move(name)),
-        deadline_(deadline),
-        settled_(settled) {}
-
-  const std::string& tenant_id() const { return tenant_id_; }
-  const std::string& name() const { return name_; }
-  absl::Time deadline() const { return deadline_; }
-
-  void Evaluate(bool force_answer) {
-    {
-      absl::MutexLock lock(&mu_);
-      if (finished_ || evaluating_) return;
-      evaluating_ = true;
-    }
-    auto self = shared_from_this();
-    service_->pool_->Post([self, force_answer] { self->EvaluateNow(force_answer); });
-  }
-
- private:
-  void EvaluateNow(bool force_answer) {
-    absl::StatusOr<CertificateRequestRecord> r =
-        service_->requests_->GetCertificateRequest(tenant_id_, name_);
-    const bool done =
-        !r.ok() || settled_(*r) || force_answer || service_->clock_->Now() >= deadline_;
-    {
-      absl::MutexLock lock(&mu_);
-      evaluating_ = false;
-      if (!done || finished_) return;
-      finished_ = true;
-    }
-    service_->RemoveWaiter(this);
-    if (r.ok()) *response_ = CertificateApi::ToProto(*r);
-    reactor_->Finish(ToGrpcStatus(r.status()));
-  }
-
-  CertificateGrpcService* service_;
-  grpc::ServerUnaryReactor* reactor_;
-  v1::CertificateRequest* response_;
-  const std::string tenant_id_;
-  const std::string name_;
-  const absl::Time deadline_;
-  bool (*settled_)(const CertificateRequestRecord&);
-  absl::Mutex mu_;
-  bool evaluating_ ABSL_GUARDED_BY(mu_) = false;
-  bool finished_ ABSL_GUARDED_BY(mu_) = false;
-};
 
 // One WatchCertificateRequests stream: sends every change after its cursor, in order.
 class CertificateGrpcService::WatchStream final
@@ -232,13 +181,13 @@ grpc::ServerUnaryReactor* CertificateGrpcService::CreateCertificateRequest(
     }
     const absl::Duration wait = absl::Seconds(request->wait_timeout().seconds()) +
                                 absl::Nanoseconds(request->wait_timeout().nanos());
-    if (Settled(*created) || wait <= absl::ZeroDuration()) {
-      *response = CertificateApi::ToProto(*created);
+    *response = CertificateApi::ToProto(*created);
+    if (Settled(*response) || wait <= absl::ZeroDuration()) {
       reactor->Finish(grpc::Status::OK);
       return;
     }
-    AddWaiter(std::make_shared<Waiter>(this, reactor, response, created->tenant_id,
-                                       created->name, clock_->Now() + wait, &Settled));
+    AddWaiter(reactor, response, created->tenant_id, created->name, clock_->Now() + wait,
+              &Settled);
   });
   return reactor;
 }
@@ -298,8 +247,8 @@ grpc::ServerUnaryReactor* CertificateGrpcService::RevokeCertificate(
       reactor->Finish(ToGrpcStatus(r.status()));
       return;
     }
-    AddWaiter(std::make_shared<Waiter>(this, reactor, response, r->tenant_id, r->name,
-                                       clock_->Now() + kRevokeWait, &RevokeSettled));
+    AddWaiter(reactor, response, r->tenant_id, r->name, clock_->Now() + kRevokeWait,
+              &RevokeSettled);
   });
   return reactor;
 }
@@ -314,7 +263,7 @@ void CertificateGrpcService::RequestChanged(const std::string& tenant_id, const 
   absl::MutexLock lock(&mu_);
   auto [wb, we] = waiters_.equal_range(tenant_id);
   for (auto it = wb; it != we; ++it) {
-    if (name.empty() || it->second->name() == name) it->second->Evaluate(false);
+    if (name.empty() || it->second.name == name) it->second.call->Evaluate(false);
   }
   auto [sb, se] = watches_.equal_range(tenant_id);
   for (auto it = sb; it != se; ++it) it->second->Poke();
@@ -323,29 +272,42 @@ void CertificateGrpcService::RequestChanged(const std::string& tenant_id, const 
 void CertificateGrpcService::Drain() {
   absl::MutexLock lock(&mu_);
   draining_ = true;
-  for (auto& [tenant, waiter] : waiters_) waiter->Evaluate(/*force_answer=*/true);
+  for (auto& [tenant, waiter] : waiters_) waiter.call->Evaluate(/*force_answer=*/true);
   for (auto& [tenant, stream] : watches_) {
     stream->End(grpc::Status(grpc::StatusCode::UNAVAILABLE,
                              "broker is shutting down; reconnect with your last cursor"));
   }
 }
 
-void CertificateGrpcService::AddWaiter(std::shared_ptr<Waiter> waiter) {
+void CertificateGrpcService::AddWaiter(grpc::ServerUnaryReactor* reactor,
+                                       v1::CertificateRequest* response,
+                                       const std::string& tenant_id, const std::string& name,
+                                       absl::Time deadline,
+                                       bool (*settled)(const v1::CertificateRequest&)) {
+  Waiter::Hooks hooks;
+  hooks.read = [this, tenant_id, name]() -> absl::StatusOr<v1::CertificateRequest> {
+    absl::StatusOr<CertificateRequestRecord> r = requests_->GetCertificateRequest(tenant_id, name);
+    if (!r.ok()) return r.status();
+    return CertificateApi::ToProto(*r);
+  };
+  hooks.settled = settled;
+  hooks.forget = [this, tenant_id](Waiter* waiter) { RemoveWaiter(tenant_id, waiter); };
+  auto call = std::make_shared<Waiter>(pool_, clock_, reactor, response, deadline, std::move(hooks));
   bool draining;
   {
     absl::MutexLock lock(&mu_);
     draining = draining_;
-    waiters_.emplace(waiter->tenant_id(), waiter);
+    waiters_.emplace(tenant_id, WaiterEntry{name, call});
   }
   // The request may have settled between Create and registration.
-  waiter->Evaluate(draining);
+  call->Evaluate(draining);
 }
 
-void CertificateGrpcService::RemoveWaiter(Waiter* waiter) {
+void CertificateGrpcService::RemoveWaiter(const std::string& tenant_id, Waiter* waiter) {
   absl::MutexLock lock(&mu_);
-  auto [b, e] = waiters_.equal_range(waiter->tenant_id());
+  auto [b, e] = waiters_.equal_range(tenant_id);
   for (auto it = b; it != e; ++it) {
-    if (it->second.get() == waiter) {
+    if (it->second.call.get() == waiter) {
       waiters_.erase(it);
       return;
     }
@@ -374,7 +336,7 @@ void CertificateGrpcService::TickerLoop() {
     absl::MutexLock lock(&mu_);
     const absl::Time now = clock_->Now();
     for (auto& [tenant, waiter] : waiters_) {
-      if (waiter->deadline() <= now) waiter->Evaluate(false);
+      if (waiter.call->deadline() <= now) waiter.call->Evaluate(false);
     }
     // Safety net for a lost notification: Watch streams re-read every 5 s.
     if (++ticks % 5 == 0) {

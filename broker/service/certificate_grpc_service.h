@@ -15,6 +15,7 @@
 #include "absl/synchronization/notification.h"
 #include "broker/service/api_key_auth.h"
 #include "broker/service/certificate_api.h"
+#include "broker/service/pending_call.h"
 #include "broker/service/worker_pool.h"
 #include "certbridge/v1/certificate.grpc.pb.h"
 #include "common/clock.h"
@@ -55,13 +56,18 @@ class CertificateGrpcService final : public v1::CertificateService::CallbackServ
   void Drain();
 
  private:
-  class Waiter;
   class WatchStream;
-  friend class Waiter;
   friend class WatchStream;
+  using Waiter = PendingCall<v1::CertificateRequest>;
+  struct WaiterEntry {
+    std::string name;  // the request waited for
+    std::shared_ptr<Waiter> call;
+  };
 
-  void AddWaiter(std::shared_ptr<Waiter> waiter);
-  void RemoveWaiter(Waiter* waiter);
+  void AddWaiter(grpc::ServerUnaryReactor* reactor, v1::CertificateRequest* response,
+                 const std::string& tenant_id, const std::string& name, absl::Time deadline,
+                 bool (*settled)(const v1::CertificateRequest&));
+  void RemoveWaiter(const std::string& tenant_id, Waiter* waiter);
   void AddWatch(const std::string& tenant_id, WatchStream* stream);
   void RemoveWatch(const std::string& tenant_id, WatchStream* stream);
   void TickerLoop();
@@ -74,7 +80,7 @@ class CertificateGrpcService final : public v1::CertificateService::CallbackServ
 
   absl::Mutex mu_;
   // Keyed by tenant_id.
-  std::multimap<std::string, std::shared_ptr<Waiter>> waiters_ ABSL_GUARDED_BY(mu_);
+  std::multimap<std::string, WaiterEntry> waiters_ ABSL_GUARDED_BY(mu_);
   std::multimap<std::string, WatchStream*> watches_ ABSL_GUARDED_BY(mu_);
   bool draining_ ABSL_GUARDED_BY(mu_) = false;
 
