@@ -428,9 +428,36 @@ TEST_F(CertificatesTest, AnotherTenantsRequestsAreNotFound) {
   v1::CreateCertificateRequestRequest foreign_ca = CsrRequest(b, NewCsr("CN=x"));
   foreign_ca.set_ca_id(a.ca_id);
   EXPECT_EQ(Create(b, foreign_ca, &out).error_code(), grpc::StatusCode::NOT_FOUND);
-  // The owner can cancel while it is queued.
+  // Lists are per tenant too, filtered by state and paged.
+  v1::ListCertificateRequestsRequest list;
+  v1::ListCertificateRequestsResponse listed;
+  ASSERT_TRUE(certificates_->ListCertificateRequests(CallContext(b.key).get(), list, &listed).ok());
+  EXPECT_EQ(listed.certificate_requests_size(), 0);
+  CertificateRequest second;
+  v1::CreateCertificateRequestRequest r2 = CsrRequest(a, NewCsr("CN=second"));
+  r2.mutable_wait_timeout()->set_seconds(0);
+  ASSERT_TRUE(Create(a, r2, &second).ok());
+  list.set_page_size(1);
+  ASSERT_TRUE(certificates_->ListCertificateRequests(CallContext(a.key).get(), list, &listed).ok());
+  ASSERT_EQ(listed.certificate_requests_size(), 1);
+  EXPECT_EQ(listed.certificate_requests(0).name(), second.name());  // newest first
+  ASSERT_FALSE(listed.next_page_token().empty());
+  list.set_page_token(listed.next_page_token());
+  ASSERT_TRUE(certificates_->ListCertificateRequests(CallContext(a.key).get(), list, &listed).ok());
+  ASSERT_EQ(listed.certificate_requests_size(), 1);
+  EXPECT_EQ(listed.certificate_requests(0).name(), created.name());
+
+  // The owner can cancel while it is queued; a cancelled request is no longer QUEUED.
   ASSERT_TRUE(certificates_->CancelCertificateRequest(CallContext(a.key).get(), cancel, &out).ok());
   EXPECT_EQ(out.state(), CertificateRequest::CANCELLED);
+  v1::ListCertificateRequestsRequest cancelled_only;
+  cancelled_only.set_state(CertificateRequest::CANCELLED);
+  ASSERT_TRUE(
+      certificates_->ListCertificateRequests(CallContext(a.key).get(), cancelled_only, &listed).ok());
+  ASSERT_EQ(listed.certificate_requests_size(), 1);
+  EXPECT_EQ(listed.certificate_requests(0).name(), created.name());
+  EXPECT_EQ(certificates_->CancelCertificateRequest(CallContext(a.key).get(), cancel, &out).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
 }
 
 TEST_F(CertificatesTest, BadInputIsRefusedWithPreciseErrors) {
