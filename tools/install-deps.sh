@@ -8,7 +8,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libssl-dev openssl libpq-dev
   prometheus-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev
-  postgresql-15 postgresql-client-15 jq
+  postgresql-15 postgresql-client-15 jq clang
   g++-mingw-w64-x86-64-posix mingw-w64-x86-64-dev
 )
 

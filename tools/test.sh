@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds everything and runs every test: unit, contract (real PostgreSQL), integration
-# (real broker, agent, emulator and certbridgectl processes), and the Windows (mingw-w64)
-# compile of the COM backend. Usage: tools/test.sh [ctest args...]
+# (real broker, agent, emulator and certbridgectl processes), the Windows (mingw-w64)
+# compile of the COM backend, and clang's thread-safety analysis of the lock annotations. Usage: tools/test.sh [ctest args...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +15,9 @@ if [ -x tools/windows/build-probe.sh ]; then
   echo "== Windows build of the COM backend (mingw-w64)"
   tools/windows/build-probe.sh "$build/windows"
 fi
+
+echo "== clang -Wthread-safety over our sources"
+tools/check-thread-safety.sh "$build"
 
 echo "== ctest"
 ctest --test-dir "$build" --output-on-failure --timeout 900 "$@"
