@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds everything and runs every test: unit, contract (real PostgreSQL), integration
 # (real broker, agent, emulator and certbridgectl processes), the Windows (mingw-w64)
-# compile of the COM backend, and clang's thread-safety analysis of the lock annotations. Usage: tools/test.sh [ctest args...]
+# compile of the COM backend, and clang's thread-safety analysis of the lock annotations.
+# Usage: tools/test.sh [ctest args...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
