@@ -357,8 +357,13 @@ absl::StatusOr<CertificateRequestRecord> CertificateApi::Revoke(
   } else {
     RETURN_IF_ERROR(CheckText("ca_id", r.ca_id(), 64, true));
     RETURN_IF_ERROR(CheckText("serial_number", r.serial_number(), 64, true));
-    request = requests_->GetCertificateRequestBySerial(
-        caller.tenant_id, r.ca_id(), absl::AsciiStrToUpper(r.serial_number()));
+    // Serials are stored upper-case without leading zeros; openssl prints whole bytes
+    // ("083C…") and some tools use colons, so both are accepted.
+    std::string serial = absl::AsciiStrToUpper(r.serial_number());
+    serial.erase(std::remove(serial.begin(), serial.end(), ':'), serial.end());
+    const size_t first = serial.find_first_not_of('0');
+    serial = first == std::string::npos ? "0" : serial.substr(first);
+    request = requests_->GetCertificateRequestBySerial(caller.tenant_id, r.ca_id(), serial);
   }
   if (!request.ok()) return request.status();
   if (request->state == RequestState::kRevoked) return request;
@@ -479,6 +484,15 @@ v1::CertificateRequest CertificateApi::ToProto(const CertificateRequestRecord& r
     if (cert.ok()) out.set_certificate_der(cert->der);
   }
   out.set_chain_pem(r.chain_pem);
+  if (!r.chain_pem.empty()) {
+    absl::StatusOr<std::vector<std::string>> chain = pki::SplitPemChain(r.chain_pem);
+    if (chain.ok()) {
+      for (const std::string& pem : *chain) {
+        absl::StatusOr<pki::CertificateInfo> ca = pki::ParseCertificate(pem);
+        if (ca.ok()) out.add_chain_der(ca->der);
+      }
+    }
+  }
   out.set_serial_number(r.serial_hex);
   if (r.not_after != absl::InfinitePast()) broker::ToProto(r.not_after, out.mutable_not_after());
   out.set_pkcs12(r.pkcs12);

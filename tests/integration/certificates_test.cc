@@ -186,6 +186,10 @@ TEST_F(CertificatesTest, CsrModeIssuesInOneRoundTripAndRetriesAreIdempotent) {
   EXPECT_GT(issued.ca_request_id(), 0);
   EXPECT_FALSE(issued.serial_number().empty());
   EXPECT_FALSE(issued.certificate_der().empty());
+  ASSERT_EQ(issued.chain_der_size(), 1);  // the emulator's CA is its own root
+  auto chain_ca = pki::ParseCertificate(issued.chain_der(0));
+  ASSERT_TRUE(chain_ca.ok()) << chain_ca.status();
+  EXPECT_EQ(chain_ca->subject, "CN=Corp Issuing CA");
   ExpectVerifies(issued.certificate_pem());
   auto info = pki::ParseCertificate(issued.certificate_pem());
   ASSERT_TRUE(info.ok());
@@ -346,7 +350,8 @@ TEST_F(CertificatesTest, RevocationReachesTheCaAndItsCrl) {
   ASSERT_EQ(issued.state(), CertificateRequest::ISSUED);
   v1::RevokeCertificateRequest revoke;
   revoke.set_ca_id(t.ca_id);
-  revoke.set_serial_number(absl::AsciiStrToLower(issued.serial_number()));
+  // As openssl prints it: lower case here, and a leading zero is tolerated.
+  revoke.set_serial_number("0" + absl::AsciiStrToLower(issued.serial_number()));
   revoke.set_reason(1);  // key compromise
   CertificateRequest revoked;
   grpc::Status s = certificates_->RevokeCertificate(CallContext(t.key, absl::Seconds(60)).get(), revoke, &revoked);
