@@ -8,6 +8,38 @@
 #include "broker/service/worker_pool.h"
 #include "certbridge/v1/admin.grpc.pb.h"
 
+// Every AdminService method with its request and response, for the declarations here and
+// the definitions in the .cc.
+#define CERTBRIDGE_ADMIN_RPCS(X) \
+  X(CreateTenant, v1::CreateTenantRequest, v1::Tenant) \
+  X(ListTenants, v1::ListTenantsRequest, v1::ListTenantsResponse) \
+  X(CreateApiKey, v1::CreateApiKeyRequest, v1::CreateApiKeyResponse) \
+  X(ListApiKeys, v1::ListApiKeysRequest, v1::ListApiKeysResponse) \
+  X(CreateEnrollmentToken, v1::CreateEnrollmentTokenRequest, \
+       v1::CreateEnrollmentTokenResponse) \
+  X(CreateCertificateAuthority, v1::CreateCertificateAuthorityRequest, \
+       v1::CertificateAuthority) \
+  X(ListCertificateAuthorities, v1::ListCertificateAuthoritiesRequest, \
+       v1::ListCertificateAuthoritiesResponse) \
+  X(DeleteCertificateAuthority, v1::DeleteCertificateAuthorityRequest, \
+       google::protobuf::Empty) \
+  X(AssignCertificateAuthority, v1::AssignCertificateAuthorityRequest, \
+       v1::Connector) \
+  X(UnassignCertificateAuthority, v1::UnassignCertificateAuthorityRequest, \
+       v1::Connector) \
+  X(ListConnectors, v1::ListConnectorsRequest, v1::ListConnectorsResponse) \
+  X(GetConnector, v1::GetConnectorRequest, v1::Connector) \
+  X(ApproveConnector, v1::ApproveConnectorRequest, v1::Connector) \
+  X(RejectConnector, v1::RejectConnectorRequest, v1::Connector) \
+  X(DisableConnector, v1::DisableConnectorRequest, v1::Connector) \
+  X(EnableConnector, v1::EnableConnectorRequest, v1::Connector) \
+  X(DeleteConnector, v1::DeleteConnectorRequest, google::protobuf::Empty) \
+  X(ListAuditEvents, v1::ListAuditEventsRequest, v1::ListAuditEventsResponse) \
+  X(SetDeliveryCertificate, v1::SetDeliveryCertificateRequest, \
+       v1::DeliveryCertificate) \
+  X(GetDeliveryCertificate, v1::GetDeliveryCertificateRequest, \
+       v1::DeliveryCertificate)
+
 namespace certbridge::broker {
 
 class AdminGrpcService final : public v1::AdminService::CallbackService {
@@ -16,38 +48,11 @@ class AdminGrpcService final : public v1::AdminService::CallbackService {
   AdminGrpcService(AdminApi* api, const ApiKeyAuthenticator* auth, WorkerPool* pool)
       : api_(api), auth_(auth), pool_(pool) {}
 
-#define CERTBRIDGE_ADMIN_RPC(Method, Request, Response)                               \
+#define CERTBRIDGE_DECLARE_ADMIN_RPC(Method, Request, Response)                       \
   grpc::ServerUnaryReactor* Method(grpc::CallbackServerContext* context,            \
                                    const Request* request, Response* response) override;
-  CERTBRIDGE_ADMIN_RPC(CreateTenant, v1::CreateTenantRequest, v1::Tenant)
-  CERTBRIDGE_ADMIN_RPC(ListTenants, v1::ListTenantsRequest, v1::ListTenantsResponse)
-  CERTBRIDGE_ADMIN_RPC(CreateApiKey, v1::CreateApiKeyRequest, v1::CreateApiKeyResponse)
-  CERTBRIDGE_ADMIN_RPC(ListApiKeys, v1::ListApiKeysRequest, v1::ListApiKeysResponse)
-  CERTBRIDGE_ADMIN_RPC(CreateEnrollmentToken, v1::CreateEnrollmentTokenRequest,
-                       v1::CreateEnrollmentTokenResponse)
-  CERTBRIDGE_ADMIN_RPC(CreateCertificateAuthority, v1::CreateCertificateAuthorityRequest,
-                       v1::CertificateAuthority)
-  CERTBRIDGE_ADMIN_RPC(ListCertificateAuthorities, v1::ListCertificateAuthoritiesRequest,
-                       v1::ListCertificateAuthoritiesResponse)
-  CERTBRIDGE_ADMIN_RPC(DeleteCertificateAuthority, v1::DeleteCertificateAuthorityRequest,
-                       google::protobuf::Empty)
-  CERTBRIDGE_ADMIN_RPC(AssignCertificateAuthority, v1::AssignCertificateAuthorityRequest,
-                       v1::Connector)
-  CERTBRIDGE_ADMIN_RPC(UnassignCertificateAuthority, v1::UnassignCertificateAuthorityRequest,
-                       v1::Connector)
-  CERTBRIDGE_ADMIN_RPC(ListConnectors, v1::ListConnectorsRequest, v1::ListConnectorsResponse)
-  CERTBRIDGE_ADMIN_RPC(GetConnector, v1::GetConnectorRequest, v1::Connector)
-  CERTBRIDGE_ADMIN_RPC(ApproveConnector, v1::ApproveConnectorRequest, v1::Connector)
-  CERTBRIDGE_ADMIN_RPC(RejectConnector, v1::RejectConnectorRequest, v1::Connector)
-  CERTBRIDGE_ADMIN_RPC(DisableConnector, v1::DisableConnectorRequest, v1::Connector)
-  CERTBRIDGE_ADMIN_RPC(EnableConnector, v1::EnableConnectorRequest, v1::Connector)
-  CERTBRIDGE_ADMIN_RPC(DeleteConnector, v1::DeleteConnectorRequest, google::protobuf::Empty)
-  CERTBRIDGE_ADMIN_RPC(ListAuditEvents, v1::ListAuditEventsRequest, v1::ListAuditEventsResponse)
-  CERTBRIDGE_ADMIN_RPC(SetDeliveryCertificate, v1::SetDeliveryCertificateRequest,
-                       v1::DeliveryCertificate)
-  CERTBRIDGE_ADMIN_RPC(GetDeliveryCertificate, v1::GetDeliveryCertificateRequest,
-                       v1::DeliveryCertificate)
-#undef CERTBRIDGE_ADMIN_RPC
+  CERTBRIDGE_ADMIN_RPCS(CERTBRIDGE_DECLARE_ADMIN_RPC)
+#undef CERTBRIDGE_DECLARE_ADMIN_RPC
 
  private:
   AdminApi* api_;
