@@ -1,0 +1,171 @@
+{{/* Names and labels shared by every object of the chart. */}}
+
+{{- define "certbridge.name" -}}
+{{- .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "certbridge.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "certbridge.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "certbridge.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "certbridge.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{ include "certbridge.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: certbridge
+{{- end -}}
+
+{{- define "certbridge.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "certbridge.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "certbridge.image" -}}
+{{- if .Values.image.digest -}}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Secret names: the existing one when given, else the one this chart makes. */}}
+{{- define "certbridge.databaseSecret" -}}
+{{- default (printf "%s-database" (include "certbridge.fullname" .)) .Values.database.existingSecret -}}
+{{- end -}}
+{{- define "certbridge.tlsSecret" -}}
+{{- default (printf "%s-tls" (include "certbridge.fullname" .)) .Values.tls.existingSecret -}}
+{{- end -}}
+{{- define "certbridge.connectorCaSecret" -}}
+{{- default (printf "%s-connector-ca" (include "certbridge.fullname" .)) .Values.connectorCa.existingSecret -}}
+{{- end -}}
+{{- define "certbridge.operatorKeySecret" -}}
+{{- default (printf "%s-operator-key" (include "certbridge.fullname" .)) .Values.operatorKey.existingSecret -}}
+{{- end -}}
+{{- define "certbridge.hasOperatorKey" -}}
+{{- if or .Values.operatorKey.value .Values.operatorKey.existingSecret -}}true{{- end -}}
+{{- end -}}
+
+{{/* The restricted Pod Security profile, for the pod and for each container. */}}
+{{- define "certbridge.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: 10001
+runAsGroup: 10001
+fsGroup: 10001
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+{{- define "certbridge.containerSecurityContext" -}}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+runAsNonRoot: true
+capabilities:
+  drop:
+    - ALL
+{{- end -}}
+
+{{/* The database URL as an environment variable the broker reads. */}}
+{{- define "certbridge.databaseEnv" -}}
+- name: CERTBRIDGE_DATABASE_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "certbridge.databaseSecret" . }}
+      key: {{ if .Values.database.url }}database-url{{ else }}{{ .Values.database.existingSecretKey }}{{ end }}
+{{- end -}}
+
+{{/* Checks that fail the render with a message instead of a crash-looping pod. Secrets given
+     neither inline nor as existingSecret are expected under the chart's default names
+     (NOTES.txt lists them), so that keys never have to pass through values files. */}}
+{{- define "certbridge.validate" -}}
+{{- if and .Values.database.url .Values.database.existingSecret -}}
+{{- fail "give database.url or database.existingSecret, not both" -}}
+{{- end -}}
+{{- if or (and .Values.tls.cert (not .Values.tls.key)) (and .Values.tls.key (not .Values.tls.cert)) -}}
+{{- fail "tls.cert and tls.key go together" -}}
+{{- end -}}
+{{- if and .Values.tls.cert .Values.tls.existingSecret -}}
+{{- fail "give tls.cert/tls.key or tls.existingSecret, not both" -}}
+{{- end -}}
+{{- if or (and .Values.connectorCa.cert (not .Values.connectorCa.key)) (and .Values.connectorCa.key (not .Values.connectorCa.cert)) -}}
+{{- fail "connectorCa.cert and connectorCa.key go together" -}}
+{{- end -}}
+{{- if and .Values.connectorCa.cert .Values.connectorCa.existingSecret -}}
+{{- fail "give connectorCa.cert/connectorCa.key or connectorCa.existingSecret, not both" -}}
+{{- end -}}
+{{- if and .Values.operatorKey.value .Values.operatorKey.existingSecret -}}
+{{- fail "give operatorKey.value or operatorKey.existingSecret, not both" -}}
+{{- end -}}
+{{- if and .Values.operatorKey.value (lt (len .Values.operatorKey.value) 32) -}}
+{{- fail "operatorKey.value must be at least 32 characters" -}}
+{{- end -}}
+{{- if and .Values.metrics.serviceMonitor.enabled (not .Values.metrics.enabled) -}}
+{{- fail "metrics.serviceMonitor.enabled needs metrics.enabled" -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Broker flags common to the Deployment and the migration Job are none: the Job only
+     needs the database. These are the Deployment's. */}}
+{{- define "certbridge.brokerArgs" -}}
+- --api_listen=0.0.0.0:8443
+- --agent_listen=0.0.0.0:8444
+- --tls_cert=/etc/certbridge/tls/tls.crt
+- --tls_key=/etc/certbridge/tls/tls.key
+- --connector_ca_cert=/etc/certbridge/connector-ca/tls.crt
+- --connector_ca_key=/etc/certbridge/connector-ca/tls.key
+{{- if include "certbridge.hasOperatorKey" . }}
+- --operator_key_file=/etc/certbridge/operator/operator-key
+{{- end }}
+{{- with .Values.broker }}
+{{- if .registrationUrlBase }}
+- --registration_url_base={{ .registrationUrlBase }}
+{{- end }}
+{{- if .agentCertificateLifetime }}
+- --agent_certificate_lifetime={{ .agentCertificateLifetime }}
+{{- end }}
+{{- if .registrationCodeTtl }}
+- --registration_code_ttl={{ .registrationCodeTtl }}
+{{- end }}
+{{- if .heartbeatIntervalSeconds }}
+- --heartbeat_interval_seconds={{ .heartbeatIntervalSeconds }}
+{{- end }}
+{{- if .workerThreads }}
+- --worker_threads={{ .workerThreads }}
+{{- end }}
+{{- if .dbPoolSize }}
+- --db_pool_size={{ .dbPoolSize }}
+{{- end }}
+{{- if .maxMessageBytes }}
+- --max_message_bytes={{ .maxMessageBytes | int64 }}
+{{- end }}
+{{- if .queueTimeout }}
+- --queue_timeout={{ .queueTimeout }}
+{{- end }}
+{{- if .perCaConcurrency }}
+- --per_ca_concurrency={{ .perCaConcurrency }}
+{{- end }}
+{{- if .jobLease }}
+- --job_lease={{ .jobLease }}
+{{- end }}
+{{- if .sweepInterval }}
+- --sweep_interval={{ .sweepInterval }}
+{{- end }}
+{{- range .extraArgs }}
+- {{ . | quote }}
+{{- end }}
+{{- end }}
+{{- if .Values.metrics.enabled }}
+- --metrics_listen=0.0.0.0:{{ .Values.metrics.port }}
+{{- end }}
+{{- end -}}
