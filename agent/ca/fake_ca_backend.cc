@@ -8,6 +8,7 @@
 #include "absl/time/clock.h"
 #include "common/adcs/error_catalog.h"
 #include "common/adcs/request_attributes.h"
+#include "common/adcs/serial_number.h"
 #include "common/status_macros.h"
 
 namespace certbridge::agent {
@@ -166,7 +167,8 @@ absl::Status FakeCaBackend::Deny(int64_t id) {
 absl::StatusOr<RevokeResult> FakeCaBackend::Revoke(const RevokeParams& params) {
   RETURN_IF_ERROR(CheckAvailable());
   absl::MutexLock lock(&mu_);
-  const std::string serial = absl::AsciiStrToUpper(params.serial_hex);
+  const std::string serial =
+      adcs::NormalizeSerialNumber(params.serial_hex).value_or(params.serial_hex);
   auto it = serials_.find(serial);
   if (it == serials_.end()) {
     return RevokeResult{adcs::kPropertyEmpty, "The requested property value is empty."};

@@ -14,7 +14,10 @@
 #include "absl/time/clock.h"
 #include "common/adcs/error_catalog.h"
 #include "common/adcs/request_attributes.h"
+#include "common/adcs/serial_number.h"
+#include "common/adcs/sid.h"
 #include "common/log.h"
+#include "common/pki/ca_request_attributes.h"
 #include "common/pki/crl.h"
 #include "common/pki/sid_extension.h"
 #include "common/status_macros.h"
@@ -55,12 +58,10 @@ bool IdentityIn(const google::protobuf::RepeatedPtrField<std::string>& list,
   return false;
 }
 
+// Serials the officer or an agent type are compared in adcs's one canonical form; text
+// that is not a serial matches none.
 std::string NormalizeSerial(absl::string_view serial) {
-  std::string s = absl::AsciiStrToUpper(absl::StripAsciiWhitespace(serial));
-  s.erase(std::remove(s.begin(), s.end(), ' '), s.end());
-  size_t zeros = 0;
-  while (zeros + 1 < s.size() && s[zeros] == '0') ++zeros;
-  return s.substr(zeros);
+  return adcs::NormalizeSerialNumber(serial).value_or(std::string(serial));
 }
 
 // RFC 4514 escaping of one attribute value.
@@ -93,15 +94,6 @@ int RefusedRsaBits(absl::string_view message) {
   return absl::SimpleAtoi(rest.substr(0, n), &bits) ? bits : 0;
 }
 
-std::optional<pki::SubjectAltName::Type> SanTypeFromAttribute(absl::string_view type) {
-  if (type == "upn") return pki::SubjectAltName::Type::kUpn;
-  if (type == "dns") return pki::SubjectAltName::Type::kDns;
-  if (type == "email") return pki::SubjectAltName::Type::kEmail;
-  if (type == "url" || type == "uri") return pki::SubjectAltName::Type::kUri;
-  if (type == "ipaddress" || type == "ip") return pki::SubjectAltName::Type::kIp;
-  return std::nullopt;
-}
-
 }  // namespace
 
 std::optional<uint32_t> HresultOf(const absl::Status& status) {
@@ -132,7 +124,7 @@ absl::Status ValidateConfig(const EmulatorConfig& config) {
     if (d.identity().empty()) {
       return absl::InvalidArgumentError("emulator config: a directory entry has no identity");
     }
-    if (!d.sid().empty() && !pki::IsValidSid(d.sid())) {
+    if (!d.sid().empty() && !adcs::IsValidSid(d.sid())) {
       return absl::InvalidArgumentError(absl::StrCat("emulator config: directory entry \"",
                                                      d.identity(), "\": sid \"", d.sid(),
                                                      "\" is not a SID (S-1-5-21-...)"));
@@ -306,7 +298,7 @@ void EmulatorCa::IssueLocked(RequestRecord& record) {
         return;
       }
       for (const adcs::SanAttributeEntry& e : *extra) {
-        if (auto type = SanTypeFromAttribute(e.type)) sans.push_back({*type, e.value});
+        if (auto type = pki::SanTypeFromAttributeType(e.type)) sans.push_back({*type, e.value});
       }
       params.override_sans = true;
       params.sans = std::move(sans);

@@ -1,7 +1,6 @@
 #include "broker/service/certificate_api.h"
 
 #include <algorithm>
-#include <regex>
 #include <utility>
 
 #include <google/protobuf/io/coded_stream.h>
@@ -16,6 +15,9 @@
 #include "broker/service/field_checks.h"
 #include "broker/service/ids.h"
 #include "broker/service/proto_mapping.h"
+#include "common/adcs/serial_number.h"
+#include "common/adcs/sid.h"
+#include "common/pki/ca_request_attributes.h"
 #include "common/pki/names.h"
 #include "common/pki/pki.h"
 #include "common/status_macros.h"
@@ -28,6 +30,9 @@ constexpr size_t kMaxTemplateName = 64;
 constexpr size_t kMaxCsrBytes = 16 * 1024;
 constexpr int kMaxSans = 32;
 constexpr int kMaxLabels = 32;
+constexpr size_t kMaxSanValue = 1024;
+constexpr int kMaxSubjectAttributes = 32;
+constexpr size_t kMaxSubjectText = 4096;
 
 
 std::optional<pki::SubjectAltName::Type> SanType(v1::SubjectAltName::Type type) {
@@ -48,6 +53,10 @@ absl::StatusOr<std::vector<pki::SubjectAltName>> ConvertSans(
   }
   std::vector<pki::SubjectAltName> out;
   for (const v1::SubjectAltName& san : in) {
+    if (san.value().size() > kMaxSanValue) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "subject_alt_names: a value is ", san.value().size(), " bytes; at most ", kMaxSanValue));
+    }
     std::optional<pki::SubjectAltName::Type> type = SanType(san.type());
     if (!type) {
       return absl::InvalidArgumentError(
@@ -59,23 +68,20 @@ absl::StatusOr<std::vector<pki::SubjectAltName>> ConvertSans(
   return out;
 }
 
-std::string SanAttributeName(pki::SubjectAltName::Type type) {
-  switch (type) {
-    case pki::SubjectAltName::Type::kDns: return "dns";
-    case pki::SubjectAltName::Type::kEmail: return "email";
-    case pki::SubjectAltName::Type::kUri: return "url";
-    case pki::SubjectAltName::Type::kIp: return "ipaddress";
-    case pki::SubjectAltName::Type::kUpn: return "upn";
-  }
-  return "";
-}
-
 absl::StatusOr<std::string> SubjectFromRequest(const v1::Subject& subject) {
   std::string text;
   if (subject.has_attributes()) {
+    if (subject.attributes().attributes_size() > kMaxSubjectAttributes) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("subject: at most ", kMaxSubjectAttributes, " attributes"));
+    }
     std::vector<std::string> rdns;
     for (const v1::SubjectAttribute& a : subject.attributes().attributes()) {
-      if (a.type().empty() || !std::all_of(a.type().begin(), a.type().end(), [](char c) {
+      if (a.value().size() > kMaxSubjectText) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("subject attribute value is longer than ", kMaxSubjectText, " bytes"));
+      }
+      if (a.type().empty() || a.type().size() > 64 || !std::all_of(a.type().begin(), a.type().end(), [](char c) {
             return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.';
           })) {
         return absl::InvalidArgumentError(absl::StrCat(
@@ -88,7 +94,10 @@ absl::StatusOr<std::string> SubjectFromRequest(const v1::Subject& subject) {
   } else {
     text = subject.rfc4514();
   }
-  if (text.size() > 4096) return absl::InvalidArgumentError("subject is longer than 4096 bytes");
+  if (text.size() > kMaxSubjectText) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("subject is longer than ", kMaxSubjectText, " bytes"));
+  }
   return pki::CanonicalSubject(text);
 }
 
@@ -105,9 +114,10 @@ absl::StatusOr<std::string> KeyTypeOf(v1::KeySpec spec) {
   }
 }
 
+// The length is checked before the text is scanned or echoed in the error.
 absl::Status ValidateSid(absl::string_view sid) {
-  static const std::regex* pattern = new std::regex("^S-1-[0-9]+(-[0-9]+){1,15}$");
-  if (!std::regex_match(sid.begin(), sid.end(), *pattern)) {
+  RETURN_IF_ERROR(CheckText("sid", sid, adcs::kMaxSidLength, /*required=*/true));
+  if (!adcs::IsValidSid(sid)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "sid \"", sid, "\" is not a Windows SID (e.g. S-1-5-21-3623811015-3361044348-30300820-1013)"));
   }
@@ -247,19 +257,8 @@ absl::StatusOr<CertificateRequestRecord> CertificateApi::Create(
         {pki::SubjectAltName::Type::kUri, absl::StrCat("tag:microsoft.com,2022-09-14:sid:", r.sid())});
   }
 
-  std::vector<std::string> attributes = {absl::StrCat("CertificateTemplate:", r.template_name())};
-  if (!attribute_sans.empty()) {
-    std::vector<std::string> parts;
-    for (const auto& san : attribute_sans) {
-      if (absl::StrContains(san.value, "&")) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "SAN \"", san.value, "\" contains '&', which the CA's SAN: attribute cannot carry"));
-      }
-      parts.push_back(absl::StrCat(SanAttributeName(san.type), "=", san.value));
-    }
-    attributes.push_back(absl::StrCat("SAN:", absl::StrJoin(parts, "&")));
-  }
-  request.attributes = absl::StrJoin(attributes, "\n");
+  ASSIGN_OR_RETURN(request.attributes,
+                   pki::BuildCaRequestAttributes(r.template_name(), attribute_sans));
 
   const absl::Time now = clock_->Now();
   request.create_time = now;
@@ -356,14 +355,13 @@ absl::StatusOr<CertificateRequestRecord> CertificateApi::Revoke(
     request = requests_->GetCertificateRequest(caller.tenant_id, r.name());
   } else {
     RETURN_IF_ERROR(CheckText("ca_id", r.ca_id(), 64, true));
-    RETURN_IF_ERROR(CheckText("serial_number", r.serial_number(), 64, true));
-    // Serials are stored upper-case without leading zeros; openssl prints whole bytes
-    // ("083C…") and some tools use colons, so both are accepted.
-    std::string serial = absl::AsciiStrToUpper(r.serial_number());
-    serial.erase(std::remove(serial.begin(), serial.end(), ':'), serial.end());
-    const size_t first = serial.find_first_not_of('0');
-    serial = first == std::string::npos ? "0" : serial.substr(first);
-    request = requests_->GetCertificateRequestBySerial(caller.tenant_id, r.ca_id(), serial);
+    RETURN_IF_ERROR(CheckText("serial_number", r.serial_number(), adcs::kMaxSerialNumberText,
+                              /*required=*/true));
+    absl::StatusOr<std::string> serial = adcs::NormalizeSerialNumber(r.serial_number());
+    if (!serial.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("serial_number: ", serial.status().message()));
+    }
+    request = requests_->GetCertificateRequestBySerial(caller.tenant_id, r.ca_id(), *serial);
   }
   if (!request.ok()) return request.status();
   if (request->state == RequestState::kRevoked) return request;

@@ -2,6 +2,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 
@@ -58,10 +59,25 @@ absl::StatusOr<std::vector<SanAttributeEntry>> ParseSanAttribute(absl::string_vi
   return out;
 }
 
+namespace {
+
+// A character that would end the attribute line, hide text in a log, or (for SAN values)
+// start another SAN entry. The format has no escaping, so such values are refused.
+bool HasControlCharacter(absl::string_view s) {
+  for (char c : s) {
+    const unsigned char u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 absl::StatusOr<std::string> FormatRequestAttributes(absl::string_view template_cn,
                                                     const std::vector<SanAttributeEntry>& sans) {
-  if (template_cn.find('\n') != absl::string_view::npos) {
-    return absl::InvalidArgumentError("template name contains a line break");
+  if (HasControlCharacter(template_cn)) {
+    return absl::InvalidArgumentError(
+        "template name contains a line break or another control character");
   }
   std::string out;
   if (!template_cn.empty()) absl::StrAppend(&out, "CertificateTemplate:", template_cn);
@@ -70,11 +86,15 @@ absl::StatusOr<std::string> FormatRequestAttributes(absl::string_view template_c
     out.append("SAN:");
     bool first = true;
     for (const SanAttributeEntry& s : sans) {
-      if (s.value.find_first_of("&\n") != std::string::npos ||
-          s.type.find_first_of("&=\n") != std::string::npos) {
+      // Blank counts as empty: ParseRequestAttributes trims, so "upn=  " would arrive empty.
+      if (absl::StripAsciiWhitespace(s.type).empty() ||
+          absl::StripAsciiWhitespace(s.value).empty() || HasControlCharacter(s.type) ||
+          HasControlCharacter(s.value) || s.value.find('&') != std::string::npos ||
+          s.type.find_first_of("&=") != std::string::npos) {
         return absl::InvalidArgumentError(absl::StrCat(
-            "SAN ", s.type, " value \"", s.value,
-            "\" contains '&' or a line break, which the SAN attribute cannot carry"));
+            "SAN ", absl::CHexEscape(s.type), " value \"", absl::CHexEscape(s.value),
+            "\" is empty or contains '&', a line break or another control character, which "
+            "the CA's SAN attribute cannot carry"));
       }
       if (!first) out.push_back('&');
       first = false;

@@ -51,8 +51,10 @@ struct SanAttributeEntry {
 // entry without '=' or with an empty value, naming the entry.
 absl::StatusOr<std::vector<SanAttributeEntry>> ParseSanAttribute(absl::string_view value);
 
-// Builds an attribute string for Submit. INVALID_ARGUMENT when a value contains '\n', or a
-// SAN value contains '&' (the format has no escaping).
+// Builds an attribute string for Submit: the one place that writes it, so every value that
+// reaches the CA is checked here. INVALID_ARGUMENT when the template or a SAN type or value
+// contains a line break or another control character (it would start a new attribute),
+// a SAN value contains '&' or is empty (the format has no escaping).
 absl::StatusOr<std::string> FormatRequestAttributes(absl::string_view template_cn,
                                                     const std::vector<SanAttributeEntry>& sans);
 

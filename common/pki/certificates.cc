@@ -11,6 +11,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
+#include "common/adcs/serial_number.h"
 #include "common/pki/certificate_request.h"
 #include "common/pki/distinguished_name.h"
 #include "common/pki/openssl_handles.h"
@@ -273,12 +274,11 @@ CertificateInfo DescribeCertificate(X509* cert) {
   BignumPtr serial(ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr));
   if (serial != nullptr) {
     char* hex = BN_bn2hex(serial.get());
-    if (hex != nullptr) info.serial_hex = hex;
+    if (hex != nullptr) {
+      // BN_bn2hex prints whole octets ("0A1B"); the contract is adcs's canonical form.
+      info.serial_hex = adcs::NormalizeSerialNumber(hex).value_or(hex);
+    }
     OPENSSL_free(hex);
-    // BN_bn2hex prints whole octets ("0A1B"); the contract is no leading zeros.
-    size_t first = info.serial_hex.find_first_not_of('0');
-    if (first == std::string::npos) first = info.serial_hex.empty() ? 0 : info.serial_hex.size() - 1;
-    info.serial_hex.erase(0, first);
   }
   info.not_before = FromAsn1Time(X509_get0_notBefore(cert));
   info.not_after = FromAsn1Time(X509_get0_notAfter(cert));

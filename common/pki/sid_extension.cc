@@ -7,6 +7,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/adcs/sid.h"
 
 namespace certbridge::pki {
 namespace {
@@ -56,21 +57,8 @@ bool ReadTlv(absl::string_view& in, uint8_t tag, absl::string_view* content) {
 
 }  // namespace
 
-bool IsValidSid(absl::string_view sid) {
-  std::vector<absl::string_view> parts = absl::StrSplit(sid, '-');
-  if (parts.size() < 4 || parts.size() > 18) return false;
-  if (parts[0] != "S" || parts[1] != "1") return false;
-  for (size_t i = 2; i < parts.size(); ++i) {
-    if (parts[i].empty() || parts[i].size() > 15) return false;
-    for (char c : parts[i]) {
-      if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) return false;
-    }
-  }
-  return true;
-}
-
 absl::StatusOr<std::string> EncodeSidExtension(absl::string_view sid) {
-  if (!IsValidSid(sid)) {
+  if (!adcs::IsValidSid(sid)) {
     return absl::InvalidArgumentError(
         absl::StrCat("\"", sid, "\" is not a SID: expected S-1-<authority>-<sub-authorities>"));
   }
@@ -93,7 +81,7 @@ absl::StatusOr<std::string> DecodeSidExtension(absl::string_view der) {
   other.remove_prefix(kOtherNameOidDerLen);
   if (!ReadTlv(other, 0xa0, &value) || !other.empty()) return bad;
   if (!ReadTlv(value, 0x04, &sid) || !value.empty()) return bad;
-  if (!IsValidSid(sid)) return bad;
+  if (!adcs::IsValidSid(sid)) return bad;
   return std::string(sid);
 }
 

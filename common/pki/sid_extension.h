@@ -23,10 +23,8 @@ inline constexpr absl::string_view kSidOtherNameOid = "1.3.6.1.4.1.311.25.2.1";
 // The SAN URL form of the SID accepted for strong mapping; append the SID.
 inline constexpr absl::string_view kSidSanUrlPrefix = "tag:microsoft.com,2022-09-14:sid:";
 
-// True for "S-1-<authority>-<sub>..." with decimal numbers (1 to 15 sub-authorities).
-bool IsValidSid(absl::string_view sid);
-
-// The extnValue DER of the SID extension. INVALID_ARGUMENT if `sid` is not a SID.
+// The extnValue DER of the SID extension. INVALID_ARGUMENT if `sid` is not a SID
+// (adcs::IsValidSid).
 absl::StatusOr<std::string> EncodeSidExtension(absl::string_view sid);
 
 // The SID inside an extnValue made by EncodeSidExtension (or by AD CS). INVALID_ARGUMENT

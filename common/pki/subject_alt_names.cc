@@ -82,6 +82,10 @@ absl::StatusOr<GeneralNamePtr> EncodeOne(const SubjectAltName& san) {
       return name;
     }
     case SubjectAltName::Type::kUpn: {
+      for (char c : san.value) {
+        const unsigned char u = static_cast<unsigned char>(c);
+        if (u < 0x20 || u == 0x7f) return SanError(san, "contains a control character");
+      }
       Asn1StringPtr utf8(ASN1_UTF8STRING_new());
       Asn1TypePtr value(ASN1_TYPE_new());
       Asn1ObjectPtr oid(OBJ_txt2obj(kUpnOid, 1));

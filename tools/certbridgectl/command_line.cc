@@ -14,6 +14,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/adcs/sid.h"
 #include "common/pki/names.h"
 #include "common/pki/pki.h"
 
@@ -153,19 +154,6 @@ absl::StatusOr<v1::SubjectAltName> ParseSan(absl::string_view text) {
   return san;
 }
 
-// "S-1-5-21-3623811015-3361044348-30300820-1013": S-1-, then dash-separated decimal numbers.
-bool IsSid(absl::string_view text) {
-  if (!absl::ConsumePrefix(&text, "S-1-")) return false;
-  for (absl::string_view part : absl::StrSplit(text, '-')) {
-    uint64_t number = 0;
-    if (part.empty() || !absl::SimpleAtoi(part, &number) ||
-        part.find_first_not_of("0123456789") != absl::string_view::npos) {
-      return false;
-    }
-  }
-  return true;
-}
-
 // --wait: "30s", "1m", "0", or a plain number of seconds; 0 to 60 s (the broker's limit).
 absl::StatusOr<absl::Duration> ParseWait(absl::string_view text) {
   absl::Duration wait;
@@ -300,7 +288,7 @@ absl::StatusOr<BrokerRequest> BuildCreateCertificateRequest(const Args&, const F
   }
   if (HasFlag(flags, "sid")) {
     const std::string sid = FlagValue(flags, "sid");
-    if (!IsSid(sid)) {
+    if (!adcs::IsValidSid(sid)) {
       return absl::InvalidArgumentError(absl::StrFormat(
           "--sid \"%s\" is not a SID such as S-1-5-21-3623811015-3361044348-30300820-1013",
           sid));

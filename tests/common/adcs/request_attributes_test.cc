@@ -63,5 +63,18 @@ TEST(FormatRequestAttributesTest, RefusesUnescapableValues) {
             absl::StatusCode::kInvalidArgument);
 }
 
+TEST(FormatRequestAttributesTest, RefusesEveryControlCharacter) {
+  for (const std::string& bad :
+       {std::string("a\nCertificateTemplate:DomainController"), std::string("a\r"),
+        std::string("a\0b", 3), std::string("a\tb"), std::string("a\x7f")}) {
+    EXPECT_EQ(FormatRequestAttributes("WebServer", {{"upn", bad}}).status().code(),
+              absl::StatusCode::kInvalidArgument) << bad;
+  }
+  EXPECT_EQ(FormatRequestAttributes("Web\rServer", {}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(FormatRequestAttributes("WebServer", {{"dns", ""}}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace certbridge::adcs

@@ -1,6 +1,7 @@
 #include "common/pki/sid_extension.h"
 
 #include "absl/strings/escaping.h"
+#include "common/adcs/sid.h"
 #include "gtest/gtest.h"
 
 namespace certbridge::pki {
@@ -31,10 +32,10 @@ TEST(SidExtensionTest, RoundTripsIncludingLongFormLengths) {
 
 TEST(SidExtensionTest, RejectsWhatIsNotASid) {
   for (const char* bad : {"", "S-1", "S-1-5", "X-1-5-21", "S-2-5-21", "S-1-5-21-abc", "S-1-5--1"}) {
-    EXPECT_FALSE(IsValidSid(bad)) << bad;
+    EXPECT_FALSE(adcs::IsValidSid(bad)) << bad;
     EXPECT_EQ(EncodeSidExtension(bad).status().code(), absl::StatusCode::kInvalidArgument) << bad;
   }
-  EXPECT_TRUE(IsValidSid("S-1-5-21-1-2-3-500"));
+  EXPECT_TRUE(adcs::IsValidSid("S-1-5-21-1-2-3-500"));
 }
 
 TEST(SidExtensionTest, DecodeRejectsOtherStructures) {

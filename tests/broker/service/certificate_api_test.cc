@@ -1,0 +1,149 @@
+// CertificateApi against the FakeStore: input that an attacker controls is bounded and
+// checked before anything parses it, and nothing it carries reaches the CA attribute
+// string unchecked.
+#include "broker/service/certificate_api.h"
+
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "absl/strings/match.h"
+#include "broker/store/fake/fake_store.h"
+#include "common/adcs/request_attributes.h"
+#include "common/clock.h"
+#include "common/pki/pki.h"
+
+namespace certbridge::broker {
+namespace {
+
+class CertificateApiTest : public ::testing::Test {
+ protected:
+  CertificateApiTest() : api_(&store_, &store_, &clock_, CertificateApiOptions()) {
+    EXPECT_TRUE(store_.CreateTenant({"t-1", "Tenant one", clock_.Now()}).ok());
+    CertificateAuthorityRecord ca;
+    ca.ca_id = "ca-1";
+    ca.tenant_id = "t-1";
+    ca.host = "adcs01.corp.example";
+    ca.ca_name = "Corp Issuing CA";
+    ca.display_name = "Corp";
+    ca.create_time = clock_.Now();
+    EXPECT_TRUE(store_.CreateCertificateAuthority(ca).ok());
+    caller_.tenant_id = "t-1";
+    caller_.key_id = "k-1";
+    caller_.scopes = {"certificates"};
+  }
+
+  v1::CreateCertificateRequestRequest CsrRequest(const std::string& request_id) {
+    auto key = pki::PrivateKey::Generate(pki::KeyType::kEcP256);
+    EXPECT_TRUE(key.ok());
+    auto csr = pki::CreateCsrPem(*key, {.subject = "CN=device42"});
+    EXPECT_TRUE(csr.ok());
+    v1::CreateCertificateRequestRequest r;
+    r.set_request_id(request_id);
+    r.set_ca_id("ca-1");
+    r.set_template_name("WebServer");
+    r.set_csr_pem(*csr);
+    return r;
+  }
+
+  FakeClock clock_;
+  FakeStore store_;
+  CertificateApi api_;
+  Caller caller_;
+};
+
+// Before the fix, std::regex_match recursed once per character of the SID and overflowed
+// the worker's stack: this call killed the broker.
+TEST_F(CertificateApiTest, HugeSidIsRefusedByLengthWithoutParsing) {
+  v1::CreateCertificateRequestRequest r = CsrRequest("huge-sid");
+  r.set_sid("S-1-5-21" + std::string(40000, '1'));
+  auto created = api_.Create(caller_, r);
+  EXPECT_EQ(created.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(created.status().message(), "sid is 40008 bytes")) << created.status();
+
+  r.set_sid("S-1-5-21" + std::string(2000, '-') + "1");
+  EXPECT_EQ(api_.Create(caller_, r).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(CertificateApiTest, ValidSidBecomesTheStrongMappingUrl) {
+  v1::CreateCertificateRequestRequest r = CsrRequest("sid-ok");
+  r.set_sid("S-1-5-21-3623811015-3361044348-30300820-1013");
+  auto created = api_.Create(caller_, r);
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_EQ(created->attributes,
+            "CertificateTemplate:WebServer\n"
+            "SAN:url=tag:microsoft.com,2022-09-14:sid:S-1-5-21-3623811015-3361044348-30300820-1013");
+}
+
+// Before the fix, a newline in a UPN passed the SAN check and became an extra line (a
+// second attribute) in the string the agent hands to ICertRequest::Submit.
+TEST_F(CertificateApiTest, UpnWithLineBreakCannotInjectAnAttribute) {
+  v1::CreateCertificateRequestRequest r = CsrRequest("upn-injection");
+  v1::SubjectAltName* san = r.add_subject_alt_names();
+  san->set_type(v1::SubjectAltName::UPN);
+  san->set_value("device42@corp.example\nCertificateTemplate:DomainController");
+  auto created = api_.Create(caller_, r);
+  ASSERT_EQ(created.status().code(), absl::StatusCode::kInvalidArgument) << created.status();
+  EXPECT_TRUE(absl::StrContains(created.status().message(), "control character"))
+      << created.status();
+
+  san->set_value("device42@corp.example\r");
+  EXPECT_EQ(api_.Create(caller_, r).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(CertificateApiTest, EveryAttributeValueGoesThroughTheOneBuilder) {
+  v1::CreateCertificateRequestRequest r = CsrRequest("sans-ok");
+  v1::SubjectAltName* upn = r.add_subject_alt_names();
+  upn->set_type(v1::SubjectAltName::UPN);
+  upn->set_value("device42@corp.example");
+  v1::SubjectAltName* ip = r.add_subject_alt_names();
+  ip->set_type(v1::SubjectAltName::IP);
+  ip->set_value("10.0.0.7");
+  auto created = api_.Create(caller_, r);
+  ASSERT_TRUE(created.ok()) << created.status();
+  adcs::RequestAttributes parsed = adcs::ParseRequestAttributes(created->attributes);
+  ASSERT_EQ(parsed.entries.size(), 2u);
+  EXPECT_EQ(parsed.CertificateTemplate(), "WebServer");
+  EXPECT_EQ(parsed.Get("SAN"), "upn=device42@corp.example&ipaddress=10.0.0.7");
+
+  v1::CreateCertificateRequestRequest amp = CsrRequest("sans-amp");
+  v1::SubjectAltName* dns = amp.add_subject_alt_names();
+  dns->set_type(v1::SubjectAltName::UPN);
+  dns->set_value("a&dns=evil.example@corp.example");
+  EXPECT_EQ(api_.Create(caller_, amp).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(CertificateApiTest, OversizedFieldsAreRefusedByLength) {
+  v1::CreateCertificateRequestRequest r = CsrRequest("big-san");
+  v1::SubjectAltName* san = r.add_subject_alt_names();
+  san->set_type(v1::SubjectAltName::DNS);
+  san->set_value(std::string(100000, 'a'));
+  EXPECT_EQ(api_.Create(caller_, r).status().code(), absl::StatusCode::kInvalidArgument);
+
+  v1::CreateCertificateRequestRequest keygen;
+  keygen.set_request_id("big-subject");
+  keygen.set_ca_id("ca-1");
+  keygen.set_template_name("WebServer");
+  keygen.mutable_key_generation()->set_key_spec(v1::EC_P256);
+  for (int i = 0; i < 1000; ++i) {
+    v1::SubjectAttribute* a = keygen.mutable_key_generation()->mutable_subject()
+                                  ->mutable_attributes()->add_attributes();
+    a->set_type("OU");
+    a->set_value("x");
+  }
+  EXPECT_EQ(api_.Create(caller_, keygen).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(CertificateApiTest, RevokeBySerialAcceptsEveryCommonSpellingAndBoundsIt) {
+  v1::RevokeCertificateRequest r;
+  r.set_ca_id("ca-1");
+  r.set_serial_number(std::string(5000, '0'));
+  EXPECT_EQ(api_.Revoke(caller_, r).status().code(), absl::StatusCode::kInvalidArgument);
+  r.set_serial_number("not-hex");
+  EXPECT_EQ(api_.Revoke(caller_, r).status().code(), absl::StatusCode::kInvalidArgument);
+  r.set_serial_number("0a:1b:2c");  // well-formed, but no such certificate
+  EXPECT_EQ(api_.Revoke(caller_, r).status().code(), absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace certbridge::broker
