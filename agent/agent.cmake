@@ -1,11 +1,30 @@
 # The agent's client side (registration, the stream, the state dir) and the
 # certbridge-agent program. Included from agent/CMakeLists.txt.
 
+# What differs between Linux and Windows, one file per platform behind the headers in
+# agent/platform/: durable files, private directories and the lock; host name and OS; the
+# stop request. Nothing else in the agent includes a platform header.
+if(WIN32)
+  set(certbridge_platform windows)
+else()
+  set(certbridge_platform posix)
+endif()
+add_library(certbridge_agent_platform STATIC
+  ${CMAKE_CURRENT_LIST_DIR}/platform/durable_files_${certbridge_platform}.cc
+  ${CMAKE_CURRENT_LIST_DIR}/platform/host_${certbridge_platform}.cc
+  ${CMAKE_CURRENT_LIST_DIR}/platform/shutdown_signal_${certbridge_platform}.cc)
+target_compile_options(certbridge_agent_platform PRIVATE ${CERTBRIDGE_WARNINGS})
+target_link_libraries(certbridge_agent_platform PUBLIC
+  certbridge_common absl::status absl::statusor absl::strings Threads::Threads)
+if(WIN32)
+  target_link_libraries(certbridge_agent_platform PUBLIC advapi32)
+endif()
+
 # The state dir's files (atomic writes), shared by the client and the job journal.
 add_library(certbridge_agent_state STATIC ${CMAKE_CURRENT_LIST_DIR}/client/state_dir.cc)
 target_compile_options(certbridge_agent_state PRIVATE ${CERTBRIDGE_WARNINGS})
 target_link_libraries(certbridge_agent_state PUBLIC
-  certbridge_common absl::status absl::statusor absl::strings)
+  certbridge_agent_platform certbridge_common absl::status absl::statusor absl::strings)
 
 # Job execution: the executor, its journal and the encrypted store of generated keys.
 # Links the CaBackend seam only; main.cc picks the implementation. pending_key_store.cc

@@ -1,16 +1,12 @@
 // certbridge-agent: registers with a broker once, then keeps one outbound stream open.
 // See docs/agent.md. Exit codes: 0 ok, 1 failure, 2 usage error, 3 agent certificate
 // expired (re-register).
-#include <pthread.h>
-#include <signal.h>
-
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <map>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -26,6 +22,7 @@
 #include "agent/jobs/job_executor.h"
 #include "agent/jobs/job_journal.h"
 #include "agent/jobs/pending_key_store.h"
+#include "agent/platform/shutdown_signal.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/pki/pki.h"
@@ -43,12 +40,12 @@ constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
 constexpr int kExitCertificateExpired = 3;
 
-constexpr const char* kDefaultStateDir = "/var/lib/certbridge-agent";
+const std::string kDefaultStateDir = DefaultStateDir();
 
 struct FlagSpec {
   const char* name;        // without "--"
   const char* value_name;  // nullptr for a boolean flag
-  const char* help;
+  std::string help;
 };
 
 struct Command {
@@ -66,7 +63,7 @@ const Command kRegister = {
         {"broker", "HOST:PORT", "the broker's agent port (required)"},
         {"broker-ca", "PATH", "PEM root certificate of the broker's TLS certificate (required)"},
         {"token", "TOKEN", "enrollment token (required; single use)"},
-        {"state-dir", "DIR", "where the key and certificate go (default /var/lib/certbridge-agent)"},
+        {"state-dir", "DIR", "where the key and certificate go (default " + kDefaultStateDir + ")"},
         {"host", "NAME", "host name reported to the broker (default: this host's name)"},
         {"ca-identity", "ACCOUNT",
          "Windows account AD CS sees, e.g. 'CORP\\ADCS01$' (default: <HOST>$)"},
@@ -78,7 +75,7 @@ const Command kRun = {
     "Connect to the broker and keep the stream open; reconnects by itself and renews the\n"
     "agent certificate before it expires. Stops cleanly on SIGTERM or SIGINT.",
     {
-        {"state-dir", "DIR", "state dir written by register (default /var/lib/certbridge-agent)"},
+        {"state-dir", "DIR", "state dir written by register (default " + kDefaultStateDir + ")"},
         {"renew-fraction", "F", "renew after this fraction of the certificate's life (0.6667)"},
         {"backoff-base-ms", "MS", "first reconnect delay ceiling (1000)"},
         {"backoff-max-ms", "MS", "largest reconnect delay (60000)"},
@@ -93,7 +90,7 @@ const Command kStatus = {
     "status",
     "Show this agent's registration: connector, tenant, certificate serial and expiry.",
     {
-        {"state-dir", "DIR", "state dir written by register (default /var/lib/certbridge-agent)"},
+        {"state-dir", "DIR", "state dir written by register (default " + kDefaultStateDir + ")"},
     }};
 
 #ifdef CERTBRIDGE_AGENT_HAS_TEST_CA
@@ -294,13 +291,9 @@ int Run(int argc, char** argv) {
   }
 #endif
 
-  // SIGTERM/SIGINT are taken by one thread with sigwait, which calls Stop(): blocked here,
-  // before any thread exists, so that every later thread inherits the mask.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // SIGTERM/SIGINT (Windows: Ctrl+C, console close) end Run() through Stop(). Installed
+  // before any thread exists, so that every later thread inherits the POSIX signal mask.
+  std::unique_ptr<ShutdownSignal> shutdown = ShutdownSignal::Install();
 
   // The job side needs the registration (ca_identity, state dir); without one, Run()
   // below reports what is missing.
@@ -348,15 +341,10 @@ int Run(int argc, char** argv) {
 
   RealClock clock;
   AgentSession session(options, clock);
-  std::thread signal_waiter([&] {
-    int sig = 0;
-    sigwait(&signals, &sig);
-    session.Stop();
-  });
+  shutdown->OnShutdown([&session] { session.Stop(); });
   absl::Status status = session.Run();
-  // Wakes the waiter if Run ended on its own (certificate expired, bad state dir).
-  pthread_kill(signal_waiter.native_handle(), SIGTERM);
-  signal_waiter.join();
+  // Stops waiting if Run ended on its own (certificate expired, bad state dir).
+  shutdown.reset();
   if (status.ok()) return kExitOk;
   std::cerr << "certbridge-agent run: " << status.message() << "\n";
   return status.code() == absl::StatusCode::kUnauthenticated ? kExitCertificateExpired

@@ -6,17 +6,12 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
+#include "agent/platform/host.h"  // OsDescription, LocalHostName, DefaultStateDir
 
 namespace certbridge::agent {
 
 // The project version from CMake, e.g. "0.1.0".
 std::string AgentVersion();
-
-// uname(2) as "Linux 6.1.0-18-amd64 x86_64"; "unknown" if uname fails.
-std::string OsDescription();
-
-// gethostname(2); "localhost" if it fails.
-std::string LocalHostName();
 
 // The computer account a Windows service running as LocalSystem presents to AD CS:
 // the upper-cased short host name followed by "$", e.g. "ADCS01$" for "adcs01.corp.example".

@@ -1,14 +1,6 @@
 #include "agent/client/state_dir.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cstring>
 #include <string>
-#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -21,163 +13,21 @@ namespace {
 constexpr const char* kRenewalMarker = "renewal.commit";
 constexpr const char* kNewSuffix = ".new";
 
-absl::Status ErrnoError(absl::string_view what, const std::string& path, int err) {
-  std::string message = absl::StrCat(what, " \"", path, "\": ", std::strerror(err));
-  if (err == ENOENT) return absl::NotFoundError(message);
-  if (err == EACCES || err == EPERM) {
-    return absl::PermissionDeniedError(
-        absl::StrCat(message, " (run the agent as the user that owns the state dir)"));
-  }
-  return absl::InternalError(message);
-}
-
-std::string DirName(const std::string& path) {
-  size_t slash = path.find_last_of('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
-
-absl::Status FsyncDir(const std::string& dir) {
-  int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return ErrnoError("open directory", dir, errno);
-  int rc = fsync(fd);
-  int err = errno;
-  close(fd);
-  if (rc != 0) return ErrnoError("fsync directory", dir, err);
-  return absl::OkStatus();
-}
-
-bool Exists(const std::string& path) {
-  struct stat st;
-  return lstat(path.c_str(), &st) == 0;
-}
-
-absl::Status Rename(const std::string& from, const std::string& to) {
-  if (rename(from.c_str(), to.c_str()) != 0) return ErrnoError("rename to", to, errno);
-  return absl::OkStatus();
-}
-
-absl::Status RemoveIfExists(const std::string& path) {
-  if (unlink(path.c_str()) != 0 && errno != ENOENT) return ErrnoError("remove", path, errno);
-  return absl::OkStatus();
-}
-
-// mkdir -p with 0700 for every directory it creates.
-absl::Status MakeDirs(const std::string& path) {
-  struct stat st;
-  if (stat(path.c_str(), &st) == 0) {
-    if (!S_ISDIR(st.st_mode)) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("state dir \"", path, "\" exists and is not a directory"));
-    }
-    return absl::OkStatus();
-  }
-  std::string parent = DirName(path);
-  if (parent != path && parent != "." && parent != "/") RETURN_IF_ERROR(MakeDirs(parent));
-  if (mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
-    return ErrnoError("create directory", path, errno);
-  }
-  return absl::OkStatus();
-}
-
-absl::Status CheckPrivate(const std::string& path) {
-  struct stat st;
-  if (stat(path.c_str(), &st) != 0) return ErrnoError("stat", path, errno);
-  if ((st.st_mode & 077) != 0) {
-    char mode[8];
-    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-    return absl::FailedPreconditionError(absl::StrCat(
-        "state dir \"", path, "\" is accessible by other users (mode ", mode,
-        "); it holds the agent's private key: use a new directory or `chmod 700` it"));
-  }
-  return absl::OkStatus();
-}
-
 bool ValidConfigValue(absl::string_view v) {
   return v.find('\n') == absl::string_view::npos && v.find('\r') == absl::string_view::npos;
 }
 
 }  // namespace
 
-absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents,
-                                 mode_t mode) {
-  std::string tmp = absl::StrCat(path, ".tmp.XXXXXX");
-  std::vector<char> tmpl(tmp.begin(), tmp.end());
-  tmpl.push_back('\0');
-  // mkstemp creates the file 0600; fchmod only ever widens it to the final mode after
-  // the contents are complete, so a key file is never visible with wider permissions.
-  int fd = mkostemp(tmpl.data(), O_CLOEXEC);
-  if (fd < 0) return ErrnoError("create temporary file for", path, errno);
-  tmp.assign(tmpl.data());
-  auto fail = [&](absl::string_view what, int err) {
-    close(fd);
-    unlink(tmp.c_str());
-    return ErrnoError(what, path, err);
-  };
-  size_t off = 0;
-  while (off < contents.size()) {
-    ssize_t n = write(fd, contents.data() + off, contents.size() - off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return fail("write", errno);
-    }
-    off += static_cast<size_t>(n);
-  }
-  if (fchmod(fd, mode) != 0) return fail("chmod", errno);
-  if (fsync(fd) != 0) return fail("fsync", errno);
-  if (close(fd) != 0) {
-    int err = errno;
-    unlink(tmp.c_str());
-    return ErrnoError("close", path, err);
-  }
-  if (rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    unlink(tmp.c_str());
-    return ErrnoError("rename to", path, err);
-  }
-  return FsyncDir(DirName(path));
-}
-
-absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return ErrnoError("open", path, errno);
-  std::string out;
-  char buf[8192];
-  while (true) {
-    ssize_t n = read(fd, buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      close(fd);
-      return ErrnoError("read", path, err);
-    }
-    if (n == 0) break;
-    out.append(buf, static_cast<size_t>(n));
-  }
-  close(fd);
-  return out;
-}
-
-StateDirLock::~StateDirLock() {
-  if (fd_ >= 0) close(fd_);
-}
-
 absl::StatusOr<std::unique_ptr<StateDirLock>> StateDir::Lock() const {
-  std::string path = FilePath(kLockFile);
-  int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) return ErrnoError("open lock file", path, errno);
-  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    int err = errno;
-    close(fd);
-    if (err == EWOULDBLOCK) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "another certbridge-agent is already running with state dir \"", path_,
-          "\"; stop it first (one agent per state dir)"));
-    }
-    return ErrnoError("lock", path, err);
+  absl::StatusOr<std::unique_ptr<ExclusiveFileLock>> lock =
+      ExclusiveFileLock::TryLock(FilePath(kLockFile));
+  if (absl::IsFailedPrecondition(lock.status())) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "another certbridge-agent is already running with state dir \"", path_,
+        "\"; stop it first (one agent per state dir)"));
   }
-  return std::make_unique<StateDirLock>(fd);
+  return lock;
 }
 
 std::string StateDir::FilePath(absl::string_view name) const {
@@ -185,7 +35,7 @@ std::string StateDir::FilePath(absl::string_view name) const {
 }
 
 bool StateDir::HasRegistration() const {
-  return Exists(FilePath(kConfigFile)) || Exists(FilePath(kKeyFile));
+  return PathExists(FilePath(kConfigFile)) || PathExists(FilePath(kKeyFile));
 }
 
 absl::Status StateDir::Save(const AgentRegistration& registration,
@@ -204,17 +54,20 @@ absl::Status StateDir::Save(const AgentRegistration& registration,
         absl::StrCat("state dir \"", path_,
                      "\" already holds a registration; pass --force to replace it"));
   }
-  RETURN_IF_ERROR(MakeDirs(path_));
-  RETURN_IF_ERROR(CheckPrivate(path_));
+  RETURN_IF_ERROR(CreatePrivateDirectories(path_));
+  RETURN_IF_ERROR(CheckPrivateDirectory(path_, "state dir"));
   // A stale renewal journal must not resurrect an older key over this registration.
   for (const char* name : {kKeyFile, kChainFile}) {
-    RETURN_IF_ERROR(RemoveIfExists(FilePath(absl::StrCat(name, kNewSuffix))));
+    RETURN_IF_ERROR(RemoveFileIfExists(FilePath(absl::StrCat(name, kNewSuffix))));
   }
-  RETURN_IF_ERROR(RemoveIfExists(FilePath(kRenewalMarker)));
+  RETURN_IF_ERROR(RemoveFileIfExists(FilePath(kRenewalMarker)));
 
-  RETURN_IF_ERROR(WriteFileAtomically(FilePath(kBrokerCaFile), credentials.broker_ca_pem, 0644));
-  RETURN_IF_ERROR(WriteFileAtomically(FilePath(kChainFile), credentials.chain_pem, 0644));
-  RETURN_IF_ERROR(WriteFileAtomically(FilePath(kKeyFile), credentials.key_pem, 0600));
+  RETURN_IF_ERROR(WriteFileAtomically(FilePath(kBrokerCaFile), credentials.broker_ca_pem,
+                                      FileAccess::kReadableByAll));
+  RETURN_IF_ERROR(WriteFileAtomically(FilePath(kChainFile), credentials.chain_pem,
+                                      FileAccess::kReadableByAll));
+  RETURN_IF_ERROR(WriteFileAtomically(FilePath(kKeyFile), credentials.key_pem,
+                                      FileAccess::kOwnerOnly));
   std::string conf = absl::StrCat(
       "# certbridge agent registration, written by `certbridge-agent register`.\n",
       "broker=", registration.broker_address, "\n",
@@ -223,7 +76,7 @@ absl::Status StateDir::Save(const AgentRegistration& registration,
       "host=", registration.host, "\n",
       "ca_identity=", registration.ca_identity, "\n");
   // Written last: its presence marks a complete registration.
-  return WriteFileAtomically(FilePath(kConfigFile), conf, 0600);
+  return WriteFileAtomically(FilePath(kConfigFile), conf, FileAccess::kOwnerOnly);
 }
 
 absl::StatusOr<AgentRegistration> StateDir::LoadRegistration() const {
@@ -262,19 +115,19 @@ absl::StatusOr<AgentRegistration> StateDir::LoadRegistration() const {
 
 absl::Status StateDir::RecoverInterruptedRenewal() const {
   std::string marker = FilePath(kRenewalMarker);
-  bool committed = Exists(marker);
+  bool committed = PathExists(marker);
   for (const char* name : {kKeyFile, kChainFile}) {
     std::string staged = FilePath(absl::StrCat(name, kNewSuffix));
-    if (!Exists(staged)) continue;
+    if (!PathExists(staged)) continue;
     if (committed) {
-      RETURN_IF_ERROR(Rename(staged, FilePath(name)));
+      RETURN_IF_ERROR(RenameReplacing(staged, FilePath(name)));
     } else {
-      RETURN_IF_ERROR(RemoveIfExists(staged));
+      RETURN_IF_ERROR(RemoveFileIfExists(staged));
     }
   }
   if (committed) {
-    RETURN_IF_ERROR(FsyncDir(path_));
-    RETURN_IF_ERROR(RemoveIfExists(marker));
+    RETURN_IF_ERROR(SyncDirectory(path_));
+    RETURN_IF_ERROR(RemoveFileIfExists(marker));
   }
   return absl::OkStatus();
 }
@@ -293,15 +146,14 @@ absl::Status StateDir::ReplaceKeyAndChain(absl::string_view key_pem,
   RETURN_IF_ERROR(RecoverInterruptedRenewal());
   std::string key_new = FilePath(absl::StrCat(kKeyFile, kNewSuffix));
   std::string chain_new = FilePath(absl::StrCat(kChainFile, kNewSuffix));
-  RETURN_IF_ERROR(WriteFileAtomically(key_new, key_pem, 0600));
-  RETURN_IF_ERROR(WriteFileAtomically(chain_new, chain_pem, 0644));
+  RETURN_IF_ERROR(WriteFileAtomically(key_new, key_pem, FileAccess::kOwnerOnly));
+  RETURN_IF_ERROR(WriteFileAtomically(chain_new, chain_pem, FileAccess::kReadableByAll));
   // From here on the new pair wins: a crash before the marker leaves the old pair (the
   // staged files are discarded on load); a crash after it is completed on load.
-  RETURN_IF_ERROR(WriteFileAtomically(FilePath(kRenewalMarker), "", 0600));
-  RETURN_IF_ERROR(Rename(key_new, FilePath(kKeyFile)));
-  RETURN_IF_ERROR(Rename(chain_new, FilePath(kChainFile)));
-  RETURN_IF_ERROR(FsyncDir(path_));
-  return RemoveIfExists(FilePath(kRenewalMarker));
+  RETURN_IF_ERROR(WriteFileAtomically(FilePath(kRenewalMarker), "", FileAccess::kOwnerOnly));
+  RETURN_IF_ERROR(RenameReplacing(key_new, FilePath(kKeyFile)));
+  RETURN_IF_ERROR(RenameReplacing(chain_new, FilePath(kChainFile)));
+  return RemoveFileIfExists(FilePath(kRenewalMarker));
 }
 
 }  // namespace certbridge::agent

@@ -5,10 +5,14 @@
 //     agent-chain.pem     0644  its certificate, leaf first, then the broker's connector CA
 //     broker-ca.pem       0644  the root that the broker's TLS certificate chains to
 //     agent.conf          0600  key=value: broker, tenant_id, connector_id, host, ca_identity
-//     agent.lock          0600  empty; `run` holds an flock on it (one agent per directory)
+//     agent.lock          0600  empty; `run` holds an exclusive lock on it (one agent per
+//                               directory)
 //
-// Every file is written to a temporary file in DIR (created with its final mode, so the key
-// is never readable by others even for a moment), fsynced, and renamed over the old one.
+// Modes are the Linux ones; on Windows the directory's DACL (SYSTEM, Administrators, the
+// owner) covers every file in it (agent/platform/durable_files.h).
+//
+// Every file is written to a temporary file in DIR (never readable by others, even for a
+// moment), flushed to disk, and renamed over the old one.
 // A renewal replaces agent.key and agent-chain.pem together through a small journal
 // (agent.key.new, agent-chain.pem.new, then the marker renewal.commit): a crash at any point
 // leaves either the old pair or the new pair, and the next load completes or discards the
@@ -21,8 +25,6 @@
 #ifndef CERTBRIDGE_AGENT_CLIENT_STATE_DIR_H_
 #define CERTBRIDGE_AGENT_CLIENT_STATE_DIR_H_
 
-#include <sys/types.h>
-
 #include <memory>
 #include <string>
 #include <utility>
@@ -30,6 +32,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "agent/platform/durable_files.h"
 
 namespace certbridge::agent {
 
@@ -48,25 +51,8 @@ struct AgentCredentials {
   std::string broker_ca_pem;
 };
 
-// Writes `contents` to `path` through a temporary file created with `mode` in the same
-// directory, fsync, rename, fsync of the directory.
-absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents,
-                                 mode_t mode);
-
-// Whole file. NOT_FOUND if it does not exist.
-absl::StatusOr<std::string> ReadWholeFile(const std::string& path);
-
-// An exclusive flock on DIR/agent.lock, released when destroyed (or when the process dies).
-class StateDirLock {
- public:
-  explicit StateDirLock(int fd) : fd_(fd) {}
-  StateDirLock(const StateDirLock&) = delete;
-  StateDirLock& operator=(const StateDirLock&) = delete;
-  ~StateDirLock();
-
- private:
-  int fd_;
-};
+// The exclusive lock on DIR/agent.lock, released when destroyed (or when the process dies).
+using StateDirLock = ExclusiveFileLock;
 
 class StateDir {
  public:

@@ -1,10 +1,5 @@
 #include "agent/jobs/job_journal.h"
 
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
 #include <map>
 
@@ -22,13 +17,6 @@ namespace {
 constexpr absl::string_view kJobSuffix = ".job";
 constexpr absl::string_view kResultSuffix = ".result";
 
-absl::Status RemoveFile(const std::string& path) {
-  if (unlink(path.c_str()) != 0 && errno != ENOENT) {
-    return absl::InternalError(absl::StrCat("remove \"", path, "\": ", std::strerror(errno)));
-  }
-  return absl::OkStatus();
-}
-
 template <typename Message>
 absl::StatusOr<std::optional<Message>> ReadMessage(const std::string& path) {
   absl::StatusOr<std::string> bytes = ReadWholeFile(path);
@@ -45,19 +33,8 @@ absl::StatusOr<std::optional<Message>> ReadMessage(const std::string& path) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<JobJournal>> JobJournal::Open(std::string dir) {
-  if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    return absl::InternalError(
-        absl::StrCat("create journal directory \"", dir, "\": ", std::strerror(errno)));
-  }
-  struct stat st;
-  if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("journal \"", dir, "\" is not a directory"));
-  }
-  if ((st.st_mode & 077) != 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "journal \"", dir, "\" is accessible by other users: `chmod 700` it"));
-  }
+  RETURN_IF_ERROR(CreatePrivateDirectories(dir));
+  RETURN_IF_ERROR(CheckPrivateDirectory(dir, "journal"));
   return std::unique_ptr<JobJournal>(new JobJournal(std::move(dir)));
 }
 
@@ -75,25 +52,27 @@ absl::Status JobJournal::RecordStarted(const v1::Job& job) {
   }
   absl::MutexLock lock(&mu_);
   // The result goes first: a crash in between leaves "started", never a stale result.
-  RETURN_IF_ERROR(RemoveFile(ResultPath(job.job_id())));
-  return WriteFileAtomically(JobPath(job.job_id()), job.SerializeAsString(), 0600);
+  RETURN_IF_ERROR(RemoveFileIfExists(ResultPath(job.job_id())));
+  return WriteFileAtomically(JobPath(job.job_id()), job.SerializeAsString(),
+                             FileAccess::kOwnerOnly);
 }
 
 absl::Status JobJournal::RecordFinished(const v1::JobResult& result) {
   absl::MutexLock lock(&mu_);
-  if (access(JobPath(result.job_id()).c_str(), F_OK) != 0) {
+  if (!PathExists(JobPath(result.job_id()))) {
     return absl::FailedPreconditionError(
         absl::StrCat("journal: job ", result.job_id(), " finished but was never started"));
   }
-  return WriteFileAtomically(ResultPath(result.job_id()), result.SerializeAsString(), 0600);
+  return WriteFileAtomically(ResultPath(result.job_id()), result.SerializeAsString(),
+                             FileAccess::kOwnerOnly);
 }
 
 absl::Status JobJournal::Remove(int64_t job_id) {
   absl::MutexLock lock(&mu_);
   // The job file last: a crash in between leaves the result, which is then sent again
   // (the broker acknowledges duplicates), never a "started" job that would be redone.
-  RETURN_IF_ERROR(RemoveFile(ResultPath(job_id)));
-  return RemoveFile(JobPath(job_id));
+  RETURN_IF_ERROR(RemoveFileIfExists(ResultPath(job_id)));
+  return RemoveFileIfExists(JobPath(job_id));
 }
 
 absl::StatusOr<std::optional<JournalEntry>> JobJournal::GetLocked(int64_t job_id) const {
@@ -103,7 +82,7 @@ absl::StatusOr<std::optional<JournalEntry>> JobJournal::GetLocked(int64_t job_id
   if (!job.has_value()) {
     if (result.has_value()) {
       // Left by a crash inside Remove(): the job was acknowledged.
-      RETURN_IF_ERROR(RemoveFile(ResultPath(job_id)));
+      RETURN_IF_ERROR(RemoveFileIfExists(ResultPath(job_id)));
     }
     return std::optional<JournalEntry>();
   }

@@ -3,11 +3,6 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
@@ -51,20 +46,13 @@ struct WipedString {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<PendingKeyStore>> PendingKeyStore::Open(std::string dir) {
-  if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    return absl::InternalError(
-        absl::StrCat("create pending-key directory \"", dir, "\": ", std::strerror(errno)));
-  }
-  struct stat st;
-  if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || (st.st_mode & 077) != 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "pending-key directory \"", dir, "\" is not a directory private to this user (chmod 700)"));
-  }
+  RETURN_IF_ERROR(CreatePrivateDirectories(dir));
+  RETURN_IF_ERROR(CheckPrivateDirectory(dir, "pending-key directory"));
   const std::string kek_path = absl::StrCat(dir, "/", kKekFile);
   absl::StatusOr<std::string> kek = ReadWholeFile(kek_path);
   if (absl::IsNotFound(kek.status())) {
     kek = absl::BytesToHexString(pki::RandomBytes(32));
-    RETURN_IF_ERROR(WriteFileAtomically(kek_path, *kek, 0600));
+    RETURN_IF_ERROR(WriteFileAtomically(kek_path, *kek, FileAccess::kOwnerOnly));
   }
   if (!kek.ok()) return kek.status();
   if (kek->size() != 64) {
@@ -94,7 +82,7 @@ absl::Status PendingKeyStore::Save(const std::string& request_name, const pki::P
   const std::string contents = absl::StrCat(BioContents(bio.get()), kFriendlyNamePrefix, name_line,
                                             "\n", delivery_certificate_pem);
   absl::MutexLock lock(&mu_);
-  return WriteFileAtomically(PathFor(request_name), contents, 0600);
+  return WriteFileAtomically(PathFor(request_name), contents, FileAccess::kOwnerOnly);
 }
 
 absl::StatusOr<PendingKey> PendingKeyStore::Load(const std::string& request_name) const {
@@ -139,11 +127,7 @@ absl::StatusOr<PendingKey> PendingKeyStore::Load(const std::string& request_name
 
 absl::Status PendingKeyStore::Remove(const std::string& request_name) {
   absl::MutexLock lock(&mu_);
-  const std::string path = PathFor(request_name);
-  if (unlink(path.c_str()) != 0 && errno != ENOENT) {
-    return absl::InternalError(absl::StrCat("remove \"", path, "\": ", std::strerror(errno)));
-  }
-  return absl::OkStatus();
+  return RemoveFileIfExists(PathFor(request_name));
 }
 
 }  // namespace certbridge::agent

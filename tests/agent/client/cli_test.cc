@@ -97,7 +97,8 @@ class AgentCliTest : public ::testing::Test {
     service_ = std::make_unique<FakeAgentService>(*pki_);
     broker_ = FakeBroker::Start(*service_, *pki_);
     ASSERT_NE(broker_, nullptr);
-    ASSERT_TRUE(WriteFileAtomically(root_ + "/broker-ca.pem", pki_->broker_ca_pem(), 0644).ok());
+    ASSERT_TRUE(WriteFileAtomically(root_ + "/broker-ca.pem", pki_->broker_ca_pem(),
+                                    FileAccess::kReadableByAll).ok());
   }
   int RunToEnd(const std::vector<std::string>& args, std::string* out = nullptr,
                std::string* err = nullptr) {

@@ -129,8 +129,9 @@ TEST_F(StateDirTest, RenewalInterruptedBeforeCommitKeepsTheOldPair) {
   StateDir dir(path_);
   ASSERT_TRUE(dir.Save(Registration(), Credentials("a"), false).ok());
   // As if the process died after staging both files but before the commit marker.
-  ASSERT_TRUE(WriteFileAtomically(path_ + "/agent.key.new", "KEY b", 0600).ok());
-  ASSERT_TRUE(WriteFileAtomically(path_ + "/agent-chain.pem.new", "CHAIN b", 0644).ok());
+  ASSERT_TRUE(WriteFileAtomically(path_ + "/agent.key.new", "KEY b", FileAccess::kOwnerOnly).ok());
+  ASSERT_TRUE(WriteFileAtomically(path_ + "/agent-chain.pem.new", "CHAIN b",
+                                  FileAccess::kReadableByAll).ok());
   absl::StatusOr<AgentCredentials> creds = dir.LoadCredentials();
   ASSERT_TRUE(creds.ok()) << creds.status();
   EXPECT_EQ(creds->key_pem, "KEY a");
@@ -143,9 +144,10 @@ TEST_F(StateDirTest, RenewalInterruptedAfterCommitCompletesTheNewPair) {
   StateDir dir(path_);
   ASSERT_TRUE(dir.Save(Registration(), Credentials("a"), false).ok());
   // As if the process died after the commit marker and the key's rename.
-  ASSERT_TRUE(WriteFileAtomically(path_ + "/agent.key", "KEY b", 0600).ok());
-  ASSERT_TRUE(WriteFileAtomically(path_ + "/agent-chain.pem.new", "CHAIN b", 0644).ok());
-  ASSERT_TRUE(WriteFileAtomically(path_ + "/renewal.commit", "", 0600).ok());
+  ASSERT_TRUE(WriteFileAtomically(path_ + "/agent.key", "KEY b", FileAccess::kOwnerOnly).ok());
+  ASSERT_TRUE(WriteFileAtomically(path_ + "/agent-chain.pem.new", "CHAIN b",
+                                  FileAccess::kReadableByAll).ok());
+  ASSERT_TRUE(WriteFileAtomically(path_ + "/renewal.commit", "", FileAccess::kOwnerOnly).ok());
   absl::StatusOr<AgentCredentials> creds = dir.LoadCredentials();
   ASSERT_TRUE(creds.ok()) << creds.status();
   EXPECT_EQ(creds->key_pem, "KEY b");
@@ -163,7 +165,8 @@ TEST_F(StateDirTest, MissingRegistrationIsNotFound) {
 TEST_F(StateDirTest, DamagedConfigIsFailedPrecondition) {
   StateDir dir(path_);
   ASSERT_TRUE(dir.Save(Registration(), Credentials("a"), false).ok());
-  ASSERT_TRUE(WriteFileAtomically(path_ + "/agent.conf", "tenant_id=t-1\n", 0600).ok());
+  ASSERT_TRUE(WriteFileAtomically(path_ + "/agent.conf", "tenant_id=t-1\n",
+                                  FileAccess::kOwnerOnly).ok());
   EXPECT_EQ(dir.LoadRegistration().status().code(), absl::StatusCode::kFailedPrecondition);
 }
 

@@ -1,0 +1,33 @@
+# The agent's unit tests that need no broker, built for Windows and run under Wine by ctest
+# (label "windows"). The same test sources as the Linux build; included from
+# tools/windows/CMakeLists.txt. tests/windows/ runs this ctest from the Linux build's ctest.
+
+# Every test runs as `wine-run.sh <build>/wine TEST.exe`.
+set(CMAKE_CROSSCOMPILING_EMULATOR ${CMAKE_CURRENT_SOURCE_DIR}/wine-run.sh ${CMAKE_BINARY_DIR}/wine)
+
+set(agent_tests ${CERTBRIDGE_ROOT}/tests/agent)
+
+# windows_agent_test(NAME name SOURCES a_test.cc ... LIBS lib ... [GTEST_FILTER filter])
+function(windows_agent_test)
+  cmake_parse_arguments(T "" "NAME;GTEST_FILTER" "SOURCES;LIBS" ${ARGN})
+  add_executable(${T_NAME} ${T_SOURCES})
+  target_compile_options(${T_NAME} PRIVATE ${CERTBRIDGE_WARNINGS})
+  target_link_libraries(${T_NAME} PRIVATE ${T_LIBS} GTest::gmock GTest::gtest_main)
+  set(args)
+  if(T_GTEST_FILTER)
+    set(args --gtest_filter=${T_GTEST_FILTER})
+  endif()
+  add_test(NAME ${T_NAME} COMMAND ${T_NAME} ${args})
+  set_tests_properties(${T_NAME} PROPERTIES LABELS windows TIMEOUT 300)
+endfunction()
+
+windows_agent_test(NAME agent_backoff_test
+  SOURCES ${agent_tests}/client/backoff_test.cc
+  LIBS certbridge_agent_client)
+windows_agent_test(NAME agent_renewal_policy_test
+  SOURCES ${agent_tests}/client/renewal_policy_test.cc
+  LIBS certbridge_agent_client)
+windows_agent_test(NAME ca_backend_test
+  SOURCES ${agent_tests}/ca/fake_ca_backend_test.cc ${agent_tests}/ca/com_ca_backend_test.cc
+          ${agent_tests}/ca/test_ca_test.cc
+  LIBS certbridge_ca_fake certbridge_ca_com certbridge_ca_backend certbridge_pki)
