@@ -10,6 +10,7 @@ packages=(
   prometheus-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev
   postgresql-15 postgresql-client-15 jq clang
   g++-mingw-w64-x86-64-posix mingw-w64-x86-64-dev
+  wine wine64 msitools
 )
 
 missing=()

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds everything and runs every test: unit, contract (real PostgreSQL), integration
 # (real broker, agent, emulator and certbridgectl processes), the Windows (mingw-w64)
-# compile of the COM backend, and clang's thread-safety analysis of the lock annotations.
+# build of the agent with its unit tests under Wine, and clang's thread-safety analysis of
+# the lock annotations.
 # Usage: tools/test.sh [ctest args...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,10 +13,8 @@ build=${CERTBRIDGE_BUILD:-build}
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 ninja -C "$build" -j2
 
-if [ -x tools/windows/build-probe.sh ]; then
-  echo "== Windows build of the COM backend (mingw-w64)"
-  tools/windows/build-probe.sh "$build/windows"
-fi
+echo "== Windows build of the agent (mingw-w64); ctest runs its unit tests under Wine"
+tools/windows/build-agent.sh "$build/windows"
 
 echo "== clang -Wthread-safety over our sources"
 tools/check-thread-safety.sh "$build"

@@ -1,7 +1,7 @@
 // ComCertClient: the AD CS COM calls certbridge makes, in plain C++17 — no Windows
 // headers, no Abseil — so that
 // - com_cert_client_win.cc (the real thing, #ifdef _WIN32) compiles with mingw-w64 into a
-//   probe program without the agent's Linux dependencies (tools/windows/build-probe.sh);
+//   probe program without the rest of the agent (tools/windows/build-agent.sh builds both);
 // - ComCaBackend (com_ca_backend.h, the absl/CaBackend adapter) compiles and is unit-tested
 //   on Linux against a fake ComCertClient.
 //

@@ -1,6 +1,5 @@
 // The real ComCertClient: ICertRequest2 + ICertAdmin2 on a COM apartment thread of its
-// own. Windows only; compiled on Linux by tools/windows/build-probe.sh with mingw-w64
-// (it cannot run there: under Wine CoCreateInstance gives REGDB_E_CLASSNOTREG).
+// own. Windows only; compiled on Linux by tools/windows/build-agent.sh with mingw-w64 (under Wine CoCreateInstance gives REGDB_E_CLASSNOTREG: no certcli.dll).
 #ifdef _WIN32
 
 #include "agent/ca/com_cert_client.h"

@@ -1,5 +1,5 @@
 // certbridge-com-probe.exe: exercises ComCertClient (ICertRequest2 / ICertAdmin2) on a
-// Windows host, without the agent. Built by tools/windows/build-probe.sh with mingw-w64.
+// Windows host, without the agent. Built by tools/windows/build-agent.sh with mingw-w64.
 //
 //   certbridge-com-probe.exe "HOST\CA name"                       ping + templates
 //   certbridge-com-probe.exe "HOST\CA name" submit REQ.b64 TEMPLATE
