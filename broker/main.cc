@@ -66,6 +66,12 @@ ABSL_FLAG(absl::Duration, queue_timeout, absl::Minutes(5),
 ABSL_FLAG(int, per_ca_concurrency, 32, "jobs in flight per CA across all agents and replicas");
 ABSL_FLAG(absl::Duration, job_lease, absl::Minutes(2),
           "how long an agent holds a job before it is offered again");
+ABSL_FLAG(int, max_watch_streams_per_tenant, 16,
+          "Watch streams one tenant may hold open on this replica (more: RESOURCE_EXHAUSTED)");
+ABSL_FLAG(int, max_registration_polls, 2000,
+          "open GetRegistration long-polls on this replica (unauthenticated callers)");
+ABSL_FLAG(int, max_registration_polls_per_source, 32,
+          "open GetRegistration long-polls from one source address on this replica");
 ABSL_FLAG(absl::Duration, sweep_interval, absl::Seconds(2),
           "period of the safety-net sweep (expired leases, overdue requests, lost wake-ups)");
 
@@ -154,7 +160,7 @@ int Run() {
   RealClock clock;
   WorkerPool pool(absl::GetFlag(FLAGS_worker_threads));
   ConnectorCa connector_ca(*std::move(signing_ca), absl::GetFlag(FLAGS_agent_certificate_lifetime));
-  ApiKeyAuthenticator auth(store->get(), operator_key);
+  ApiKeyAuthenticator auth(store->get(), operator_key, &clock);
 
   AgentApiOptions agent_options;
   agent_options.registration_code_ttl = absl::GetFlag(FLAGS_registration_code_ttl);
@@ -165,7 +171,12 @@ int Run() {
   dispatcher_options.lease = absl::GetFlag(FLAGS_job_lease);
   dispatcher_options.per_ca_limit = absl::GetFlag(FLAGS_per_ca_concurrency);
   JobDispatcher dispatcher(store->get(), store->get(), &pool, &clock, dispatcher_options);
-  AgentGrpcService agent_service(&agent_api, &dispatcher, &pool, &clock, replica_id);
+  AgentServiceLimits agent_limits;
+  agent_limits.max_registration_polls = absl::GetFlag(FLAGS_max_registration_polls);
+  agent_limits.max_registration_polls_per_source =
+      absl::GetFlag(FLAGS_max_registration_polls_per_source);
+  AgentGrpcService agent_service(&agent_api, &dispatcher, &pool, &clock, replica_id,
+                                 agent_limits);
 
   const absl::Duration session_liveness =
       absl::Seconds(3 * absl::GetFlag(FLAGS_heartbeat_interval_seconds));
@@ -179,13 +190,21 @@ int Run() {
   certificate_options.queue_timeout = absl::GetFlag(FLAGS_queue_timeout);
   certificate_options.session_liveness = session_liveness;
   CertificateApi certificate_api(store->get(), store->get(), &clock, certificate_options);
-  CertificateGrpcService certificate_service(&certificate_api, store->get(), &auth, &pool, &clock);
+  CertificateServiceLimits certificate_limits;
+  certificate_limits.max_watch_streams_per_tenant =
+      absl::GetFlag(FLAGS_max_watch_streams_per_tenant);
+  CertificateGrpcService certificate_service(&certificate_api, store->get(), &auth, &pool, &clock,
+                                             certificate_limits);
   ChangeFanout fanout(&dispatcher, &certificate_service, &agent_service);
   (*store)->SetChangeListener(&fanout);
   Sweeper sweeper(store->get(), &certificate_api, &dispatcher, &clock,
                   absl::GetFlag(FLAGS_sweep_interval));
 
   grpc::EnableDefaultHealthCheckService(true);
+  // A ServerBuilder takes the registered plugins when it is constructed: the agent port's
+  // builder comes first so that only the API port (operators' network) offers reflection,
+  // not the port that faces the internet without authentication.
+  grpc::ServerBuilder agent_builder;
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
   grpc::SslServerCredentialsOptions api_tls;
@@ -210,7 +229,6 @@ int Run() {
   agent_tls.pem_key_cert_pairs.push_back({*tls_key, *tls_cert});
   agent_tls.pem_root_certs = *ca_cert;
   int agent_port = 0;
-  grpc::ServerBuilder agent_builder;
   ConfigureServer(agent_builder);
   agent_builder.AddListeningPort(absl::GetFlag(FLAGS_agent_listen),
                                  grpc::SslServerCredentials(agent_tls), &agent_port);

@@ -15,6 +15,20 @@ namespace certbridge::broker {
 namespace {
 constexpr int kDefaultWaitSeconds = 30;
 constexpr int kMaxWaitSeconds = 60;
+constexpr size_t kMaxConnectorId = 64;
+constexpr size_t kMaxPollSecret = 256;
+// Without a lost notification a poll is answered by ConnectorChanged; this re-read is the
+// safety net, so it can be slow.
+constexpr int kPollSafetyNetTicks = 15;
+
+// "ipv4:192.0.2.7:53122" -> "ipv4:192.0.2.7"; "ipv6:[::1]:4000" -> "ipv6:[::1]". The
+// source address that per-source limits count.
+std::string PeerHost(const std::string& peer) {
+  const size_t colon = peer.rfind(':');
+  const size_t first = peer.find(':');
+  if (colon == std::string::npos || colon == first) return peer;
+  return peer.substr(0, colon);
+}
 }  // namespace
 
 // One agent's Connect stream. Deletes itself when gRPC is done with it and no pool task
@@ -86,10 +100,13 @@ class AgentGrpcService::ConnectStream final
     });
   }
 
+  // OnDone may run before Authenticate (the agent left while its stream was starting):
+  // Authenticate then does not register, so no freed stream is left in streams_.
   void OnDone() override {
     done_.store(true);
+    const bool was_registered = MarkDone();
     if (const int64_t slot = slot_.load(); slot != 0) service_->dispatcher_->RemoveAgent(slot);
-    if (registered_) {
+    if (was_registered) {
       service_->RemoveStream(identity_.connector_id, this);
       std::string connector_id = identity_.connector_id;
       AgentGrpcService* service = service_;
@@ -116,8 +133,13 @@ class AgentGrpcService::ConnectStream final
     }
     identity_ = {connector->tenant_id, connector->connector_id};
     SetConnector(*connector);
+    if (!RegisterUnlessDone([this] {
+          service_->AddStream(identity_.connector_id, this);
+          return true;
+        })) {
+      return;  // the agent already left; nothing to read
+    }
     registered_ = true;
-    service_->AddStream(identity_.connector_id, this);
     LogInfo("agent.connected", {{"connector_id", identity_.connector_id},
                                 {"tenant_id", identity_.tenant_id}, {"peer", peer_}});
     StartRead(&in_);
@@ -248,12 +270,14 @@ class AgentGrpcService::ConnectStream final
 };
 
 AgentGrpcService::AgentGrpcService(AgentApi* api, JobDispatcher* dispatcher, WorkerPool* pool,
-                                   const Clock* clock, std::string replica_id)
+                                   const Clock* clock, std::string replica_id,
+                                   AgentServiceLimits limits)
     : api_(api),
       dispatcher_(dispatcher),
       pool_(pool),
       clock_(clock),
-      replica_id_(std::move(replica_id)) {
+      replica_id_(std::move(replica_id)),
+      limits_(limits) {
   ticker_ = std::thread([this] { TickerLoop(); });
 }
 
@@ -282,6 +306,14 @@ grpc::ServerUnaryReactor* AgentGrpcService::GetRegistration(
     grpc::CallbackServerContext* context, const v1::GetRegistrationRequest* request,
     v1::GetRegistrationResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  // Unauthenticated: bounded before anything is read or stored.
+  if (request->connector_id().size() > kMaxConnectorId ||
+      request->poll_secret().size() > kMaxPollSecret) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                 absl::StrCat("connector_id is at most ", kMaxConnectorId,
+                                              " bytes and poll_secret at most ", kMaxPollSecret)));
+    return reactor;
+  }
   int wait = request->wait_seconds() <= 0 ? kDefaultWaitSeconds : request->wait_seconds();
   if (wait > kMaxWaitSeconds) wait = kMaxWaitSeconds;
   const std::string connector_id = request->connector_id();
@@ -290,15 +322,33 @@ grpc::ServerUnaryReactor* AgentGrpcService::GetRegistration(
   hooks.settled = [](const v1::GetRegistrationResponse& r) {
     return r.state() != v1::GetRegistrationResponse::PENDING;
   };
-  hooks.forget = [this, connector_id](RegistrationPoll* poll) { RemovePoll(connector_id, poll); };
+  const std::string source = PeerHost(context->peer());
+  hooks.forget = [this, connector_id, source](RegistrationPoll* poll) {
+    RemovePoll(connector_id, source, poll);
+  };
   auto poll = std::make_shared<RegistrationPoll>(pool_, clock_, reactor, response,
                                                  clock_->Now() + absl::Seconds(wait),
                                                  std::move(hooks));
   bool draining;
   {
     absl::MutexLock lock(&mu_);
+    int& from_source = polls_per_source_[source];
+    if (static_cast<int>(polls_.size()) >= limits_.max_registration_polls ||
+        from_source >= limits_.max_registration_polls_per_source) {
+      if (from_source == 0) polls_per_source_.erase(source);
+      reactor->Finish(grpc::Status(
+          grpc::StatusCode::RESOURCE_EXHAUSTED,
+          "too many registration polls are open (from this address or in total); poll again "
+          "in 10 seconds"));
+      return reactor;
+    }
     draining = draining_;
-    if (!draining) polls_.emplace(connector_id, poll);
+    if (!draining) {
+      polls_.emplace(connector_id, poll);
+      ++from_source;
+    } else if (from_source == 0) {
+      polls_per_source_.erase(source);
+    }
   }
   poll->Evaluate(/*force_answer=*/draining);
   return reactor;
@@ -345,22 +395,40 @@ void AgentGrpcService::RemoveStream(const std::string& connector_id, ConnectStre
   }
 }
 
-void AgentGrpcService::RemovePoll(const std::string& connector_id, RegistrationPoll* poll) {
+void AgentGrpcService::RemovePoll(const std::string& connector_id, const std::string& source,
+                                  RegistrationPoll* poll) {
   absl::MutexLock lock(&mu_);
   auto [b, e] = polls_.equal_range(connector_id);
   for (auto it = b; it != e; ++it) {
     if (it->second.get() == poll) {
       polls_.erase(it);
+      auto count = polls_per_source_.find(source);
+      if (count != polls_per_source_.end() && --count->second <= 0) {
+        polls_per_source_.erase(count);
+      }
       return;
     }
   }
 }
 
+size_t AgentGrpcService::RegistrationPollCount() const {
+  absl::MutexLock lock(&mu_);
+  return polls_.size();
+}
+
 void AgentGrpcService::TickerLoop() {
-  // Approvals on other replicas and expired waits are noticed here, within a second.
+  // Approvals, on this replica or another, arrive as ConnectorChanged; here polls whose
+  // wait is over are answered, and every poll is re-read now and then in case a
+  // notification was lost. Not once a second each: that was a database read per open
+  // poll per second, which anyone on the internet could multiply.
+  int ticks = 0;
   while (!stop_ticker_.WaitForNotificationWithTimeout(absl::Seconds(1))) {
+    const bool safety_net = ++ticks % kPollSafetyNetTicks == 0;
     absl::MutexLock lock(&mu_);
-    for (auto& [id, poll] : polls_) poll->Evaluate(false);
+    const absl::Time now = clock_->Now();
+    for (auto& [id, poll] : polls_) {
+      if (safety_net || poll->deadline() <= now) poll->Evaluate(false);
+    }
   }
 }
 

@@ -7,9 +7,10 @@
 // Messages of one stream are handled one at a time, in order; the next read starts when
 // the previous message is done, which bounds what one agent can queue.
 //
-// GetRegistration long-polls: it is answered when the connector is approved or rejected
-// here (ConnectorChanged), on a once-a-second re-check (approvals on other replicas), or
-// when wait_seconds pass.
+// GetRegistration long-polls, unauthenticated: it is answered when the connector is
+// approved or rejected (ConnectorChanged, which every replica hears through the store's
+// notifications), when wait_seconds pass, or by a slow re-read that covers a lost
+// notification. Open polls are capped per source address and in total.
 #ifndef CERTBRIDGE_BROKER_SERVICE_AGENT_GRPC_SERVICE_H_
 #define CERTBRIDGE_BROKER_SERVICE_AGENT_GRPC_SERVICE_H_
 
@@ -30,12 +31,19 @@
 
 namespace certbridge::broker {
 
+struct AgentServiceLimits {
+  // Open GetRegistration long-polls on this replica, in total and from one source address;
+  // more are refused with RESOURCE_EXHAUSTED (agents poll again after a pause).
+  int max_registration_polls = 2000;
+  int max_registration_polls_per_source = 32;
+};
+
 class AgentGrpcService final : public v1::AgentService::CallbackService, public ConnectorEvents {
  public:
   // Nothing is owned; all must outlive this. `replica_id` names this broker process in
   // session rows.
   AgentGrpcService(AgentApi* api, JobDispatcher* dispatcher, WorkerPool* pool, const Clock* clock,
-                   std::string replica_id);
+                   std::string replica_id, AgentServiceLimits limits = {});
   ~AgentGrpcService() override;
 
   grpc::ServerUnaryReactor* Register(grpc::CallbackServerContext* context,
@@ -55,6 +63,8 @@ class AgentGrpcService final : public v1::AgentService::CallbackService, public 
 
   // Live streams on this replica.
   size_t StreamCount() const;
+  // Open registration long-polls on this replica.
+  size_t RegistrationPollCount() const;
 
  private:
   class ConnectStream;
@@ -63,7 +73,8 @@ class AgentGrpcService final : public v1::AgentService::CallbackService, public 
 
   void AddStream(const std::string& connector_id, ConnectStream* stream);
   void RemoveStream(const std::string& connector_id, ConnectStream* stream);
-  void RemovePoll(const std::string& connector_id, RegistrationPoll* poll);
+  void RemovePoll(const std::string& connector_id, const std::string& source,
+                  RegistrationPoll* poll);
   void TickerLoop();
 
   AgentApi* api_;
@@ -71,10 +82,13 @@ class AgentGrpcService final : public v1::AgentService::CallbackService, public 
   WorkerPool* pool_;
   const Clock* clock_;
   const std::string replica_id_;
+  const AgentServiceLimits limits_;
 
   mutable absl::Mutex mu_;
   std::multimap<std::string, ConnectStream*> streams_ ABSL_GUARDED_BY(mu_);
   std::multimap<std::string, std::shared_ptr<RegistrationPoll>> polls_ ABSL_GUARDED_BY(mu_);
+  // Open polls by source address (PeerHost); entries at zero are erased.
+  std::map<std::string, int> polls_per_source_ ABSL_GUARDED_BY(mu_);
   bool draining_ ABSL_GUARDED_BY(mu_) = false;
 
   absl::Notification stop_ticker_;

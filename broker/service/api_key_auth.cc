@@ -28,9 +28,45 @@ NewApiKey GenerateApiKey() {
   return key;
 }
 
-ApiKeyAuthenticator::ApiKeyAuthenticator(Store* store, absl::string_view operator_key)
+namespace {
+// Far above anything GenerateApiKey makes; checked before the header is split or looked up.
+constexpr size_t kMaxAuthorizationHeader = 512;
+constexpr size_t kMaxKeyId = 64;
+}  // namespace
+
+ApiKeyAuthenticator::ApiKeyAuthenticator(Store* store, absl::string_view operator_key,
+                                         const Clock* clock, ApiKeyCacheOptions cache)
     : store_(store),
-      operator_key_hash_(operator_key.empty() ? "" : pki::Sha256Hex(operator_key)) {}
+      operator_key_hash_(operator_key.empty() ? "" : pki::Sha256Hex(operator_key)),
+      clock_(clock),
+      cache_options_(cache) {}
+
+bool ApiKeyAuthenticator::KnownUnknown(const std::string& key_id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = unknown_keys_.find(key_id);
+  if (it == unknown_keys_.end()) return false;
+  if (it->second > clock_->Now()) return true;
+  unknown_keys_.erase(it);
+  return false;
+}
+
+void ApiKeyAuthenticator::RememberUnknown(const std::string& key_id) const {
+  absl::MutexLock lock(&mu_);
+  if (unknown_keys_.size() >= cache_options_.max_unknown_keys) {
+    // Drop expired entries, then, if still full, every other one: bounded memory, and an
+    // attacker cannot keep one id cached by flooding others.
+    const absl::Time now = clock_->Now();
+    bool drop = false;
+    for (auto it = unknown_keys_.begin(); it != unknown_keys_.end();) {
+      if (it->second <= now || (drop = !drop)) {
+        it = unknown_keys_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  unknown_keys_[key_id] = clock_->Now() + cache_options_.unknown_key_ttl;
+}
 
 absl::StatusOr<Caller> ApiKeyAuthenticator::Authenticate(
     absl::string_view authorization_header) const {
@@ -42,13 +78,21 @@ absl::StatusOr<Caller> ApiKeyAuthenticator::Authenticate(
     return absl::UnauthenticatedError(
         "authorization metadata must be \"Bearer <key>\"");
   }
+  if (authorization_header.size() > kMaxAuthorizationHeader) {
+    return absl::UnauthenticatedError(absl::StrCat(
+        "authorization metadata is longer than ", kMaxAuthorizationHeader, " bytes"));
+  }
   absl::string_view key = absl::StripAsciiWhitespace(authorization_header.substr(7));
   if (absl::StartsWith(key, "cbk.")) {
     std::vector<absl::string_view> parts = absl::StrSplit(key, absl::MaxSplits('.', 2));
-    if (parts.size() != 3 || parts[1].empty() || parts[2].empty()) {
+    if (parts.size() != 3 || parts[1].empty() || parts[2].empty() ||
+        parts[1].size() > kMaxKeyId) {
       return absl::UnauthenticatedError("malformed API key: expected cbk.<key_id>.<secret>");
     }
-    absl::StatusOr<ApiKeyRecord> record = store_->LookupApiKey(std::string(parts[1]));
+    const std::string key_id(parts[1]);
+    if (KnownUnknown(key_id)) return absl::UnauthenticatedError("unknown or revoked API key");
+    absl::StatusOr<ApiKeyRecord> record = store_->LookupApiKey(key_id);
+    if (absl::IsNotFound(record.status())) RememberUnknown(key_id);
     if (absl::IsNotFound(record.status()) ||
         (record.ok() && !pki::ConstantTimeEquals(record->secret_hash, pki::Sha256Hex(parts[2])))) {
       return absl::UnauthenticatedError("unknown or revoked API key");

@@ -8,16 +8,24 @@
 //
 // Errors: UNAUTHENTICATED for a missing, malformed or unknown key (the message says which
 // and never echoes the key); UNAVAILABLE when the store is down.
+//
+// An unknown key id is remembered for a short while (negative cache), so that a flood of
+// made-up keys costs no database lookups. Key ids are random, so a key created later
+// cannot have been looked up before; revoked keys are not cached and stop working at once.
 #ifndef CERTBRIDGE_BROKER_SERVICE_API_KEY_AUTH_H_
 #define CERTBRIDGE_BROKER_SERVICE_API_KEY_AUTH_H_
 
+#include <map>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "broker/store/store.h"
+#include "common/clock.h"
 
 namespace certbridge::broker {
 
@@ -43,17 +51,36 @@ struct NewApiKey {
 };
 NewApiKey GenerateApiKey();
 
+struct ApiKeyCacheOptions {
+  // How long an unknown key id is answered without a lookup.
+  absl::Duration unknown_key_ttl = absl::Seconds(30);
+  // Most unknown key ids remembered; when full, the oldest half is dropped.
+  size_t max_unknown_keys = 10000;
+};
+
 class ApiKeyAuthenticator {
  public:
-  // `operator_key` may be empty (no operator access). Store is not owned; must outlive this.
-  ApiKeyAuthenticator(Store* store, absl::string_view operator_key);
+  // `operator_key` may be empty (no operator access). Store and clock are not owned; they
+  // must outlive this.
+  ApiKeyAuthenticator(Store* store, absl::string_view operator_key, const Clock* clock,
+                      ApiKeyCacheOptions cache = {});
 
-  // `authorization_header` is the metadata value, e.g. "Bearer cbk.abc.xyz". Blocking (store).
+  // `authorization_header` is the metadata value, e.g. "Bearer cbk.abc.xyz". Blocking
+  // (store), thread-safe.
   absl::StatusOr<Caller> Authenticate(absl::string_view authorization_header) const;
 
  private:
+  bool KnownUnknown(const std::string& key_id) const;
+  void RememberUnknown(const std::string& key_id) const;
+
   Store* store_;
   std::string operator_key_hash_;
+  const Clock* clock_;
+  const ApiKeyCacheOptions cache_options_;
+
+  mutable absl::Mutex mu_;
+  // key id -> when the negative answer expires.
+  mutable std::map<std::string, absl::Time> unknown_keys_ ABSL_GUARDED_BY(mu_);
 };
 
 // Tenant calls need a tenant key with `scope`; the operator key is refused with

@@ -38,6 +38,10 @@ bool RevokeSettled(const v1::CertificateRequest& r) {
 }  // namespace
 
 // One WatchCertificateRequests stream: sends every change after its cursor, in order.
+//
+// Flow control: it reads one batch of changes at a time and reads the next only when the
+// client has taken the last one (OnOutboxDrained), so a client that watches from cursor 0
+// or never reads holds at most one batch in the broker's memory.
 class CertificateGrpcService::WatchStream final
     : public OutboxReactor<grpc::ServerWriteReactor<v1::CertificateRequestEvent>,
                            v1::CertificateRequestEvent> {
@@ -54,12 +58,13 @@ class CertificateGrpcService::WatchStream final
   }
 
   // There may be new changes: read them (on the pool), unless a read is under way, in
-  // which case it reads again when done.
+  // which case it reads again when done, or the client has not taken the last batch yet,
+  // in which case it reads when it has.
   void Poke() {
     {
       absl::MutexLock lock(&mu_);
       if (!started_) return;
-      if (fetching_) {
+      if (fetching_ || backlog_) {
         fetch_again_ = true;
         return;
       }
@@ -72,12 +77,23 @@ class CertificateGrpcService::WatchStream final
     });
   }
 
+  // OnDone may run before Start (the client cancelled while the stream was starting):
+  // Start then does not register, so no freed stream is left in watches_.
   void OnDone() override {
-    if (registered_) service_->RemoveWatch(tenant_id_, this);
+    if (MarkDone()) service_->RemoveWatch(tenant_id_, this);
     Unref();
   }
 
  private:
+  void OnOutboxDrained() override {
+    {
+      absl::MutexLock lock(&mu_);
+      if (!backlog_) return;
+      backlog_ = false;
+    }
+    Poke();
+  }
+
   void Start(const std::string& authorization, const std::string& cursor_text) {
     absl::StatusOr<Caller> caller = service_->auth_->Authenticate(authorization);
     absl::Status status = caller.status();
@@ -94,7 +110,8 @@ class CertificateGrpcService::WatchStream final
         return;
       }
       cursor = *latest;
-    } else if (!absl::SimpleAtoi(cursor_text, &cursor) || cursor < 0) {
+    } else if (cursor_text.size() > 20 || !absl::SimpleAtoi(cursor_text, &cursor) ||
+               cursor < 0) {
       End(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                        "cursor is not one this API returned; omit it to watch from now on"));
       return;
@@ -105,25 +122,37 @@ class CertificateGrpcService::WatchStream final
       cursor_ = cursor;
       started_ = true;
     }
-    registered_ = true;
-    service_->AddWatch(tenant_id_, this);
-    Poke();  // changes between the cursor and now
+    bool over_limit = false;
+    const bool registered = RegisterUnlessDone([&] {
+      over_limit = !service_->AddWatch(tenant_id_, this);
+      return !over_limit;
+    });
+    if (over_limit) {
+      End(grpc::Status(
+          grpc::StatusCode::RESOURCE_EXHAUSTED,
+          absl::StrCat("this tenant already has ", service_->limits_.max_watch_streams_per_tenant,
+                       " Watch streams open; one stream sees every change of the tenant, so "
+                       "share it, or close one and retry in a few seconds")));
+      return;
+    }
+    if (registered) Poke();  // changes between the cursor and now
   }
 
   void Fetch() {
-    for (;;) {
-      int64_t cursor;
-      {
-        absl::MutexLock lock(&mu_);
-        cursor = cursor_;
-        fetch_again_ = false;
-      }
-      absl::StatusOr<std::vector<CertificateRequestRecord>> changes =
-          service_->requests_->ListRequestChanges(tenant_id_, cursor, kWatchBatch);
+    int64_t cursor;
+    {
       absl::MutexLock lock(&mu_);
+      cursor = cursor_;
+      fetch_again_ = false;
+    }
+    absl::StatusOr<std::vector<CertificateRequestRecord>> changes =
+        service_->requests_->ListRequestChanges(tenant_id_, cursor, kWatchBatch);
+    bool read_again_now = false;
+    {
+      absl::MutexLock lock(&mu_);
+      fetching_ = false;
       if (!changes.ok()) {
         End(ToGrpcStatus(changes.status()));
-        fetching_ = false;
         return;
       }
       for (const CertificateRequestRecord& r : *changes) {
@@ -134,28 +163,37 @@ class CertificateGrpcService::WatchStream final
         *event.mutable_certificate_request() = CertificateApi::ToProto(r);
         Send(std::move(event));
       }
-      if (static_cast<int>(changes->size()) < kWatchBatch && !fetch_again_) {
-        fetching_ = false;
-        return;
+      if (static_cast<int>(changes->size()) == kWatchBatch || fetch_again_) {
+        // More to read: once the client has taken what is queued. If nothing is queued
+        // there will be no drain to wait for.
+        if (QueuedMessages() == 0) {
+          read_again_now = true;
+          fetch_again_ = false;
+        } else {
+          backlog_ = true;
+        }
       }
     }
+    if (read_again_now) Poke();
   }
 
   CertificateGrpcService* service_;
-  std::string tenant_id_;  // set once in Start, before registered_
-  std::atomic<bool> registered_{false};
+  std::string tenant_id_;  // set once in Start, before registration
 
+  // Lock order: mu_ before the outbox's lock (Fetch sends while holding mu_).
   absl::Mutex mu_;
   bool started_ ABSL_GUARDED_BY(mu_) = false;
   int64_t cursor_ ABSL_GUARDED_BY(mu_) = 0;
   bool fetching_ ABSL_GUARDED_BY(mu_) = false;
   bool fetch_again_ ABSL_GUARDED_BY(mu_) = false;
+  // A batch is queued and more changes wait to be read after it.
+  bool backlog_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 CertificateGrpcService::CertificateGrpcService(CertificateApi* api, CertificateStore* requests,
                                                const ApiKeyAuthenticator* auth, WorkerPool* pool,
-                                               const Clock* clock)
-    : api_(api), requests_(requests), auth_(auth), pool_(pool), clock_(clock) {
+                                               const Clock* clock, CertificateServiceLimits limits)
+    : api_(api), requests_(requests), auth_(auth), pool_(pool), clock_(clock), limits_(limits) {
   ticker_ = std::thread([this] { TickerLoop(); });
 }
 
@@ -314,9 +352,18 @@ void CertificateGrpcService::RemoveWaiter(const std::string& tenant_id, Waiter* 
   }
 }
 
-void CertificateGrpcService::AddWatch(const std::string& tenant_id, WatchStream* stream) {
+bool CertificateGrpcService::AddWatch(const std::string& tenant_id, WatchStream* stream) {
   absl::MutexLock lock(&mu_);
+  if (static_cast<int>(watches_.count(tenant_id)) >= limits_.max_watch_streams_per_tenant) {
+    return false;
+  }
   watches_.emplace(tenant_id, stream);
+  return true;
+}
+
+int CertificateGrpcService::WatchStreamCount() {
+  absl::MutexLock lock(&mu_);
+  return static_cast<int>(watches_.size());
 }
 
 void CertificateGrpcService::RemoveWatch(const std::string& tenant_id, WatchStream* stream) {

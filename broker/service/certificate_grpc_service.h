@@ -22,11 +22,18 @@
 
 namespace certbridge::broker {
 
+struct CertificateServiceLimits {
+  // Watch streams one tenant may hold open (on this replica); more are refused with
+  // RESOURCE_EXHAUSTED. One stream sees all of a tenant's changes, so a few suffice.
+  int max_watch_streams_per_tenant = 16;
+};
+
 class CertificateGrpcService final : public v1::CertificateService::CallbackService {
  public:
   // Nothing is owned; all must outlive this.
   CertificateGrpcService(CertificateApi* api, CertificateStore* requests,
-                         const ApiKeyAuthenticator* auth, WorkerPool* pool, const Clock* clock);
+                         const ApiKeyAuthenticator* auth, WorkerPool* pool, const Clock* clock,
+                         CertificateServiceLimits limits = {});
   ~CertificateGrpcService() override;
 
   grpc::ServerUnaryReactor* CreateCertificateRequest(
@@ -55,6 +62,9 @@ class CertificateGrpcService final : public v1::CertificateService::CallbackServ
   // Ends every Watch stream and answers every waiting call (graceful shutdown).
   void Drain();
 
+  // Watch streams registered now, across tenants (for metrics and tests).
+  int WatchStreamCount();
+
  private:
   class WatchStream;
   friend class WatchStream;
@@ -68,7 +78,8 @@ class CertificateGrpcService final : public v1::CertificateService::CallbackServ
                  const std::string& tenant_id, const std::string& name, absl::Time deadline,
                  bool (*settled)(const v1::CertificateRequest&));
   void RemoveWaiter(const std::string& tenant_id, Waiter* waiter);
-  void AddWatch(const std::string& tenant_id, WatchStream* stream);
+  // False (nothing added) when the tenant is at its Watch stream limit.
+  bool AddWatch(const std::string& tenant_id, WatchStream* stream);
   void RemoveWatch(const std::string& tenant_id, WatchStream* stream);
   void TickerLoop();
 
@@ -77,6 +88,7 @@ class CertificateGrpcService final : public v1::CertificateService::CallbackServ
   const ApiKeyAuthenticator* auth_;
   WorkerPool* pool_;
   const Clock* clock_;
+  const CertificateServiceLimits limits_;
 
   absl::Mutex mu_;
   // Keyed by tenant_id.

@@ -210,22 +210,37 @@ absl::Status JobDispatcher::HandleResult(int64_t slot_id, const v1::JobResult& r
     }
     if (!job.ok()) return job.status();
     if (job->state == JobState::kDone || job->state == JobState::kFailed) return absl::OkStatus();
-    absl::StatusOr<CertificateRequestRecord> request =
-        requests_->GetCertificateRequest(info.tenant_id, job->request_name);
-    if (!request.ok()) return request.status();
-    absl::StatusOr<JobCompletion> completion =
-        OutcomeOfJob(*request, *job, result, info.connector_id, info.ca_identity, clock_->Now(),
-                     options_.outcome);
-    if (!completion.ok()) {
-      v1::JobResult failed;
-      failed.set_job_id(result.job_id());
-      failed.set_error_code("INVALID_ARGUMENT");
-      failed.set_error_message(std::string(completion.status().message()));
-      completion = OutcomeOfJob(*request, *job, failed, info.connector_id, info.ca_identity,
-                                clock_->Now(), options_.outcome);
-      if (!completion.ok()) return completion.status();
+    if (absl::Status sender = CheckResultSender(*job, info.connector_id, info.ca_ids);
+        !sender.ok()) {
+      // Acknowledged and dropped: an agent whose lease was taken over must not resend it
+      // forever, and the holder's own result is the one that counts.
+      LogWarning("dispatch.result_refused", {{"connector_id", info.connector_id},
+                                             {"tenant_id", info.tenant_id},
+                                             {"error", sender.message()}});
+      return absl::OkStatus();
     }
-    absl::StatusOr<CertificateRequestRecord> stored = requests_->CompleteJob(*completion);
+    // The outcome is decided from the request as read, and written only if the request
+    // is still in that state (ABORTED otherwise): then read and decide again.
+    absl::StatusOr<CertificateRequestRecord> stored;
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      absl::StatusOr<CertificateRequestRecord> request =
+          requests_->GetCertificateRequest(info.tenant_id, job->request_name);
+      if (!request.ok()) return request.status();
+      absl::StatusOr<JobCompletion> completion =
+          OutcomeOfJob(*request, *job, result, info.connector_id, info.ca_identity,
+                       clock_->Now(), options_.outcome);
+      if (!completion.ok()) {
+        v1::JobResult failed;
+        failed.set_job_id(result.job_id());
+        failed.set_error_code("INVALID_ARGUMENT");
+        failed.set_error_message(std::string(completion.status().message()));
+        completion = OutcomeOfJob(*request, *job, failed, info.connector_id, info.ca_identity,
+                                  clock_->Now(), options_.outcome);
+        if (!completion.ok()) return completion.status();
+      }
+      stored = requests_->CompleteJob(*completion);
+      if (!absl::IsAborted(stored.status())) break;
+    }
     if (absl::IsFailedPrecondition(stored.status())) return absl::OkStatus();  // duplicate
     if (!stored.ok()) return stored.status();
     LogInfo("job.completed", {{"tenant_id", info.tenant_id},

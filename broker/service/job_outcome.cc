@@ -58,6 +58,7 @@ absl::StatusOr<JobCompletion> OutcomeOfJob(const CertificateRequestRecord& reque
   c.tenant_id = job.tenant_id;
   c.connector_id = connector_id;
   c.now = now;
+  c.expected_request_state = request.state;
   c.request = request;
   CertificateRequestRecord& r = c.request;
   r.update_time = now;
@@ -168,6 +169,21 @@ absl::StatusOr<JobCompletion> OutcomeOfJob(const CertificateRequestRecord& reque
       SetCaError(r, result);
       return c;
   }
+}
+
+absl::Status CheckResultSender(const JobRecord& job, const std::string& connector_id,
+                               const std::vector<std::string>& ca_ids) {
+  if (job.state == JobState::kLeased) {
+    if (job.connector_id == connector_id) return absl::OkStatus();
+    return absl::PermissionDeniedError(absl::StrCat("job ", job.job_id, " is leased to connector ",
+                                                    job.connector_id, ", not to ", connector_id));
+  }
+  if (job.state == JobState::kReady && job.connector_id.empty() &&
+      std::find(ca_ids.begin(), ca_ids.end(), job.ca_id) != ca_ids.end()) {
+    return absl::OkStatus();
+  }
+  return absl::PermissionDeniedError(absl::StrCat("job ", job.job_id, " was not given to connector ",
+                                                  connector_id));
 }
 
 }  // namespace certbridge::broker

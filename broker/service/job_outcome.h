@@ -12,6 +12,9 @@
 #ifndef CERTBRIDGE_BROKER_SERVICE_JOB_OUTCOME_H_
 #define CERTBRIDGE_BROKER_SERVICE_JOB_OUTCOME_H_
 
+#include <string>
+#include <vector>
+
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "broker/store/certificate_store.h"
@@ -34,6 +37,14 @@ absl::StatusOr<JobCompletion> OutcomeOfJob(const CertificateRequestRecord& reque
                                            const std::string& connector_id,
                                            const std::string& ca_identity, absl::Time now,
                                            const JobOutcomeOptions& options);
+
+// Whether the agent `connector_id` (serving `ca_ids`) may report the result of `job`:
+// the lease holder may; while nobody holds it (its lease expired and it is READY again)
+// a connector serving the job's CA may, since it could have claimed it and its journal
+// may hold the CA's answer. Otherwise PERMISSION_DENIED naming who holds the job: another
+// connector of the same tenant cannot complete work it was never given.
+absl::Status CheckResultSender(const JobRecord& job, const std::string& connector_id,
+                               const std::vector<std::string>& ca_ids);
 
 }  // namespace certbridge::broker
 

@@ -161,6 +161,11 @@ struct JobCompletion {
   // and update_request is false.
   bool update_request = true;
   CertificateRequestRecord request;
+  // The request's state when the outcome was decided. When set, the request is written
+  // only if it is still in that state; otherwise CompleteJob returns ABORTED and writes
+  // nothing (re-read and decide again): a concurrent change, such as a revocation, is
+  // never overwritten by an outcome computed from an older copy.
+  std::optional<RequestState> expected_request_state;
   // A job to add in the same transaction (e.g. RETRIEVE after UNDER_SUBMISSION).
   std::optional<JobRecord> follow_up;
 };

@@ -36,6 +36,9 @@ absl::Status ValidateAuditLimit(int limit);
 absl::Status ValidateCertificateRequest(const CertificateRequestRecord& request);
 // A job to insert: ids as ValidateId, state READY.
 absl::Status ValidateJob(const JobRecord& job);
+// ABORTED "request <name> is no longer <state> ...": CompleteJob's answer when the
+// request changed after the outcome was decided (JobCompletion::expected_request_state).
+absl::Status RequestChangedMeanwhile(const std::string& name, RequestState expected);
 // INVALID_ARGUMENT "<what> page size must be positive" for limit <= 0.
 absl::Status ValidatePageSize(absl::string_view what, int limit);
 

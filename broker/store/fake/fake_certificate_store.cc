@@ -362,6 +362,12 @@ absl::StatusOr<CertificateRequestRecord> FakeStore::CompleteJob(const JobComplet
     }
     CertificateRequestRecord* r = FindRequest(job.tenant_id, job.request_name);
     if (r == nullptr) return RequestNotFound(job.request_name);  // cannot happen: jobs cascade
+    const bool writes_request =
+        completion.update_request || completion.job_state != JobState::kReady;
+    if (writes_request && completion.expected_request_state.has_value() &&
+        r->state != *completion.expected_request_state) {
+      return RequestChangedMeanwhile(r->name, *completion.expected_request_state);
+    }
 
     job.state = completion.job_state;
     if (completion.job_state == JobState::kReady) {

@@ -870,11 +870,20 @@ absl::StatusOr<CertificateRequestRecord> PostgresStore::CompleteJob(
         }
         // The header's rule: only a job put back to READY may leave the request alone.
         if (completion.update_request || completion.job_state != JobState::kReady) {
+          const std::vector<RequestState> from =
+              completion.expected_request_state.has_value()
+                  ? std::vector<RequestState>{*completion.expected_request_state}
+                  : AllRequestStates();
           ASSIGN_OR_RETURN(Rows rows,
                            conn->Exec(UpdateRequestStatement().get(),
                                       UpdateRequestParams(tenant_id, request_name,
-                                                          completion.request, AllRequestStates())));
-          if (rows.size() == 0) return RequestNotFound(request_name);  // jobs cascade
+                                                          completion.request, from)));
+          if (rows.size() == 0) {
+            if (completion.expected_request_state.has_value()) {
+              return RequestChangedMeanwhile(request_name, *completion.expected_request_state);
+            }
+            return RequestNotFound(request_name);  // jobs cascade
+          }
           ASSIGN_OR_RETURN(result, RequestFromRow(rows, 0));
           events->push_back({tenant_id, "", request_name, result.change_seq});
         } else {

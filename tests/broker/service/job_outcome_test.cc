@@ -154,5 +154,28 @@ TEST_F(JobOutcomeTest, RefusedRevokeKeepsIssuedWithError) {
   EXPECT_TRUE(absl::StartsWith(c->request.error_code, "REVOKE_")) << c->request.error_code;
 }
 
+// Before the check, any connector of the tenant could complete any job by its id.
+TEST(CheckResultSenderTest, OnlyTheLeaseHolderReportsALeasedJob) {
+  JobRecord job;
+  job.job_id = 9;
+  job.ca_id = "ca-1";
+  job.state = JobState::kLeased;
+  job.connector_id = "conn-a";
+  EXPECT_TRUE(CheckResultSender(job, "conn-a", {"ca-1"}).ok());
+  absl::Status other = CheckResultSender(job, "conn-b", {"ca-1"});
+  EXPECT_EQ(other.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(absl::StrContains(other.message(), "leased to connector conn-a")) << other;
+}
+
+TEST(CheckResultSenderTest, AnUnheldJobAcceptsOnlyAConnectorOfItsCa) {
+  JobRecord job;
+  job.job_id = 9;
+  job.ca_id = "ca-1";
+  job.state = JobState::kReady;  // lease expired; the old holder reports from its journal
+  EXPECT_TRUE(CheckResultSender(job, "conn-a", {"ca-2", "ca-1"}).ok());
+  EXPECT_EQ(CheckResultSender(job, "conn-c", {"ca-2"}).code(),
+            absl::StatusCode::kPermissionDenied);
+}
+
 }  // namespace
 }  // namespace certbridge::broker

@@ -513,6 +513,37 @@ TEST_P(CertificateStoreContractTest, ListLeasedJobsIsPerConnector) {
 
 // ---- Completion.
 
+// Before the fix the completion rewrote the request whatever its state: a REVOKED request
+// could turn back into ISSUED under concurrent completions.
+TEST_P(CertificateStoreContractTest, CompletionDecidedOnAnOlderStateWritesNothing) {
+  Create("t1", "req-1");
+  std::vector<JobRecord> claimed = ClaimOk(Claim("t1", {"ca1"}, "c1", "CORP\\svc-a"));
+  ASSERT_EQ(claimed.size(), 1u);
+  CertificateRequestRecord read = *certs_->GetCertificateRequest("t1", "req-1");
+  // Meanwhile the request is cancelled by someone else.
+  CertificateRequestRecord cancelled = read;
+  cancelled.state = RequestState::kCancelled;
+  ASSERT_TRUE(certs_->UpdateCertificateRequest("t1", "req-1", {read.state}, cancelled, false).ok());
+
+  CertificateRequestRecord issued = read;
+  issued.state = RequestState::kIssued;
+  JobCompletion done;
+  done.job_id = claimed[0].job_id;
+  done.tenant_id = "t1";
+  done.connector_id = "c1";
+  done.now = kT0 + absl::Seconds(2);
+  done.request = issued;
+  done.expected_request_state = read.state;
+  EXPECT_EQ(certs_->CompleteJob(done).status().code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(certs_->GetCertificateRequest("t1", "req-1")->state, RequestState::kCancelled);
+  EXPECT_EQ(certs_->GetJob("t1", claimed[0].job_id)->state, JobState::kLeased);
+
+  done.expected_request_state = RequestState::kCancelled;  // decided again on the new state
+  done.request.state = RequestState::kCancelled;
+  EXPECT_TRUE(certs_->CompleteJob(done).ok());
+  EXPECT_EQ(certs_->GetJob("t1", claimed[0].job_id)->state, JobState::kDone);
+}
+
 TEST_P(CertificateStoreContractTest, CompleteWithFollowUpRetrieveGoesToTheSubmittingIdentity) {
   Create("t1", "req-1");
   std::vector<JobRecord> claimed = ClaimOk(Claim("t1", {"ca1"}, "c1", "CORP\\svc-a"));
