@@ -86,14 +86,16 @@ absl::StatusOr<std::string> FormatRequestAttributes(absl::string_view template_c
     out.append("SAN:");
     bool first = true;
     for (const SanAttributeEntry& s : sans) {
-      // Blank counts as empty: ParseRequestAttributes trims, so "upn=  " would arrive empty.
-      if (absl::StripAsciiWhitespace(s.type).empty() ||
-          absl::StripAsciiWhitespace(s.value).empty() || HasControlCharacter(s.type) ||
+      // ParseRequestAttributes trims: "upn= a " would arrive as "a",
+      // and "upn=  " as an empty value. Such values are refused, not silently changed.
+      if (s.type.empty() || s.value.empty() || absl::StripAsciiWhitespace(s.type) != s.type ||
+          absl::StripAsciiWhitespace(s.value) != s.value || HasControlCharacter(s.type) ||
           HasControlCharacter(s.value) || s.value.find('&') != std::string::npos ||
           s.type.find_first_of("&=") != std::string::npos) {
         return absl::InvalidArgumentError(absl::StrCat(
             "SAN ", absl::CHexEscape(s.type), " value \"", absl::CHexEscape(s.value),
-            "\" is empty or contains '&', a line break or another control character, which "
+            "\" is empty, starts or ends with a space, or contains '&', a line break or "
+            "another control character, which "
             "the CA's SAN attribute cannot carry"));
       }
       if (!first) out.push_back('&');

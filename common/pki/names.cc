@@ -1,6 +1,9 @@
 #include "common/pki/names.h"
 
+#include <openssl/x509.h>
+
 #include "common/pki/distinguished_name.h"
+#include "common/pki/openssl_handles.h"
 #include "common/pki/subject_alt_names.h"
 
 namespace certbridge::pki {
@@ -8,7 +11,13 @@ namespace certbridge::pki {
 absl::StatusOr<std::string> CanonicalSubject(absl::string_view rfc4514) {
   absl::StatusOr<internal::X509NamePtr> name = internal::ParseDistinguishedName(rfc4514, "subject");
   if (!name.ok()) return name.status();
-  return internal::FormatDistinguishedName(name->get());
+  // X509_NAME_dup goes through DER, which orders the attributes of a multi-valued RDN
+  // ("CN=a+UID=b"): the result is what a CSR or certificate with this subject prints, and
+  // canonicalising it again changes nothing. Printed directly, the parser's order flipped
+  // on every round ("UID=b+CN=a", then "CN=a+UID=b").
+  internal::X509NamePtr encoded(X509_NAME_dup(name->get()));
+  if (encoded == nullptr) return internal::OpenSslInternalError("subject: X509_NAME_dup");
+  return internal::FormatDistinguishedName(encoded.get());
 }
 
 std::string EscapeRdnValue(absl::string_view value) {
