@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# The test suite again under sanitizers, each in a build directory of its own (the main
+# build/ is never touched):
+#   asan  build-asan: every target with gcc -fsanitize=address,undefined at -O1; runs the
+#         unit tests and the integration tests (whose broker, agent and emulator processes
+#         are instrumented too). Any ASan, LSan or UBSan report, in a test or in a child
+#         process, fails the run.
+#   tsan  build-tsan: gcc -fsanitize=thread; builds only the broker service tests and runs them.
+# Usage: tools/sanitize.sh [asan|tsan]...   (default: asan tsan)
+# Env: CERTBRIDGE_ASAN_BUILD, CERTBRIDGE_TSAN_BUILD (directories), CERTBRIDGE_SANITIZE_LABELS
+#      (ctest -L regex for the asan run; default "unit|integration").
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+export CCACHE_BASEDIR="$root"
+supp="$root/tools/sanitizers"
+steps=("$@")
+[ ${#steps[@]} -gt 0 ] || steps=(asan tsan)
+
+# Prints every sanitizer report left in $1 and fails if there is one. Reports go to files
+# (log_path) so that those of child processes (the integration tests' broker and agent) are
+# seen even when the test that started them only notices a non-zero exit, or not at all.
+check_reports() {
+  local dir=$1 found=0 f
+  for f in "$dir"/*; do
+    [ -e "$f" ] || continue
+    found=1
+    echo "---- $f"
+    cat "$f"
+  done
+  if [ $found -ne 0 ]; then
+    echo "sanitize: sanitizer reports above (files in $dir)" >&2
+    return 1
+  fi
+}
+
+run_asan() {
+  local build=${CERTBRIDGE_ASAN_BUILD:-build-asan}
+  local labels=${CERTBRIDGE_SANITIZE_LABELS:-unit|integration}
+  echo "== ASan+UBSan build ($build)"
+  # Debug keeps assert(); -O1 keeps the suite fast enough.
+  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-g -O1" \
+    -DCERTBRIDGE_SANITIZE=address,undefined >/dev/null
+  ninja -C "$build" -j2
+  local logs="$root/$build/sanitizer-reports"
+  rm -rf "$logs" && mkdir -p "$logs"
+  echo "== ctest -L '$labels' under ASan+UBSan"
+  local rc=0
+  ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1:log_path=$logs/asan" \
+  LSAN_OPTIONS="suppressions=$supp/lsan.supp:print_suppressions=0" \
+  UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$logs/ubsan" \
+    ctest --test-dir "$build" -L "$labels" --output-on-failure --timeout 900 || rc=$?
+  check_reports "$logs" || rc=1
+  return $rc
+}
+
+run_tsan() {
+  local build=${CERTBRIDGE_TSAN_BUILD:-build-tsan}
+  local targets=(broker_service_test certificate_api_test certificate_grpc_service_test job_outcome_test)
+  echo "== TSan build ($build: ${targets[*]})"
+  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-g -O1" \
+    -DCERTBRIDGE_SANITIZE=thread >/dev/null
+  ninja -C "$build" -j2 "${targets[@]}"
+  local logs="$root/$build/sanitizer-reports"
+  rm -rf "$logs" && mkdir -p "$logs"
+  echo "== ${targets[*]} under TSan"
+  local rc=0 t
+  for t in "${targets[@]}"; do
+    TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$supp/tsan.supp:log_path=$logs/tsan" \
+      "$build/bin/$t" --gtest_brief=1 || { echo "sanitize: $t failed under TSan" >&2; rc=1; }
+  done
+  check_reports "$logs" || rc=1
+  return $rc
+}
+
+rc=0
+for s in "${steps[@]}"; do
+  case $s in
+    asan) run_asan || rc=1 ;;
+    tsan) run_tsan || rc=1 ;;
+    *) echo "usage: tools/sanitize.sh [asan|tsan]..." >&2; exit 2 ;;
+  esac
+done
+exit $rc
