@@ -11,6 +11,8 @@ packages=(
   postgresql-15 postgresql-client-15 jq clang
   g++-mingw-w64-x86-64-posix mingw-w64-x86-64-dev
   wine wine64 msitools
+  podman runc netavark aardvark-dns iptables debootstrap
+  golang-go golang-github-masterminds-sprig-dev golang-k8s-sigs-yaml-dev
 )
 
 missing=()

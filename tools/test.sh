@@ -19,5 +19,8 @@ tools/windows/build-agent.sh "$build/windows"
 echo "== clang -Wthread-safety over our sources"
 tools/check-thread-safety.sh "$build"
 
+tools/ci/helm-chart.sh "$build/helm-chart"
+tools/ci/container-image.sh "$build"
+
 echo "== ctest"
 ctest --test-dir "$build" --output-on-failure --timeout 900 "$@"

@@ -16,6 +16,9 @@ mkdir -p "$work"
 chart=helm/certbridge
 start=$(date +%s)
 die() { echo "helm-chart: error: $*" >&2; exit 1; }
+echo "== Helm chart: render, golden files, Kubernetes schemas (tools/ci/helm-chart.sh)"
+command -v node >/dev/null && command -v npm >/dev/null || die "node and npm are needed (the machine's Node.js)"
+command -v go >/dev/null || die "go is missing: run tools/install-deps.sh"
 
 tools/helm-render/build.sh "$work/helm-render"
 render="$work/helm-render"
