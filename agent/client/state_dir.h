@@ -8,8 +8,8 @@
 //     agent.lock          0600  empty; `run` holds an exclusive lock on it (one agent per
 //                               directory)
 //
-// Modes are the Linux ones; on Windows the directory's DACL (SYSTEM, Administrators, the
-// owner) covers every file in it (agent/platform/durable_files.h).
+// Modes are the Linux ones; Windows uses DACLs to the same effect: SYSTEM, Administrators
+// and the owner, plus read for Users on the 0644 files (agent/platform/durable_files.h).
 //
 // Every file is written to a temporary file in DIR (never readable by others, even for a
 // moment), flushed to disk, and renamed over the old one.

@@ -9,8 +9,8 @@
 //
 // "Private" means: POSIX, no group/other permission bits (0700 directories); Windows, a
 // directory whose DACL allows only SYSTEM, Administrators and the directory's owner
-// (Owner Rights), not inherited from the parent. Files created in a private directory are
-// private too: POSIX through their mode, Windows through the inherited DACL.
+// (Owner Rights), not inherited from the parent. Files get their protection when they are
+// written (FileAccess): POSIX a mode, Windows an explicit DACL.
 //
 // Errors: NOT_FOUND when the file or directory does not exist; PERMISSION_DENIED when the
 // OS refuses access; FAILED_PRECONDITION for a directory that is not private, or a path
@@ -28,11 +28,11 @@
 
 namespace certbridge::agent {
 
-// Who may read a file written with WriteFileAtomically. Windows has one answer for both
-// (the directory's DACL); POSIX maps them to 0600 and 0644.
+// Who may read a file written with WriteFileAtomically.
 enum class FileAccess {
-  kOwnerOnly,      // keys, configuration, journal entries
-  kReadableByAll,  // certificates
+  kOwnerOnly,      // keys, configuration, journal entries. POSIX 0600; Windows full control
+                   // for SYSTEM, Administrators and the owner only
+  kReadableByAll,  // certificates. POSIX 0644; Windows the same plus read for Users
 };
 
 // Writes `contents` to `path` through a temporary file in the same directory, flushed to

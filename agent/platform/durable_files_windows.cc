@@ -6,6 +6,13 @@
 // owner (Owner Rights), inherited by every file and subdirectory created in it, and not
 // inheriting anything from its parent (a state dir under ProgramData would otherwise
 // be readable by Users).
+//
+// Files get an explicit protected DACL as well, set when the temporary file is created
+// (so it is never readable by others) and kept by the rename: the same three for
+// FileAccess::kOwnerOnly, plus read for Users (BU) for kReadableByAll, as 0600 and 0644 on
+// Linux. Explicit rather than inherited: a file keeps its protection if it is moved, or
+// if the directory's DACL is loosened later (and Wine does not apply inheritance to new
+// files).
 #include <windows.h>
 #include <aclapi.h>
 #include <sddl.h>
@@ -23,6 +30,9 @@ namespace {
 
 constexpr wchar_t kPrivateDirectorySddl[] =
     L"D:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;FA;;;OW)";
+constexpr wchar_t kOwnerOnlyFileSddl[] = L"D:P(A;;FA;;;SY)(A;;FA;;;BA)(A;;FA;;;OW)";
+constexpr wchar_t kReadableByAllFileSddl[] =
+    L"D:P(A;;FA;;;SY)(A;;FA;;;BA)(A;;FA;;;OW)(A;;FR;;;BU)";
 
 std::wstring Wide(const std::string& utf8) {
   if (utf8.empty()) return std::wstring();
@@ -99,6 +109,34 @@ class LockFileExLock final : public ExclusiveFileLock {
   const HANDLE h_;
 };
 
+// A security descriptor from SDDL, freed with LocalFree when it goes out of scope.
+class SecurityDescriptor {
+ public:
+  explicit SecurityDescriptor(const wchar_t* sddl) {
+    if (!ConvertStringSecurityDescriptorToSecurityDescriptorW(sddl, SDDL_REVISION_1,
+                                                              &descriptor_, nullptr)) {
+      error_ = GetLastError();
+      descriptor_ = nullptr;
+    }
+  }
+  SecurityDescriptor(const SecurityDescriptor&) = delete;
+  SecurityDescriptor& operator=(const SecurityDescriptor&) = delete;
+  ~SecurityDescriptor() {
+    if (descriptor_ != nullptr) LocalFree(descriptor_);
+  }
+  // nullptr if the SDDL did not convert (error()).
+  SECURITY_ATTRIBUTES* attributes() {
+    attributes_ = {sizeof attributes_, descriptor_, FALSE};
+    return descriptor_ == nullptr ? nullptr : &attributes_;
+  }
+  DWORD error() const { return error_; }
+
+ private:
+  PSECURITY_DESCRIPTOR descriptor_ = nullptr;
+  SECURITY_ATTRIBUTES attributes_ = {};
+  DWORD error_ = ERROR_SUCCESS;
+};
+
 // A name for the temporary file that no other writer in this or another process picks.
 std::string TemporaryName(const std::string& path) {
   static std::atomic<unsigned> counter{0};
@@ -109,10 +147,15 @@ std::string TemporaryName(const std::string& path) {
 }  // namespace
 
 absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents,
-                                 FileAccess /*access: the directory's DACL decides*/) {
+                                 FileAccess access) {
+  SecurityDescriptor security(access == FileAccess::kOwnerOnly ? kOwnerOnlyFileSddl
+                                                               : kReadableByAllFileSddl);
+  if (security.attributes() == nullptr) {
+    return Win32Error("build the security descriptor for", path, security.error());
+  }
   const std::string tmp = TemporaryName(path);
   const std::wstring wtmp = Wide(tmp);
-  Handle file(CreateFileW(wtmp.c_str(), GENERIC_WRITE, 0, nullptr, CREATE_NEW,
+  Handle file(CreateFileW(wtmp.c_str(), GENERIC_WRITE, 0, security.attributes(), CREATE_NEW,
                           FILE_ATTRIBUTE_NORMAL, nullptr));
   if (!file.valid()) return Win32Error("create temporary file for", path, GetLastError());
   auto fail = [&](absl::string_view what, DWORD err) {
@@ -198,16 +241,14 @@ absl::Status CreatePrivateDirectories(const std::string& path) {
   if (parent != path && parent != "." && !IsDriveRoot(parent) && parent.size() > 1) {
     RETURN_IF_ERROR(CreatePrivateDirectories(parent));
   }
-  PSECURITY_DESCRIPTOR descriptor = nullptr;
-  if (!ConvertStringSecurityDescriptorToSecurityDescriptorW(
-          kPrivateDirectorySddl, SDDL_REVISION_1, &descriptor, nullptr)) {
-    return Win32Error("build the security descriptor for", path, GetLastError());
+  SecurityDescriptor security(kPrivateDirectorySddl);
+  if (security.attributes() == nullptr) {
+    return Win32Error("build the security descriptor for", path, security.error());
   }
-  SECURITY_ATTRIBUTES sa = {sizeof sa, descriptor, FALSE};
-  BOOL created = CreateDirectoryW(Wide(path).c_str(), &sa);
-  DWORD err = GetLastError();
-  LocalFree(descriptor);
-  if (!created && err != ERROR_ALREADY_EXISTS) return Win32Error("create directory", path, err);
+  if (!CreateDirectoryW(Wide(path).c_str(), security.attributes())) {
+    DWORD err = GetLastError();
+    if (err != ERROR_ALREADY_EXISTS) return Win32Error("create directory", path, err);
+  }
   return absl::OkStatus();
 }
 

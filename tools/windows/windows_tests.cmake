@@ -31,3 +31,12 @@ windows_agent_test(NAME ca_backend_test
   SOURCES ${agent_tests}/ca/fake_ca_backend_test.cc ${agent_tests}/ca/com_ca_backend_test.cc
           ${agent_tests}/ca/test_ca_test.cc
   LIBS certbridge_ca_fake certbridge_ca_com certbridge_ca_backend certbridge_pki)
+
+# The state dir, the job journal and the pending-key store on Windows files and ACLs.
+add_subdirectory(${agent_tests}/support tests/agent/support)
+windows_agent_test(NAME agent_state_dir_test
+  SOURCES ${agent_tests}/client/state_dir_test.cc
+  LIBS certbridge_agent_client agent_platform_test_support)
+windows_agent_test(NAME agent_job_executor_test
+  SOURCES ${agent_tests}/jobs/job_executor_test.cc
+  LIBS certbridge_agent_jobs certbridge_ca_fake certbridge_pki agent_platform_test_support)

@@ -1,24 +1,21 @@
 #include "agent/client/state_dir.h"
 
-#include <sys/stat.h>
-
 #include <cstdlib>
 #include <filesystem>
 #include <set>
 #include <string>
 
 #include "gtest/gtest.h"
+#include "tests/agent/support/platform_test_support.h"
 
 namespace certbridge::agent {
 namespace {
 
 namespace fs = std::filesystem;
 
-unsigned Mode(const std::string& path) {
-  struct stat st;
-  if (stat(path.c_str(), &st) != 0) return 0;
-  return st.st_mode & 07777;
-}
+using test_support::HasAccess;
+constexpr FileAccess kOwnerOnly = FileAccess::kOwnerOnly;
+constexpr FileAccess kReadableByAll = FileAccess::kReadableByAll;
 
 std::set<std::string> Entries(const std::string& dir) {
   std::set<std::string> names;
@@ -29,9 +26,8 @@ std::set<std::string> Entries(const std::string& dir) {
 class StateDirTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string tmpl = (fs::temp_directory_path() / "agent-state-XXXXXX").string();
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    root_ = tmpl;
+    root_ = test_support::MakeTempDir("agent-state-");
+    ASSERT_FALSE(root_.empty());
     path_ = root_ + "/state";
   }
   void TearDown() override { fs::remove_all(root_); }
@@ -56,11 +52,11 @@ TEST_F(StateDirTest, SaveCreatesPrivateDirectoryAndFilesWithTheirModes) {
   EXPECT_FALSE(dir.HasRegistration());
   ASSERT_TRUE(dir.Save(Registration(), Credentials("a"), /*overwrite=*/false).ok());
   EXPECT_TRUE(dir.HasRegistration());
-  EXPECT_EQ(Mode(path_), 0700u);
-  EXPECT_EQ(Mode(path_ + "/agent.key"), 0600u);
-  EXPECT_EQ(Mode(path_ + "/agent.conf"), 0600u);
-  EXPECT_EQ(Mode(path_ + "/agent-chain.pem"), 0644u);
-  EXPECT_EQ(Mode(path_ + "/broker-ca.pem"), 0644u);
+  EXPECT_TRUE(HasAccess(path_, kOwnerOnly));
+  EXPECT_TRUE(HasAccess(path_ + "/agent.key", kOwnerOnly));
+  EXPECT_TRUE(HasAccess(path_ + "/agent.conf", kOwnerOnly));
+  EXPECT_TRUE(HasAccess(path_ + "/agent-chain.pem", kReadableByAll));
+  EXPECT_TRUE(HasAccess(path_ + "/broker-ca.pem", kReadableByAll));
   EXPECT_EQ(Entries(path_),
             (std::set<std::string>{"agent.key", "agent.conf", "agent-chain.pem",
                                    "broker-ca.pem"}));
@@ -85,8 +81,8 @@ TEST_F(StateDirTest, KeyIsWrittenPrivateEvenWithPermissiveUmask) {
   absl::Status s = dir.Save(Registration(), Credentials("a"), false);
   umask(old);
   ASSERT_TRUE(s.ok()) << s;
-  EXPECT_EQ(Mode(path_), 0700u);
-  EXPECT_EQ(Mode(path_ + "/agent.key"), 0600u);
+  EXPECT_TRUE(HasAccess(path_, kOwnerOnly));
+  EXPECT_TRUE(HasAccess(path_ + "/agent.key", kOwnerOnly));
 }
 
 TEST_F(StateDirTest, RefusesToOverwriteRegistrationUnlessAsked) {
@@ -99,12 +95,12 @@ TEST_F(StateDirTest, RefusesToOverwriteRegistrationUnlessAsked) {
 
   ASSERT_TRUE(dir.Save(Registration(), Credentials("b"), /*overwrite=*/true).ok());
   EXPECT_EQ(dir.LoadCredentials()->key_pem, "KEY b");
-  EXPECT_EQ(Mode(path_ + "/agent.key"), 0600u);
+  EXPECT_TRUE(HasAccess(path_ + "/agent.key", kOwnerOnly));
 }
 
 TEST_F(StateDirTest, RefusesDirectoryOthersCanRead) {
-  ASSERT_EQ(mkdir(path_.c_str(), 0755), 0);
-  ASSERT_EQ(chmod(path_.c_str(), 0755), 0);
+  ASSERT_TRUE(fs::create_directory(path_));
+  ASSERT_TRUE(test_support::OpenToOtherUsers(path_));
   absl::Status s = StateDir(path_).Save(Registration(), Credentials("a"), false);
   EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
   EXPECT_FALSE(fs::exists(path_ + "/agent.key"));
@@ -118,8 +114,8 @@ TEST_F(StateDirTest, ReplaceKeyAndChainSwapsThePairAndLeavesNoTemporaryFiles) {
   ASSERT_TRUE(creds.ok()) << creds.status();
   EXPECT_EQ(creds->key_pem, "KEY b");
   EXPECT_EQ(creds->chain_pem, "CHAIN b");
-  EXPECT_EQ(Mode(path_ + "/agent.key"), 0600u);
-  EXPECT_EQ(Mode(path_ + "/agent-chain.pem"), 0644u);
+  EXPECT_TRUE(HasAccess(path_ + "/agent.key", kOwnerOnly));
+  EXPECT_TRUE(HasAccess(path_ + "/agent-chain.pem", kReadableByAll));
   EXPECT_EQ(Entries(path_),
             (std::set<std::string>{"agent.key", "agent.conf", "agent-chain.pem",
                                    "broker-ca.pem"}));
