@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks helm/certbridge without a cluster and without helm (Debian has none):
 #  - renders it with tools/helm-render (a Helm-compatible renderer for the subset of Helm the
-#    chart uses) for the default values and helm/tests/production-values.yaml;
+#    chart uses) for the default values, helm/tests/production-values.yaml and
+#    helm/tests/inline-secrets-values.yaml;
 #  - compares each rendering with its golden file in helm/tests/;
 #  - checks the merged values against values.schema.json and every rendered object against
 #    the Kubernetes schemas, refusing unknown fields (tools/k8s-validate);
@@ -31,7 +32,7 @@ if ! cmp -s "$validator/package-lock.json" "$validator/node_modules/.certbridge-
 fi
 validate() { node "$validator/validate.mjs" "$@"; }
 
-for case in default production; do
+for case in default production inline-secrets; do
   values=()
   [ "$case" = default ] || values=(-f "helm/tests/$case-values.yaml")
   "$render" -name certbridge -namespace certbridge "${values[@]}" \
