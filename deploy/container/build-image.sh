@@ -100,42 +100,7 @@ for p in $packages; do
 done
 
 # --- 3. The base image, cached by its recipe ------------------------------------------------
-mirror="${DEBIAN_MIRROR:-$(grep -hoE '^URIs: *http[^ ]*/debian$' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -n1 | awk '{print $2}')}"
-mirror="${mirror:-http://deb.debian.org/debian}"
-recipe="bookworm minbase v1 | $packages"
-key="$(printf '%s' "$recipe" | sha256sum | cut -c1-16)"
-base="localhost/certbridge-base:bookworm-$key"
-if podman image exists "$base"; then
-  say "base $base cached"
-else
-  say "making base $base with debootstrap from $mirror (takes a few minutes)"
-  rootfs="$work/rootfs"
-  rm -rf "$rootfs"
-  include="$(echo "$packages" | tr ' ' ',')"
-  if ! debootstrap --variant=minbase --include="$include" bookworm "$rootfs" "$mirror" \
-      >"$work/debootstrap.log" 2>&1; then
-    tail -n 20 "$work/debootstrap.log" >&2
-    die "debootstrap failed (full log: $work/debootstrap.log)"
-  fi
-  # Security fixes: debootstrap only knows the release itself.
-  security="${mirror%/debian}/debian-security"
-  cat >"$rootfs/etc/apt/sources.list" <<EOF
-deb $mirror bookworm main
-deb $mirror bookworm-updates main
-deb $security bookworm-security main
-EOF
-  if ! chroot "$rootfs" sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get upgrade -y -qq' \
-      >"$work/upgrade.log" 2>&1; then
-    tail -n 20 "$work/upgrade.log" >&2
-    die "apt-get upgrade in the base failed (full log: $work/upgrade.log)"
-  fi
-  chroot "$rootfs" apt-get clean
-  rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin "$rootfs"/var/log/* \
-    "$rootfs"/usr/share/doc/* "$rootfs"/usr/share/man/* "$rootfs"/usr/share/info/*
-  tar --numeric-owner -C "$rootfs" -c . |
-    podman import --quiet --change 'CMD ["/bin/bash"]' - "$base" >/dev/null
-  rm -rf "$rootfs"
-fi
+base="$("$here/make-base.sh" "$packages")"
 
 # --- 4. Can podman run a container here at all? ---------------------------------------------
 if ! out="$(podman run --rm --network=none "$base" /bin/true 2>&1)"; then
