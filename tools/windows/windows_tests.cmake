@@ -40,3 +40,16 @@ windows_agent_test(NAME agent_state_dir_test
 windows_agent_test(NAME agent_job_executor_test
   SOURCES ${agent_tests}/jobs/job_executor_test.cc
   LIBS certbridge_agent_jobs certbridge_ca_fake certbridge_pki agent_platform_test_support)
+
+# The session and registration against an in-process fake broker over TLS on 127.0.0.1:
+# gRPC, the TLS handshake with client certificates and the renewal, all inside Wine.
+add_library(agent_client_test_support STATIC ${agent_tests}/client/fake_agent_service.cc)
+target_compile_options(agent_client_test_support PRIVATE ${CERTBRIDGE_WARNINGS})
+target_link_libraries(agent_client_test_support PUBLIC
+  certbridge_agent_client certbridge_pki certbridge_proto PkgConfig::GRPCPP)
+windows_agent_test(NAME agent_session_test
+  SOURCES ${agent_tests}/client/agent_session_test.cc
+  LIBS agent_client_test_support certbridge_ca_fake agent_platform_test_support)
+windows_agent_test(NAME agent_registration_test
+  SOURCES ${agent_tests}/client/registration_test.cc
+  LIBS agent_client_test_support agent_platform_test_support)

@@ -1,7 +1,5 @@
 #include "agent/client/agent_session.h"
 
-#include <sys/stat.h>
-
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
@@ -18,6 +16,7 @@
 #include "common/clock.h"
 #include "common/pki/pki.h"
 #include "gtest/gtest.h"
+#include "tests/agent/support/platform_test_support.h"
 #include "tests/agent/client/fake_agent_service.h"
 
 namespace certbridge::agent {
@@ -76,9 +75,8 @@ class AgentSessionTest : public ::testing::Test {
     service_ = std::make_unique<FakeAgentService>(*pki_);
     broker_ = FakeBroker::Start(*service_, *pki_);
     ASSERT_NE(broker_, nullptr);
-    std::string tmpl = (fs::temp_directory_path() / "agent-session-XXXXXX").string();
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    root_ = tmpl;
+    root_ = test_support::MakeTempDir("agent-session-");
+    ASSERT_FALSE(root_.empty());
     state_dir_ = root_ + "/state";
   }
   void TearDown() override {
@@ -174,9 +172,7 @@ TEST_F(AgentSessionTest, RenewsOverTheOpenStreamAndNextConnectionUsesTheNewCerti
   std::string new_serial = LeafSerial(creds->chain_pem);
   EXPECT_TRUE(pki::KeyMatchesCertificate(*key, pki::SplitPemChain(creds->chain_pem)->front()));
   EXPECT_NE(new_serial, initial_serial_);
-  struct stat st;
-  ASSERT_EQ(stat((state_dir_ + "/agent.key").c_str(), &st), 0);
-  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  EXPECT_TRUE(test_support::HasAccess(state_dir_ + "/agent.key", FileAccess::kOwnerOnly));
 
   EXPECT_EQ(seen.client_serials[0], initial_serial_);
   EXPECT_EQ(seen.client_serials[1], new_serial);

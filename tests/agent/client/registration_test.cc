@@ -1,7 +1,5 @@
 #include "agent/client/registration.h"
 
-#include <sys/stat.h>
-
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
@@ -13,6 +11,7 @@
 #include "common/clock.h"
 #include "common/pki/pki.h"
 #include "gtest/gtest.h"
+#include "tests/agent/support/platform_test_support.h"
 #include "tests/agent/client/fake_agent_service.h"
 
 namespace certbridge::agent {
@@ -23,12 +22,6 @@ using testing::FakeAgentService;
 using testing::FakeBroker;
 using testing::TestPki;
 
-unsigned Mode(const std::string& path) {
-  struct stat st;
-  if (stat(path.c_str(), &st) != 0) return 0;
-  return st.st_mode & 07777;
-}
-
 class RegistrationTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -38,9 +31,8 @@ class RegistrationTest : public ::testing::Test {
     service_ = std::make_unique<FakeAgentService>(*pki_);
     broker_ = FakeBroker::Start(*service_, *pki_);
     ASSERT_NE(broker_, nullptr);
-    std::string tmpl = (fs::temp_directory_path() / "agent-register-XXXXXX").string();
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    root_ = tmpl;
+    root_ = test_support::MakeTempDir("agent-register-");
+    ASSERT_FALSE(root_.empty());
   }
   void TearDown() override {
     broker_.reset();
@@ -98,8 +90,8 @@ TEST_F(RegistrationTest, RegistersWaitsForApprovalAndStoresKeyAndChain) {
   EXPECT_FALSE(request.agent_version().empty());
 
   std::string dir = root_ + "/state";
-  EXPECT_EQ(Mode(dir), 0700u);
-  EXPECT_EQ(Mode(dir + "/agent.key"), 0600u);
+  EXPECT_TRUE(test_support::HasAccess(dir, FileAccess::kOwnerOnly));
+  EXPECT_TRUE(test_support::HasAccess(dir + "/agent.key", FileAccess::kOwnerOnly));
   StateDir state(dir);
   absl::StatusOr<AgentRegistration> reg = state.LoadRegistration();
   ASSERT_TRUE(reg.ok()) << reg.status();
