@@ -109,7 +109,8 @@ std::unique_ptr<v1::CertificateService::Stub> TestStack::CertificateStub(
 }
 
 absl::StatusOr<EmulatorProcessHandle> TestStack::StartEmulator(const std::string& config_text,
-                                                               const std::string& state_dir) {
+                                                               const std::string& state_dir,
+                                                               int port) {
   const int n = ++emulator_count_;
   EmulatorProcessHandle emulator;
   emulator.state_dir = state_dir.empty() ? absl::StrCat(dir_, "/emulator", n) : state_dir;
@@ -121,7 +122,7 @@ absl::StatusOr<EmulatorProcessHandle> TestStack::StartEmulator(const std::string
   }
   absl::StatusOr<std::unique_ptr<ChildProcess>> process = ChildProcess::Start(
       {BuildPath("bin/adcs-emulator"), "--config", config, "--state-dir", emulator.state_dir,
-       "--port-file", port_file},
+       "--port-file", port_file, "--listen", absl::StrCat("127.0.0.1:", port)},
       absl::StrCat(dir_, "/emulator", n, ".log"));
   if (!process.ok()) return process.status();
   emulator.process = *std::move(process);

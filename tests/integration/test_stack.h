@@ -53,9 +53,11 @@ class TestStack {
   absl::StatusOr<BrokerProcess> StartBroker(const std::vector<std::string>& extra_flags);
 
   // Starts adcs-emulator with this config (protobuf text) in a fresh state dir, or in
-  // `state_dir` when given (a restart keeps the CA and its requests).
+  // `state_dir` when given (a restart keeps the CA and its requests), on a free port or on
+  // `port` when given (a restart where agents expect it).
   absl::StatusOr<EmulatorProcessHandle> StartEmulator(const std::string& config_text,
-                                                      const std::string& state_dir = "");
+                                                      const std::string& state_dir = "",
+                                                      int port = 0);
   // `adcs-emulator officer --emulator ADDR ARGS...`.
   CommandResult Officer(const EmulatorProcessHandle& emulator,
                         const std::vector<std::string>& args) const;
@@ -72,6 +74,8 @@ class TestStack {
 
   const std::string& dir() const { return dir_; }
   const std::string& dsn() const { return database_dsn_; }
+  // The stack's PostgreSQL server, for fault tests (Crash / Restart).
+  PostgresServer& postgres() { return *postgres_; }
   std::string pki(const std::string& file) const { return dir_ + "/pki/" + file; }
   std::string operator_key() const;
 

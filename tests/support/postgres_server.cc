@@ -1,15 +1,23 @@
 #include "tests/support/postgres_server.h"
 
 #include <libpq-fe.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <random>
 #include <sstream>
+#include <thread>
+#include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 
@@ -46,7 +54,96 @@ std::string RandomSuffix() {
   return s;
 }
 
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream content;
+  content << in.rdbuf();
+  return content.str();
+}
+
+// The pid in /proc/<pid>/stat's 4th field (the parent), or -1. A zombie counts as gone.
+pid_t ParentOf(pid_t pid, bool* zombie) {
+  const std::string stat = ReadAll(absl::StrCat("/proc/", pid, "/stat"));
+  // "pid (comm) state ppid ...": comm may hold spaces, so parse after the last ')'.
+  const size_t paren = stat.rfind(')');
+  if (paren == std::string::npos) return -1;
+  std::vector<std::string> fields =
+      absl::StrSplit(stat.substr(paren + 1), ' ', absl::SkipEmpty());
+  pid_t ppid = -1;
+  if (fields.size() < 2 || !absl::SimpleAtoi(fields[1], &ppid)) return -1;
+  *zombie = fields[0] == "Z";
+  return ppid;
+}
+
+bool Alive(pid_t pid) {
+  bool zombie = false;
+  return ParentOf(pid, &zombie) >= 0 && !zombie;
+}
+
+// The postmaster's pid from postmaster.pid, or -1 when no server runs.
+pid_t PostmasterPid(const std::string& dir) {
+  const std::string content = ReadAll(dir + "/data/postmaster.pid");
+  pid_t pid = -1;
+  if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(content.substr(0, content.find('\n'))),
+                        &pid) ||
+      pid <= 0 || !Alive(pid)) {
+    return -1;
+  }
+  return pid;
+}
+
+std::string PgBin() {
+  const char* bin = std::getenv("CERTBRIDGE_PG_BIN");
+  return (bin != nullptr && *bin != '\0') ? bin : "/usr/lib/postgresql/15/bin";
+}
+
 }  // namespace
+
+absl::Status PostgresServer::Crash() {
+  const pid_t postmaster = PostmasterPid(dir_);
+  if (postmaster < 0) {
+    return absl::FailedPreconditionError(absl::StrCat("no PostgreSQL server runs in ", dir_));
+  }
+  std::vector<pid_t> victims = {postmaster};
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    pid_t pid = 0;
+    bool zombie = false;
+    if (absl::SimpleAtoi(entry.path().filename().string(), &pid) &&
+        ParentOf(pid, &zombie) == postmaster) {
+      victims.push_back(pid);
+    }
+  }
+  // The postmaster first, so that it cannot start new backends meanwhile.
+  for (pid_t pid : victims) kill(pid, SIGKILL);
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  for (pid_t pid : victims) {
+    while (Alive(pid)) {
+      if (absl::Now() > deadline) {
+        return absl::DeadlineExceededError(
+            absl::StrCat("PostgreSQL process ", pid, " outlived SIGKILL for 10 s"));
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PostgresServer::Restart() {
+  if (PostmasterPid(dir_) >= 0) {
+    return absl::FailedPreconditionError(absl::StrCat("a PostgreSQL server still runs in ", dir_));
+  }
+  // certbridge.conf in the data directory still names the port pg.sh picked.
+  std::string command = absl::StrCat(ShellQuote(PgBin() + "/pg_ctl"), " -D ",
+                                     ShellQuote(dir_ + "/data"), " -s -l ",
+                                     ShellQuote(dir_ + "/server.log"), " -w -t 60 start");
+  if (geteuid() == 0) command = "runuser -u postgres -- " + command;
+  if (std::system((command + " >/dev/null 2>&1").c_str()) != 0) {
+    return absl::InternalError(
+        absl::StrCat("pg_ctl start failed; see ", dir_, "/server.log"));
+  }
+  return absl::OkStatus();
+}
 
 absl::StatusOr<std::unique_ptr<PostgresServer>> PostgresServer::Start() {
   const std::string script = PgScript();

@@ -48,6 +48,16 @@ class PostgresServer {
   // The directory pg.sh runs the server in (data/, server.log, sock/).
   const std::string& dir() const { return dir_; }
 
+  // Fault injection for chaos tests. Crash kills every process of the server with SIGKILL
+  // (postmaster and backends: no shutdown checkpoint, clients see their connections drop)
+  // and returns once they are gone; the files stay. Restart starts the server again on
+  // the same data directory and the same port (so DSNs stay valid), runs crash recovery,
+  // and returns once it accepts connections.
+  // Errors: FAILED_PRECONDITION no running server (Crash) / a server still runs (Restart);
+  // DEADLINE_EXCEEDED processes outlived 10 s; INTERNAL pg_ctl failed.
+  absl::Status Crash();
+  absl::Status Restart();
+
   // Creates an empty database t_<random> and returns its DSN.
   absl::StatusOr<std::string> CreateDatabase() const;
 
