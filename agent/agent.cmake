@@ -54,9 +54,15 @@ target_link_libraries(certbridge_agent_client PUBLIC
   absl::random_random absl::strings absl::time absl::synchronization
   PkgConfig::GRPCPP Threads::Threads)
 
-add_executable(certbridge-agent ${CMAKE_CURRENT_LIST_DIR}/main.cc)
+# main.cc runs jobs against this platform's own CA client unless --ca-emulator is given:
+# native_ca_backend_windows.cc (ComCaBackend) or native_ca_backend_posix.cc (none).
+add_executable(certbridge-agent ${CMAKE_CURRENT_LIST_DIR}/main.cc
+  ${CMAKE_CURRENT_LIST_DIR}/native_ca_backend_${certbridge_platform}.cc)
 target_compile_options(certbridge-agent PRIVATE ${CERTBRIDGE_WARNINGS})
 target_link_libraries(certbridge-agent PRIVATE certbridge_agent_client)
+if(WIN32)
+  target_link_libraries(certbridge-agent PRIVATE certbridge_ca_com)
+endif()
 
 # `certbridge-agent test-ca` runs agent/ca's checks; on Linux against adcs-emulator. Wired
 # only when that library is part of the tree.

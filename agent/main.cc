@@ -22,6 +22,7 @@
 #include "agent/jobs/job_executor.h"
 #include "agent/jobs/job_journal.h"
 #include "agent/jobs/pending_key_store.h"
+#include "agent/native_ca_backend.h"
 #include "agent/platform/shutdown_signal.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -81,8 +82,8 @@ const Command kRun = {
         {"backoff-max-ms", "MS", "largest reconnect delay (60000)"},
         {"ca-emulator", "HOST:PORT",
          "run jobs against adcs-emulator at this address, acting as the\n"
-         "                            registered ca_identity (Linux; without it every job\n"
-         "                            fails: no CA backend configured)"},
+         "                            registered ca_identity (Linux has no other CA client:\n"
+         "                            without it every job fails; Windows uses AD CS's COM)"},
         {"max-concurrent-jobs", "N", "jobs run at once; the broker's credit window (4)"},
     }};
 
@@ -304,9 +305,7 @@ int Run(int argc, char** argv) {
   StateDir dir(options.state_dir);
   if (absl::StatusOr<AgentRegistration> reg = dir.LoadRegistration(); reg.ok()) {
     if (emulator.empty()) {
-      // The Windows service build will use ComCaBackend here.
-      backends = std::make_unique<UnconfiguredCaBackendSource>(
-          "start the agent with --ca-emulator HOST:PORT (the Linux build has no AD CS client)");
+      backends = NativeCaBackendSource();  // Windows: ComCaBackend; Linux: none
     } else {
 #ifdef CERTBRIDGE_AGENT_HAS_TEST_CA
       const std::string identity = reg->ca_identity;
