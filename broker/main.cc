@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -26,6 +27,7 @@
 #include "broker/service/admin_grpc_service.h"
 #include "broker/service/agent_api.h"
 #include "broker/service/agent_grpc_service.h"
+#include "broker/service/api_call_gate.h"
 #include "broker/service/api_key_auth.h"
 #include "broker/service/certificate_api.h"
 #include "broker/service/certificate_grpc_service.h"
@@ -72,6 +74,12 @@ ABSL_FLAG(int, max_registration_polls, 2000,
           "open GetRegistration long-polls on this replica (unauthenticated callers)");
 ABSL_FLAG(int, max_registration_polls_per_source, 32,
           "open GetRegistration long-polls from one source address on this replica");
+ABSL_FLAG(double, tenant_calls_per_second, 1000,
+          "API calls per second one tenant may make across its keys (burst: twice this)");
+ABSL_FLAG(double, api_key_calls_per_second, 500,
+          "API calls per second one API key may make (burst: twice this)");
+ABSL_FLAG(int, max_queued_calls_per_api_key, 256,
+          "calls of one API key waiting for a worker thread; more are refused at once");
 ABSL_FLAG(absl::Duration, sweep_interval, absl::Seconds(2),
           "period of the safety-net sweep (expired leases, overdue requests, lost wake-ups)");
 
@@ -161,6 +169,14 @@ int Run() {
   WorkerPool pool(absl::GetFlag(FLAGS_worker_threads));
   ConnectorCa connector_ca(*std::move(signing_ca), absl::GetFlag(FLAGS_agent_certificate_lifetime));
   ApiKeyAuthenticator auth(store->get(), operator_key, &clock);
+  ApiCallLimits call_limits;
+  call_limits.tenant_calls_per_second = absl::GetFlag(FLAGS_tenant_calls_per_second);
+  call_limits.tenant_burst = 2 * call_limits.tenant_calls_per_second;
+  call_limits.key_calls_per_second = absl::GetFlag(FLAGS_api_key_calls_per_second);
+  call_limits.key_burst = 2 * call_limits.key_calls_per_second;
+  call_limits.max_queued_per_key =
+      static_cast<size_t>(std::max(1, absl::GetFlag(FLAGS_max_queued_calls_per_api_key)));
+  ApiCallGate gate(&auth, &pool, &clock, call_limits);
 
   AgentApiOptions agent_options;
   agent_options.registration_code_ttl = absl::GetFlag(FLAGS_registration_code_ttl);
@@ -184,7 +200,7 @@ int Run() {
   admin_options.session_liveness = session_liveness;
   AdminApi admin_api(store->get(), store->get(), &clock, &connector_ca, &agent_service,
                      admin_options);
-  AdminGrpcService admin_service(&admin_api, &auth, &pool);
+  AdminGrpcService admin_service(&admin_api, &gate);
 
   CertificateApiOptions certificate_options;
   certificate_options.queue_timeout = absl::GetFlag(FLAGS_queue_timeout);
@@ -193,7 +209,7 @@ int Run() {
   CertificateServiceLimits certificate_limits;
   certificate_limits.max_watch_streams_per_tenant =
       absl::GetFlag(FLAGS_max_watch_streams_per_tenant);
-  CertificateGrpcService certificate_service(&certificate_api, store->get(), &auth, &pool, &clock,
+  CertificateGrpcService certificate_service(&certificate_api, store->get(), &gate, &pool, &clock,
                                              certificate_limits);
   ChangeFanout fanout(&dispatcher, &certificate_service, &agent_service);
   (*store)->SetChangeListener(&fanout);

@@ -163,7 +163,7 @@ absl::StatusOr<CaResult> ComCaBackend::FindRequestByAttribute(const FindRequestP
   // caller's own requests). Follow-up work; until then a lost Submit answer cannot be
   // found on Windows and the agent submits again.
   return absl::UnimplementedError(absl::StrCat(
-      "CA "", config(), "": finding a request by attribute needs ICertView, which this agent "
+      "CA \"", config(), "\": finding a request by attribute needs ICertView, which this agent "
       "does not use yet"));
 }
 

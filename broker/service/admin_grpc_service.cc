@@ -10,21 +10,15 @@ namespace certbridge::broker {
 namespace {
 
 
-// Authenticates, runs `method` on the pool and finishes the call with its result.
+// Admits the call through the gate, runs `method` on the pool and finishes the call with
+// its result.
 template <typename Request, typename Response, typename Method>
-grpc::ServerUnaryReactor* Dispatch(grpc::CallbackServerContext* context,
-                                   const ApiKeyAuthenticator* auth, WorkerPool* pool,
+grpc::ServerUnaryReactor* Dispatch(grpc::CallbackServerContext* context, ApiCallGate* gate,
                                    AdminApi* api, const Request* request, Response* response,
                                    Method method) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  pool->Post([reactor, auth, api, request, response, method,
-              authorization = AuthorizationHeader(*context)] {
-    absl::StatusOr<Caller> caller = auth->Authenticate(authorization);
-    if (!caller.ok()) {
-      reactor->Finish(ToGrpcStatus(caller.status()));
-      return;
-    }
-    absl::StatusOr<Response> result = (api->*method)(*caller, *request);
+  gate->Run(context, reactor, [reactor, api, request, response, method](const Caller& caller) {
+    absl::StatusOr<Response> result = (api->*method)(caller, *request);
     if (result.ok()) *response = *std::move(result);
     reactor->Finish(ToGrpcStatus(result.status()));
   });
@@ -36,7 +30,7 @@ grpc::ServerUnaryReactor* Dispatch(grpc::CallbackServerContext* context,
 #define CERTBRIDGE_DEFINE_ADMIN_RPC(Method, Request, Response)                              \
   grpc::ServerUnaryReactor* AdminGrpcService::Method(                                      \
       grpc::CallbackServerContext* context, const Request* request, Response* response) {  \
-    return Dispatch(context, auth_, pool_, api_, request, response, &AdminApi::Method);     \
+    return Dispatch(context, gate_, api_, request, response, &AdminApi::Method);            \
   }
 CERTBRIDGE_ADMIN_RPCS(CERTBRIDGE_DEFINE_ADMIN_RPC)
 #undef CERTBRIDGE_DEFINE_ADMIN_RPC

@@ -1,11 +1,10 @@
-// AdminService on the API port: authenticates the API key and runs AdminApi on the worker
-// pool; gRPC threads never block.
+// AdminService on the API port: each call passes the ApiCallGate (fair queue, API key,
+// rate limits) and runs AdminApi on the worker pool; gRPC threads never block.
 #ifndef CERTBRIDGE_BROKER_SERVICE_ADMIN_GRPC_SERVICE_H_
 #define CERTBRIDGE_BROKER_SERVICE_ADMIN_GRPC_SERVICE_H_
 
 #include "broker/service/admin_api.h"
-#include "broker/service/api_key_auth.h"
-#include "broker/service/worker_pool.h"
+#include "broker/service/api_call_gate.h"
 #include "certbridge/v1/admin.grpc.pb.h"
 
 // Every AdminService method with its request and response, for the declarations here and
@@ -45,8 +44,7 @@ namespace certbridge::broker {
 class AdminGrpcService final : public v1::AdminService::CallbackService {
  public:
   // Nothing is owned; all must outlive this.
-  AdminGrpcService(AdminApi* api, const ApiKeyAuthenticator* auth, WorkerPool* pool)
-      : api_(api), auth_(auth), pool_(pool) {}
+  AdminGrpcService(AdminApi* api, ApiCallGate* gate) : api_(api), gate_(gate) {}
 
 #define CERTBRIDGE_DECLARE_ADMIN_RPC(Method, Request, Response)                       \
   grpc::ServerUnaryReactor* Method(grpc::CallbackServerContext* context,            \
@@ -56,8 +54,7 @@ class AdminGrpcService final : public v1::AdminService::CallbackService {
 
  private:
   AdminApi* api_;
-  const ApiKeyAuthenticator* auth_;
-  WorkerPool* pool_;
+  ApiCallGate* gate_;
 };
 
 }  // namespace certbridge::broker

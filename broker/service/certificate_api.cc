@@ -406,8 +406,11 @@ absl::StatusOr<std::string> CertificateApi::WhyCaIsNotServed(const std::string& 
     } else if (c->state != ConnectorState::kActive) {
       disabled.push_back(connector_id);
     } else {
+      // No host name: this text reaches keys with only the `certificates` scope, and the
+      // customer's server names are for its admins (`certbridgectl connectors list`).
       disconnected.push_back(absl::StrCat(
-          connector_id, " (", c->host, c->last_seen_time ? ", last seen " + Rfc3339(*c->last_seen_time) : std::string(", never connected"), ")"));
+          connector_id, " (", c->last_seen_time ? "last seen " + Rfc3339(*c->last_seen_time)
+                                                : std::string("never connected"), ")"));
     }
   }
   if (!disconnected.empty()) {

@@ -95,7 +95,7 @@ class CertificateGrpcService::WatchStream final
   }
 
   void Start(const std::string& authorization, const std::string& cursor_text) {
-    absl::StatusOr<Caller> caller = service_->auth_->Authenticate(authorization);
+    absl::StatusOr<Caller> caller = service_->gate_->Admit(authorization);
     absl::Status status = caller.status();
     if (status.ok()) status = RequireTenantScope(*caller, kScopeCertificates);
     if (!status.ok()) {
@@ -191,9 +191,9 @@ class CertificateGrpcService::WatchStream final
 };
 
 CertificateGrpcService::CertificateGrpcService(CertificateApi* api, CertificateStore* requests,
-                                               const ApiKeyAuthenticator* auth, WorkerPool* pool,
+                                               ApiCallGate* gate, WorkerPool* pool,
                                                const Clock* clock, CertificateServiceLimits limits)
-    : api_(api), requests_(requests), auth_(auth), pool_(pool), clock_(clock), limits_(limits) {
+    : api_(api), requests_(requests), gate_(gate), pool_(pool), clock_(clock), limits_(limits) {
   ticker_ = std::thread([this] { TickerLoop(); });
 }
 
@@ -206,13 +206,8 @@ grpc::ServerUnaryReactor* CertificateGrpcService::CreateCertificateRequest(
     grpc::CallbackServerContext* context, const v1::CreateCertificateRequestRequest* request,
     v1::CertificateRequest* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  pool_->Post([this, reactor, request, response, authorization = AuthorizationHeader(*context)] {
-    absl::StatusOr<Caller> caller = auth_->Authenticate(authorization);
-    if (!caller.ok()) {
-      reactor->Finish(ToGrpcStatus(caller.status()));
-      return;
-    }
-    absl::StatusOr<CertificateRequestRecord> created = api_->Create(*caller, *request);
+  gate_->Run(context, reactor, [this, reactor, request, response](const Caller& caller) {
+    absl::StatusOr<CertificateRequestRecord> created = api_->Create(caller, *request);
     if (!created.ok()) {
       reactor->Finish(ToGrpcStatus(created.status()));
       return;
@@ -234,10 +229,8 @@ grpc::ServerUnaryReactor* CertificateGrpcService::GetCertificateRequest(
     grpc::CallbackServerContext* context, const v1::GetCertificateRequestRequest* request,
     v1::CertificateRequest* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  pool_->Post([this, reactor, request, response, authorization = AuthorizationHeader(*context)] {
-    absl::StatusOr<Caller> caller = auth_->Authenticate(authorization);
-    absl::StatusOr<CertificateRequestRecord> r =
-        caller.ok() ? api_->Get(*caller, *request) : caller.status();
+  gate_->Run(context, reactor, [this, reactor, request, response](const Caller& caller) {
+    absl::StatusOr<CertificateRequestRecord> r = api_->Get(caller, *request);
     if (r.ok()) *response = CertificateApi::ToProto(*r);
     reactor->Finish(ToGrpcStatus(r.status()));
   });
@@ -248,10 +241,8 @@ grpc::ServerUnaryReactor* CertificateGrpcService::ListCertificateRequests(
     grpc::CallbackServerContext* context, const v1::ListCertificateRequestsRequest* request,
     v1::ListCertificateRequestsResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  pool_->Post([this, reactor, request, response, authorization = AuthorizationHeader(*context)] {
-    absl::StatusOr<Caller> caller = auth_->Authenticate(authorization);
-    absl::StatusOr<v1::ListCertificateRequestsResponse> r =
-        caller.ok() ? api_->List(*caller, *request) : caller.status();
+  gate_->Run(context, reactor, [this, reactor, request, response](const Caller& caller) {
+    absl::StatusOr<v1::ListCertificateRequestsResponse> r = api_->List(caller, *request);
     if (r.ok()) *response = *std::move(r);
     reactor->Finish(ToGrpcStatus(r.status()));
   });
@@ -262,10 +253,8 @@ grpc::ServerUnaryReactor* CertificateGrpcService::CancelCertificateRequest(
     grpc::CallbackServerContext* context, const v1::CancelCertificateRequestRequest* request,
     v1::CertificateRequest* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  pool_->Post([this, reactor, request, response, authorization = AuthorizationHeader(*context)] {
-    absl::StatusOr<Caller> caller = auth_->Authenticate(authorization);
-    absl::StatusOr<CertificateRequestRecord> r =
-        caller.ok() ? api_->Cancel(*caller, *request) : caller.status();
+  gate_->Run(context, reactor, [this, reactor, request, response](const Caller& caller) {
+    absl::StatusOr<CertificateRequestRecord> r = api_->Cancel(caller, *request);
     if (r.ok()) *response = CertificateApi::ToProto(*r);
     reactor->Finish(ToGrpcStatus(r.status()));
   });
@@ -276,10 +265,8 @@ grpc::ServerUnaryReactor* CertificateGrpcService::RevokeCertificate(
     grpc::CallbackServerContext* context, const v1::RevokeCertificateRequest* request,
     v1::CertificateRequest* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  pool_->Post([this, reactor, request, response, authorization = AuthorizationHeader(*context)] {
-    absl::StatusOr<Caller> caller = auth_->Authenticate(authorization);
-    absl::StatusOr<CertificateRequestRecord> r =
-        caller.ok() ? api_->Revoke(*caller, *request) : caller.status();
+  gate_->Run(context, reactor, [this, reactor, request, response](const Caller& caller) {
+    absl::StatusOr<CertificateRequestRecord> r = api_->Revoke(caller, *request);
     if (!r.ok() || r->state == RequestState::kRevoked) {
       if (r.ok()) *response = CertificateApi::ToProto(*r);
       reactor->Finish(ToGrpcStatus(r.status()));

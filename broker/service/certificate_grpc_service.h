@@ -13,7 +13,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
-#include "broker/service/api_key_auth.h"
+#include "broker/service/api_call_gate.h"
 #include "broker/service/certificate_api.h"
 #include "broker/service/pending_call.h"
 #include "broker/service/worker_pool.h"
@@ -32,7 +32,7 @@ class CertificateGrpcService final : public v1::CertificateService::CallbackServ
  public:
   // Nothing is owned; all must outlive this.
   CertificateGrpcService(CertificateApi* api, CertificateStore* requests,
-                         const ApiKeyAuthenticator* auth, WorkerPool* pool, const Clock* clock,
+                         ApiCallGate* gate, WorkerPool* pool, const Clock* clock,
                          CertificateServiceLimits limits = {});
   ~CertificateGrpcService() override;
 
@@ -85,7 +85,7 @@ class CertificateGrpcService final : public v1::CertificateService::CallbackServ
 
   CertificateApi* api_;
   CertificateStore* requests_;
-  const ApiKeyAuthenticator* auth_;
+  ApiCallGate* gate_;
   WorkerPool* pool_;
   const Clock* clock_;
   const CertificateServiceLimits limits_;

@@ -52,6 +52,10 @@ TEST_F(ComCaBackendTest, FindRequestByAttributeNeedsICertViewAndIsUnimplemented)
   auto r = backend_->FindRequestByAttribute(
       {.attribute_name = "CertbridgeRequestId", .attribute_value = "r1"});
   EXPECT_EQ(r.status().code(), absl::StatusCode::kUnimplemented) << r.status();
+  // The CA's config string appears quoted (a mis-escaped literal once dropped the quotes).
+  EXPECT_NE(r.status().message().find("CA \"" + backend_->config() + "\": finding"),
+            std::string::npos)
+      << r.status();
 }
 
 TEST_F(ComCaBackendTest, SubmitSendsBase64BodyAndMapsIssued) {

@@ -145,5 +145,35 @@ TEST_F(CertificateApiTest, RevokeBySerialAcceptsEveryCommonSpellingAndBoundsIt) 
   EXPECT_EQ(api_.Revoke(caller_, r).status().code(), absl::StatusCode::kNotFound);
 }
 
+// waiting_reason reaches keys with only the `certificates` scope: before the fix it named
+// the customer's CA server host of a disconnected connector.
+TEST_F(CertificateApiTest, WaitingReasonDoesNotShowConnectorHosts) {
+  EnrollmentTokenRecord token;
+  token.token_hash = "h1";
+  token.tenant_id = "t-1";
+  token.create_time = clock_.Now();
+  token.expire_time = clock_.Now() + absl::Hours(1);
+  ASSERT_TRUE(store_.CreateEnrollmentToken(token).ok());
+  ConnectorRecord connector;
+  connector.connector_id = "conn-1";
+  connector.host = "secret-adcs-host.corp.example";
+  connector.ca_identity = "CORP\\WIN01$";
+  connector.registration_code_hash = "c1";
+  connector.registration_code_expire_time = clock_.Now() + absl::Hours(1);
+  connector.poll_secret_hash = "p1";
+  connector.create_time = clock_.Now();
+  ASSERT_TRUE(store_.RegisterConnector("h1", clock_.Now(), connector).ok());
+  ASSERT_TRUE(store_.ApproveConnector("t-1", "conn-1", clock_.Now(), "chain", "01",
+                                      clock_.Now() + absl::Hours(24)).ok());
+  ASSERT_TRUE(store_.AssignCertificateAuthority("t-1", "ca-1", "conn-1").ok());
+
+  auto created = api_.Create(caller_, CsrRequest("waiting"));
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_TRUE(absl::StrContains(created->waiting_reason, "conn-1 (never connected)"))
+      << created->waiting_reason;
+  EXPECT_FALSE(absl::StrContains(created->waiting_reason, "secret-adcs-host"))
+      << created->waiting_reason;
+}
+
 }  // namespace
 }  // namespace certbridge::broker

@@ -30,7 +30,7 @@ class CertificateGrpcServiceTest : public ::testing::Test {
     record.scopes = {"certificates"};
     EXPECT_TRUE(store_.CreateApiKey(record).ok());
 
-    service_ = std::make_unique<CertificateGrpcService>(&api_, &store_, &auth_, &pool_, &clock_,
+    service_ = std::make_unique<CertificateGrpcService>(&api_, &store_, &gate_, &pool_, &clock_,
                                                         limits);
     grpc::EnableDefaultHealthCheckService(true);
     grpc::ServerBuilder builder;
@@ -94,6 +94,7 @@ class CertificateGrpcServiceTest : public ::testing::Test {
   FakeStore store_;
   WorkerPool pool_{1};
   ApiKeyAuthenticator auth_{&store_, "", &clock_};
+  ApiCallGate gate_{&auth_, &pool_, &clock_};
   CertificateApi api_{&store_, &store_, &clock_, CertificateApiOptions()};
   std::unique_ptr<CertificateGrpcService> service_;
   std::unique_ptr<grpc::Server> server_;
