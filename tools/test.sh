@@ -21,6 +21,7 @@ tools/check-thread-safety.sh "$build"
 
 tools/ci/helm-chart.sh "$build/helm-chart"
 tools/ci/container-image.sh "$build"
+tools/ci/kube-deploy.sh "$build"
 
 echo "== ctest"
 ctest --test-dir "$build" --output-on-failure --timeout 900 "$@"
