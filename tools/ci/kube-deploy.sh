@@ -13,7 +13,9 @@
 #  - It does not enforce probes: readiness is polled here (a TCP connect, like the chart's).
 # Services, the PDB and the rest are not run; tools/ci/helm-chart.sh checks them.
 #
-# Usage: tools/ci/kube-deploy.sh [BUILD_DIR]   (needs the images of tools/ci/container-image.sh)
+# Usage: tools/ci/kube-deploy.sh [BUILD_DIR]
+# Runs after tools/ci/container-image.sh (the images) and tools/ci/helm-chart.sh (helm-render
+# in BUILD_DIR/helm-chart, tools/k8s-validate's node_modules), as tools/test.sh orders them.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root="$PWD"
