@@ -25,3 +25,5 @@ tools/ci/kube-deploy.sh "$build"
 
 echo "== ctest"
 ctest --test-dir "$build" --output-on-failure --timeout 900 "$@"
+tools/sanitize.sh  # ASan+UBSan unit tests (build-asan), TSan broker service tests (build-tsan)
+tools/fuzz.sh      # libFuzzer targets of tests/fuzz with clang (build-fuzz), 20 s each
