@@ -12,7 +12,8 @@ endif()
 add_library(certbridge_agent_platform STATIC
   ${CMAKE_CURRENT_LIST_DIR}/platform/durable_files_${certbridge_platform}.cc
   ${CMAKE_CURRENT_LIST_DIR}/platform/host_${certbridge_platform}.cc
-  ${CMAKE_CURRENT_LIST_DIR}/platform/shutdown_signal_${certbridge_platform}.cc)
+  ${CMAKE_CURRENT_LIST_DIR}/platform/shutdown_signal_${certbridge_platform}.cc
+  ${CMAKE_CURRENT_LIST_DIR}/platform/os_service_${certbridge_platform}.cc)
 target_compile_options(certbridge_agent_platform PRIVATE ${CERTBRIDGE_WARNINGS})
 target_link_libraries(certbridge_agent_platform PUBLIC
   certbridge_common absl::status absl::statusor absl::strings Threads::Threads)

@@ -23,6 +23,7 @@
 #include "agent/jobs/job_journal.h"
 #include "agent/jobs/pending_key_store.h"
 #include "agent/native_ca_backend.h"
+#include "agent/platform/os_service.h"
 #include "agent/platform/shutdown_signal.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -128,8 +129,11 @@ void PrintUsage(std::ostream& out) {
 #ifdef CERTBRIDGE_AGENT_HAS_TEST_CA
          "  test-ca    check that a CA answers and can issue (like certutil -ping)\n"
 #endif
-         "  version    print the agent version\n"
-         "\n"
+         "  version    print the agent version\n";
+  if (HasServiceCommand()) {
+    out << "  service    install|uninstall the Windows service; `service run` is what it runs\n";
+  }
+  out << "\n"
          "`certbridge-agent <command> --help` describes a command's flags.\n";
 }
 
@@ -449,6 +453,7 @@ int Main(int argc, char** argv) {
 #ifdef CERTBRIDGE_AGENT_HAS_TEST_CA
   if (command == "test-ca") return TestCa(argc - 2, argv + 2);
 #endif
+  if (command == "service" && HasServiceCommand()) return ServiceCommand(argc - 2, argv + 2, Run);
   if (command == "version" || command == "--version") {
     std::cout << "certbridge-agent " << AgentVersion() << "\n";
     return kExitOk;

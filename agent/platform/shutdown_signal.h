@@ -32,6 +32,11 @@ class ShutdownSignal {
   // Stops waiting; `on_shutdown` is not called after the destructor returns.
   virtual ~ShutdownSignal() = default;
 
+  // Asks the process to stop as if the OS had (the Windows service control handler calls
+  // it). Before Install, the request is kept and fires as soon as OnShutdown is called.
+  // Thread-safe.
+  static void Request();
+
  protected:
   ShutdownSignal() = default;
 };

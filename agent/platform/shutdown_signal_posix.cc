@@ -2,6 +2,7 @@
 // thread with sigwait.
 #include <pthread.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <thread>
@@ -43,6 +44,9 @@ class SigwaitShutdownSignal final : public ShutdownSignal {
 };
 
 }  // namespace
+
+// SIGTERM to ourselves: pending while blocked, taken by the sigwait thread.
+void ShutdownSignal::Request() { kill(getpid(), SIGTERM); }
 
 std::unique_ptr<ShutdownSignal> ShutdownSignal::Install() {
   return std::make_unique<SigwaitShutdownSignal>();

@@ -3,6 +3,7 @@
 #include <windows.h>
 
 #include <atomic>
+#include <mutex>
 #include <thread>
 
 #include "agent/platform/shutdown_signal.h"
@@ -10,10 +11,18 @@
 namespace certbridge::agent {
 namespace {
 
-// The console control handler is a plain function called on a thread the system creates,
-// so the event it sets has to be reachable without an object: one per process, owned by
-// the installed ConsoleShutdownSignal.
-std::atomic<HANDLE> g_stop_requested{nullptr};
+// The console and service control handlers are plain functions called on threads the
+// system creates, so the stop request has to be reachable without an object: one per
+// process, the event owned by the installed ConsoleShutdownSignal.
+std::mutex g_mu;
+HANDLE g_stop_event = nullptr;  // guarded by g_mu
+bool g_stop_requested = false;  // guarded by g_mu
+
+void RequestStop() {
+  std::lock_guard<std::mutex> lock(g_mu);
+  g_stop_requested = true;
+  if (g_stop_event != nullptr) SetEvent(g_stop_event);
+}
 
 BOOL WINAPI OnConsoleControl(DWORD type) {
   switch (type) {
@@ -22,7 +31,7 @@ BOOL WINAPI OnConsoleControl(DWORD type) {
     case CTRL_CLOSE_EVENT:
     case CTRL_LOGOFF_EVENT:
     case CTRL_SHUTDOWN_EVENT:
-      if (HANDLE event = g_stop_requested.load(); event != nullptr) SetEvent(event);
+      RequestStop();
       return TRUE;
     default:
       return FALSE;
@@ -32,7 +41,11 @@ BOOL WINAPI OnConsoleControl(DWORD type) {
 class ConsoleShutdownSignal final : public ShutdownSignal {
  public:
   ConsoleShutdownSignal() : event_(CreateEventW(nullptr, TRUE, FALSE, nullptr)) {
-    g_stop_requested.store(event_);
+    {
+      std::lock_guard<std::mutex> lock(g_mu);
+      g_stop_event = event_;
+      if (g_stop_requested) SetEvent(event_);
+    }
     SetConsoleCtrlHandler(OnConsoleControl, TRUE);
   }
 
@@ -45,7 +58,10 @@ class ConsoleShutdownSignal final : public ShutdownSignal {
 
   ~ConsoleShutdownSignal() override {
     SetConsoleCtrlHandler(OnConsoleControl, FALSE);
-    g_stop_requested.store(nullptr);
+    {
+      std::lock_guard<std::mutex> lock(g_mu);
+      g_stop_event = nullptr;
+    }
     done_.store(true);
     SetEvent(event_);
     if (waiter_.joinable()) waiter_.join();
@@ -59,6 +75,8 @@ class ConsoleShutdownSignal final : public ShutdownSignal {
 };
 
 }  // namespace
+
+void ShutdownSignal::Request() { RequestStop(); }
 
 std::unique_ptr<ShutdownSignal> ShutdownSignal::Install() {
   return std::make_unique<ConsoleShutdownSignal>();

@@ -53,3 +53,11 @@ windows_agent_test(NAME agent_session_test
 windows_agent_test(NAME agent_registration_test
   SOURCES ${agent_tests}/client/registration_test.cc
   LIBS agent_client_test_support agent_platform_test_support)
+
+# certbridge-agent.exe under Wine's Service Control Manager: install, start, graceful stop
+# (exit code 0), uninstall.
+add_test(NAME agent_windows_service_test
+  COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/service-test.sh ${CMAKE_BINARY_DIR}/wine
+          $<TARGET_FILE:certbridge-agent>)
+set_tests_properties(agent_windows_service_test PROPERTIES LABELS windows TIMEOUT 300
+  RUN_SERIAL TRUE)
