@@ -101,6 +101,7 @@ done
 
 # --- 3. The base image, cached by its recipe ------------------------------------------------
 base="$("$here/make-base.sh" "$packages")"
+podman tag "$base" localhost/certbridge-base:latest  # for test images built on it (tests/deploy)
 
 # --- 4. Can podman run a container here at all? ---------------------------------------------
 if ! out="$(podman run --rm --network=none "$base" /bin/true 2>&1)"; then

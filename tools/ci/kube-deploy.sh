@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The deployment test: the chart's broker Deployment run with `podman kube play` (two
-# replicas) against PostgreSQL in a container built from a debootstrap base, and a
+# replicas) against PostgreSQL in a container built on the images' debootstrap base, and a
 # certificate issued through it by an agent and adcs-emulator running on the host.
 #
 # podman 4.3 (Debian 12) is not Kubernetes, and this test works around what it lacks:
@@ -56,8 +56,7 @@ mkdir -p "$work"
 podman image exists localhost/certbridge-broker:dev || die "no broker image: run tools/ci/container-image.sh first"
 
 # --- PostgreSQL in a container -------------------------------------------------------------
-pg_base="$(deploy/container/make-base.sh "postgresql-15 ca-certificates")"
-podman build --quiet --network=none --build-arg BASE_IMAGE="$pg_base" \
+podman build --quiet --build-arg BASE_IMAGE=localhost/certbridge-base:latest \
   -f tests/deploy/postgres.Containerfile -t localhost/certbridge-test-postgres:dev tests/deploy \
   >"$work/postgres-build.log" 2>&1 || die "building the PostgreSQL image failed"
 podman network create --subnet "$subnet_prefix.0/24" "$net" >/dev/null
