@@ -154,4 +154,6 @@ out="$(run_locked "localhost/certbridge-broker:$tag" 2>&1 || true)"
 echo "$out" | grep -q "database_url or CERTBRIDGE_DATABASE_URL is required" ||
   die "broker did not reach its config check: $out"
 
+# Each rebuild leaves the previous images untagged: drop them so the store does not grow.
+podman image prune -f >/dev/null
 say "images ready in $(( $(date +%s) - start ))s"
