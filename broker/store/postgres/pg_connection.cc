@@ -1,5 +1,7 @@
 #include "broker/store/postgres/pg_connection.h"
 
+#include <poll.h>
+
 #include <algorithm>
 #include <cstdlib>
 
@@ -122,6 +124,14 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const std::string& 
 Connection::~Connection() { PQfinish(conn_); }
 
 bool Connection::healthy() const { return PQstatus(conn_) == CONNECTION_OK; }
+
+bool Connection::StillOpenWhileIdle() {
+  if (PQstatus(conn_) != CONNECTION_OK) return false;
+  pollfd p = {PQsocket(conn_), POLLIN, 0};
+  // Readable: the server's goodbye, or EOF. Anything else unasked for (a stray notice) is
+  // no reason to keep the session either; a new one costs a connect.
+  return p.fd >= 0 && poll(&p, 1, 0) == 0;
+}
 
 bool Connection::in_transaction() const {
   return PQtransactionStatus(conn_) != PQTRANS_IDLE;

@@ -83,6 +83,12 @@ class Connection {
 
   // False once the connection broke; the pool then replaces it.
   bool healthy() const;
+  // For a connection that sat idle (no query in flight, not LISTENing): false if it broke
+  // or if the server sent anything meanwhile. An idle session hears from the server only
+  // when the server ends it (an error such as 57P01 "terminating connection", then EOF),
+  // which libpq would notice only on the next query, failing it. One poll() with a zero
+  // timeout; the pool calls it before handing a connection out.
+  bool StillOpenWhileIdle();
   // True between BEGIN and COMMIT/ROLLBACK (or after an error inside a transaction).
   bool in_transaction() const;
 

@@ -53,8 +53,11 @@ constexpr size_t kMaxPayload = 4000;
 // The first key of the two-key advisory locks ClaimJobs takes per (tenant, CA); the
 // second is a hash. Fixed forever: every replica must use the same.
 constexpr int kClaimLockClass = 73121502;
+// The listener's reconnect backoff. The ceiling bounds how long wake-ups lag after the
+// database comes back; an attempt at a server that is down is refused at once, so one a
+// second per replica costs nothing.
 constexpr absl::Duration kMinReconnectDelay = absl::Milliseconds(100);
-constexpr absl::Duration kMaxReconnectDelay = absl::Seconds(5);
+constexpr absl::Duration kMaxReconnectDelay = absl::Seconds(1);
 
 // ---- SQL. Statements are built once from the column lists below, so that the request
 // columns are spelled in one place.
@@ -222,6 +225,10 @@ CB_REQUEST_QUERY(ListChangesStatement, "list_request_changes",
 CB_REQUEST_QUERY(ListOverdueStatement, "list_overdue_queued_requests",
                  "WHERE r.state = 'QUEUED' AND r.queue_deadline < $1::timestamptz "
                  "ORDER BY r.queue_deadline, r.name COLLATE \"C\" LIMIT $2::integer")
+CB_REQUEST_QUERY(ListWaitingByAgeStatement, "list_waiting_requests_by_age",
+                 "WHERE r.state = $1::text AND r.state IN ('DISPATCHED', 'PENDING_APPROVAL') "
+                 "AND r.create_time < $2::timestamptz "
+                 "ORDER BY r.create_time, r.name COLLATE \"C\" LIMIT $3::integer")
 
 #undef CB_REQUEST_QUERY
 
@@ -309,6 +316,11 @@ constexpr Statement kExpireLeases = {
     " RETURNING j.tenant_id, j.ca_id) "
     "SELECT tenant_id, ca_id, count(*) FROM e GROUP BY tenant_id, ca_id "
     "ORDER BY tenant_id COLLATE \"C\", ca_id COLLATE \"C\""};
+// Every tenant's latest change_seq, read by the listener each time LISTEN takes effect:
+// a tenant whose change_seq grew between two reads changed while notifications could not
+// arrive.
+constexpr Statement kTenantChangeSeqs = {
+    "tenant_change_seqs", "SELECT tenant_id, change_seq FROM tenant WHERE change_seq > 0"};
 constexpr Statement kListCasWithReadyJobs = {
     "list_cas_with_ready_jobs",
     "SELECT tenant_id, ca_id FROM job WHERE state = 'READY' AND not_before <= $1::timestamptz "
@@ -932,6 +944,18 @@ absl::StatusOr<std::vector<CertificateRequestRecord>> PostgresStore::ListOverdue
   return AllRows<CertificateRequestRecord>(rows, RequestFromRow);
 }
 
+absl::StatusOr<std::vector<CertificateRequestRecord>>
+PostgresStore::ListWaitingRequestsCreatedBefore(RequestState state, absl::Time created_before,
+                                                int limit) {
+  RETURN_IF_ERROR(ValidateWaitingState(state));
+  RETURN_IF_ERROR(ValidatePageSize("waiting request", limit));
+  ASSIGN_OR_RETURN(Lease conn, Acquire());
+  ASSIGN_OR_RETURN(Rows rows, conn->Exec(ListWaitingByAgeStatement().get(),
+                                         {std::string(RequestStateName(state)),
+                                          TimeParam(created_before), absl::StrCat(limit)}));
+  return AllRows<CertificateRequestRecord>(rows, RequestFromRow);
+}
+
 absl::StatusOr<std::vector<std::pair<std::string, std::string>>>
 PostgresStore::ListCasWithReadyJobs(absl::Time now) {
   ASSIGN_OR_RETURN(Lease conn, Acquire());
@@ -1002,6 +1026,10 @@ void PostgresStore::StopListening() {
 void PostgresStore::ListenLoop() {
   std::unique_ptr<pg::Connection> conn;
   absl::Duration delay = kMinReconnectDelay;
+  // Each tenant's change_seq as of the last LISTEN or notification, and whether LISTEN was
+  // in effect before: a reconnect reports what grew in between.
+  std::map<std::string, int64_t> seen_change_seq;
+  bool connected_before = false;
   // Waits up to `timeout` for the socket (or only the wake pipe when fd < 0); false when
   // asked to stop.
   auto wait = [this](int fd, absl::Duration timeout) {
@@ -1020,21 +1048,63 @@ void PostgresStore::ListenLoop() {
       if (status.ok()) {
         status = (*opened)->ExecScript("listen", absl::StrCat("LISTEN ", kChannel)).status();
       }
+      // LISTEN first, then the snapshot: a change committed after the snapshot is
+      // notified, one committed before it is in it (one in between is both: harmless).
+      // The snapshot is read through the pool, so that the listening session's last query
+      // stays its LISTEN (what an operator looks for in pg_stat_activity).
+      absl::StatusOr<Rows> seqs = absl::UnavailableError("no listening connection");
       if (!status.ok()) {
+        seqs = status;
+      } else if (absl::StatusOr<Lease> pooled = Acquire(); !pooled.ok()) {
+        seqs = pooled.status();
+      } else {
+        seqs = (*pooled)->Exec(kTenantChangeSeqs, {});
+      }
+      if (!seqs.ok()) {
         if (!wait(-1, delay)) break;
         delay = std::min(delay * 2, kMaxReconnectDelay);
         continue;
       }
       conn = std::move(opened).value();
       delay = kMinReconnectDelay;
-      absl::MutexLock lock(&listen_mu_);
-      listening_ = true;
+      // Changes committed while this thread had no connection reached no one: report each
+      // such tenant as "some requests changed, up to change_seq", which listeners already
+      // handle by reading ListRequestChanges from their own cursor. (READY jobs need no
+      // such report: the dispatcher's sweep looks for them.)
+      std::vector<std::pair<std::string, int64_t>> missed;
+      std::map<std::string, int64_t> now_seen;
+      for (int r = 0; r < seqs->size(); ++r) {
+        absl::StatusOr<int64_t> seq = seqs->Int(r, 1);
+        if (!seq.ok()) continue;
+        const std::string tenant_id = seqs->Text(r, 0);
+        now_seen[tenant_id] = *seq;
+        auto before = seen_change_seq.find(tenant_id);
+        if (connected_before &&
+            (before == seen_change_seq.end() || before->second < *seq)) {
+          missed.emplace_back(tenant_id, *seq);
+        }
+      }
+      seen_change_seq = std::move(now_seen);
+      connected_before = true;
+      {
+        absl::MutexLock lock(&listen_mu_);
+        listening_ = true;
+      }
+      absl::MutexLock lock(&dispatch_mu_);
+      if (listener_ != nullptr) {
+        for (const auto& [tenant_id, seq] : missed) listener_->OnRequestChanged(tenant_id, "", seq);
+      }
     }
     for (const std::string& payload : conn->TakeNotifications()) {
       absl::MutexLock lock(&dispatch_mu_);
-      if (listener_ == nullptr) continue;
       std::vector<ConnectorChange> connectors;
-      for (const Event& e : DecodePayload(payload, &connectors)) {
+      std::vector<Event> events = DecodePayload(payload, &connectors);
+      for (const Event& e : events) {
+        int64_t& seen = seen_change_seq[e.tenant_id];
+        seen = std::max(seen, e.change_seq);
+      }
+      if (listener_ == nullptr) continue;
+      for (const Event& e : events) {
         if (!e.ca_id.empty()) listener_->OnJobsReady(e.tenant_id, e.ca_id);
         if (e.change_seq > 0) {
           listener_->OnRequestChanged(e.tenant_id, e.request_name, e.change_seq);

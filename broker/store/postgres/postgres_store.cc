@@ -315,7 +315,9 @@ absl::StatusOr<PostgresStore::Lease> PostgresStore::Acquire() {
     conn = std::move(idle_.back());
     idle_.pop_back();
   }
-  if (conn == nullptr || !conn->healthy()) {
+  // A connection the server ended while it sat in the pool (a restart, a failover) is
+  // replaced here, instead of failing the caller's first query.
+  if (conn == nullptr || !conn->StillOpenWhileIdle()) {
     conn.reset();
     absl::StatusOr<std::unique_ptr<pg::Connection>> opened =
         pg::Connection::Open(options_.dsn, options_.connect_timeout);

@@ -14,9 +14,15 @@
 // sends at most one NOTIFY on channel "certbridge_events" whose payload lists records
 // (tenant, CA with new READY work, changed request, its change_seq); see
 // postgres_certificate_store.cc for the format. A listener thread with its own connection
-// LISTENs, reconnecting with backoff when the connection drops, and calls the listener
-// for every record. Notifications sent while it was disconnected are lost: the
-// dispatcher's sweep (ListCasWithReadyJobs, ListRequestChanges) is the safety net.
+// LISTENs, reconnecting with backoff (100 ms doubling to 1 s) when the connection drops,
+// and calls the listener for every record. Notifications sent while it was disconnected
+// are not lost for requests: on reconnecting, every tenant whose change_seq grew
+// meanwhile is reported as OnRequestChanged(tenant, "", change_seq). READY work of that
+// time is left to the dispatcher's sweep (ListCasWithReadyJobs).
+//
+// The pool replaces a connection that the server ended while it sat idle (a restart, a
+// failover) before handing it out, so a call fails with UNAVAILABLE only while the
+// server is unreachable, not once per stale connection after it is back.
 //
 // Thread-safety: all methods may be called concurrently.
 #ifndef CERTBRIDGE_BROKER_STORE_POSTGRES_POSTGRES_STORE_H_
@@ -153,6 +159,8 @@ class PostgresStore final : public Store, public CertificateStore {
   absl::StatusOr<int> ExpireLeases(absl::Time now) override;
   absl::StatusOr<std::vector<CertificateRequestRecord>> ListOverdueQueuedRequests(
       absl::Time now, int limit) override;
+  absl::StatusOr<std::vector<CertificateRequestRecord>> ListWaitingRequestsCreatedBefore(
+      RequestState state, absl::Time created_before, int limit) override;
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ListCasWithReadyJobs(
       absl::Time now) override;
   absl::StatusOr<JobRecord> GetJob(const std::string& tenant_id, int64_t job_id) override;

@@ -646,9 +646,14 @@ TEST(PostgresStoreTest, ReconnectsAfterTheServerDropsTheConnection) {
                   "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                   "WHERE datname = current_database() AND pid <> pg_backend_pid()")
                   .ok());
-  absl::Status lost = (*store)->GetTenant("t1").status();
-  EXPECT_EQ(lost.code(), absl::StatusCode::kUnavailable) << lost;
-  EXPECT_THAT(lost.message(), ::testing::Not(HasSubstr(*dsn)));
+  // The pool replaces a connection it finds ended before using it; if the end arrives
+  // while the call runs, the call fails with UNAVAILABLE (naming no DSN) and the next one
+  // reconnects.
+  absl::Status first = (*store)->GetTenant("t1").status();
+  if (!first.ok()) {
+    EXPECT_EQ(first.code(), absl::StatusCode::kUnavailable) << first;
+    EXPECT_THAT(first.message(), ::testing::Not(HasSubstr(*dsn)));
+  }
   absl::StatusOr<Tenant> again = (*store)->GetTenant("t1");
   EXPECT_TRUE(again.ok()) << again.status();
 }
