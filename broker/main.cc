@@ -65,6 +65,12 @@ ABSL_FLAG(int, db_pool_size, 8, "PostgreSQL connections");
 ABSL_FLAG(int, max_message_bytes, 1 << 20, "largest request message accepted on either port");
 ABSL_FLAG(absl::Duration, queue_timeout, absl::Minutes(5),
           "a request no connected connector takes within this time fails with the reason");
+ABSL_FLAG(absl::Duration, dispatch_timeout, absl::Hours(24),
+          "a request taken to the CA whose answer no connector reports within this time "
+          "becomes EXPIRED (DISPATCH_TIMEOUT)");
+ABSL_FLAG(absl::Duration, pending_approval_timeout, absl::Hours(24 * 30),
+          "a request no CA officer approves or denies within this time becomes EXPIRED "
+          "(PENDING_APPROVAL_TIMEOUT); its RETRIEVE retries stop");
 ABSL_FLAG(int, per_ca_concurrency, 32, "jobs in flight per CA across all agents and replicas");
 ABSL_FLAG(absl::Duration, job_lease, absl::Minutes(2),
           "how long an agent holds a job before it is offered again");
@@ -205,6 +211,8 @@ int Run() {
   CertificateApiOptions certificate_options;
   certificate_options.queue_timeout = absl::GetFlag(FLAGS_queue_timeout);
   certificate_options.session_liveness = session_liveness;
+  certificate_options.dispatch_timeout = absl::GetFlag(FLAGS_dispatch_timeout);
+  certificate_options.pending_approval_timeout = absl::GetFlag(FLAGS_pending_approval_timeout);
   CertificateApi certificate_api(store->get(), store->get(), &clock, certificate_options);
   CertificateServiceLimits certificate_limits;
   certificate_limits.max_watch_streams_per_tenant =

@@ -462,6 +462,49 @@ absl::StatusOr<int> CertificateApi::ExpireOverdueRequests() {
   return expired;
 }
 
+absl::StatusOr<int> CertificateApi::ExpireWaitingRequests() {
+  const absl::Time now = clock_->Now();
+  struct Limit {
+    RequestState state;
+    absl::Duration age;
+    const char* code;
+  };
+  const Limit limits[] = {
+      {RequestState::kDispatched, options_.dispatch_timeout, "DISPATCH_TIMEOUT"},
+      {RequestState::kPendingApproval, options_.pending_approval_timeout,
+       "PENDING_APPROVAL_TIMEOUT"},
+  };
+  int expired = 0;
+  for (const Limit& limit : limits) {
+    ASSIGN_OR_RETURN(std::vector<CertificateRequestRecord> stale,
+                     requests_->ListWaitingRequestsCreatedBefore(limit.state, now - limit.age, 500));
+    for (CertificateRequestRecord& request : stale) {
+      const RequestState from = request.state;
+      request.state = RequestState::kExpired;
+      request.update_time = now;
+      request.error_code = limit.code;
+      request.waiting_reason.clear();
+      if (from == RequestState::kDispatched) {
+        request.error_message = absl::StrCat(
+            "no connector reported the CA's answer within ", absl::FormatDuration(limit.age),
+            " of the request");
+        request.remedy = absl::StrCat(
+            "the CA may have received it: look in the CA database for request attribute "
+            "CertbridgeRequestId:", request.name, " before sending a new request_id");
+      } else {
+        request.error_message = absl::StrCat("no CA officer approved or denied the request within ",
+                                             absl::FormatDuration(limit.age));
+        request.remedy = absl::StrCat("ask the CA officer about CA request ", request.ca_request_id,
+                                      ", or send a new request_id");
+      }
+      absl::StatusOr<CertificateRequestRecord> stored = requests_->UpdateCertificateRequest(
+          request.tenant_id, request.name, {from}, request, /*fail_open_jobs=*/true);
+      if (stored.ok()) ++expired;
+    }
+  }
+  return expired;
+}
+
 v1::CertificateRequest CertificateApi::ToProto(const CertificateRequestRecord& r) {
   v1::CertificateRequest out;
   out.set_name(r.name);

@@ -24,6 +24,10 @@ struct CertificateApiOptions {
   absl::Duration max_wait = absl::Seconds(60);
   // A connector counts as connected while its heartbeat is younger than this.
   absl::Duration session_liveness = absl::Seconds(90);
+  // Age limits of requests waiting at the CA (see ExpireWaitingRequests). A CA answers a
+  // SUBMIT in seconds, so a day means its answer was lost; officers may take weeks.
+  absl::Duration dispatch_timeout = absl::Hours(24);
+  absl::Duration pending_approval_timeout = absl::Hours(24 * 30);
 };
 
 class CertificateApi {
@@ -55,6 +59,11 @@ class CertificateApi {
 
   // The sweeper: QUEUED requests past their queue deadline become EXPIRED with the reason.
   absl::StatusOr<int> ExpireOverdueRequests();
+
+  // The sweeper: DISPATCHED requests older than dispatch_timeout (DISPATCH_TIMEOUT) and
+  // PENDING_APPROVAL ones older than pending_approval_timeout (PENDING_APPROVAL_TIMEOUT)
+  // become EXPIRED; their open jobs (a RETRIEVE retried with backoff) fail with them.
+  absl::StatusOr<int> ExpireWaitingRequests();
 
   // The API view of a stored request.
   static v1::CertificateRequest ToProto(const CertificateRequestRecord& r);

@@ -31,6 +31,12 @@ void Sweeper::SweepOnce() {
   } else if (*expired > 0) {
     LogInfo("sweep.requests_expired", {{"count", absl::StrCat(*expired)}});
   }
+  absl::StatusOr<int> aged = api_->ExpireWaitingRequests();
+  if (!aged.ok()) {
+    LogWarning("sweep.expire_waiting_failed", {{"error", aged.status().message()}});
+  } else if (*aged > 0) {
+    LogInfo("sweep.waiting_requests_expired", {{"count", absl::StrCat(*aged)}});
+  }
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ready =
       requests_->ListCasWithReadyJobs(clock_->Now());
   if (ready.ok()) {

@@ -138,6 +138,15 @@ absl::Status ValidateCertificateRequest(const CertificateRequestRecord& request)
   return absl::OkStatus();
 }
 
+absl::Status ValidateWaitingState(RequestState state) {
+  if (state == RequestState::kDispatched || state == RequestState::kPendingApproval) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "requests waiting at the CA are DISPATCHED or PENDING_APPROVAL, not ",
+      RequestStateName(state)));
+}
+
 absl::Status RequestChangedMeanwhile(const std::string& name, RequestState expected) {
   return absl::AbortedError(absl::StrCat("request ", name, " is no longer ",
                                          RequestStateName(expected),

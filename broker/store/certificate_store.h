@@ -269,6 +269,12 @@ class CertificateStore {
   virtual absl::StatusOr<std::vector<CertificateRequestRecord>> ListOverdueQueuedRequests(
       absl::Time now, int limit) = 0;
 
+  // Requests of any tenant in `state` (DISPATCHED or PENDING_APPROVAL) created before
+  // `created_before`, oldest first, at most `limit` (the sweep expires them by age).
+  // INVALID_ARGUMENT for another state or a limit <= 0.
+  virtual absl::StatusOr<std::vector<CertificateRequestRecord>> ListWaitingRequestsCreatedBefore(
+      RequestState state, absl::Time created_before, int limit) = 0;
+
   // (tenant_id, ca_id) pairs that have READY jobs claimable at `now` (the sweeper's
   // safety net for a lost notification).
   virtual absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ListCasWithReadyJobs(

@@ -39,6 +39,9 @@ absl::Status ValidateJob(const JobRecord& job);
 // ABORTED "request <name> is no longer <state> ...": CompleteJob's answer when the
 // request changed after the outcome was decided (JobCompletion::expected_request_state).
 absl::Status RequestChangedMeanwhile(const std::string& name, RequestState expected);
+// INVALID_ARGUMENT unless `state` is DISPATCHED or PENDING_APPROVAL (the states that wait
+// at the CA and are expired by age).
+absl::Status ValidateWaitingState(RequestState state);
 // INVALID_ARGUMENT "<what> page size must be positive" for limit <= 0.
 absl::Status ValidatePageSize(absl::string_view what, int limit);
 

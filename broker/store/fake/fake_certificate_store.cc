@@ -418,6 +418,24 @@ absl::StatusOr<int> FakeStore::ExpireLeases(absl::Time now) {
   return expired;
 }
 
+absl::StatusOr<std::vector<CertificateRequestRecord>> FakeStore::ListWaitingRequestsCreatedBefore(
+    RequestState state, absl::Time created_before, int limit) {
+  absl::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(BeginCall());
+  RETURN_IF_ERROR(ValidateWaitingState(state));
+  RETURN_IF_ERROR(ValidatePageSize("waiting request", limit));
+  std::vector<CertificateRequestRecord> out;
+  for (const auto& [name, r] : requests_) {
+    if (r.state == state && r.create_time < created_before) out.push_back(r);
+  }
+  std::sort(out.begin(), out.end(),
+            [](const CertificateRequestRecord& a, const CertificateRequestRecord& b) {
+              return std::tie(a.create_time, a.name) < std::tie(b.create_time, b.name);
+            });
+  if (static_cast<int>(out.size()) > limit) out.resize(limit);
+  return out;
+}
+
 absl::StatusOr<std::vector<CertificateRequestRecord>> FakeStore::ListOverdueQueuedRequests(
     absl::Time now, int limit) {
   absl::MutexLock lock(&mu_);

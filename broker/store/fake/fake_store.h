@@ -133,6 +133,8 @@ class FakeStore final : public Store, public CertificateStore {
   absl::StatusOr<std::vector<JobRecord>> ClaimJobs(const ClaimParams& params) override;
   absl::StatusOr<CertificateRequestRecord> CompleteJob(const JobCompletion& completion) override;
   absl::StatusOr<int> ExpireLeases(absl::Time now) override;
+  absl::StatusOr<std::vector<CertificateRequestRecord>> ListWaitingRequestsCreatedBefore(
+      RequestState state, absl::Time created_before, int limit) override;
   absl::StatusOr<std::vector<CertificateRequestRecord>> ListOverdueQueuedRequests(
       absl::Time now, int limit) override;
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ListCasWithReadyJobs(

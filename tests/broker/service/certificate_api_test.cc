@@ -175,5 +175,37 @@ TEST_F(CertificateApiTest, WaitingReasonDoesNotShowConnectorHosts) {
       << created->waiting_reason;
 }
 
+// Before, DISPATCHED and PENDING_APPROVAL requests never ended and RETRIEVE was retried
+// for ever.
+TEST_F(CertificateApiTest, RequestsWaitingAtTheCaExpireByAge) {
+  auto pending = api_.Create(caller_, CsrRequest("pending"));
+  auto dispatched = api_.Create(caller_, CsrRequest("dispatched"));
+  ASSERT_TRUE(pending.ok() && dispatched.ok());
+  CertificateRequestRecord p = *pending;
+  p.state = RequestState::kPendingApproval;
+  p.ca_request_id = 77;
+  ASSERT_TRUE(store_.UpdateCertificateRequest("t-1", p.name, {RequestState::kQueued}, p, false).ok());
+  CertificateRequestRecord d = *dispatched;
+  d.state = RequestState::kDispatched;
+  ASSERT_TRUE(store_.UpdateCertificateRequest("t-1", d.name, {RequestState::kQueued}, d, false).ok());
+
+  clock_.Advance(absl::Hours(23));
+  EXPECT_EQ(*api_.ExpireWaitingRequests(), 0);
+  clock_.Advance(absl::Hours(2));
+  EXPECT_EQ(*api_.ExpireWaitingRequests(), 1);
+  auto d_after = store_.GetCertificateRequest("t-1", d.name);
+  EXPECT_EQ(d_after->state, RequestState::kExpired);
+  EXPECT_EQ(d_after->error_code, "DISPATCH_TIMEOUT");
+  EXPECT_TRUE(absl::StrContains(d_after->remedy, "CertbridgeRequestId:" + d.name)) << d_after->remedy;
+  EXPECT_EQ(store_.GetCertificateRequest("t-1", p.name)->state, RequestState::kPendingApproval);
+
+  clock_.Advance(absl::Hours(24 * 30));
+  EXPECT_EQ(*api_.ExpireWaitingRequests(), 1);
+  auto p_after = store_.GetCertificateRequest("t-1", p.name);
+  EXPECT_EQ(p_after->state, RequestState::kExpired);
+  EXPECT_EQ(p_after->error_code, "PENDING_APPROVAL_TIMEOUT");
+  EXPECT_TRUE(absl::StrContains(p_after->remedy, "CA request 77")) << p_after->remedy;
+}
+
 }  // namespace
 }  // namespace certbridge::broker

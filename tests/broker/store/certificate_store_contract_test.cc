@@ -515,6 +515,31 @@ TEST_P(CertificateStoreContractTest, ListLeasedJobsIsPerConnector) {
 
 // Before the fix the completion rewrote the request whatever its state: a REVOKED request
 // could turn back into ISSUED under concurrent completions.
+TEST_P(CertificateStoreContractTest, WaitingRequestsAreListedByAgeAcrossTenants) {
+  Create("t1", "old");
+  Create("t2", "other-tenant");
+  for (const auto& [tenant, name] : {std::pair<std::string, std::string>{"t1", "old"},
+                                     {"t2", "other-tenant"}}) {
+    CertificateRequestRecord r = *certs_->GetCertificateRequest(tenant, name);
+    r.state = RequestState::kPendingApproval;
+    ASSERT_TRUE(certs_->UpdateCertificateRequest(tenant, name, {RequestState::kQueued}, r, false).ok());
+  }
+  const absl::Time created = certs_->GetCertificateRequest("t1", "old")->create_time;
+  EXPECT_THAT(*certs_->ListWaitingRequestsCreatedBefore(RequestState::kPendingApproval, created, 10),
+              IsEmpty());
+  auto listed = certs_->ListWaitingRequestsCreatedBefore(RequestState::kPendingApproval,
+                                                         created + absl::Seconds(1), 10);
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  EXPECT_EQ(listed->size(), 2u);
+  EXPECT_THAT(*certs_->ListWaitingRequestsCreatedBefore(RequestState::kDispatched,
+                                                        created + absl::Seconds(1), 10),
+              IsEmpty());
+  EXPECT_EQ(certs_->ListWaitingRequestsCreatedBefore(RequestState::kIssued, created, 10)
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST_P(CertificateStoreContractTest, CompletionDecidedOnAnOlderStateWritesNothing) {
   Create("t1", "req-1");
   std::vector<JobRecord> claimed = ClaimOk(Claim("t1", {"ca1"}, "c1", "CORP\\svc-a"));
