@@ -68,6 +68,27 @@ void ApiKeyAuthenticator::RememberUnknown(const std::string& key_id) const {
   unknown_keys_[key_id] = clock_->Now() + cache_options_.unknown_key_ttl;
 }
 
+std::optional<ApiKeyRecord> ApiKeyAuthenticator::CachedRecord(const std::string& key_id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = known_keys_.find(key_id);
+  if (it == known_keys_.end()) return std::nullopt;
+  if (it->second.expire > clock_->Now()) return it->second.record;
+  known_keys_.erase(it);
+  return std::nullopt;
+}
+
+void ApiKeyAuthenticator::RememberRecord(const ApiKeyRecord& record) const {
+  absl::MutexLock lock(&mu_);
+  const absl::Time now = clock_->Now();
+  if (known_keys_.size() >= cache_options_.max_known_keys) {
+    for (auto it = known_keys_.begin(); it != known_keys_.end();) {
+      it = it->second.expire <= now ? known_keys_.erase(it) : std::next(it);
+    }
+    if (known_keys_.size() >= cache_options_.max_known_keys) known_keys_.clear();
+  }
+  known_keys_[record.key_id] = KnownKey{record, now + cache_options_.known_key_ttl};
+}
+
 absl::StatusOr<Caller> ApiKeyAuthenticator::Authenticate(
     absl::string_view authorization_header) const {
   if (authorization_header.empty()) {
@@ -91,7 +112,13 @@ absl::StatusOr<Caller> ApiKeyAuthenticator::Authenticate(
     }
     const std::string key_id(parts[1]);
     if (KnownUnknown(key_id)) return absl::UnauthenticatedError("unknown or revoked API key");
-    absl::StatusOr<ApiKeyRecord> record = store_->LookupApiKey(key_id);
+    absl::StatusOr<ApiKeyRecord> record;
+    if (std::optional<ApiKeyRecord> cached = CachedRecord(key_id)) {
+      record = *std::move(cached);
+    } else {
+      record = store_->LookupApiKey(key_id);
+      if (record.ok()) RememberRecord(*record);
+    }
     if (absl::IsNotFound(record.status())) RememberUnknown(key_id);
     if (absl::IsNotFound(record.status()) ||
         (record.ok() && !pki::ConstantTimeEquals(record->secret_hash, pki::Sha256Hex(parts[2])))) {

@@ -11,11 +11,15 @@
 //
 // An unknown key id is remembered for a short while (negative cache), so that a flood of
 // made-up keys costs no database lookups. Key ids are random, so a key created later
-// cannot have been looked up before; revoked keys are not cached and stop working at once.
+// cannot have been looked up before. A known key's record is kept for a few seconds too
+// (positive cache): a busy caller, or one refused by a rate limit, costs a hash and no
+// database read per call. Keys cannot be revoked yet; when they can, a revocation takes
+// effect on every replica within known_key_ttl.
 #ifndef CERTBRIDGE_BROKER_SERVICE_API_KEY_AUTH_H_
 #define CERTBRIDGE_BROKER_SERVICE_API_KEY_AUTH_H_
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -54,8 +58,11 @@ NewApiKey GenerateApiKey();
 struct ApiKeyCacheOptions {
   // How long an unknown key id is answered without a lookup.
   absl::Duration unknown_key_ttl = absl::Seconds(30);
-  // Most unknown key ids remembered; when full, the oldest half is dropped.
+  // Most unknown key ids remembered; when full, about half is dropped.
   size_t max_unknown_keys = 10000;
+  // How long a looked-up key's record answers without a lookup, and how many are kept.
+  absl::Duration known_key_ttl = absl::Seconds(5);
+  size_t max_known_keys = 10000;
 };
 
 class ApiKeyAuthenticator {
@@ -71,6 +78,8 @@ class ApiKeyAuthenticator {
 
  private:
   bool KnownUnknown(const std::string& key_id) const;
+  std::optional<ApiKeyRecord> CachedRecord(const std::string& key_id) const;
+  void RememberRecord(const ApiKeyRecord& record) const;
   void RememberUnknown(const std::string& key_id) const;
 
   Store* store_;
@@ -81,6 +90,12 @@ class ApiKeyAuthenticator {
   mutable absl::Mutex mu_;
   // key id -> when the negative answer expires.
   mutable std::map<std::string, absl::Time> unknown_keys_ ABSL_GUARDED_BY(mu_);
+  struct KnownKey {
+    ApiKeyRecord record;
+    absl::Time expire;
+  };
+  // key id -> the stored record, until `expire`.
+  mutable std::map<std::string, KnownKey> known_keys_ ABSL_GUARDED_BY(mu_);
 };
 
 // Tenant calls need a tenant key with `scope`; the operator key is refused with

@@ -72,5 +72,18 @@ TEST_F(ApiKeyAuthTest, OversizedHeaderIsRefusedWithoutALookup) {
   EXPECT_EQ(store_.call_count(), before);
 }
 
+TEST_F(ApiKeyAuthTest, KnownKeyIsReadOnceWhileCachedAndItsSecretStillChecked) {
+  const int64_t before = store_.call_count();
+  for (int i = 0; i < 50; ++i) {
+    EXPECT_TRUE(auth_.Authenticate(absl::StrCat("Bearer ", key_.full_key)).ok());
+    EXPECT_EQ(auth_.Authenticate(absl::StrCat("Bearer cbk.", key_.key_id, ".wrong")).status().code(),
+              absl::StatusCode::kUnauthenticated);
+  }
+  EXPECT_EQ(store_.call_count() - before, 1);
+  clock_.Advance(absl::Seconds(6));
+  EXPECT_TRUE(auth_.Authenticate(absl::StrCat("Bearer ", key_.full_key)).ok());
+  EXPECT_EQ(store_.call_count() - before, 2);
+}
+
 }  // namespace
 }  // namespace certbridge::broker
