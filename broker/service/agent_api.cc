@@ -1,5 +1,6 @@
 #include "broker/service/agent_api.h"
 
+#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -162,7 +163,30 @@ absl::StatusOr<ConnectorRecord> AgentApi::AuthenticateStream(absl::string_view c
         "`certbridge-agent register` first");
   }
   ASSIGN_OR_RETURN(AgentIdentity identity, connector_ca_->Verify(client_chain_pem, clock_->Now()));
-  return CheckStreamConnector(identity);
+  ASSIGN_OR_RETURN(ConnectorRecord connector, CheckStreamConnector(identity));
+  RETURN_IF_ERROR(CheckCurrentCertificate(connector, client_chain_pem));
+  return connector;
+}
+
+absl::Status AgentApi::CheckCurrentCertificate(const ConnectorRecord& connector,
+                                               absl::string_view client_chain_pem) {
+  absl::StatusOr<pki::CertificateInfo> presented = pki::ParseCertificate(client_chain_pem);
+  if (!presented.ok()) {
+    return absl::UnauthenticatedError("the agent certificate does not parse");
+  }
+  if (presented->serial_hex == connector.certificate_serial) return absl::OkStatus();
+  // Another certificate of this connector: accepted only if it is older than the current
+  // one, and the current one was issued within the renewal grace period.
+  absl::StatusOr<pki::CertificateInfo> current =
+      pki::ParseCertificate(connector.certificate_chain_pem);
+  if (current.ok() && presented->not_before <= current->not_before &&
+      clock_->Now() - current->not_before <= options_.renewal_grace) {
+    return absl::OkStatus();
+  }
+  return absl::UnauthenticatedError(absl::StrCat(
+      "connector \"", connector.connector_id, "\": this agent certificate (serial ",
+      presented->serial_hex, ") was replaced by a renewal; the agent must use its newest "
+      "certificate, or re-register with `certbridge-agent register --force` if it was lost"));
 }
 
 absl::StatusOr<ConnectorRecord> AgentApi::CheckStreamConnector(const AgentIdentity& identity) {
@@ -223,6 +247,17 @@ absl::StatusOr<v1::RenewedCertificate> AgentApi::Renew(const ConnectorRecord& co
                                                        const v1::RenewalRequest& r) {
   if (r.csr_pem().size() > kMaxCsrBytes) {
     return absl::InvalidArgumentError("renewal CSR is too large");
+  }
+  if (absl::StatusOr<pki::CertificateInfo> current =
+          pki::ParseCertificate(connector.certificate_chain_pem);
+      current.ok()) {
+    const absl::Duration floor =
+        std::min(options_.min_renewal_interval, (current->not_after - current->not_before) / 4);
+    if (clock_->Now() - current->not_before < floor) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "connector \"", connector.connector_id, "\": its certificate was renewed less than ",
+          absl::FormatDuration(floor), " ago; renew at two thirds of its life"));
+    }
   }
   ASSIGN_OR_RETURN(IssuedAgentCertificate cert,
                    connector_ca_->Issue(r.csr_pem(), {connector.tenant_id, connector.connector_id},

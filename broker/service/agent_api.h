@@ -20,6 +20,12 @@ struct AgentApiOptions {
   // Shown to the agent; the code is appended as ?code=XXXX-XXXX.
   std::string registration_url_base = "https://certbridge.invalid/connectors/approve";
   int heartbeat_interval_seconds = 30;
+  // After a renewal, the certificate it replaced still opens a stream for this long (the
+  // agent may have crashed before saving the new one); after that only the newest does.
+  absl::Duration renewal_grace = absl::Hours(1);
+  // A renewal is refused while the current certificate is younger than this (or a quarter
+  // of its lifetime, if shorter): a compromised agent cannot mint certificates in a loop.
+  absl::Duration min_renewal_interval = absl::Minutes(10);
 };
 
 class AgentApi {
@@ -38,14 +44,19 @@ class AgentApi {
       const v1::GetRegistrationRequest& r);
 
   // Checks a stream's client certificate chain and the connector row: the connector must
-  // exist, belong to the certificate's tenant and be ACTIVE. UNAUTHENTICATED (bad or
-  // missing certificate, deleted connector), FAILED_PRECONDITION (pending),
+  // exist, belong to the certificate's tenant and be ACTIVE, and the certificate must be
+  // its current one (CheckCurrentCertificate). UNAUTHENTICATED (bad, missing or replaced
+  // certificate, deleted connector), FAILED_PRECONDITION (pending),
   // PERMISSION_DENIED (disabled or rejected).
   absl::StatusOr<ConnectorRecord> AuthenticateStream(absl::string_view client_chain_pem);
 
   // Re-reads the connector for a live stream: ACTIVE gives the record, anything else the
   // status the stream should end with.
   absl::StatusOr<ConnectorRecord> CheckStreamConnector(const AgentIdentity& identity);
+  // UNAUTHENTICATED unless `client_chain_pem` is the connector's current certificate, or
+  // one it replaced within renewal_grace.
+  absl::Status CheckCurrentCertificate(const ConnectorRecord& connector,
+                                       absl::string_view client_chain_pem);
 
   absl::StatusOr<v1::AgentConfig> ConfigFor(const ConnectorRecord& connector);
 
@@ -57,6 +68,8 @@ class AgentApi {
   absl::Status EndSession(const std::string& connector_id, const std::string& replica_id);
 
   // Signs a renewal CSR for a new key; stores the new serial and expiry.
+  // FAILED_PRECONDITION while the current certificate is younger than
+  // min_renewal_interval (or a quarter of its lifetime).
   absl::StatusOr<v1::RenewedCertificate> Renew(const ConnectorRecord& connector,
                                                const v1::RenewalRequest& r);
 

@@ -117,6 +117,39 @@ TEST_F(AdminApiTest, ExpiredAgentCertificateTellsTheAgentToReRegister) {
   EXPECT_TRUE(absl::StrContains(stream.status().message(), "re-register")) << stream.status();
 }
 
+// Before, Connect accepted any unexpired certificate of the connector, even one a renewal
+// had replaced, and renewals were unbounded.
+TEST_F(AdminApiTest, OnlyTheCurrentAgentCertificateConnectsAfterTheRenewalGrace) {
+  Caller admin = NewTenantAdmin("acme");
+  auto registered = Register(Token(admin));
+  v1::ApproveConnectorRequest approve;
+  approve.set_registration_code(registered->registration_code());
+  ASSERT_TRUE(admin_.ApproveConnector(admin, approve).ok());
+  auto connector = store_.GetConnectorById(registered->connector_id(), clock_.Now());
+  ASSERT_TRUE(connector.ok());
+  const std::string first_chain = connector->certificate_chain_pem;
+  ASSERT_TRUE(agents_.AuthenticateStream(first_chain).ok());
+
+  auto key = pki::PrivateKey::Generate(pki::KeyType::kEcP256);
+  v1::RenewalRequest renewal;
+  renewal.set_csr_pem(*pki::CreateCsrPem(*key, {"CN=agent", {}}));
+  EXPECT_EQ(agents_.Renew(*connector, renewal).status().code(),
+            absl::StatusCode::kFailedPrecondition);  // just issued: too soon
+
+  clock_.Advance(absl::Hours(16));  // two thirds of the 24 h lifetime
+  auto renewed = agents_.Renew(*connector, renewal);
+  ASSERT_TRUE(renewed.ok()) << renewed.status();
+  EXPECT_TRUE(agents_.AuthenticateStream(renewed->certificate_chain_pem()).ok());
+  // The agent may not have saved the new certificate yet: the old one works for a while.
+  EXPECT_TRUE(agents_.AuthenticateStream(first_chain).ok());
+  clock_.Advance(absl::Minutes(61));
+  auto replaced = agents_.AuthenticateStream(first_chain);
+  EXPECT_EQ(replaced.status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_TRUE(absl::StrContains(replaced.status().message(), "replaced by a renewal"))
+      << replaced.status();
+  EXPECT_TRUE(agents_.AuthenticateStream(renewed->certificate_chain_pem()).ok());
+}
+
 TEST_F(AdminApiTest, StreamsOfPendingAndDisabledConnectorsAreRefused) {
   Caller admin = NewTenantAdmin("acme");
   auto registered = Register(Token(admin));
