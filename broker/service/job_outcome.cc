@@ -129,6 +129,16 @@ absl::StatusOr<JobCompletion> OutcomeOfJob(const CertificateRequestRecord& reque
             absl::StrCat("the agent reported ISSUED with a certificate that does not parse: ",
                          cert.status().message()));
       }
+      // CSR mode: the certificate must be for the key of the CSR the MDM sent, whatever
+      // an agent or a CA answers. (In key-generation mode only the agent knows the key.)
+      if (!request.csr_pem.empty()) {
+        absl::StatusOr<pki::CsrInfo> csr = pki::ParseCsr(request.csr_pem);
+        if (!csr.ok() || csr->public_key_der != cert->public_key_der) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "the agent reported ISSUED with certificate serial ", cert->serial_hex,
+              " whose public key is not the key of the request's CSR"));
+        }
+      }
       r.state = RequestState::kIssued;
       r.certificate_pem = cert->pem;
       r.chain_pem = result.chain_pem();

@@ -270,6 +270,14 @@ CertificateInfo DescribeCertificate(X509* cert) {
   info.der = internal::ToDer(cert);
   info.pem = internal::ToPem(cert);
   info.subject = internal::FormatDistinguishedName(X509_get_subject_name(cert));
+  if (EVP_PKEY* key = X509_get0_pubkey(cert); key != nullptr) {
+    unsigned char* spki = nullptr;
+    const int spki_len = i2d_PUBKEY(key, &spki);
+    if (spki_len > 0) {
+      info.public_key_der.assign(reinterpret_cast<char*>(spki), static_cast<size_t>(spki_len));
+    }
+    OPENSSL_free(spki);
+  }
   info.issuer = internal::FormatDistinguishedName(X509_get_issuer_name(cert));
   BignumPtr serial(ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr));
   if (serial != nullptr) {

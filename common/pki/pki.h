@@ -129,6 +129,7 @@ struct CertificateInfo {
   std::string serial_hex;  // upper-case hex, no leading zeros
   absl::Time not_before;
   absl::Time not_after;
+  std::string public_key_der;  // SubjectPublicKeyInfo, as CsrInfo::public_key_der
   std::vector<SubjectAltName> sans;
   std::vector<std::string> extended_key_usages;
   bool is_ca = false;

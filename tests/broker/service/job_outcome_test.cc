@@ -31,11 +31,15 @@ class JobOutcomeTest : public ::testing::Test {
     return OutcomeOfJob(request_, job_, result, "conn-1", "CORP\\svc", now_, JobOutcomeOptions());
   }
 
-  static std::string IssuedPem() {
+  static std::string NewCsrPem() {
+    auto key = pki::PrivateKey::Generate(pki::KeyType::kEcP256);
+    return *pki::CreateCsrPem(*key, {"CN=device", {}});
+  }
+
+  static std::string IssuedPem(const std::string& csr_pem = NewCsrPem()) {
     auto ca = pki::SigningCa::CreateSelfSigned("CN=Test CA", pki::KeyType::kEcP256,
                                                absl::Now() - absl::Hours(1), absl::Now() + absl::Hours(48));
-    auto key = pki::PrivateKey::Generate(pki::KeyType::kEcP256);
-    auto csr = pki::ParseCsr(*pki::CreateCsrPem(*key, {"CN=device", {}}));
+    auto csr = pki::ParseCsr(csr_pem);
     pki::IssueParams params;
     params.csr_der = csr->der;
     params.not_before = absl::Now() - absl::Minutes(1);
@@ -73,6 +77,23 @@ TEST_F(JobOutcomeTest, IssuedWithGarbageCertificateIsInvalidArgument) {
   result.set_disposition(adcs::kDispositionIssued);
   result.set_certificate_pem("not a certificate");
   EXPECT_EQ(Outcome(result).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// Before, an agent (or a CA) could report any certificate as the request's.
+TEST_F(JobOutcomeTest, IssuedCertificateMustBeForTheCsrKey) {
+  request_.csr_pem = NewCsrPem();
+  v1::JobResult result;
+  result.set_ca_answered(true);
+  result.set_disposition(adcs::kDispositionIssued);
+  result.set_certificate_pem(IssuedPem());  // another key
+  auto other = Outcome(result);
+  EXPECT_EQ(other.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(other.status().message(), "not the key of the request's CSR"))
+      << other.status();
+  result.set_certificate_pem(IssuedPem(request_.csr_pem));
+  auto same = Outcome(result);
+  ASSERT_TRUE(same.ok()) << same.status();
+  EXPECT_EQ(same->request.state, RequestState::kIssued);
 }
 
 TEST_F(JobOutcomeTest, UnderSubmissionSchedulesStickyRetrieveWithBackoff) {
