@@ -4,6 +4,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "broker/service/admin_api.h"
 #include "broker/service/field_checks.h"
@@ -219,12 +220,33 @@ absl::Status AgentApi::RecordHello(const ConnectorRecord& connector, const v1::H
   RETURN_IF_ERROR(CheckText("hello.os", hello.os(), kMaxShortField, false));
   RETURN_IF_ERROR(CheckText("hello.agent_version", hello.agent_version(), kMaxShortField, false));
   RETURN_IF_ERROR(CheckText("hello.ca_identity", hello.ca_identity(), kMaxShortField, false));
+  // The CA identity decides where sticky RETRIEVE and REVOKE jobs go: it is the one an
+  // admin approved at registration, and Hello cannot change it.
+  if (!hello.ca_identity().empty() && !connector.ca_identity.empty() &&
+      !absl::EqualsIgnoreCase(hello.ca_identity(), connector.ca_identity)) {
+    AuditEventRecord event;
+    event.tenant_id = connector.tenant_id;
+    event.time = clock_->Now();
+    event.actor = absl::StrCat("connector:", connector.connector_id);
+    event.action = "connector.ca_identity_mismatch";
+    event.object_id = connector.connector_id;
+    event.details = absl::StrCat("registered as ", connector.ca_identity, ", now runs as ",
+                                 hello.ca_identity());
+    (void)store_->AppendAuditEvent(event);
+    return absl::FailedPreconditionError(absl::StrCat(
+        "connector \"", connector.connector_id, "\" was approved for CA identity ",
+        connector.ca_identity, " but the agent now runs as ", hello.ca_identity(),
+        "; pending requests can only be retrieved by the identity that submitted them. Run "
+        "the agent service as ", connector.ca_identity,
+        ", or register it again (certbridge-agent register --force) for an admin to approve "
+        "the new identity"));
+  }
   RETURN_IF_ERROR(store_->UpdateConnectorAgentInfo(
       connector.tenant_id, connector.connector_id,
       hello.host().empty() ? connector.host : hello.host(),
       hello.os().empty() ? connector.os : hello.os(),
       hello.agent_version().empty() ? connector.agent_version : hello.agent_version(),
-      hello.ca_identity().empty() ? connector.ca_identity : hello.ca_identity()));
+      connector.ca_identity.empty() ? hello.ca_identity() : connector.ca_identity));
   return RecordHeartbeat(connector, replica_id, connect_time);
 }
 

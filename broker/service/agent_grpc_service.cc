@@ -207,7 +207,8 @@ class AgentGrpcService::ConnectStream final
     AgentSlotInfo info;
     info.tenant_id = connector.tenant_id;
     info.connector_id = connector.connector_id;
-    info.ca_identity = hello.ca_identity().empty() ? connector.ca_identity : hello.ca_identity();
+    // RecordHello refused a Hello whose identity differs from the approved one.
+    info.ca_identity = connector.ca_identity.empty() ? hello.ca_identity() : connector.ca_identity;
     info.ca_ids = connector.ca_ids;
     info.window = hello.max_concurrent_jobs() > 0 ? std::min(hello.max_concurrent_jobs(), 64) : 4;
     const int64_t slot = service_->dispatcher_->AddAgent(info, this);

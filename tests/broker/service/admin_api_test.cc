@@ -150,6 +150,27 @@ TEST_F(AdminApiTest, OnlyTheCurrentAgentCertificateConnectsAfterTheRenewalGrace)
   EXPECT_TRUE(agents_.AuthenticateStream(renewed->certificate_chain_pem()).ok());
 }
 
+// Before, Hello silently replaced the approved CA identity, redirecting sticky RETRIEVE
+// and REVOKE jobs.
+TEST_F(AdminApiTest, HelloCannotChangeTheApprovedCaIdentity) {
+  Caller admin = NewTenantAdmin("acme");
+  auto registered = Register(Token(admin));
+  v1::ApproveConnectorRequest approve;
+  approve.set_registration_code(registered->registration_code());
+  ASSERT_TRUE(admin_.ApproveConnector(admin, approve).ok());
+  auto connector = store_.GetConnectorById(registered->connector_id(), clock_.Now());
+  ASSERT_TRUE(connector.ok());
+  v1::Hello hello;
+  hello.set_ca_identity("corp\\adcs01$");  // the same, in another case
+  EXPECT_TRUE(agents_.RecordHello(*connector, hello, "r1", clock_.Now()).ok());
+  hello.set_ca_identity("CORP\\Attacker");
+  auto changed = agents_.RecordHello(*connector, hello, "r1", clock_.Now());
+  EXPECT_EQ(changed.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(absl::StrContains(changed.message(), "register --force")) << changed;
+  EXPECT_EQ(store_.GetConnectorById(registered->connector_id(), clock_.Now())->ca_identity,
+            "CORP\\ADCS01$");
+}
+
 TEST_F(AdminApiTest, StreamsOfPendingAndDisabledConnectorsAreRefused) {
   Caller admin = NewTenantAdmin("acme");
   auto registered = Register(Token(admin));
