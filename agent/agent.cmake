@@ -27,10 +27,13 @@ target_compile_options(certbridge_agent_state PRIVATE ${CERTBRIDGE_WARNINGS})
 target_link_libraries(certbridge_agent_state PUBLIC
   certbridge_agent_platform certbridge_common absl::status absl::statusor absl::strings)
 
-# Job execution: the executor, its journal and the encrypted store of generated keys.
+# Job execution: the executor, its journal, the encrypted store of generated keys and the
+# agent's own policy (agent_policy: pure decisions; agent_policy_state: its files).
 # Links the CaBackend seam only; main.cc picks the implementation. pending_key_store.cc
 # uses OpenSSL directly for encrypted PKCS#8, which common/pki does not offer.
 add_library(certbridge_agent_jobs STATIC
+  ${CMAKE_CURRENT_LIST_DIR}/jobs/agent_policy.cc
+  ${CMAKE_CURRENT_LIST_DIR}/jobs/agent_policy_state.cc
   ${CMAKE_CURRENT_LIST_DIR}/jobs/job_executor.cc
   ${CMAKE_CURRENT_LIST_DIR}/jobs/job_journal.cc
   ${CMAKE_CURRENT_LIST_DIR}/jobs/pending_key_store.cc)

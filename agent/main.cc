@@ -6,18 +6,23 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "agent/client/agent_info.h"
 #include "agent/client/agent_session.h"
 #include "agent/client/registration.h"
 #include "agent/client/renewal_policy.h"
 #include "agent/client/state_dir.h"
+#include "agent/jobs/agent_policy.h"
+#include "agent/jobs/agent_policy_state.h"
 #include "agent/jobs/ca_backend_source.h"
 #include "agent/jobs/job_executor.h"
 #include "agent/jobs/job_journal.h"
@@ -48,6 +53,8 @@ struct FlagSpec {
   const char* name;        // without "--"
   const char* value_name;  // nullptr for a boolean flag
   std::string help;
+  // May be given more than once; the values are kept in order (FlagValues).
+  bool repeatable = false;
 };
 
 struct Command {
@@ -86,6 +93,29 @@ const Command kRun = {
          "                            registered ca_identity (Linux has no other CA client:\n"
          "                            without it every job fails; Windows uses AD CS's COM)"},
         {"max-concurrent-jobs", "N", "jobs run at once; the broker's credit window (4)"},
+        {"allowed-ca", "'HOST\\CA'",
+         "a CA config string jobs may use; repeat for several (default:\n"
+         "                            any CA, logged as a warning at start)",
+         true},
+        {"allowed-template", "NAME",
+         "a certificate template jobs may request; repeat for several\n"
+         "                            (default: any template, logged as a warning at start)",
+         true},
+        {"allow-revoke-any", nullptr,
+         "revoke any serial the broker names (default: only certificates\n"
+         "                            issued through this agent)"},
+    }};
+
+const Command kTrustDeliveryCertificate = {
+    "trust-delivery-certificate",
+    "Pin the tenant's delivery certificate by its SHA-256 fingerprint: key-generation jobs\n"
+    "envelope PKCS#12 passwords only to the pinned certificate. The first key-generation job\n"
+    "pins the certificate it carries (the fingerprint is logged); run this, after checking\n"
+    "the fingerprint with the tenant, when the tenant replaces its delivery certificate.\n"
+    "A running agent uses the new pin from its next job.",
+    {
+        {"sha256", "HEX", "the certificate's SHA-256 fingerprint, with or without colons (required)"},
+        {"state-dir", "DIR", "state dir written by register (default " + kDefaultStateDir + ")"},
     }};
 
 const Command kStatus = {
@@ -126,6 +156,7 @@ void PrintUsage(std::ostream& out) {
          "  register   register this agent with a broker (needs an enrollment token)\n"
          "  run        keep the stream to the broker open (run this as the service)\n"
          "  status     show the registration and certificate in the state dir\n"
+         "  trust-delivery-certificate  pin the tenant's delivery certificate (SHA-256)\n"
 #ifdef CERTBRIDGE_AGENT_HAS_TEST_CA
          "  test-ca    check that a CA answers and can issue (like certutil -ping)\n"
 #endif
@@ -140,6 +171,8 @@ void PrintUsage(std::ostream& out) {
 // Parses --name VALUE, --name=VALUE and boolean --name. Returns false (after printing the
 // problem and the usage to stderr) on an unknown flag, a missing value or a stray argument.
 // Sets *help when --help or -h was given.
+constexpr char kRepeatSeparator = '\0';
+
 bool ParseFlags(const Command& command, int argc, char** argv,
                 std::map<std::string, std::string>& values, bool& help) {
   help = false;
@@ -191,9 +224,22 @@ bool ParseFlags(const Command& command, int argc, char** argv,
       }
       value = argv[++i];
     }
-    values[name] = value;
+    if (spec->repeatable && values.count(name) > 0) {
+      values[name] += kRepeatSeparator;  // CA config strings and template names have no NUL
+      values[name] += value;
+    } else {
+      values[name] = value;
+    }
   }
   return true;
+}
+
+// Every value of a repeatable flag, in order.
+std::vector<std::string> FlagValues(const std::map<std::string, std::string>& values,
+                                    const std::string& name) {
+  auto it = values.find(name);
+  if (it == values.end()) return {};
+  return absl::StrSplit(it->second, kRepeatSeparator);
 }
 
 std::string Flag(const std::map<std::string, std::string>& values, const std::string& name,
@@ -254,6 +300,63 @@ int Register(int argc, char** argv) {
   return kExitOk;
 }
 
+// Once at start: what the customer's policy allows, what it leaves open, and the pinned
+// delivery certificate.
+void LogPolicy(const AgentPolicy& policy, const AgentPolicyState& state) {
+  const AgentPolicyOptions& o = policy.options();
+  absl::StatusOr<std::optional<std::string>> pin = state.PinnedDeliveryCertificate();
+  LogInfo("policy.loaded",
+          {{"allowed_ca", o.allowed_ca_configs.empty() ? "any" : absl::StrJoin(o.allowed_ca_configs, "; ")},
+           {"allowed_template",
+            o.allowed_templates.empty() ? "any" : absl::StrJoin(o.allowed_templates, "; ")},
+           {"allow_revoke_any", o.allow_revoke_any ? "true" : "false"},
+           {"delivery_certificate_sha256",
+            !pin.ok()              ? pin.status().ToString()
+            : pin->has_value()     ? FormatSha256Fingerprint(**pin)
+                                   : "not pinned yet (the first key-generation job pins it)"}});
+  for (const std::string& open : policy.OpenEnds()) {
+    LogWarning("policy.open", {{"what", open}});
+  }
+}
+
+int TrustDeliveryCertificate(int argc, char** argv) {
+  std::map<std::string, std::string> flags;
+  bool help;
+  if (!ParseFlags(kTrustDeliveryCertificate, argc, argv, flags, help)) return kExitUsage;
+  if (help) {
+    PrintCommandUsage(kTrustDeliveryCertificate, std::cout);
+    return kExitOk;
+  }
+  absl::StatusOr<std::string> sha256 = NormalizeSha256Fingerprint(Flag(flags, "sha256"));
+  if (!sha256.ok()) {
+    return UsageError(kTrustDeliveryCertificate,
+                      absl::StrCat("--sha256: ", sha256.status().message()));
+  }
+  StateDir dir(Flag(flags, "state-dir", kDefaultStateDir));
+  // Only into a registered state dir: a mistyped --state-dir must not create a new one.
+  absl::StatusOr<AgentRegistration> reg = dir.LoadRegistration();
+  absl::StatusOr<std::unique_ptr<AgentPolicyState>> state =
+      reg.ok() ? AgentPolicyState::Open(dir.FilePath("policy"))
+               : absl::StatusOr<std::unique_ptr<AgentPolicyState>>(reg.status());
+  absl::StatusOr<std::optional<std::string>> before =
+      state.ok() ? (*state)->PinnedDeliveryCertificate()
+                 : absl::StatusOr<std::optional<std::string>>(state.status());
+  absl::Status pinned = state.ok() ? (*state)->PinDeliveryCertificate(*sha256) : state.status();
+  if (!pinned.ok()) {
+    std::cerr << "certbridge-agent trust-delivery-certificate: " << pinned.message() << "\n";
+    return kExitFailure;
+  }
+  LogWarning("policy.delivery_certificate_trusted",
+             {{"sha256", FormatSha256Fingerprint(*sha256)},
+              {"previous", before.ok() && before->has_value() ? FormatSha256Fingerprint(**before)
+                                                              : ""}});
+  std::cout << "Pinned delivery certificate SHA-256 " << FormatSha256Fingerprint(*sha256) << "\n";
+  if (before.ok() && before->has_value() && **before != *sha256) {
+    std::cout << "(replaces " << FormatSha256Fingerprint(**before) << ")\n";
+  }
+  return kExitOk;
+}
+
 int Run(int argc, char** argv) {
   std::map<std::string, std::string> flags;
   bool help;
@@ -289,6 +392,15 @@ int Run(int argc, char** argv) {
       return UsageError(kRun, "--max-concurrent-jobs must be a number from 1 to 64");
     }
   }
+  AgentPolicyOptions policy_options;
+  policy_options.allowed_ca_configs = FlagValues(flags, "allowed-ca");
+  policy_options.allowed_templates = FlagValues(flags, "allowed-template");
+  policy_options.allow_revoke_any = !Flag(flags, "allow-revoke-any").empty();
+  for (const auto* list : {&policy_options.allowed_ca_configs, &policy_options.allowed_templates}) {
+    for (const std::string& v : *list) {
+      if (v.empty()) return UsageError(kRun, "--allowed-ca and --allowed-template need a value");
+    }
+  }
   const std::string emulator = Flag(flags, "ca-emulator");
 #ifndef CERTBRIDGE_AGENT_HAS_TEST_CA
   if (!emulator.empty()) {
@@ -304,6 +416,7 @@ int Run(int argc, char** argv) {
   // below reports what is missing.
   std::unique_ptr<JobJournal> journal;
   std::unique_ptr<PendingKeyStore> keys;
+  std::unique_ptr<AgentPolicyState> policy_state;
   std::unique_ptr<CaBackendSource> backends;
   std::unique_ptr<JobExecutor> executor;
   StateDir dir(options.state_dir);
@@ -327,17 +440,24 @@ int Run(int argc, char** argv) {
     absl::StatusOr<std::unique_ptr<PendingKeyStore>> k =
         j.ok() ? PendingKeyStore::Open(dir.FilePath("pending-keys"))
                : absl::StatusOr<std::unique_ptr<PendingKeyStore>>(j.status());
+    absl::StatusOr<std::unique_ptr<AgentPolicyState>> p =
+        k.ok() ? AgentPolicyState::Open(dir.FilePath("policy"))
+               : absl::StatusOr<std::unique_ptr<AgentPolicyState>>(k.status());
     absl::StatusOr<std::unique_ptr<JobExecutor>> e =
-        k.ok() ? JobExecutor::Create({.journal = j->get(), .keys = k->get(),
+        p.ok() ? JobExecutor::Create({.journal = j->get(), .keys = k->get(),
                                       .backends = backends.get(),
+                                      .policy_state = p->get(),
+                                      .policy = AgentPolicy(policy_options),
                                       .max_concurrent_jobs = max_jobs})
-               : absl::StatusOr<std::unique_ptr<JobExecutor>>(k.status());
+               : absl::StatusOr<std::unique_ptr<JobExecutor>>(p.status());
     if (!e.ok()) {
       std::cerr << "certbridge-agent run: " << e.status().message() << "\n";
       return kExitFailure;
     }
+    LogPolicy(AgentPolicy(policy_options), **p);
     journal = *std::move(j);
     keys = *std::move(k);
+    policy_state = *std::move(p);
     executor = *std::move(e);
     options.jobs = executor.get();
   }
@@ -450,6 +570,7 @@ int Main(int argc, char** argv) {
   if (command == "register") return Register(argc - 2, argv + 2);
   if (command == "run") return Run(argc - 2, argv + 2);
   if (command == "status") return Status(argc - 2, argv + 2);
+  if (command == "trust-delivery-certificate") return TrustDeliveryCertificate(argc - 2, argv + 2);
 #ifdef CERTBRIDGE_AGENT_HAS_TEST_CA
   if (command == "test-ca") return TestCa(argc - 2, argv + 2);
 #endif

@@ -9,6 +9,7 @@
 #include "absl/strings/strip.h"
 #include "common/adcs/error_catalog.h"
 #include "common/adcs/request_attributes.h"
+#include "common/adcs/serial_number.h"
 #include "common/log.h"
 #include "common/pki/delivery.h"
 #include "common/pki/pki.h"
@@ -26,6 +27,16 @@ v1::JobResult ErrorResult(int64_t job_id, const absl::Status& status) {
   r.set_ca_answered(false);
   r.set_error_code(absl::StatusCodeToString(status.code()));  // "UNAVAILABLE", ...
   r.set_error_message(std::string(status.message()));
+  return r;
+}
+
+v1::JobResult RefusalResult(int64_t job_id, const PolicyRefusal& refusal) {
+  v1::JobResult r;
+  r.set_job_id(job_id);
+  r.set_ca_answered(false);
+  r.set_error_code(refusal.error_code);  // the broker records it as AGENT_<code>
+  r.set_error_message(refusal.message);
+  r.set_hint(refusal.remedy);
   return r;
 }
 
@@ -101,8 +112,10 @@ std::string TemplateHint(CaBackend& ca, const std::string& attributes, absl::Dur
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<JobExecutor>> JobExecutor::Create(JobExecutorOptions options) {
-  if (options.journal == nullptr || options.keys == nullptr || options.backends == nullptr) {
-    return absl::InvalidArgumentError("job executor: journal, key store and CA backends are required");
+  if (options.journal == nullptr || options.keys == nullptr || options.backends == nullptr ||
+      options.policy_state == nullptr) {
+    return absl::InvalidArgumentError(
+        "job executor: journal, key store, CA backends and policy state are required");
   }
   if (options.max_concurrent_jobs < 1) options.max_concurrent_jobs = 1;
   return std::unique_ptr<JobExecutor>(new JobExecutor(std::move(options)));
@@ -179,7 +192,8 @@ std::vector<v1::JobResult> JobExecutor::PrepareHello() {
       if (active_.count(job_id) > 0) continue;  // running now: its result comes on the stream
     }
     // The agent died while this job was with the CA.
-    if (entry.job.kind() == v1::Job::SUBMIT) {
+    // A job the policy refuses is not looked up: the worker refuses it (Execute).
+    if (entry.job.kind() == v1::Job::SUBMIT && !CheckPolicy(entry.job).has_value()) {
       absl::StatusOr<CaBackend*> ca = options_.backends->ForConfig(entry.job.ca_config());
       absl::StatusOr<CaResult> found =
           ca.ok() ? (*ca)->FindRequestByAttribute({.attribute_name = kRequestIdAttribute,
@@ -190,6 +204,7 @@ std::vector<v1::JobResult> JobExecutor::PrepareHello() {
         v1::JobResult result;
         result.set_job_id(job_id);
         AnswerFromCa(entry.job, **ca, *found, nullptr, result);
+        RememberIssued(entry.job, result);
         LogInfo("job.recovered", {{"job_id", absl::StrCat(job_id)},
                                   {"request", entry.job.request_name()},
                                   {"kind", KindName(entry.job.kind())},
@@ -248,11 +263,14 @@ v1::JobResult JobExecutor::Execute(const v1::Job& job, bool lookup_first) {
                           {"ca_config", job.ca_config()}});
   v1::JobResult result;
   absl::Status journaled = options_.journal->RecordStarted(job);
-  absl::StatusOr<CaBackend*> ca = options_.backends->ForConfig(job.ca_config());
+  std::optional<v1::JobResult> refused;
+  absl::StatusOr<CaBackend*> ca = absl::UnknownError("not looked up");
   if (!journaled.ok()) {
     // Without the journal a lost answer could not be found again: do not call the CA.
     result = ErrorResult(job.job_id(), journaled);
-  } else if (!ca.ok()) {
+  } else if (refused = CheckPolicy(job); refused.has_value()) {
+    result = *std::move(refused);
+  } else if (ca = options_.backends->ForConfig(job.ca_config()); !ca.ok()) {
     result = ErrorResult(job.job_id(), ca.status());
   } else {
     switch (job.kind()) {
@@ -272,6 +290,7 @@ v1::JobResult JobExecutor::Execute(const v1::Job& job, bool lookup_first) {
     }
   }
   result.set_job_id(job.job_id());
+  RememberIssued(job, result);
   if (journaled.ok()) {
     absl::Status s = options_.journal->RecordFinished(result);
     if (!s.ok()) {
@@ -304,6 +323,70 @@ v1::JobResult JobExecutor::Execute(const v1::Job& job, bool lookup_first) {
                            {"error_code", result.error_code()},
                            {"error", result.error_message()}});
   return result;
+}
+
+std::optional<v1::JobResult> JobExecutor::CheckPolicy(const v1::Job& job) {
+  const AgentPolicy& policy = options_.policy;
+  std::optional<PolicyRefusal> refusal = policy.CheckCaConfig(job.ca_config());
+  std::string value = job.ca_config();
+  if (!refusal.has_value() && job.kind() == v1::Job::SUBMIT) {
+    refusal = policy.CheckTemplates(job.attributes());
+    value = adcs::ParseRequestAttributes(job.attributes()).CertificateTemplate().value_or("");
+  }
+  if (!refusal.has_value() && job.kind() == v1::Job::REVOKE) {
+    value = job.serial_number();
+    absl::StatusOr<bool> issued_here = options_.policy_state->WasIssuedHere(job.serial_number());
+    if (!issued_here.ok()) return ErrorResult(job.job_id(), issued_here.status());
+    refusal = policy.CheckRevoke(job.serial_number(), *issued_here);
+  }
+  if (!refusal.has_value() && job.kind() == v1::Job::SUBMIT && job.has_key_generation() &&
+      !job.key_generation().delivery_certificate_pem().empty()) {
+    absl::StatusOr<std::string> presented =
+        DeliveryCertificateFingerprint(job.key_generation().delivery_certificate_pem());
+    if (!presented.ok()) return ErrorResult(job.job_id(), presented.status());
+    absl::StatusOr<std::optional<std::string>> pinned =
+        options_.policy_state->PinnedDeliveryCertificate();
+    if (!pinned.ok()) return ErrorResult(job.job_id(), pinned.status());
+    value = *presented;
+    refusal = AgentPolicy::CheckDeliveryCertificate(*pinned, *presented);
+    if (!pinned->has_value()) {
+      // Trust on first use: the registration carries no delivery certificate, so the first
+      // key-generation job's is pinned. Not enveloping to it unless the pin is on disk.
+      if (absl::Status s = options_.policy_state->PinDeliveryCertificate(*presented); !s.ok()) {
+        return ErrorResult(job.job_id(), s);
+      }
+      LogWarning("policy.delivery_certificate_pinned",
+                 {{"job_id", absl::StrCat(job.job_id())},
+                  {"request", job.request_name()},
+                  {"sha256", FormatSha256Fingerprint(*presented)},
+                  {"file", options_.policy_state->PinPath()}});
+    }
+  }
+  if (!refusal.has_value()) return std::nullopt;
+  LogWarning("job.refused", {{"job_id", absl::StrCat(job.job_id())},
+                             {"request", job.request_name()},
+                             {"kind", KindName(job.kind())},
+                             {"error_code", refusal->error_code},
+                             {"value", value},
+                             {"error", refusal->message}});
+  return RefusalResult(job.job_id(), *refusal);
+}
+
+void JobExecutor::RememberIssued(const v1::Job& job, const v1::JobResult& result) {
+  if (!result.ca_answered() || !IsIssued(result.disposition()) || result.certificate_pem().empty()) {
+    return;
+  }
+  absl::StatusOr<pki::CertificateInfo> cert = pki::ParseCertificate(result.certificate_pem());
+  absl::Status s = cert.ok() ? options_.policy_state->RecordIssued(cert->serial_hex,
+                                                                   job.request_name())
+                             : cert.status();
+  if (!s.ok()) {
+    // The certificate is still delivered; revoking it through this agent will need
+    // --allow-revoke-any.
+    LogError("policy.issued_serial_not_recorded",
+             {{"job_id", absl::StrCat(job.job_id())}, {"request", job.request_name()},
+              {"error", s.ToString()}});
+  }
 }
 
 v1::JobResult JobExecutor::RunSubmit(const v1::Job& job, CaBackend& ca, bool lookup_first) {

@@ -3,7 +3,11 @@
 // (DESIGN.md sections 3 and 4).
 //
 // Per job, on a worker:
-//   1. journal "started" (job_journal.h) — before the CA is called;
+//   1. journal "started" (job_journal.h) — before the CA is called; then the agent's own
+//      policy (agent_policy.h): a job the customer did not allow is refused before any CA
+//      call, answered with error_code POLICY_* and the remedy as the hint, and logged
+//      (job.refused). A key-generation SUBMIT pins the tenant's delivery certificate the
+//      first time (trust on first use) and is refused when a later one differs;
 //   2. SUBMIT adds `CertbridgeRequestId:<request_name>` to the request attributes. A
 //      SUBMIT sent before (attempt > 1) or found "started" after a restart first asks the
 //      CA for a request with that attribute (CaBackend::FindRequestByAttribute) and reports
@@ -12,6 +16,8 @@
 //      under a random password plus that password enveloped to the delivery certificate;
 //      when the CA takes the request under submission the key waits for the RETRIEVE;
 //   3. journal the JobResult, then hand it to the result sink (the session sends it).
+//      An issued certificate's serial is recorded in AgentPolicyState first, so that
+//      this agent may revoke it later.
 // The broker's JobAck (Acknowledge) removes the journal entry.
 //
 // Results: the CA answered (even a denial) → ca_answered with its disposition, HRESULT and
@@ -31,6 +37,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -41,6 +48,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "agent/ca/ca_backend.h"
+#include "agent/jobs/agent_policy.h"
+#include "agent/jobs/agent_policy_state.h"
 #include "agent/jobs/ca_backend_source.h"
 #include "agent/jobs/job_journal.h"
 #include "agent/jobs/pending_key_store.h"
@@ -56,6 +65,9 @@ struct JobExecutorOptions {
   JobJournal* journal = nullptr;
   PendingKeyStore* keys = nullptr;
   CaBackendSource* backends = nullptr;
+  AgentPolicyState* policy_state = nullptr;
+  // The customer's policy. Default: any CA and template, revoke only what was issued here.
+  AgentPolicy policy = AgentPolicy();
   // Workers; also the credit window sent in Hello. Default 4, at least 1.
   int max_concurrent_jobs = 4;
   // Deadlines of the CA calls.
@@ -115,6 +127,11 @@ class JobExecutor {
                                       bool lookup_first);
   certbridge::v1::JobResult RunRetrieve(const certbridge::v1::Job& job, CaBackend& ca);
   certbridge::v1::JobResult RunRevoke(const certbridge::v1::Job& job, CaBackend& ca);
+  // The agent's policy for `job`: nullopt when it may run, else the result that refuses it
+  // (a POLICY_* refusal, or an error when the policy state cannot be read).
+  std::optional<certbridge::v1::JobResult> CheckPolicy(const certbridge::v1::Job& job);
+  // Records the serial of a certificate `result` carries (AgentPolicyState::RecordIssued).
+  void RememberIssued(const certbridge::v1::Job& job, const certbridge::v1::JobResult& result);
   // Fills `result` from a CA answer; builds the PKCS#12 for key-generation requests.
   void AnswerFromCa(const certbridge::v1::Job& job, CaBackend& ca, const CaResult& answer,
                     const PendingKey* key, certbridge::v1::JobResult& result);

@@ -40,6 +40,9 @@ windows_agent_test(NAME agent_state_dir_test
 windows_agent_test(NAME agent_job_executor_test
   SOURCES ${agent_tests}/jobs/job_executor_test.cc
   LIBS certbridge_agent_jobs certbridge_ca_fake certbridge_pki agent_platform_test_support)
+windows_agent_test(NAME agent_policy_test
+  SOURCES ${agent_tests}/jobs/agent_policy_test.cc
+  LIBS certbridge_agent_jobs certbridge_pki agent_platform_test_support)
 
 # The session and registration against an in-process fake broker over TLS on 127.0.0.1:
 # gRPC, the TLS handshake with client certificates and the renewal, all inside Wine.

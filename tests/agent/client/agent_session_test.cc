@@ -308,8 +308,13 @@ class AgentSessionJobsTest : public AgentSessionTest {
     auto keys = PendingKeyStore::Open(state_dir_ + "/pending-keys");
     ASSERT_TRUE(keys.ok()) << keys.status();
     keys_ = *std::move(keys);
+    auto policy_state = AgentPolicyState::Open(state_dir_ + "/policy");
+    ASSERT_TRUE(policy_state.ok()) << policy_state.status();
+    policy_state_ = *std::move(policy_state);
     auto executor = JobExecutor::Create({.journal = journal_.get(), .keys = keys_.get(),
-                                         .backends = source_.get(), .max_concurrent_jobs = 3});
+                                         .backends = source_.get(),
+                                         .policy_state = policy_state_.get(),
+                                         .max_concurrent_jobs = 3});
     ASSERT_TRUE(executor.ok()) << executor.status();
     executor_ = *std::move(executor);
   }
@@ -360,6 +365,7 @@ class AgentSessionJobsTest : public AgentSessionTest {
   std::unique_ptr<Source> source_;
   std::unique_ptr<JobJournal> journal_;
   std::unique_ptr<PendingKeyStore> keys_;
+  std::unique_ptr<AgentPolicyState> policy_state_;
   std::unique_ptr<JobExecutor> executor_;
 };
 

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -74,9 +75,14 @@ class JobExecutorTest : public ::testing::Test {
     auto keys = PendingKeyStore::Open(root_ + "/pending-keys");
     ASSERT_TRUE(keys.ok()) << keys.status();
     keys_ = *std::move(keys);
+    auto policy_state = AgentPolicyState::Open(root_ + "/policy");
+    ASSERT_TRUE(policy_state.ok()) << policy_state.status();
+    policy_state_ = *std::move(policy_state);
     auto executor = JobExecutor::Create({.journal = journal_.get(),
                                          .keys = keys_.get(),
                                          .backends = source_.get(),
+                                         .policy_state = policy_state_.get(),
+                                         .policy = AgentPolicy(policy_options_),
                                          .max_concurrent_jobs = 2});
     ASSERT_TRUE(executor.ok()) << executor.status();
     executor_ = *std::move(executor);
@@ -162,6 +168,8 @@ class JobExecutorTest : public ::testing::Test {
   std::unique_ptr<FixedCaBackendSource> source_;
   std::unique_ptr<JobJournal> journal_;
   std::unique_ptr<PendingKeyStore> keys_;
+  std::unique_ptr<AgentPolicyState> policy_state_;
+  AgentPolicyOptions policy_options_;  // OpenExecutor uses it
   std::unique_ptr<JobExecutor> executor_;
   std::string delivery_cert_pem_;
   std::string delivery_key_pem_;
@@ -227,7 +235,8 @@ TEST_F(JobExecutorTest, UnreachableCaIsAnErrorCodeNotAnAnswer) {
 TEST_F(JobExecutorTest, NoBackendIsFailedPrecondition) {
   UnconfiguredCaBackendSource none("start the agent with --ca-emulator HOST:PORT");
   auto executor = JobExecutor::Create(
-      {.journal = journal_.get(), .keys = keys_.get(), .backends = &none, .max_concurrent_jobs = 1});
+      {.journal = journal_.get(), .keys = keys_.get(), .backends = &none,
+       .policy_state = policy_state_.get(), .max_concurrent_jobs = 1});
   ASSERT_TRUE(executor.ok());
   v1::JobResult r = (*executor)->Execute(SubmitJob(1, "WebServer"), false);
   EXPECT_FALSE(r.ca_answered());
@@ -445,6 +454,175 @@ TEST_F(JobExecutorTest, JournalFilesArePrivate) {
   EXPECT_TRUE(
       test_support::HasAccess(root_ + "/pending-keys/key-encryption-key", FileAccess::kOwnerOnly));
   EXPECT_EQ(journal_->RecordFinished(v1::JobResult()).code(), absl::StatusCode::kFailedPrecondition);
+}
+
+// The agent's own policy: a refused job never reaches the CA, and the broker hears a
+// stable code (recorded as AGENT_<code>), the refused value and the remedy.
+
+TEST_F(JobExecutorTest, SubmitToACaNotAllowedIsRefusedWithoutCallingTheCa) {
+  policy_options_.allowed_ca_configs = {"adcs02\\Other CA"};
+  OpenExecutor();
+  v1::JobResult r = executor_->Execute(SubmitJob(1, "WebServer"), /*lookup_first=*/true);
+  EXPECT_FALSE(r.ca_answered());
+  EXPECT_EQ(r.error_code(), "POLICY_CA_NOT_ALLOWED");
+  EXPECT_TRUE(absl::StrContains(r.error_message(), "\"adcs01\\Fake CA\"")) << r.error_message();
+  EXPECT_TRUE(absl::StrContains(r.hint(), "--allowed-ca='adcs01\\Fake CA'")) << r.hint();
+  EXPECT_EQ(ca_->submit_count(), 0);
+  EXPECT_FALSE(ca_->FindRequestByAttribute({.attribute_name = kRequestIdAttribute,
+                                            .attribute_value = kRequest}).ok());
+  // Journaled like any result: a reconnect sends the same refusal.
+  auto entry = journal_->Get(1);
+  ASSERT_TRUE(entry.ok() && entry->has_value() && (*entry)->result.has_value());
+  EXPECT_EQ((*entry)->result->error_code(), "POLICY_CA_NOT_ALLOWED");
+
+  // Allowed (ignoring case): it runs.
+  policy_options_.allowed_ca_configs = {"ADCS01\\fake ca"};
+  OpenExecutor();
+  r = executor_->Execute(SubmitJob(2, "WebServer"), false);
+  ASSERT_TRUE(r.ca_answered()) << r.error_code() << " " << r.error_message();
+  EXPECT_EQ(ca_->submit_count(), 1);
+}
+
+TEST_F(JobExecutorTest, TemplateNotAllowedIsRefusedWithoutCallingTheCa) {
+  policy_options_.allowed_templates = {"WebServer"};
+  OpenExecutor();
+  MakeDeliveryKey();
+  v1::JobResult r = executor_->Execute(SubmitJob(1, "PendAll"), false);
+  EXPECT_FALSE(r.ca_answered());
+  EXPECT_EQ(r.error_code(), "POLICY_TEMPLATE_NOT_ALLOWED");
+  EXPECT_TRUE(absl::StrContains(r.error_message(), "\"PendAll\"")) << r.error_message();
+  EXPECT_TRUE(absl::StrContains(r.hint(), "--allowed-template=PendAll")) << r.hint();
+  // Key generation too: no key is generated or kept, nothing pinned.
+  r = executor_->Execute(KeygenJob(2, "PendAll"), false);
+  EXPECT_EQ(r.error_code(), "POLICY_TEMPLATE_NOT_ALLOWED");
+  EXPECT_EQ(keys_->Load(kRequest).status().code(), absl::StatusCode::kNotFound);
+  auto pin = policy_state_->PinnedDeliveryCertificate();
+  ASSERT_TRUE(pin.ok());
+  EXPECT_FALSE(pin->has_value());
+  // A second CertificateTemplate line does not slip past.
+  v1::Job smuggled = SubmitJob(3, "WebServer");
+  smuggled.set_attributes("CertificateTemplate:WebServer\nCertificateTemplate:PendAll");
+  r = executor_->Execute(smuggled, false);
+  EXPECT_EQ(r.error_code(), "POLICY_TEMPLATE_NOT_ALLOWED");
+  EXPECT_EQ(ca_->submit_count(), 0);
+
+  r = executor_->Execute(SubmitJob(4, "WebServer"), false);
+  ASSERT_TRUE(r.ca_answered()) << r.error_message();
+  EXPECT_EQ(r.disposition(), adcs::kDispositionIssued);
+}
+
+TEST_F(JobExecutorTest, RevokeOfACertificateNotIssuedHereIsRefusedWithoutCallingTheCa) {
+  // Issued at the CA, not through this agent.
+  auto foreign = ca_->Submit({.csr_pem = Csr(), .attributes = "CertificateTemplate:WebServer"});
+  ASSERT_TRUE(foreign.ok()) << foreign.status();
+  auto cert = pki::ParseCertificate(foreign->certificate_pem);
+  ASSERT_TRUE(cert.ok());
+  v1::Job revoke;
+  revoke.set_job_id(1);
+  revoke.set_kind(v1::Job::REVOKE);
+  revoke.set_request_name(kRequest);
+  revoke.set_ca_config("adcs01\\Fake CA");
+  revoke.set_serial_number(cert->serial_hex);
+  revoke.set_revocation_reason(1);
+  v1::JobResult r = executor_->Execute(revoke, false);
+  EXPECT_FALSE(r.ca_answered());
+  EXPECT_EQ(r.error_code(), "POLICY_REVOKE_NOT_ISSUED_HERE");
+  EXPECT_TRUE(absl::StrContains(r.error_message(), cert->serial_hex)) << r.error_message();
+  EXPECT_TRUE(absl::StrContains(r.error_message(), "--allow-revoke-any")) << r.error_message();
+  EXPECT_TRUE(ca_->revoked().empty());
+
+  // Issued through this agent: remembered, so revocable (serial in another spelling).
+  v1::JobResult issued = executor_->Execute(SubmitJob(2, "WebServer"), false);
+  auto own = pki::ParseCertificate(issued.certificate_pem());
+  ASSERT_TRUE(own.ok());
+  revoke.set_job_id(3);
+  revoke.set_serial_number(absl::AsciiStrToLower(own->serial_hex));
+  r = executor_->Execute(revoke, false);
+  ASSERT_TRUE(r.ca_answered()) << r.error_code() << " " << r.error_message();
+  EXPECT_EQ(r.revoke_hresult(), 0u);
+  EXPECT_EQ(ca_->revoked().size(), 1u);
+
+  // --allow-revoke-any: the foreign one too.
+  policy_options_.allow_revoke_any = true;
+  OpenExecutor();
+  revoke.set_job_id(4);
+  revoke.set_serial_number(cert->serial_hex);
+  r = executor_->Execute(revoke, false);
+  ASSERT_TRUE(r.ca_answered()) << r.error_code() << " " << r.error_message();
+  EXPECT_EQ(ca_->revoked().at(cert->serial_hex), 1);
+}
+
+TEST_F(JobExecutorTest, RevokeAtACaNotAllowedIsRefused) {
+  policy_options_.allowed_ca_configs = {"adcs02\\Other CA"};
+  policy_options_.allow_revoke_any = true;
+  OpenExecutor();
+  v1::Job revoke;
+  revoke.set_job_id(1);
+  revoke.set_kind(v1::Job::REVOKE);
+  revoke.set_request_name(kRequest);
+  revoke.set_ca_config("adcs01\\Fake CA");
+  revoke.set_serial_number("3A0F");
+  v1::JobResult r = executor_->Execute(revoke, false);
+  EXPECT_EQ(r.error_code(), "POLICY_CA_NOT_ALLOWED");
+  EXPECT_TRUE(ca_->revoked().empty());
+}
+
+TEST_F(JobExecutorTest, DeliveryCertificateIsPinnedAtFirstUseAndAChangeNeedsLocalConsent) {
+  MakeDeliveryKey();
+  const std::string first_pem = delivery_cert_pem_;
+  v1::JobResult r = executor_->Execute(KeygenJob(1, "WebServer"), false);
+  ASSERT_TRUE(r.ca_answered()) << r.error_code() << " " << r.error_message();
+  EXPECT_FALSE(r.pkcs12().empty());
+  auto first = DeliveryCertificateFingerprint(first_pem);
+  ASSERT_TRUE(first.ok());
+  auto pin = policy_state_->PinnedDeliveryCertificate();
+  ASSERT_TRUE(pin.ok() && pin->has_value());
+  EXPECT_EQ(**pin, *first);
+  EXPECT_EQ(ca_->submit_count(), 1);
+
+  // The broker now sends another delivery certificate: refused before key or CA.
+  MakeDeliveryKey();
+  auto second = DeliveryCertificateFingerprint(delivery_cert_pem_);
+  ASSERT_TRUE(second.ok());
+  v1::Job changed = KeygenJob(2, "WebServer");
+  changed.set_request_name("tenants/t1/certificateRequests/r2");
+  r = executor_->Execute(changed, false);
+  EXPECT_FALSE(r.ca_answered());
+  EXPECT_EQ(r.error_code(), "POLICY_DELIVERY_CERTIFICATE_CHANGED");
+  EXPECT_TRUE(absl::StrContains(r.error_message(), FormatSha256Fingerprint(*first)));
+  EXPECT_TRUE(absl::StrContains(r.error_message(), FormatSha256Fingerprint(*second)));
+  EXPECT_TRUE(absl::StrContains(r.hint(), "trust-delivery-certificate --sha256 " + *second))
+      << r.hint();
+  EXPECT_EQ(ca_->submit_count(), 1);
+  EXPECT_EQ(keys_->Load(changed.request_name()).status().code(), absl::StatusCode::kNotFound);
+  pin = policy_state_->PinnedDeliveryCertificate();
+  ASSERT_TRUE(pin.ok() && pin->has_value());
+  EXPECT_EQ(**pin, *first) << "a job never moves the pin";
+
+  // The admin consents locally (what trust-delivery-certificate does): the next job runs.
+  ASSERT_TRUE(policy_state_->PinDeliveryCertificate(*second).ok());
+  changed.set_job_id(3);
+  r = executor_->Execute(changed, false);
+  ASSERT_TRUE(r.ca_answered()) << r.error_code() << " " << r.error_message();
+  EXPECT_EQ(r.disposition(), adcs::kDispositionIssued);
+  EXPECT_EQ(ca_->submit_count(), 2);
+}
+
+TEST_F(JobExecutorTest, RefusalIsSentThroughTheSinkLikeAnyResult) {
+  policy_options_.allowed_ca_configs = {"adcs02\\Other CA"};
+  OpenExecutor();
+  executor_->Dispatch(SubmitJob(5, "WebServer"));
+  std::vector<v1::JobResult> results = WaitForResults(1);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].job_id(), 5);
+  EXPECT_EQ(results[0].error_code(), "POLICY_CA_NOT_ALLOWED");
+  EXPECT_EQ(ca_->submit_count(), 0);
+}
+
+TEST_F(JobExecutorTest, PolicyStateIsRequired) {
+  auto executor = JobExecutor::Create(
+      {.journal = journal_.get(), .keys = keys_.get(), .backends = source_.get()});
+  EXPECT_EQ(executor.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

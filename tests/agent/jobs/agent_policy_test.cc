@@ -1,0 +1,173 @@
+// AgentPolicy's decisions (pure) and AgentPolicyState's files.
+#include "agent/jobs/agent_policy.h"
+
+#include <filesystem>
+
+#include "agent/jobs/agent_policy_state.h"
+#include "agent/platform/durable_files.h"
+#include "common/pki/pki.h"
+#include "gtest/gtest.h"
+#include "tests/agent/support/platform_test_support.h"
+
+namespace certbridge::agent {
+namespace {
+
+constexpr char kPinA[] = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+constexpr char kPinB[] = "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100";
+
+TEST(AgentPolicyTest, EmptyListsAllowAnyCaAndTemplateAndSayItAtStart) {
+  AgentPolicy policy;
+  EXPECT_FALSE(policy.CheckCaConfig("anyhost\\Any CA").has_value());
+  EXPECT_FALSE(policy.CheckTemplates("CertificateTemplate:Anything").has_value());
+  EXPECT_FALSE(policy.CheckTemplates("").has_value());
+  ASSERT_EQ(policy.OpenEnds().size(), 2u);
+  EXPECT_NE(policy.OpenEnds()[0].find("--allowed-ca"), std::string::npos);
+  EXPECT_NE(policy.OpenEnds()[1].find("--allowed-template"), std::string::npos);
+}
+
+TEST(AgentPolicyTest, CaNotInAllowListIsRefusedNamingTheValueAndTheFlag) {
+  AgentPolicy policy({.allowed_ca_configs = {"adcs01.corp.example\\Corp CA"}});
+  EXPECT_FALSE(policy.CheckCaConfig("adcs01.corp.example\\Corp CA").has_value());
+  EXPECT_FALSE(policy.CheckCaConfig("ADCS01.CORP.EXAMPLE\\corp ca").has_value())
+      << "AD compares host and CA names ignoring case";
+  auto refusal = policy.CheckCaConfig("evil.example\\Other CA");
+  ASSERT_TRUE(refusal.has_value());
+  EXPECT_EQ(refusal->error_code, "POLICY_CA_NOT_ALLOWED");
+  EXPECT_NE(refusal->message.find("\"evil.example\\Other CA\""), std::string::npos) << refusal->message;
+  EXPECT_NE(refusal->message.find("--allowed-ca"), std::string::npos) << refusal->message;
+  EXPECT_NE(refusal->remedy.find("--allowed-ca='evil.example\\Other CA'"), std::string::npos)
+      << refusal->remedy;
+  EXPECT_TRUE(policy.OpenEnds().size() == 1u);
+  // A near miss is not a match.
+  EXPECT_TRUE(policy.CheckCaConfig("adcs01.corp.example\\Corp CA2").has_value());
+  EXPECT_TRUE(policy.CheckCaConfig("").has_value());
+}
+
+TEST(AgentPolicyTest, EveryTemplateLineMustBeAllowed) {
+  AgentPolicy policy({.allowed_templates = {"WebServer", "1.3.6.1.4.1.311.21.8.1.2"}});
+  EXPECT_FALSE(policy.CheckTemplates("CertificateTemplate:WebServer").has_value());
+  EXPECT_FALSE(policy.CheckTemplates("certificate-template: webserver \nSAN:dns=a").has_value());
+  EXPECT_FALSE(policy.CheckTemplates("CertificateTemplate:1.3.6.1.4.1.311.21.8.1.2").has_value());
+  auto refusal = policy.CheckTemplates("CertificateTemplate:DomainController");
+  ASSERT_TRUE(refusal.has_value());
+  EXPECT_EQ(refusal->error_code, "POLICY_TEMPLATE_NOT_ALLOWED");
+  EXPECT_NE(refusal->message.find("\"DomainController\""), std::string::npos) << refusal->message;
+  EXPECT_NE(refusal->message.find("--allowed-template"), std::string::npos) << refusal->message;
+  // AD CS keeps the last line; a smuggled second line is refused whichever comes first.
+  refusal = policy.CheckTemplates("CertificateTemplate:WebServer\nCertificateTemplate:SubCA");
+  ASSERT_TRUE(refusal.has_value());
+  EXPECT_NE(refusal->message.find("\"SubCA\""), std::string::npos);
+  refusal = policy.CheckTemplates("CertificateTemplate:SubCA\nCertificateTemplate:WebServer");
+  ASSERT_TRUE(refusal.has_value());
+  // With a list, naming no template is refused: the CA would pick one.
+  refusal = policy.CheckTemplates("SAN:dns=a.example");
+  ASSERT_TRUE(refusal.has_value());
+  EXPECT_EQ(refusal->error_code, "POLICY_TEMPLATE_NOT_ALLOWED");
+}
+
+TEST(AgentPolicyTest, RevokeOnlyWhatWasIssuedHereUnlessAllowRevokeAny) {
+  AgentPolicy strict;
+  EXPECT_FALSE(strict.CheckRevoke("3A0F", /*issued_here=*/true).has_value());
+  auto refusal = strict.CheckRevoke("3A0F", /*issued_here=*/false);
+  ASSERT_TRUE(refusal.has_value());
+  EXPECT_EQ(refusal->error_code, "POLICY_REVOKE_NOT_ISSUED_HERE");
+  EXPECT_NE(refusal->message.find("3A0F"), std::string::npos) << refusal->message;
+  EXPECT_NE(refusal->message.find("--allow-revoke-any"), std::string::npos) << refusal->message;
+  AgentPolicy any({.allow_revoke_any = true});
+  EXPECT_FALSE(any.CheckRevoke("3A0F", false).has_value());
+  EXPECT_EQ(any.OpenEnds().size(), 3u);
+}
+
+TEST(AgentPolicyTest, DeliveryCertificateFirstUseIsAllowedAChangeIsRefused) {
+  EXPECT_FALSE(AgentPolicy::CheckDeliveryCertificate(std::nullopt, kPinA).has_value());
+  EXPECT_FALSE(AgentPolicy::CheckDeliveryCertificate(std::string(kPinA), kPinA).has_value());
+  auto refusal = AgentPolicy::CheckDeliveryCertificate(std::string(kPinA), kPinB);
+  ASSERT_TRUE(refusal.has_value());
+  EXPECT_EQ(refusal->error_code, "POLICY_DELIVERY_CERTIFICATE_CHANGED");
+  EXPECT_NE(refusal->message.find(FormatSha256Fingerprint(kPinA)), std::string::npos);
+  EXPECT_NE(refusal->message.find(FormatSha256Fingerprint(kPinB)), std::string::npos);
+  EXPECT_NE(refusal->remedy.find(std::string("trust-delivery-certificate --sha256 ") + kPinB),
+            std::string::npos)
+      << refusal->remedy;
+}
+
+TEST(AgentPolicyTest, FingerprintsAreNormalized) {
+  auto pin = NormalizeSha256Fingerprint(FormatSha256Fingerprint(kPinA));
+  ASSERT_TRUE(pin.ok()) << pin.status();
+  EXPECT_EQ(*pin, kPinA);
+  EXPECT_EQ(FormatSha256Fingerprint("00aa"), "00:AA");
+  EXPECT_EQ(NormalizeSha256Fingerprint("00aa").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(NormalizeSha256Fingerprint(std::string(63, 'a') + "g").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(NormalizeSha256Fingerprint(std::string(200, 'a')).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+class AgentPolicyStateTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = test_support::MakeTempDir("agent-policy-");
+    ASSERT_FALSE(root_.empty());
+    auto state = AgentPolicyState::Open(root_ + "/policy");
+    ASSERT_TRUE(state.ok()) << state.status();
+    state_ = *std::move(state);
+  }
+  void TearDown() override { std::filesystem::remove_all(root_); }
+
+  std::string root_;
+  std::unique_ptr<AgentPolicyState> state_;
+};
+
+TEST_F(AgentPolicyStateTest, IssuedSerialsAreRememberedInAnySpellingAndSurviveReopen) {
+  auto before = state_->WasIssuedHere("3A0F");
+  ASSERT_TRUE(before.ok()) << before.status();
+  EXPECT_FALSE(*before);
+  ASSERT_TRUE(state_->RecordIssued("3a:0f", "tenants/t1/certificateRequests/r1").ok());
+  auto reopened = AgentPolicyState::Open(root_ + "/policy");
+  ASSERT_TRUE(reopened.ok());
+  auto after = (*reopened)->WasIssuedHere("00 3A 0F");
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_TRUE(*after);
+  EXPECT_TRUE(test_support::HasAccess(root_ + "/policy/issued/3A0F", FileAccess::kOwnerOnly));
+  // Not a path: a serial that is not hex never reaches the file system.
+  EXPECT_EQ(state_->WasIssuedHere("../../agent.key").status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(AgentPolicyStateTest, PinIsReadFromDiskEachTime) {
+  auto none = state_->PinnedDeliveryCertificate();
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_FALSE(none->has_value());
+  ASSERT_TRUE(state_->PinDeliveryCertificate(FormatSha256Fingerprint(kPinA)).ok());
+  auto pinned = state_->PinnedDeliveryCertificate();
+  ASSERT_TRUE(pinned.ok() && pinned->has_value());
+  EXPECT_EQ(**pinned, kPinA);
+  EXPECT_TRUE(test_support::HasAccess(state_->PinPath(), FileAccess::kOwnerOnly));
+  // Another process (trust-delivery-certificate) replaces it.
+  auto other = AgentPolicyState::Open(root_ + "/policy");
+  ASSERT_TRUE(other.ok());
+  ASSERT_TRUE((*other)->PinDeliveryCertificate(kPinB).ok());
+  pinned = state_->PinnedDeliveryCertificate();
+  ASSERT_TRUE(pinned.ok() && pinned->has_value());
+  EXPECT_EQ(**pinned, kPinB);
+  // A damaged pin is an error, never "not pinned" (that would re-pin whatever comes next).
+  ASSERT_TRUE(WriteFileAtomically(state_->PinPath(), "garbage\n", FileAccess::kOwnerOnly).ok());
+  EXPECT_EQ(state_->PinnedDeliveryCertificate().status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(state_->PinDeliveryCertificate("nothex").code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(DeliveryCertificateFingerprintTest, IsSha256OfTheDer) {
+  auto ca = pki::SigningCa::CreateSelfSigned("CN=Delivery", pki::KeyType::kEcP256,
+                                             absl::Now() - absl::Hours(1),
+                                             absl::Now() + absl::Hours(24));
+  ASSERT_TRUE(ca.ok()) << ca.status();
+  auto fp = DeliveryCertificateFingerprint((*ca)->certificate().pem);
+  ASSERT_TRUE(fp.ok()) << fp.status();
+  EXPECT_EQ(*fp, pki::Sha256Hex((*ca)->certificate().der));
+  EXPECT_EQ(fp->size(), 64u);
+  EXPECT_EQ(DeliveryCertificateFingerprint("not a certificate").status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace certbridge::agent
