@@ -142,7 +142,7 @@ class AgentGrpcService::ConnectStream final
     registered_ = true;
     LogInfo("agent.connected", {{"connector_id", identity_.connector_id},
                                 {"tenant_id", identity_.tenant_id}, {"peer", peer_}});
-    StartRead(&in_);
+    StartReadUnlessEnding(&in_);
   }
 
   // On the pool, one message at a time.
@@ -168,9 +168,12 @@ class AgentGrpcService::ConnectStream final
         if (status.ok()) SendJobAck(message.job_result().job_id());
         break;
       }
-      case v1::AgentMessage::kHeartbeat:
+      case v1::AgentMessage::kHeartbeat: {
         status = service_->api_->RecordHeartbeat(connector, service_->replica_id_, connect_time_);
+        const int64_t slot = slot_.load();
+        if (status.ok() && slot != 0) status = service_->dispatcher_->ExtendLeases(slot);
         break;
+      }
       case v1::AgentMessage::kRenewalRequest: {
         absl::StatusOr<v1::RenewedCertificate> renewed =
             service_->api_->Renew(connector, message.renewal_request());
@@ -198,7 +201,7 @@ class AgentGrpcService::ConnectStream final
       End(ToGrpcStatus(status));
       return;
     }
-    StartRead(&in_);
+    StartReadUnlessEnding(&in_);
   }
 
   // After Hello: records what the agent finished while it had no stream, then takes work.

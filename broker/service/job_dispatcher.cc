@@ -261,6 +261,19 @@ absl::Status JobDispatcher::HandleResult(int64_t slot_id, const v1::JobResult& r
   return status;
 }
 
+absl::Status JobDispatcher::ExtendLeases(int64_t slot_id) {
+  AgentSlotInfo info;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = slots_.find(slot_id);
+    if (it == slots_.end()) return absl::OkStatus();
+    info = it->second.info;
+  }
+  return requests_
+      ->ExtendLeases(info.tenant_id, info.connector_id, clock_->Now() + options_.lease)
+      .status();
+}
+
 void JobDispatcher::ResendLeased(int64_t slot_id) {
   pool_->Post([this, slot_id] {
     AgentSlotInfo info;

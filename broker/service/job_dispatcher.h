@@ -77,6 +77,11 @@ class JobDispatcher {
   // Re-sends the jobs leased to this connector (after a reconnect).
   void ResendLeased(int64_t slot_id);
 
+  // The agent of this slot is alive (its heartbeat): its leased jobs keep their lease for
+  // another lease period, so a CA call slower than one lease is not dispatched twice.
+  // Blocking (store): call on the pool.
+  absl::Status ExtendLeases(int64_t slot_id);
+
   size_t AgentCount() const;
 
  private:

@@ -74,6 +74,18 @@ class OutboxReactor : public Reactor {
 
   void OnCancel() override { End(grpc::Status::CANCELLED); }
 
+  // For bidi streams: starts the next read unless the stream is ending. A pool task that
+  // handled a message must not call StartRead itself: the stream may have been cancelled
+  // and finished meanwhile, and a read started on a finished reactor crashes the process
+  // ("pure virtual method called", seen by the chaos suite). Finish is only called under
+  // the same lock after finish_requested_ is set, so a read started here always precedes it.
+  template <typename Message2>
+  void StartReadUnlessEnding(Message2* message) {
+    absl::MutexLock lock(&outbox_mu_);
+    if (finish_requested_) return;
+    this->StartRead(message);
+  }
+
   // Messages queued and not yet written (the one being written included).
   size_t QueuedMessages() {
     absl::MutexLock lock(&outbox_mu_);

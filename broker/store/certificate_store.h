@@ -283,6 +283,12 @@ class CertificateStore {
   // NOT_FOUND for an unknown job or another tenant's.
   virtual absl::StatusOr<JobRecord> GetJob(const std::string& tenant_id, int64_t job_id) = 0;
 
+  // Moves lease_until of every job LEASED to this connector to `lease_until` (never
+  // earlier than it was): the agent is alive and working on them. Returns how many.
+  virtual absl::StatusOr<int> ExtendLeases(const std::string& tenant_id,
+                                           const std::string& connector_id,
+                                           absl::Time lease_until) = 0;
+
   // Jobs LEASED to this connector (re-sent when it reconnects), in job_id order.
   virtual absl::StatusOr<std::vector<JobRecord>> ListLeasedJobs(const std::string& tenant_id,
                                                                 const std::string& connector_id) = 0;

@@ -474,6 +474,22 @@ absl::StatusOr<JobRecord> FakeStore::GetJob(const std::string& tenant_id, int64_
   return it->second;
 }
 
+absl::StatusOr<int> FakeStore::ExtendLeases(const std::string& tenant_id,
+                                            const std::string& connector_id,
+                                            absl::Time lease_until) {
+  absl::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(BeginCall());
+  int extended = 0;
+  for (auto& [id, job] : jobs_) {
+    if (job.tenant_id == tenant_id && job.state == JobState::kLeased &&
+        job.connector_id == connector_id) {
+      job.lease_until = std::max(job.lease_until, TruncateToMicros(lease_until));
+      ++extended;
+    }
+  }
+  return extended;
+}
+
 absl::StatusOr<std::vector<JobRecord>> FakeStore::ListLeasedJobs(const std::string& tenant_id,
                                                                  const std::string& connector_id) {
   absl::MutexLock lock(&mu_);

@@ -332,6 +332,10 @@ constexpr Statement kListCasWithReadyJobs = {
   "extract(epoch from j.create_time) FROM job j "
 constexpr Statement kGetJob = {"get_job",
                                CB_JOB_SELECT "WHERE j.tenant_id = $1 AND j.job_id = $2::bigint"};
+constexpr Statement kExtendLeases = {
+    "extend_leases",
+    "UPDATE job SET lease_until = greatest(lease_until, $3::timestamptz) "
+    "WHERE tenant_id = $1 AND connector_id = $2 AND state = 'LEASED'"};
 constexpr Statement kListLeasedJobs = {
     "list_leased_jobs",
     CB_JOB_SELECT
@@ -970,6 +974,15 @@ absl::StatusOr<JobRecord> PostgresStore::GetJob(const std::string& tenant_id, in
   ASSIGN_OR_RETURN(Rows rows, conn->Exec(kGetJob, {tenant_id, absl::StrCat(job_id)}));
   if (rows.size() == 0) return JobNotFound(job_id);
   return JobFromRow(rows, 0);
+}
+
+absl::StatusOr<int> PostgresStore::ExtendLeases(const std::string& tenant_id,
+                                                const std::string& connector_id,
+                                                absl::Time lease_until) {
+  ASSIGN_OR_RETURN(Lease conn, Acquire());
+  ASSIGN_OR_RETURN(Rows rows,
+                   conn->Exec(kExtendLeases, {tenant_id, connector_id, TimeParam(lease_until)}));
+  return static_cast<int>(rows.affected());
 }
 
 absl::StatusOr<std::vector<JobRecord>> PostgresStore::ListLeasedJobs(

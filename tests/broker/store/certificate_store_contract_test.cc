@@ -540,6 +540,22 @@ TEST_P(CertificateStoreContractTest, WaitingRequestsAreListedByAgeAcrossTenants)
             absl::StatusCode::kInvalidArgument);
 }
 
+// Before, a SUBMIT that outlived its lease (a slow CA) was dispatched again while the
+// agent was still working on it.
+TEST_P(CertificateStoreContractTest, ExtendLeasesKeepsALiveAgentsJobs) {
+  Create("t1", "req-1");
+  std::vector<JobRecord> claimed = ClaimOk(Claim("t1", {"ca1"}, "c1", "CORP\\svc-a"));
+  ASSERT_EQ(claimed.size(), 1u);
+  const absl::Time first = certs_->GetJob("t1", claimed[0].job_id)->lease_until;
+  EXPECT_EQ(*certs_->ExtendLeases("t1", "c2", first + absl::Minutes(5)), 0);  // not its job
+  EXPECT_EQ(*certs_->ExtendLeases("t1", "c1", first + absl::Minutes(5)), 1);
+  EXPECT_EQ(certs_->GetJob("t1", claimed[0].job_id)->lease_until, first + absl::Minutes(5));
+  EXPECT_EQ(*certs_->ExtendLeases("t1", "c1", first), 1);  // never shortened
+  EXPECT_EQ(certs_->GetJob("t1", claimed[0].job_id)->lease_until, first + absl::Minutes(5));
+  EXPECT_EQ(*certs_->ExpireLeases(first + absl::Minutes(1)), 0);
+  EXPECT_EQ(certs_->GetJob("t1", claimed[0].job_id)->state, JobState::kLeased);
+}
+
 TEST_P(CertificateStoreContractTest, CompletionDecidedOnAnOlderStateWritesNothing) {
   Create("t1", "req-1");
   std::vector<JobRecord> claimed = ClaimOk(Claim("t1", {"ca1"}, "c1", "CORP\\svc-a"));
