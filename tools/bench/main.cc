@@ -44,6 +44,8 @@ ABSL_FLAG(int, agents, 2, "certbridge-agent processes serving the CA");
 ABSL_FLAG(int, agent_window, 4, "each agent's --max-concurrent-jobs (its credit window)");
 ABSL_FLAG(int, idle_streams, 200, "idle agent streams opened to one broker (0 skips)");
 ABSL_FLAG(bool, recovery, true, "measure recovery after the broker is killed mid-run");
+ABSL_FLAG(int, flood_callers, 32, "callers of the flooding tenant in the noisy-neighbour run (0 skips)");
+ABSL_FLAG(int, quiet_calls, 300, "calls the quiet tenant times, alone and during the flood");
 ABSL_FLAG(int, warmup, 20, "unmeasured calls before raw and end-to-end runs");
 ABSL_FLAG(bool, verbose, false, "print every retried CreateCertificateRequest error");
 
@@ -86,6 +88,13 @@ struct Figures {
   absl::Duration recovery_time;
   absl::Duration recovery_restart;  // kill to the new broker serving
   LoadResult recovery;
+  // Noisy neighbour: the quiet tenant's calls alone, then while another tenant floods.
+  bool neighbour_measured = false;
+  LoadResult quiet_alone;
+  LoadResult quiet_during_flood;
+  int64_t flood_ok = 0;
+  int64_t flood_refused = 0;  // RESOURCE_EXHAUSTED
+  absl::Duration flood_wall;
 };
 
 std::string Message(const absl::Status& status) { return std::string(status.message()); }
@@ -363,6 +372,60 @@ absl::Status MeasureEndToEnd(TestStack& stack, const BrokerProcess& broker, cons
   return absl::OkStatus();
 }
 
+// One tenant floods the API with `flood_callers` closed-loop ListCertificateRequests calls
+// (each a database read) while another, quiet tenant makes the same call one at a time;
+// the quiet tenant's latency alone and during the flood, measured in one run, shows what
+// a flooding tenant costs the others (fair worker queues and rate limits, docs/security.md).
+absl::Status MeasureNoisyNeighbour(TestStack& stack, const BrokerProcess& broker,
+                                   const Tenant& quiet, Figures& figures) {
+  const int flooders = absl::GetFlag(FLAGS_flood_callers);
+  const int quiet_calls = absl::GetFlag(FLAGS_quiet_calls);
+  absl::StatusOr<Tenant> loud = CreateTenant(stack, broker);
+  if (!loud.ok()) return loud.status();
+  const std::string root = ReadFileOrEmpty(stack.pki("tls-ca.pem"));
+  auto quiet_stub = CertificateClient(root, broker.api_address());
+  auto list_once = [&](v1::CertificateService::Stub& stub, const std::string& key) {
+    v1::ListCertificateRequestsRequest list;
+    list.set_page_size(1);
+    v1::ListCertificateRequestsResponse out;
+    auto context = CallContext(key);
+    return stub.ListCertificateRequests(context.get(), list, &out);
+  };
+  auto quiet_run = [&] {
+    return RunClosedLoop(quiet_calls, 1,
+                         [&](int) { return list_once(*quiet_stub, quiet.key).ok(); });
+  };
+  figures.quiet_alone = quiet_run();
+
+  std::atomic<bool> stop{false};
+  std::atomic<int64_t> ok{0}, refused{0};
+  std::vector<std::thread> flood;
+  const absl::Time flood_start = absl::Now();
+  for (int i = 0; i < flooders; ++i) {
+    flood.emplace_back([&] {
+      auto stub = CertificateClient(root, broker.api_address());
+      while (!stop.load()) {
+        grpc::Status s = list_once(*stub, loud->key);
+        if (s.ok()) {
+          ok.fetch_add(1);
+        } else if (s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+          refused.fetch_add(1);
+        }
+      }
+    });
+  }
+  // Let the flood reach its pace before timing the quiet tenant.
+  testing::WaitUntil([&] { return ok.load() + refused.load() >= 200; }, absl::Seconds(30));
+  figures.quiet_during_flood = quiet_run();
+  stop.store(true);
+  for (std::thread& t : flood) t.join();
+  figures.flood_wall = absl::Now() - flood_start;
+  figures.flood_ok = ok.load();
+  figures.flood_refused = refused.load();
+  figures.neighbour_measured = true;
+  return absl::OkStatus();
+}
+
 // S idle streams of one registered connector, each on its own channel (a unique channel
 // argument keeps gRPC from sharing one connection), each past Hello and its AgentConfig.
 absl::Status MeasureIdleStreams(TestStack& stack, const BrokerProcess& broker,
@@ -526,6 +589,26 @@ void PrintTable(const Figures& f, const std::string& load_at_start) {
   } else {
     row("idle streams", "not measured");
   }
+  if (f.neighbour_measured) {
+    const absl::Duration alone_p99 = Quantile(f.quiet_alone.latencies, 0.99);
+    const absl::Duration flood_p99 = Quantile(f.quiet_during_flood.latencies, 0.99);
+    row("quiet tenant alone: List p50 / p99",
+        Ms(Quantile(f.quiet_alone.latencies, 0.5)) + " / " + Ms(alone_p99));
+    row(absl::StrCat("quiet tenant, other tenant flooding (", absl::GetFlag(FLAGS_flood_callers),
+                     " callers): p50 / p99"),
+        Ms(Quantile(f.quiet_during_flood.latencies, 0.5)) + " / " + Ms(flood_p99));
+    row("quiet tenant p99 during flood / alone (bound: 4.0)",
+        alone_p99 > absl::ZeroDuration()
+            ? absl::StrFormat("%.2f", absl::FDivDuration(flood_p99, alone_p99))
+            : "n/a");
+    row("flooding tenant: calls/s served / refused (RESOURCE_EXHAUSTED)",
+        absl::StrFormat("%.0f / %d", f.flood_ok / absl::ToDoubleSeconds(f.flood_wall),
+                        static_cast<int>(f.flood_refused)));
+    row("quiet tenant failed calls alone / during flood",
+        absl::StrCat(f.quiet_alone.failures, " / ", f.quiet_during_flood.failures));
+  } else {
+    row("noisy neighbour", "not measured");
+  }
   if (f.recovery_measured) {
     row("recovery: kill -9 to new broker serving", Ms(f.recovery_restart));
     row("recovery: kill -9 to first certificate issued", Ms(f.recovery_time));
@@ -616,6 +699,12 @@ int Run() {
   if (absl::Status s = MeasureEndToEnd(**stack, *broker, *tenant, figures); !s.ok()) {
     std::fprintf(stderr, "certbridge-bench: end to end: %s\n", Message(s).c_str());
     return 2;
+  }
+  if (absl::GetFlag(FLAGS_flood_callers) > 0) {
+    step("2b/4 noisy neighbour");
+    if (absl::Status s = MeasureNoisyNeighbour(**stack, *broker, *tenant, figures); !s.ok()) {
+      std::fprintf(stderr, "certbridge-bench: noisy neighbour: %s\n", Message(s).c_str());
+    }
   }
   if (absl::GetFlag(FLAGS_idle_streams) > 0) {
     step("3/4 idle streams");
