@@ -32,7 +32,8 @@ bool Settled(const v1::CertificateRequest& r) {
 }
 
 bool RevokeSettled(const v1::CertificateRequest& r) {
-  return r.state() == v1::CertificateRequest::REVOKED || r.error_code().rfind("REVOKE_", 0) == 0;
+  return r.state() == v1::CertificateRequest::REVOKED || r.error_code().rfind("REVOKE_", 0) == 0 ||
+         r.error_code().rfind("AGENT_POLICY_", 0) == 0;
 }
 
 }  // namespace

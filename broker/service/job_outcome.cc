@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <string>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/adcs/error_catalog.h"
 #include "common/pki/pki.h"
@@ -78,6 +79,15 @@ absl::StatusOr<JobCompletion> OutcomeOfJob(const CertificateRequestRecord& reque
     }
     c.job_state = JobState::kFailed;
     if (job.kind == JobKind::kRevoke) {
+      // The agent's own policy refusing the revocation is the customer's decision, not a
+      // failure to reach the CA: its code is kept, like a refused SUBMIT's.
+      if (absl::StartsWith(result.error_code(), "POLICY_")) {
+        r.error_code = absl::StrCat("AGENT_", result.error_code());
+        r.error_message = absl::StrCat("the connector's local policy refused the revocation: ",
+                                       result.error_message());
+        r.remedy = result.hint();
+        return c;
+      }
       r.error_code = "REVOKE_FAILED";
       r.error_message = absl::StrCat("revocation did not reach the CA: ", result.error_message());
       return c;

@@ -96,6 +96,21 @@ TEST_F(JobOutcomeTest, IssuedCertificateMustBeForTheCsrKey) {
   EXPECT_EQ(same->request.state, RequestState::kIssued);
 }
 
+TEST_F(JobOutcomeTest, RevokeRefusedByTheAgentPolicyKeepsItsCode) {
+  job_.kind = JobKind::kRevoke;
+  request_.state = RequestState::kIssued;
+  v1::JobResult result;
+  result.set_error_code("POLICY_REVOKE_NOT_ISSUED_HERE");
+  result.set_error_message("serial 1A was not issued by this connector");
+  result.set_hint("run the agent with --allow-revoke-any");
+  auto c = Outcome(result);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->job_state, JobState::kFailed);
+  EXPECT_EQ(c->request.state, RequestState::kIssued);
+  EXPECT_EQ(c->request.error_code, "AGENT_POLICY_REVOKE_NOT_ISSUED_HERE");
+  EXPECT_EQ(c->request.remedy, "run the agent with --allow-revoke-any");
+}
+
 TEST_F(JobOutcomeTest, UnderSubmissionSchedulesStickyRetrieveWithBackoff) {
   v1::JobResult result;
   result.set_ca_answered(true);
