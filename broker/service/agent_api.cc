@@ -224,15 +224,9 @@ absl::Status AgentApi::RecordHello(const ConnectorRecord& connector, const v1::H
   // admin approved at registration, and Hello cannot change it.
   if (!hello.ca_identity().empty() && !connector.ca_identity.empty() &&
       !absl::EqualsIgnoreCase(hello.ca_identity(), connector.ca_identity)) {
-    AuditEventRecord event;
-    event.tenant_id = connector.tenant_id;
-    event.time = clock_->Now();
-    event.actor = absl::StrCat("connector:", connector.connector_id);
-    event.action = "connector.ca_identity_mismatch";
-    event.object_id = connector.connector_id;
-    event.details = absl::StrCat("registered as ", connector.ca_identity, ", now runs as ",
-                                 hello.ca_identity());
-    (void)store_->AppendAuditEvent(event);
+    AuditConnectorEvent(connector, "connector.ca_identity_mismatch",
+                        absl::StrCat("registered as ", connector.ca_identity, ", now runs as ",
+                                     hello.ca_identity()));
     return absl::FailedPreconditionError(absl::StrCat(
         "connector \"", connector.connector_id, "\" was approved for CA identity ",
         connector.ca_identity, " but the agent now runs as ", hello.ca_identity(),
@@ -265,6 +259,18 @@ absl::Status AgentApi::EndSession(const std::string& connector_id, const std::st
   return store_->DeleteSession(connector_id, replica_id);
 }
 
+void AgentApi::AuditConnectorEvent(const ConnectorRecord& connector, absl::string_view action,
+                                   std::string details) {
+  AuditEventRecord event;
+  event.tenant_id = connector.tenant_id;
+  event.time = clock_->Now();
+  event.actor = absl::StrCat("connector:", connector.connector_id);
+  event.action = std::string(action);
+  event.object_id = connector.connector_id;
+  event.details = std::move(details);
+  (void)store_->AppendAuditEvent(event);  // best effort: the change itself is what counts
+}
+
 absl::StatusOr<v1::RenewedCertificate> AgentApi::Renew(const ConnectorRecord& connector,
                                                        const v1::RenewalRequest& r) {
   if (r.csr_pem().size() > kMaxCsrBytes) {
@@ -287,14 +293,8 @@ absl::StatusOr<v1::RenewedCertificate> AgentApi::Renew(const ConnectorRecord& co
   RETURN_IF_ERROR(store_->UpdateConnectorCertificate(connector.tenant_id, connector.connector_id,
                                                      cert.chain_pem, cert.serial_hex,
                                                      cert.not_after));
-  AuditEventRecord event;
-  event.tenant_id = connector.tenant_id;
-  event.time = clock_->Now();
-  event.actor = absl::StrCat("connector:", connector.connector_id);
-  event.action = "connector.certificate_renew";
-  event.object_id = connector.connector_id;
-  event.details = absl::StrCat("serial ", cert.serial_hex);
-  (void)store_->AppendAuditEvent(event);
+  AuditConnectorEvent(connector, "connector.certificate_renew",
+                      absl::StrCat("serial ", cert.serial_hex));
   v1::RenewedCertificate out;
   out.set_certificate_chain_pem(cert.chain_pem);
   return out;

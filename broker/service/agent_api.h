@@ -75,6 +75,9 @@ class AgentApi {
 
  private:
   absl::StatusOr<ConnectorRecord> CheckActive(absl::StatusOr<ConnectorRecord> connector);
+  // An audit event by the connector itself about itself.
+  void AuditConnectorEvent(const ConnectorRecord& connector, absl::string_view action,
+                           std::string details);
 
   Store* store_;
   const Clock* clock_;
