@@ -1,5 +1,6 @@
 #include "common/pki/distinguished_name.h"
 
+#include <algorithm>
 #include <vector>
 
 #include <openssl/objects.h>
@@ -17,6 +18,8 @@ struct AttributeName {
   const char* name;
   int nid;
 };
+
+constexpr size_t kMaxOidText = 64;
 
 // The attribute types certbridge accepts by name. OpenSSL prints NID_userId as "UID",
 // NID_serialNumber as "serialNumber" and NID_pkcs9_emailAddress as "emailAddress"; all
@@ -131,6 +134,12 @@ class Parser {
     absl::string_view oid = type;
     if (absl::StartsWithIgnoreCase(oid, "OID.")) oid.remove_prefix(4);
     if (IsDottedOid(oid)) {
+      // OpenSSL prints at most 79 characters of a type (X509_NAME_print_ex), so a longer
+      // OID could not be read back from the canonical form (found by the subject fuzzer).
+      if (oid.size() > kMaxOidText) {
+        return Error(absl::StrCat("attribute type OID is longer than ", kMaxOidText,
+                                  " characters"));
+      }
       Asn1ObjectPtr object(OBJ_txt2obj(std::string(oid).c_str(), /*no_name=*/1));
       if (object != nullptr) return object;
       TakeOpenSslError();
@@ -271,6 +280,61 @@ absl::StatusOr<X509NamePtr> ParseDistinguishedName(absl::string_view text,
   return name;
 }
 
+namespace {
+
+// Makes OpenSSL's RFC 2253 text read back through our parser unchanged (found by
+// tests/fuzz/subject_fuzz.cc):
+// - a value that is a lone '#' is printed "O=#", which reads back as an (empty) hex value;
+//   RFC 4514 requires "\\#" there. A dotted-OID type's "#hex" is OpenSSL's deliberate DER
+//   dump and stays.
+// - a type OpenSSL knows by a name we do not accept ("X500" for 2.5) is printed as its
+//   dotted OID, which we do.
+std::string MakeParseable(const std::string& text) {
+  std::string out;
+  out.reserve(text.size() + 4);
+  std::string type;
+  bool in_type = true;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_type) {
+      if (c != '=') {
+        type.push_back(c);
+        continue;
+      }
+      const bool numeric = !type.empty() && std::all_of(type.begin(), type.end(), [](char t) {
+        return absl::ascii_isdigit(static_cast<unsigned char>(t)) || t == '.';
+      });
+      bool accepted = numeric;
+      for (const AttributeName& known : kAttributeNames) {
+        accepted = accepted || absl::EqualsIgnoreCase(type, known.name);
+      }
+      if (!accepted) {
+        char oid[128];
+        const ASN1_OBJECT* object = OBJ_nid2obj(OBJ_txt2nid(type.c_str()));
+        if (object != nullptr && OBJ_obj2txt(oid, sizeof(oid), object, /*no_name=*/1) > 0) {
+          type = oid;
+        }
+      }
+      absl::StrAppend(&out, type, "=");
+      if (i + 1 < text.size() && text[i + 1] == '#' && !numeric) out.push_back('\\');
+      type.clear();
+      in_type = false;
+      continue;
+    }
+    if (c == '\\' && i + 1 < text.size()) {
+      out.push_back(c);
+      out.push_back(text[++i]);
+      continue;
+    }
+    if (c == ',' || c == '+') in_type = true;
+    out.push_back(c);
+  }
+  out.append(type);
+  return out;
+}
+
+}  // namespace
+
 std::string FormatDistinguishedName(const X509_NAME* name) {
   BioPtr bio(BIO_new(BIO_s_mem()));
   // RFC 2253 flags minus ESC_MSB: UTF-8 stays UTF-8 instead of \C3\BC escapes.
@@ -279,7 +343,7 @@ std::string FormatDistinguishedName(const X509_NAME* name) {
     TakeOpenSslError();
     return "";
   }
-  return BioContents(bio.get());
+  return MakeParseable(BioContents(bio.get()));
 }
 
 }  // namespace certbridge::pki::internal

@@ -11,6 +11,7 @@
 #include <openssl/x509v3.h>
 
 #include "absl/strings/ascii.h"
+#include "common/pki/names.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/pki/distinguished_name.h"
@@ -58,6 +59,26 @@ IssueParams LeafParams(const std::string& csr_pem) {
 }
 
 // ---- keys --------------------------------------------------------------------------
+
+// Found by tests/fuzz/subject_fuzz.cc: OpenSSL printed a value that is a lone '#' as "O=#",
+// which reads back as an empty hex value.
+TEST(CanonicalSubjectTest, ALoneHashValueStaysEscaped) {
+  auto canonical = CanonicalSubject("O=\\#,CN=a");
+  ASSERT_TRUE(canonical.ok()) << canonical.status();
+  EXPECT_EQ(*canonical, "O=\\#,CN=a");
+  auto again = CanonicalSubject(*canonical);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(*again, *canonical);
+  EXPECT_EQ(*CanonicalSubject("O=\\#x"), "O=\\#x");
+}
+
+// Also found by the fuzzer: OpenSSL names OID 2.5 "X500", which our parser does not take.
+TEST(CanonicalSubjectTest, TypesOutsideOurNamesStayDottedOids) {
+  auto canonical = CanonicalSubject("2.5=i");
+  ASSERT_TRUE(canonical.ok()) << canonical.status();
+  EXPECT_EQ(*canonical, "2.5=i");
+  EXPECT_EQ(*CanonicalSubject(*canonical), *canonical);
+}
 
 TEST(KeyTypeTest, NamesRoundTrip) {
   for (KeyType type : {KeyType::kRsa2048, KeyType::kRsa3072, KeyType::kRsa4096,
