@@ -8,7 +8,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libssl-dev openssl libpq-dev
   prometheus-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev
-  postgresql-15 postgresql-client-15 jq clang
+  postgresql-15 postgresql-client-15 jq clang libclang-rt-14-dev
   g++-mingw-w64-x86-64-posix mingw-w64-x86-64-dev
   wine wine64 msitools
   podman runc netavark aardvark-dns iptables debootstrap
