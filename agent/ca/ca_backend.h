@@ -126,8 +126,9 @@ class CaBackend {
   // The newest request this identity submitted whose attribute `attribute_name` equals
   // `attribute_value`, answered as RetrievePending would (certificate included once
   // issued). NOT_FOUND when there is none: the CA never logged such a request, so it is
-  // safe to submit it. UNIMPLEMENTED where the backend cannot search (ComCaBackend until it
-  // uses ICertView). Other errors as above.
+  // safe to submit it. UNIMPLEMENTED where the backend cannot search. FAILED_PRECONDITION
+  // when the CA refused the search (ComCaBackend: no Read right on the CA): do not submit.
+  // Other errors as above.
   virtual absl::StatusOr<CaResult> FindRequestByAttribute(const FindRequestParams& params) = 0;
 };
 

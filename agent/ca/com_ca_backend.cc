@@ -157,14 +157,37 @@ absl::StatusOr<PingResult> ComCaBackend::Ping(const PingParams&) {
   return PingResult{config(), absl::Now() - start};
 }
 
-absl::StatusOr<CaResult> ComCaBackend::FindRequestByAttribute(const FindRequestParams&) {
-  // ICertRequest2 cannot search: finding a request by attribute needs ICertView
-  // (OpenView, SetRestriction on the Request.RequestAttributes column restricted to the
-  // caller's own requests). Follow-up work; until then a lost Submit answer cannot be
-  // found on Windows and the agent submits again.
-  return absl::UnimplementedError(absl::StrCat(
-      "CA \"", config(), "\": finding a request by attribute needs ICertView, which this agent "
-      "does not use yet"));
+absl::StatusOr<CaResult> ComCaBackend::FindRequestByAttribute(const FindRequestParams& params) {
+  if (params.attribute_name.empty()) {
+    return absl::InvalidArgumentError("find request: attribute name is empty");
+  }
+  const ComViewAnswer found =
+      client_->FindRequestIdsByAttribute(params.attribute_name, params.attribute_value);
+  if (found.call_hresult != 0) {
+    if (IsRpcFailure(found.call_hresult)) {
+      return Unavailable(config(), found.failed_call, found.call_hresult);
+    }
+    // Not knowing whether the CA has the request, submitting again could issue twice:
+    // the caller must not fall back to Submit. Without Read on the CA (E_ACCESSDENIED) the
+    // lookup fails every time until the right is granted.
+    return absl::FailedPreconditionError(absl::StrCat(
+        "CA \"", config(), "\": looking up ", params.attribute_name, ":", params.attribute_value,
+        ": ", found.failed_call, ": ", adcs::Describe(found.call_hresult),
+        found.call_hresult == adcs::kAccessDenied
+            ? " Grant the agent's computer account Read on the CA (certsrv.msc, CA "
+              "properties, Security)."
+            : ""));
+  }
+  // Newest first. The view is not limited to the caller's requests: RetrievePending is, and
+  // answers 0x80070005 for another identity's request, which is then skipped.
+  for (auto it = found.request_ids.rbegin(); it != found.request_ids.rend(); ++it) {
+    ASSIGN_OR_RETURN(CaResult r, ToResult(client_->RetrievePending(*it)));
+    if (r.hresult == adcs::kAccessDenied) continue;
+    if (r.ca_request_id == 0) r.ca_request_id = *it;
+    return r;
+  }
+  return absl::NotFoundError(absl::StrCat("CA \"", config(), "\" has no request of this identity with ",
+                                          params.attribute_name, ":", params.attribute_value));
 }
 
 #ifdef _WIN32

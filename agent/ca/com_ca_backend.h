@@ -9,6 +9,10 @@
 // - Any other failing COM call (e.g. Submit returning 0x80094011) is a CA answer: a
 //   CaResult with that HRESULT and disposition 2 (DENIED) for permission/policy HRESULTs,
 //   1 (ERROR) otherwise.
+// - FindRequestByAttribute: ICertView2 on the Request Attributes table (ComCertClient::
+//   FindRequestIdsByAttribute), then RetrievePending of each id, newest first; a request
+//   RetrievePending refuses with 0x80070005 (another identity's) is skipped. A view the CA
+//   refuses is FAILED_PRECONDITION (with the Read-right remedy for 0x80070005).
 // - chain_pem is the CA certificate (GetCACertificate, fetched once); the PKCS#7 chain of
 //   GetCertificate(CR_OUT_CHAIN) is not converted (no PKCS#7 parser in common/pki yet).
 // Deadlines in params are NOT enforced: a COM call cannot be cancelled; DCOM's own

@@ -35,6 +35,15 @@ struct ComAnswer {
   std::string templates;  // "cn\nOID\ncn\nOID..." as the CA publishes them
 };
 
+// What one ICertView2 query found.
+struct ComViewAnswer {
+  // HRESULT of the failing call (OpenConnection, SetRestriction, OpenView, ...); 0 when the
+  // query ran. E_ACCESSDENIED 0x80070005: the caller lacks Read on the CA.
+  uint32_t call_hresult = 0;
+  std::string failed_call;
+  std::vector<int32_t> request_ids;  // AttributeRequestId of each matching row, ascending
+};
+
 class ComCertClient {
  public:
   virtual ~ComCertClient() = default;
@@ -49,12 +58,19 @@ class ComCertClient {
   virtual ComAnswer GetCaCertificate() = 0;
   // ICertRequest2::GetCAProperty(config, CR_PROP_TEMPLATES, 0, PROPTYPE_STRING, 0).
   virtual ComAnswer GetTemplates() = 0;
+  // CCertView (ICertView2) on the Request Attributes table (SetTable(CVRC_TABLE_ATTRIBUTES)),
+  // restricted to AttributeName == `name` and AttributeValue == `value`, result columns
+  // AttributeRequestId and AttributeValue (rows whose value differs are dropped, in case the
+  // CA compares without case). A fresh view per call, as certutil -view opens one.
+  virtual ComViewAnswer FindRequestIdsByAttribute(const std::string& name,
+                                                  const std::string& value) = 0;
   // "HOST\\CA name".
   virtual const std::string& config() const = 0;
 };
 
 #ifdef _WIN32
-// Starts the COM apartment thread and creates CCertRequest and CCertAdmin on it.
+// Starts the COM apartment thread and creates CCertRequest and CCertAdmin on it (CCertView
+// is created per FindRequestIdsByAttribute call).
 // Returns nullptr and sets *hresult when COM initialisation or CoCreateInstance fails
 // (REGDB_E_CLASSNOTREG 0x80040154 where certcli.dll is missing).
 std::unique_ptr<ComCertClient> CreateComCertClient(const std::string& config, uint32_t* hresult);

@@ -1,5 +1,7 @@
-// The real ComCertClient: ICertRequest2 + ICertAdmin2 on a COM apartment thread of its
-// own. Windows only; compiled on Linux by tools/windows/build-agent.sh with mingw-w64 (under Wine CoCreateInstance gives REGDB_E_CLASSNOTREG: no certcli.dll).
+// The real ComCertClient: ICertRequest2 + ICertAdmin2 (+ ICertView2 for lookups) on a COM
+// apartment thread of its own. Windows only; compiled on Linux by
+// tools/windows/build-agent.sh with mingw-w64. Under Wine, which has no certcli.dll, it runs
+// against the stand-in COM server in tools/windows/certcli_standin/.
 #ifdef _WIN32
 
 #include "agent/ca/com_cert_client.h"
@@ -9,13 +11,16 @@
 #include <oleauto.h>
 #include <certcli.h>
 #include <certadm.h>
+#include <certview.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <functional>
 #include <future>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 namespace certbridge::agent {
 namespace {
@@ -31,6 +36,11 @@ constexpr GUID kClsidCertAdmin = {0x37eabaf0, 0x7fb6, 0x11d0,
 constexpr GUID kIidCertAdmin2 = {0xf7c3ac41, 0xb8ce, 0x4fb4,
                                  {0xaa, 0x58, 0x3d, 0x1d, 0xc0, 0xe3, 0x6b, 0x39}};
 
+constexpr GUID kClsidCertView = {0xa12d0f7a, 0x1e84, 0x11d1,
+                                 {0x9b, 0xd6, 0x00, 0xc0, 0x4f, 0xb6, 0x83, 0xfa}};
+constexpr GUID kIidCertView2 = {0xd594b282, 0x8851, 0x4b61,
+                                {0x9c, 0x66, 0x3e, 0xda, 0xdf, 0x84, 0x88, 0x63}};
+
 // Numbers from certcli.h, repeated so the file does not depend on which macros a given
 // SDK defines.
 constexpr LONG kCrInBase64 = 0x1;
@@ -41,6 +51,12 @@ constexpr LONG kCrDispIssued = 3;
 constexpr LONG kCrDispRevoked = 6;
 constexpr LONG kCrPropTemplates = 29;
 constexpr LONG kPropTypeString = 4;
+// certview.h.
+constexpr LONG kCvrcTableAttributes = 0x4000;
+constexpr LONG kCvrcColumnSchema = 0;
+constexpr LONG kCvrSeekEq = 0x1;
+constexpr LONG kCvrSortNone = 0;
+constexpr LONG kCvOutBinary = 0x2;
 
 std::wstring Widen(const std::string& s) {
   if (s.empty()) return std::wstring();
@@ -164,9 +180,94 @@ class ComCertClientImpl final : public ComCertClient {
     });
   }
 
+  ComViewAnswer FindRequestIdsByAttribute(const std::string& name,
+                                          const std::string& value) override {
+    return OnApartment<ComViewAnswer>([&] { return QueryAttributes(name, value); });
+  }
+
   const std::string& config() const override { return config_; }
 
  private:
+  static ComViewAnswer ViewFailed(ComViewAnswer& a, HRESULT hr, const char* call) {
+    a.call_hresult = static_cast<uint32_t>(hr);
+    a.failed_call = call;
+    return a;
+  }
+
+  // certutil -view -restrict "AttributeName=<name>,AttributeValue=<value>"
+  //   -out "AttributeRequestId,AttributeValue" Attrib
+  ComViewAnswer QueryAttributes(const std::string& name, const std::string& value) {
+    ComViewAnswer a;
+    ICertView2* view = nullptr;
+    HRESULT hr = CoCreateInstance(kClsidCertView, nullptr, CLSCTX_INPROC_SERVER, kIidCertView2,
+                                  reinterpret_cast<void**>(&view));
+    if (FAILED(hr)) return ViewFailed(a, hr, "CoCreateInstance(CCertView)");
+    struct Releaser {
+      IUnknown* p;
+      ~Releaser() {
+        if (p != nullptr) p->Release();
+      }
+    } view_ref{view};
+    Bstr config(config_), name_column("AttributeName"), value_column("AttributeValue"),
+        id_column("AttributeRequestId");
+    hr = view->OpenConnection(config.get());
+    if (FAILED(hr)) return ViewFailed(a, hr, "ICertView2::OpenConnection");
+    hr = view->SetTable(kCvrcTableAttributes);
+    if (FAILED(hr)) return ViewFailed(a, hr, "ICertView2::SetTable(CVRC_TABLE_ATTRIBUTES)");
+    LONG name_index = 0, value_index = 0, id_index = 0;
+    hr = view->GetColumnIndex(kCvrcColumnSchema, name_column.get(), &name_index);
+    if (SUCCEEDED(hr)) hr = view->GetColumnIndex(kCvrcColumnSchema, value_column.get(), &value_index);
+    if (SUCCEEDED(hr)) hr = view->GetColumnIndex(kCvrcColumnSchema, id_column.get(), &id_index);
+    if (FAILED(hr)) return ViewFailed(a, hr, "ICertView2::GetColumnIndex");
+    for (const auto& [column, text] : {std::pair{name_index, &name}, std::pair{value_index, &value}}) {
+      Bstr wanted(*text);
+      VARIANT v;
+      VariantInit(&v);
+      v.vt = VT_BSTR;
+      v.bstrVal = wanted.get();  // still owned by `wanted`
+      hr = view->SetRestriction(column, kCvrSeekEq, kCvrSortNone, &v);
+      if (FAILED(hr)) return ViewFailed(a, hr, "ICertView2::SetRestriction");
+    }
+    hr = view->SetResultColumnCount(2);
+    if (SUCCEEDED(hr)) hr = view->SetResultColumn(id_index);
+    if (SUCCEEDED(hr)) hr = view->SetResultColumn(value_index);
+    if (FAILED(hr)) return ViewFailed(a, hr, "ICertView2::SetResultColumn");
+    IEnumCERTVIEWROW* rows = nullptr;
+    hr = view->OpenView(&rows);
+    if (FAILED(hr)) return ViewFailed(a, hr, "ICertView2::OpenView");
+    Releaser rows_ref{rows};
+    while (true) {
+      LONG row = 0;
+      hr = rows->Next(&row);
+      if (hr == S_FALSE) break;  // past the last row
+      if (FAILED(hr)) return ViewFailed(a, hr, "IEnumCERTVIEWROW::Next");
+      IEnumCERTVIEWCOLUMN* columns = nullptr;
+      hr = rows->EnumCertViewColumn(&columns);
+      if (FAILED(hr)) return ViewFailed(a, hr, "IEnumCERTVIEWROW::EnumCertViewColumn");
+      Releaser columns_ref{columns};
+      // The columns come in SetResultColumn order: AttributeRequestId, AttributeValue.
+      LONG request_id = 0;
+      std::string row_value;
+      for (int i = 0; i < 2; ++i) {
+        LONG index = 0;
+        hr = columns->Next(&index);
+        if (hr != S_OK) return ViewFailed(a, FAILED(hr) ? hr : E_UNEXPECTED, "IEnumCERTVIEWCOLUMN::Next");
+        VARIANT v;
+        VariantInit(&v);
+        hr = columns->GetValue(kCvOutBinary, &v);
+        if (FAILED(hr)) return ViewFailed(a, hr, "IEnumCERTVIEWCOLUMN::GetValue");
+        if (i == 0 && v.vt == VT_I4) request_id = v.lVal;
+        if (i == 1 && v.vt == VT_BSTR && v.bstrVal != nullptr) {
+          row_value = Narrow(v.bstrVal, SysStringLen(v.bstrVal));
+        }
+        VariantClear(&v);
+      }
+      if (request_id > 0 && row_value == value) a.request_ids.push_back(request_id);
+    }
+    std::sort(a.request_ids.begin(), a.request_ids.end());
+    return a;
+  }
+
   static ComAnswer Failed(ComAnswer& a, HRESULT hr, const char* call) {
     a.call_hresult = static_cast<uint32_t>(hr);
     a.failed_call = call;

@@ -2,6 +2,9 @@
 // only runs on Windows).
 #include "agent/ca/com_ca_backend.h"
 
+#include <map>
+#include <vector>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -19,14 +22,26 @@ class ScriptedComCertClient final : public ComCertClient {
   }
   ComAnswer RetrievePending(int32_t request_id) override {
     last_request_id = request_id;
-    return submit_answer;
+    retrieved.push_back(request_id);
+    auto it = retrieve_answers.find(request_id);
+    return it != retrieve_answers.end() ? it->second : submit_answer;
   }
   uint32_t Revoke(const std::string&, int32_t) override { return revoke_hresult; }
   ComAnswer GetCaCertificate() override { return ca_answer; }
   ComAnswer GetTemplates() override { return templates_answer; }
+  ComViewAnswer FindRequestIdsByAttribute(const std::string& name,
+                                          const std::string& value) override {
+    last_view_name = name;
+    last_view_value = value;
+    return view_answer;
+  }
   const std::string& config() const override { return config_; }
 
   ComAnswer submit_answer, ca_answer, templates_answer;
+  std::map<int32_t, ComAnswer> retrieve_answers;  // else submit_answer
+  std::vector<int32_t> retrieved;
+  ComViewAnswer view_answer;
+  std::string last_view_name, last_view_value;
   uint32_t revoke_hresult = 0;
   std::string last_csr, last_attributes;
   int32_t last_request_id = 0;
@@ -48,14 +63,64 @@ class ComCaBackendTest : public ::testing::Test {
 constexpr char kCsrPem[] =
     "-----BEGIN CERTIFICATE REQUEST-----\nMIIB\nAbCd\n-----END CERTIFICATE REQUEST-----\n";
 
-TEST_F(ComCaBackendTest, FindRequestByAttributeNeedsICertViewAndIsUnimplemented) {
+ComAnswer Issued(int32_t request_id) {
+  ComAnswer a;
+  a.disposition = 3;
+  a.request_id = request_id;
+  a.certificate_base64 = "QUJD";
+  return a;
+}
+
+TEST_F(ComCaBackendTest, FindRequestByAttributeRetrievesTheNewestOwnMatch) {
+  client_->view_answer.request_ids = {4, 9, 12};
+  client_->retrieve_answers[12].call_hresult = 0x80070005;  // another identity's request
+  client_->retrieve_answers[12].failed_call = "ICertRequest2::RetrievePending";
+  client_->retrieve_answers[9] = Issued(9);
   auto r = backend_->FindRequestByAttribute(
+      {.attribute_name = "CertbridgeRequestId", .attribute_value = "tenants/t/certificateRequests/r1"});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(client_->last_view_name, "CertbridgeRequestId");
+  EXPECT_EQ(client_->last_view_value, "tenants/t/certificateRequests/r1");
+  EXPECT_EQ(client_->retrieved, (std::vector<int32_t>{12, 9}));
+  EXPECT_EQ(r->disposition, 3);
+  EXPECT_EQ(r->ca_request_id, 9);
+  EXPECT_EQ(r->certificate_pem, "-----BEGIN CERTIFICATE-----\nQUJD\n-----END CERTIFICATE-----\n");
+}
+
+TEST_F(ComCaBackendTest, FindRequestByAttributeIsNotFoundWithoutAnOwnMatch) {
+  auto none = backend_->FindRequestByAttribute(
       {.attribute_name = "CertbridgeRequestId", .attribute_value = "r1"});
-  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnimplemented) << r.status();
+  EXPECT_EQ(none.status().code(), absl::StatusCode::kNotFound) << none.status();
+  EXPECT_TRUE(client_->retrieved.empty());
+  // Only another identity's request carries the value.
+  client_->view_answer.request_ids = {7};
+  client_->retrieve_answers[7].disposition = 1;
+  client_->retrieve_answers[7].last_status = 0x80070005;
+  auto foreign = backend_->FindRequestByAttribute(
+      {.attribute_name = "CertbridgeRequestId", .attribute_value = "r1"});
+  EXPECT_EQ(foreign.status().code(), absl::StatusCode::kNotFound) << foreign.status();
   // The CA's config string appears quoted (a mis-escaped literal once dropped the quotes).
-  EXPECT_NE(r.status().message().find("CA \"" + backend_->config() + "\": finding"),
-            std::string::npos)
-      << r.status();
+  EXPECT_THAT(foreign.status().message(), HasSubstr("CA \"" + backend_->config() + "\" has no"));
+}
+
+TEST_F(ComCaBackendTest, FindRequestByAttributeRefusedViewIsNotASubmitGoAhead) {
+  client_->view_answer.call_hresult = 0x80070005;
+  client_->view_answer.failed_call = "ICertView2::OpenView";
+  auto denied = backend_->FindRequestByAttribute(
+      {.attribute_name = "CertbridgeRequestId", .attribute_value = "r1"});
+  EXPECT_EQ(denied.status().code(), absl::StatusCode::kFailedPrecondition) << denied.status();
+  EXPECT_THAT(denied.status().message(), HasSubstr("ICertView2::OpenView"));
+  EXPECT_THAT(denied.status().message(), HasSubstr("Read on the CA"));
+  client_->view_answer.call_hresult = 0x800706BA;
+  EXPECT_EQ(backend_->FindRequestByAttribute({.attribute_name = "CertbridgeRequestId",
+                                              .attribute_value = "r1"})
+                .status()
+                .code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(backend_->FindRequestByAttribute({.attribute_name = "", .attribute_value = "r1"})
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(ComCaBackendTest, SubmitSendsBase64BodyAndMapsIssued) {
