@@ -3,7 +3,8 @@
 
 # What differs between Linux and Windows, one file per platform behind the headers in
 # agent/platform/: durable files, private directories and the lock; host name and OS; the
-# stop request. Nothing else in the agent includes a platform header.
+# stop request; secrets at rest (DPAPI on Windows); the event log. Nothing else in the agent
+# includes a platform header.
 if(WIN32)
   set(certbridge_platform windows)
 else()
@@ -13,12 +14,13 @@ add_library(certbridge_agent_platform STATIC
   ${CMAKE_CURRENT_LIST_DIR}/platform/durable_files_${certbridge_platform}.cc
   ${CMAKE_CURRENT_LIST_DIR}/platform/host_${certbridge_platform}.cc
   ${CMAKE_CURRENT_LIST_DIR}/platform/shutdown_signal_${certbridge_platform}.cc
-  ${CMAKE_CURRENT_LIST_DIR}/platform/os_service_${certbridge_platform}.cc)
+  ${CMAKE_CURRENT_LIST_DIR}/platform/os_service_${certbridge_platform}.cc
+  ${CMAKE_CURRENT_LIST_DIR}/platform/secret_protection_${certbridge_platform}.cc)
 target_compile_options(certbridge_agent_platform PRIVATE ${CERTBRIDGE_WARNINGS})
 target_link_libraries(certbridge_agent_platform PUBLIC
   certbridge_common absl::status absl::statusor absl::strings Threads::Threads)
 if(WIN32)
-  target_link_libraries(certbridge_agent_platform PUBLIC advapi32)
+  target_link_libraries(certbridge_agent_platform PUBLIC advapi32 crypt32)
 endif()
 
 # The state dir's files (atomic writes), shared by the client and the job journal.
@@ -29,8 +31,8 @@ target_link_libraries(certbridge_agent_state PUBLIC
 
 # Job execution: the executor, its journal, the encrypted store of generated keys and the
 # agent's own policy (agent_policy: pure decisions; agent_policy_state: its files).
-# Links the CaBackend seam only; main.cc picks the implementation. pending_key_store.cc
-# uses OpenSSL directly for encrypted PKCS#8, which common/pki does not offer.
+# Links the CaBackend seam only; main.cc picks the implementation. No OpenSSL here: the
+# encrypted PKCS#8 of pending keys comes from common/pki.
 add_library(certbridge_agent_jobs STATIC
   ${CMAKE_CURRENT_LIST_DIR}/jobs/agent_policy.cc
   ${CMAKE_CURRENT_LIST_DIR}/jobs/agent_policy_state.cc
@@ -40,8 +42,7 @@ add_library(certbridge_agent_jobs STATIC
 target_compile_options(certbridge_agent_jobs PRIVATE ${CERTBRIDGE_WARNINGS})
 target_link_libraries(certbridge_agent_jobs
   PUBLIC certbridge_agent_state certbridge_ca_backend certbridge_adcs certbridge_pki
-         certbridge_proto certbridge_common absl::synchronization absl::strings Threads::Threads
-  PRIVATE OpenSSL::Crypto)
+         certbridge_proto certbridge_common absl::synchronization absl::strings Threads::Threads)
 
 add_library(certbridge_agent_client STATIC
   ${CMAKE_CURRENT_LIST_DIR}/client/agent_info.cc

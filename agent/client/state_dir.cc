@@ -5,6 +5,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/log.h"
 #include "common/status_macros.h"
 
 namespace certbridge::agent {
@@ -18,6 +19,26 @@ bool ValidConfigValue(absl::string_view v) {
 }
 
 }  // namespace
+
+absl::Status WriteSecretFile(const std::string& path, absl::string_view secret) {
+  ASSIGN_OR_RETURN(std::string stored, ProtectSecret(secret));
+  return WriteFileAtomically(path, stored, FileAccess::kOwnerOnly);
+}
+
+absl::StatusOr<std::string> ReadSecretFile(const std::string& path) {
+  ASSIGN_OR_RETURN(std::string stored, ReadWholeFile(path));
+  absl::StatusOr<UnprotectedSecret> secret = UnprotectSecret(stored);
+  if (!secret.ok()) {
+    return absl::Status(secret.status().code(),
+                        absl::StrCat("\"", path, "\": ", secret.status().message()));
+  }
+  if (!secret->was_protected) {
+    // Migration: a file from before protection at rest, protected from now on.
+    RETURN_IF_ERROR(WriteSecretFile(path, secret->secret));
+    LogInfo("state.secret_protected", {{"file", path}, {"protection", SecretProtectionName()}});
+  }
+  return std::move(secret->secret);
+}
 
 absl::StatusOr<std::unique_ptr<StateDirLock>> StateDir::Lock() const {
   absl::StatusOr<std::unique_ptr<ExclusiveFileLock>> lock =
@@ -66,8 +87,7 @@ absl::Status StateDir::Save(const AgentRegistration& registration,
                                       FileAccess::kReadableByAll));
   RETURN_IF_ERROR(WriteFileAtomically(FilePath(kChainFile), credentials.chain_pem,
                                       FileAccess::kReadableByAll));
-  RETURN_IF_ERROR(WriteFileAtomically(FilePath(kKeyFile), credentials.key_pem,
-                                      FileAccess::kOwnerOnly));
+  RETURN_IF_ERROR(WriteSecretFile(FilePath(kKeyFile), credentials.key_pem));
   std::string conf = absl::StrCat(
       "# certbridge agent registration, written by `certbridge-agent register`.\n",
       "broker=", registration.broker_address, "\n",
@@ -135,7 +155,7 @@ absl::Status StateDir::RecoverInterruptedRenewal() const {
 absl::StatusOr<AgentCredentials> StateDir::LoadCredentials() const {
   RETURN_IF_ERROR(RecoverInterruptedRenewal());
   AgentCredentials creds;
-  ASSIGN_OR_RETURN(creds.key_pem, ReadWholeFile(FilePath(kKeyFile)));
+  ASSIGN_OR_RETURN(creds.key_pem, ReadSecretFile(FilePath(kKeyFile)));
   ASSIGN_OR_RETURN(creds.chain_pem, ReadWholeFile(FilePath(kChainFile)));
   ASSIGN_OR_RETURN(creds.broker_ca_pem, ReadWholeFile(FilePath(kBrokerCaFile)));
   return creds;
@@ -146,7 +166,7 @@ absl::Status StateDir::ReplaceKeyAndChain(absl::string_view key_pem,
   RETURN_IF_ERROR(RecoverInterruptedRenewal());
   std::string key_new = FilePath(absl::StrCat(kKeyFile, kNewSuffix));
   std::string chain_new = FilePath(absl::StrCat(kChainFile, kNewSuffix));
-  RETURN_IF_ERROR(WriteFileAtomically(key_new, key_pem, FileAccess::kOwnerOnly));
+  RETURN_IF_ERROR(WriteSecretFile(key_new, key_pem));
   RETURN_IF_ERROR(WriteFileAtomically(chain_new, chain_pem, FileAccess::kReadableByAll));
   // From here on the new pair wins: a crash before the marker leaves the old pair (the
   // staged files are discarded on load); a crash after it is completed on load.

@@ -1,7 +1,10 @@
 // The agent's state directory: its identity and credentials on disk.
 //
 //   DIR/                  0700, created by `register`
-//     agent.key           0600  the agent's private key (PKCS#8 PEM); never leaves the host
+//     agent.key           0600  the agent's private key (PKCS#8 PEM); never leaves the host.
+//                               On Windows also DPAPI-protected (machine scope), see
+//                               agent/platform/secret_protection.h; a plain file from an
+//                               older agent is rewritten protected on first load
 //     agent-chain.pem     0644  its certificate, leaf first, then the broker's connector CA
 //     broker-ca.pem       0644  the root that the broker's TLS certificate chains to
 //     agent.conf          0600  key=value: broker, tenant_id, connector_id, host, ca_identity
@@ -33,6 +36,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "agent/platform/durable_files.h"
+#include "agent/platform/secret_protection.h"
 
 namespace certbridge::agent {
 
@@ -50,6 +54,16 @@ struct AgentCredentials {
   std::string chain_pem;
   std::string broker_ca_pem;
 };
+
+// A secret file (agent.key, the pending-key encryption key): written like any other file with
+// FileAccess::kOwnerOnly, in the platform's protected form (ProtectSecret).
+absl::Status WriteSecretFile(const std::string& path, absl::string_view secret);
+
+// The secret in a file written by WriteSecretFile. A file still in plain form (written by an
+// agent without protection at rest, or by hand) is rewritten protected before returning
+// (logged as state.secret_protected). NOT_FOUND if it does not exist; DATA_LOSS if it
+// cannot be unprotected on this machine.
+absl::StatusOr<std::string> ReadSecretFile(const std::string& path);
 
 // The exclusive lock on DIR/agent.lock, released when destroyed (or when the process dies).
 using StateDirLock = ExclusiveFileLock;

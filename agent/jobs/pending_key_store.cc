@@ -1,9 +1,5 @@
 #include "agent/jobs/pending_key_store.h"
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -11,8 +7,6 @@
 #include "agent/client/state_dir.h"
 #include "common/status_macros.h"
 
-// OpenSSL is used here directly (not through common/pki) only for PKCS#8 encryption,
-// which common/pki does not offer.
 namespace certbridge::agent {
 namespace {
 
@@ -20,39 +14,16 @@ constexpr char kKekFile[] = "key-encryption-key";
 constexpr char kCertificateBegin[] = "-----BEGIN CERTIFICATE-----";
 constexpr char kFriendlyNamePrefix[] = "friendly-name: ";
 
-struct BioFree {
-  void operator()(BIO* b) const { BIO_free(b); }
-};
-struct PkeyFree {
-  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
-};
-using BioPtr = std::unique_ptr<BIO, BioFree>;
-using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
-
-std::string BioContents(BIO* bio) {
-  char* data = nullptr;
-  long n = BIO_get_mem_data(bio, &data);
-  return n > 0 ? std::string(data, static_cast<size_t>(n)) : std::string();
-}
-
-// Unencrypted PKCS#8 in memory only, wiped after use.
-struct WipedString {
-  std::string value;
-  ~WipedString() {
-    if (!value.empty()) OPENSSL_cleanse(value.data(), value.size());
-  }
-};
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<PendingKeyStore>> PendingKeyStore::Open(std::string dir) {
   RETURN_IF_ERROR(CreatePrivateDirectories(dir));
   RETURN_IF_ERROR(CheckPrivateDirectory(dir, "pending-key directory"));
   const std::string kek_path = absl::StrCat(dir, "/", kKekFile);
-  absl::StatusOr<std::string> kek = ReadWholeFile(kek_path);
+  absl::StatusOr<std::string> kek = ReadSecretFile(kek_path);
   if (absl::IsNotFound(kek.status())) {
     kek = absl::BytesToHexString(pki::RandomBytes(32));
-    RETURN_IF_ERROR(WriteFileAtomically(kek_path, *kek, FileAccess::kOwnerOnly));
+    RETURN_IF_ERROR(WriteSecretFile(kek_path, *kek));
   }
   if (!kek.ok()) return kek.status();
   if (kek->size() != 64) {
@@ -68,18 +39,12 @@ std::string PendingKeyStore::PathFor(const std::string& request_name) const {
 absl::Status PendingKeyStore::Save(const std::string& request_name, const pki::PrivateKey& key,
                                    const std::string& delivery_certificate_pem,
                                    const std::string& friendly_name) {
-  BioPtr bio(BIO_new(BIO_s_mem()));
-  if (bio == nullptr ||
-      PEM_write_bio_PKCS8PrivateKey(bio.get(), static_cast<EVP_PKEY*>(key.native()),
-                                    EVP_aes_256_cbc(), kek_.data(), static_cast<int>(kek_.size()),
-                                    nullptr, nullptr) != 1) {
-    return absl::InternalError("pending key: PKCS#8 encryption failed");
-  }
+  ASSIGN_OR_RETURN(std::string encrypted_key, key.ToEncryptedPem(kek_));
   std::string name_line(friendly_name);
   for (char& c : name_line) {
     if (c == '\n' || c == '\r') c = ' ';
   }
-  const std::string contents = absl::StrCat(BioContents(bio.get()), kFriendlyNamePrefix, name_line,
+  const std::string contents = absl::StrCat(encrypted_key, kFriendlyNamePrefix, name_line,
                                             "\n", delivery_certificate_pem);
   absl::MutexLock lock(&mu_);
   return WriteFileAtomically(PathFor(request_name), contents, FileAccess::kOwnerOnly);
@@ -106,23 +71,13 @@ absl::StatusOr<PendingKey> PendingKeyStore::Load(const std::string& request_name
   absl::ConsumePrefix(&name_line, kFriendlyNamePrefix);
   absl::ConsumeSuffix(&name_line, "\n");
 
-  BioPtr in(BIO_new_mem_buf(contents->data(), static_cast<int>(name_at)));
-  PkeyPtr pkey(in == nullptr ? nullptr
-                             : PEM_read_bio_PrivateKey(in.get(), nullptr, nullptr,
-                                                       const_cast<char*>(kek_.c_str())));
-  if (pkey == nullptr) {
+  absl::StatusOr<pki::PrivateKey> key =
+      pki::PrivateKey::FromEncryptedPem(absl::string_view(*contents).substr(0, name_at), kek_);
+  if (!key.ok()) {
     return absl::DataLossError(
         absl::StrCat("pending key file \"", path, "\" does not decrypt with this agent's key"));
   }
-  // Secure memory BIO: cleared when freed.
-  BioPtr plain(BIO_new(BIO_s_secmem()));
-  if (plain == nullptr || PEM_write_bio_PKCS8PrivateKey(plain.get(), pkey.get(), nullptr, nullptr,
-                                                        0, nullptr, nullptr) != 1) {
-    return absl::InternalError("pending key: PKCS#8 export failed");
-  }
-  WipedString pem{BioContents(plain.get())};
-  ASSIGN_OR_RETURN(pki::PrivateKey key, pki::PrivateKey::FromPem(pem.value));
-  return PendingKey{std::move(key), contents->substr(cert_at), std::string(name_line)};
+  return PendingKey{*std::move(key), contents->substr(cert_at), std::string(name_line)};
 }
 
 absl::Status PendingKeyStore::Remove(const std::string& request_name) {

@@ -4,14 +4,17 @@
 // CA's answer). A key is never written unencrypted:
 //
 //   DIR/                      0700 (state_dir/pending-keys)
-//     key-encryption-key      0600  32 random bytes (hex), made on first use
+//     key-encryption-key      0600  32 random bytes (hex), made on first use; on Windows
+//                                   DPAPI-protected (WriteSecretFile in state_dir.h)
 //     <sha256(request)>.pem   0600  the key as encrypted PKCS#8 (PBES2: PBKDF2-HMAC-SHA256,
 //                                   AES-256-CBC, under the key-encryption key), then the
 //                                   delivery certificate and a friendly-name line
 //
-// The key-encryption key lives beside the keys: this protects against the keys leaking
-// through backups of the journal or logs, not against someone who can read the whole state
-// dir (who could also use agent.key). Files are written atomically.
+// The key-encryption key lives beside the keys: on Linux this protects against the keys
+// leaking through backups of the journal or logs, not against someone who can read the whole
+// state dir (who could also use agent.key). On Windows DPAPI ties the key-encryption key to
+// this machine, so a copy of the whole state dir is of no use elsewhere. Files are written
+// atomically.
 //
 // Errors: NOT_FOUND when no key is kept for the request; DATA_LOSS for a damaged file or a
 // key that does not decrypt; INTERNAL for I/O. Thread-safe.

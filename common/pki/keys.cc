@@ -1,6 +1,7 @@
 // KeyType, PrivateKey and the small random/hash helpers of pki.h.
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include <openssl/core_names.h>
@@ -118,6 +119,35 @@ absl::StatusOr<PrivateKey> PrivateKey::FromPem(absl::string_view pem) {
   return PrivateKey(pkey.release(), *type);
 }
 
+namespace {
+
+// Hands `passphrase` (a string_view*) to PEM_read_bio_PrivateKey.
+int SupplyPassphrase(char* buf, int size, int /*rwflag*/, void* u) {
+  const absl::string_view* passphrase = static_cast<const absl::string_view*>(u);
+  if (passphrase->size() > static_cast<size_t>(size)) return -1;
+  std::memcpy(buf, passphrase->data(), passphrase->size());
+  return static_cast<int>(passphrase->size());
+}
+
+}  // namespace
+
+absl::StatusOr<PrivateKey> PrivateKey::FromEncryptedPem(absl::string_view pem,
+                                                        absl::string_view passphrase) {
+  if (!absl::StrContains(pem, "-----BEGIN ENCRYPTED PRIVATE KEY-----")) {
+    return absl::InvalidArgumentError("private key is not an encrypted PKCS#8 PEM key");
+  }
+  BioPtr bio = internal::ReadBio(pem);
+  EvpPkeyPtr pkey(PEM_read_bio_PrivateKey(bio.get(), nullptr, SupplyPassphrase, &passphrase));
+  if (pkey == nullptr) {
+    std::string reason = internal::TakeOpenSslError();
+    return absl::InvalidArgumentError(
+        absl::StrCat("encrypted private key does not decrypt with this passphrase: ", reason));
+  }
+  absl::StatusOr<KeyType> type = internal::ClassifyKey(pkey.get(), "private key");
+  if (!type.ok()) return type.status();
+  return PrivateKey(pkey.release(), *type);
+}
+
 PrivateKey::PrivateKey(PrivateKey&& other) noexcept : pkey_(other.pkey_), type_(other.type_) {
   other.pkey_ = nullptr;
 }
@@ -140,6 +170,17 @@ std::string PrivateKey::ToPem() const {
                                                     nullptr, nullptr, 0, nullptr, nullptr)) {
     internal::TakeOpenSslError();
     return "";
+  }
+  return internal::BioContents(bio.get());
+}
+
+absl::StatusOr<std::string> PrivateKey::ToEncryptedPem(absl::string_view passphrase) const {
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  if (bio == nullptr || pkey_ == nullptr ||
+      PEM_write_bio_PKCS8PrivateKey(bio.get(), static_cast<EVP_PKEY*>(pkey_), EVP_aes_256_cbc(),
+                                    passphrase.data(), static_cast<int>(passphrase.size()),
+                                    nullptr, nullptr) != 1) {
+    return internal::OpenSslInternalError("encrypting a private key (PKCS#8)");
   }
   return internal::BioContents(bio.get());
 }

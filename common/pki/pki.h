@@ -39,12 +39,20 @@ class PrivateKey {
   // PKCS#8 or traditional PEM, unencrypted.
   static absl::StatusOr<PrivateKey> FromPem(absl::string_view pem);
 
+  // ToEncryptedPem's output read back: INVALID_ARGUMENT when `pem` is not an encrypted key
+  // or `passphrase` does not decrypt it.
+  static absl::StatusOr<PrivateKey> FromEncryptedPem(absl::string_view pem,
+                                                     absl::string_view passphrase);
+
   PrivateKey(PrivateKey&&) noexcept;
   PrivateKey& operator=(PrivateKey&&) noexcept;
   ~PrivateKey();
 
   // Unencrypted PKCS#8 PEM. Handle with care: callers store it 0600 or encrypt it.
   std::string ToPem() const;
+  // PKCS#8 PEM encrypted under `passphrase` (PBES2: PBKDF2-HMAC-SHA256, AES-256-CBC), as
+  // `openssl pkcs8 -topk8 -v2 aes-256-cbc` writes it. INTERNAL if OpenSSL fails.
+  absl::StatusOr<std::string> ToEncryptedPem(absl::string_view passphrase) const;
   std::string PublicKeyPem() const;
   KeyType type() const { return type_; }
 

@@ -152,6 +152,75 @@ TEST_F(StateDirTest, RenewalInterruptedAfterCommitCompletesTheNewPair) {
   EXPECT_FALSE(fs::exists(path_ + "/agent-chain.pem.new"));
 }
 
+// A PKCS#8 PEM as `register` writes it (a real one is not needed: the state dir does not
+// parse the key).
+constexpr char kKeyPem[] =
+    "-----BEGIN PRIVATE KEY-----\n"
+    "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgS2V5Rm9yVGhlVGVz\n"
+    "-----END PRIVATE KEY-----\n";
+constexpr char kKeyBody[] = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgS2V5Rm9yVGhlVGVz";
+
+// Windows: DPAPI (machine scope), so the file holds neither the PEM nor its base64 body.
+// Linux: the PEM itself, protected by its mode (checked by the tests above).
+TEST_F(StateDirTest, AgentKeyIsProtectedAtRestAndLoadsBack) {
+  StateDir dir(path_);
+  AgentCredentials creds = Credentials("a");
+  creds.key_pem = kKeyPem;
+  ASSERT_TRUE(dir.Save(Registration(), creds, false).ok());
+  absl::StatusOr<std::string> raw = ReadWholeFile(path_ + "/agent.key");
+  ASSERT_TRUE(raw.ok()) << raw.status();
+  if (SecretProtectionEncrypts()) {
+    EXPECT_EQ(raw->find("PRIVATE KEY"), std::string::npos) << *raw;
+    EXPECT_EQ(raw->find(kKeyBody), std::string::npos) << *raw;
+    EXPECT_EQ(raw->rfind("certbridge-dpapi-machine-v1\n", 0), 0u) << *raw;
+  } else {
+    EXPECT_EQ(*raw, kKeyPem);
+  }
+  EXPECT_TRUE(HasAccess(path_ + "/agent.key", kOwnerOnly));
+  absl::StatusOr<AgentCredentials> loaded = dir.LoadCredentials();
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->key_pem, kKeyPem);
+  // Loading a protected key does not rewrite it.
+  EXPECT_EQ(ReadWholeFile(path_ + "/agent.key").value_or(""), *raw);
+
+  ASSERT_TRUE(dir.ReplaceKeyAndChain(kKeyPem, "CHAIN b").ok());
+  raw = ReadWholeFile(path_ + "/agent.key");
+  ASSERT_TRUE(raw.ok()) << raw.status();
+  EXPECT_EQ(raw->find("PRIVATE KEY") == std::string::npos, SecretProtectionEncrypts()) << *raw;
+  EXPECT_EQ(dir.LoadCredentials().value_or(AgentCredentials()).key_pem, kKeyPem);
+}
+
+// An agent.key written by an agent without protection at rest (or by hand) still loads, and
+// is protected from then on.
+TEST_F(StateDirTest, PlainKeyFromAnOlderAgentLoadsAndIsProtectedOnFirstLoad) {
+  StateDir dir(path_);
+  ASSERT_TRUE(dir.Save(Registration(), Credentials("a"), false).ok());
+  ASSERT_TRUE(WriteFileAtomically(path_ + "/agent.key", kKeyPem, kOwnerOnly).ok());
+  absl::StatusOr<AgentCredentials> loaded = dir.LoadCredentials();
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->key_pem, kKeyPem);
+  absl::StatusOr<std::string> raw = ReadWholeFile(path_ + "/agent.key");
+  ASSERT_TRUE(raw.ok()) << raw.status();
+  EXPECT_EQ(raw->find(kKeyBody) == std::string::npos, SecretProtectionEncrypts()) << *raw;
+  EXPECT_TRUE(HasAccess(path_ + "/agent.key", kOwnerOnly));
+  EXPECT_EQ(dir.LoadCredentials().value_or(AgentCredentials()).key_pem, kKeyPem);
+}
+
+TEST_F(StateDirTest, KeyThatDoesNotUnprotectHereIsDataLoss) {
+  if (!SecretProtectionEncrypts()) GTEST_SKIP() << "no protection at rest on this platform";
+  StateDir dir(path_);
+  ASSERT_TRUE(dir.Save(Registration(), Credentials("a"), false).ok());
+  // As if copied from another machine: a well-formed header over a blob this machine's
+  // DPAPI cannot open.
+  ASSERT_TRUE(WriteFileAtomically(path_ + "/agent.key",
+                                  "certbridge-dpapi-machine-v1\nAQAAANCMnd8BFdERjHoAwE/Cl+s=\n",
+                                  kOwnerOnly).ok());
+  absl::StatusOr<AgentCredentials> loaded = dir.LoadCredentials();
+  EXPECT_EQ(loaded.status().code(), absl::StatusCode::kDataLoss) << loaded.status();
+  EXPECT_NE(loaded.status().message().find("re-register"), absl::string_view::npos)
+      << loaded.status();
+}
+
 TEST_F(StateDirTest, MissingRegistrationIsNotFound) {
   absl::StatusOr<AgentRegistration> reg = StateDir(path_).LoadRegistration();
   EXPECT_EQ(reg.status().code(), absl::StatusCode::kNotFound);

@@ -12,6 +12,9 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "agent/ca/fake_ca_backend.h"
+#include "agent/jobs/pending_key_store.h"
+#include "agent/platform/durable_files.h"
+#include "agent/platform/secret_protection.h"
 #include "common/adcs/error_catalog.h"
 #include "common/pki/pki.h"
 #include "gtest/gtest.h"
@@ -447,6 +450,36 @@ TEST_F(JobExecutorTest, DuplicateJobIsNotRunTwice) {
   ASSERT_EQ(results.size(), 2u);
   EXPECT_EQ(results[0].ca_request_id(), results[1].ca_request_id());
   EXPECT_EQ(ca_->submit_count(), 1);
+}
+
+// The key-encryption key of pending keys is protected at rest like agent.key (Windows:
+// DPAPI); one written in plain by an older agent still opens the keys it encrypted.
+TEST_F(JobExecutorTest, PendingKeyEncryptionKeyIsProtectedAtRestAndAPlainOneStillWorks) {
+  const std::string dir = root_ + "/other-pending-keys";
+  const std::string kek_path = dir + "/key-encryption-key";
+  const std::string plain_kek(64, 'a');
+  ASSERT_TRUE(CreatePrivateDirectories(dir).ok());
+  ASSERT_TRUE(WriteFileAtomically(kek_path, plain_kek, FileAccess::kOwnerOnly).ok());
+  absl::StatusOr<pki::PrivateKey> key = pki::PrivateKey::Generate(pki::KeyType::kEcP256);
+  ASSERT_TRUE(key.ok()) << key.status();
+  {
+    auto store = PendingKeyStore::Open(dir);
+    ASSERT_TRUE(store.ok()) << store.status();
+    ASSERT_TRUE((*store)->Save("req", *key, "-----BEGIN CERTIFICATE-----\n", "n").ok());
+  }
+  absl::StatusOr<std::string> raw = ReadWholeFile(kek_path);
+  ASSERT_TRUE(raw.ok()) << raw.status();
+  EXPECT_EQ(raw->find(plain_kek) == std::string::npos, SecretProtectionEncrypts()) << *raw;
+  EXPECT_TRUE(test_support::HasAccess(kek_path, FileAccess::kOwnerOnly));
+  auto reopened = PendingKeyStore::Open(dir);
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  absl::StatusOr<PendingKey> loaded = (*reopened)->Load("req");
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->key.PublicKeyPem(), key->PublicKeyPem());
+  // The pending key file itself is encrypted PKCS#8 under that key, whatever the platform.
+  absl::StatusOr<std::string> file = ReadWholeFile(dir + "/" + pki::Sha256Hex("req") + ".pem");
+  ASSERT_TRUE(file.ok()) << file.status();
+  EXPECT_TRUE(absl::StrContains(*file, "BEGIN ENCRYPTED PRIVATE KEY"));
 }
 
 TEST_F(JobExecutorTest, JournalFilesArePrivate) {

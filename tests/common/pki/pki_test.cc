@@ -125,6 +125,39 @@ TEST(PrivateKeyFromPemTest, RejectsGarbageAndEncryptedKeysWithoutPrompting) {
   EXPECT_EQ(encrypted.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+TEST(PrivateKeyEncryptedPemTest, RoundTripsAndOpensslReadsIt) {
+  PrivateKey key = MustGenerate(KeyType::kEcP256);
+  absl::StatusOr<std::string> pem = key.ToEncryptedPem("0123456789abcdef");
+  ASSERT_TRUE(pem.ok()) << pem.status();
+  EXPECT_THAT(*pem, HasSubstr("-----BEGIN ENCRYPTED PRIVATE KEY-----"));
+  absl::StatusOr<PrivateKey> reloaded = PrivateKey::FromEncryptedPem(*pem, "0123456789abcdef");
+  ASSERT_TRUE(reloaded.ok()) << reloaded.status();
+  EXPECT_EQ(reloaded->PublicKeyPem(), key.PublicKeyPem());
+
+  // An independent reader: PBES2 with PBKDF2 and AES-256-CBC, decryptable by openssl.
+  testing::ScratchDir dir;
+  std::string path = dir.Write("k.pem", *pem);
+  testing::CommandResult info = testing::RunCommand("openssl asn1parse -in " + path);
+  EXPECT_THAT(info.output, HasSubstr("PBES2"));
+  EXPECT_THAT(info.output, HasSubstr("PBKDF2"));
+  EXPECT_THAT(info.output, HasSubstr("aes-256-cbc"));
+  std::string pass = dir.Write("pass", "0123456789abcdef");
+  testing::CommandResult pub =
+      testing::RunCommand("openssl pkey -pubout -in " + path + " -passin file:" + pass);
+  EXPECT_EQ(pub.exit_code, 0) << pub.output;
+  EXPECT_EQ(pub.output, key.PublicKeyPem());
+}
+
+TEST(PrivateKeyEncryptedPemTest, WrongPassphraseAndPlainKeysAreInvalidArgument) {
+  PrivateKey key = MustGenerate(KeyType::kEcP256);
+  absl::StatusOr<std::string> pem = key.ToEncryptedPem("right");
+  ASSERT_TRUE(pem.ok()) << pem.status();
+  EXPECT_EQ(PrivateKey::FromEncryptedPem(*pem, "wrong").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(PrivateKey::FromEncryptedPem(key.ToPem(), "right").status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST(PrivateKeyFromPemTest, RejectsKeysOutsidePolicy) {
   EVP_PKEY* small = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-521");
   ASSERT_NE(small, nullptr);
