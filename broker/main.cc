@@ -16,6 +16,8 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <prometheus/exposer.h>
+#include <prometheus/registry.h>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -23,6 +25,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
+#include "broker/metrics/prometheus/prometheus_broker_metrics.h"
 #include "broker/service/admin_api.h"
 #include "broker/service/admin_grpc_service.h"
 #include "broker/service/agent_api.h"
@@ -32,10 +35,12 @@
 #include "broker/service/certificate_api.h"
 #include "broker/service/certificate_grpc_service.h"
 #include "broker/service/job_dispatcher.h"
+#include "broker/service/fleet_statistics_reporter.h"
 #include "broker/service/sweeper.h"
 #include "broker/service/connector_ca.h"
 #include "broker/service/worker_pool.h"
 #include "broker/store/postgres/migrations.h"
+#include "broker/store/postgres/postgres_fleet_statistics.h"
 #include "broker/store/postgres/postgres_store.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -59,7 +64,15 @@ ABSL_FLAG(std::string, registration_url_base, "https://certbridge.invalid/connec
           "URL shown to agents for approval; ?code=XXXX-XXXX is appended");
 ABSL_FLAG(int, heartbeat_interval_seconds, 30, "how often agents send heartbeats");
 ABSL_FLAG(std::string, replica_id, "", "name of this replica in session rows; default host-pid");
-ABSL_FLAG(std::string, port_file, "", "write the bound ports here as api=N and agent=N lines");
+ABSL_FLAG(std::string, port_file, "",
+          "write the bound ports here as api=N and agent=N lines (and metrics=N with "
+          "--metrics_listen)");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "address:port of the Prometheus metrics port (GET /metrics, plain HTTP; port 0 picks "
+          "one); empty: no metrics port");
+ABSL_FLAG(absl::Duration, fleet_statistics_interval, absl::Seconds(10),
+          "with --metrics_listen: how often this replica reads the backlog figures (waiting "
+          "requests and jobs, unserved CAs, agent certificate expiry) from the database");
 ABSL_FLAG(int, worker_threads, 16, "threads for blocking work (database, signing)");
 ABSL_FLAG(int, db_pool_size, 8, "PostgreSQL connections");
 ABSL_FLAG(int, max_message_bytes, 1 << 20, "largest request message accepted on either port");
@@ -107,6 +120,23 @@ int Fail(absl::string_view what, const absl::Status& status) {
   LogError("broker.start_failed", {{"step", what}, {"error", status.message()}});
   std::cerr << "certbridge-broker: " << what << ": " << status.message() << "\n";
   return 1;
+}
+
+// The metrics port: plain HTTP (civetweb inside prometheus-cpp), GET /metrics. The
+// Exposer reports a port it cannot bind by throwing; that becomes a status here.
+absl::StatusOr<std::unique_ptr<prometheus::Exposer>> StartMetricsPort(
+    const std::string& address, const std::shared_ptr<prometheus::Registry>& registry) {
+  std::unique_ptr<prometheus::Exposer> exposer;
+  try {
+    exposer = std::make_unique<prometheus::Exposer>(address, /*num_threads=*/1);
+  } catch (const std::exception& e) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", address, ": ", e.what()));
+  }
+  if (exposer->GetListeningPorts().empty()) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", address));
+  }
+  exposer->RegisterCollectable(registry);
+  return exposer;
 }
 
 void ConfigureServer(grpc::ServerBuilder& builder) {
@@ -158,9 +188,15 @@ int Run() {
   absl::StatusOr<std::unique_ptr<pki::SigningCa>> signing_ca = pki::SigningCa::Load(*ca_cert, *ca_key);
   if (!signing_ca.ok()) return Fail("connector CA", signing_ca.status());
 
+  // Every series exists even without --metrics_listen (the services always have somewhere
+  // to count); only the port is optional.
+  auto registry = std::make_shared<prometheus::Registry>();
+  PrometheusBrokerMetrics metrics(*registry, CERTBRIDGE_VERSION);
+
   PostgresStoreOptions store_options;
   store_options.dsn = dsn;
   store_options.pool_size = absl::GetFlag(FLAGS_db_pool_size);
+  store_options.metrics = &metrics;
   absl::StatusOr<std::unique_ptr<PostgresStore>> store = PostgresStore::Create(store_options);
   if (!store.ok()) return Fail("database", store.status());
 
@@ -188,10 +224,12 @@ int Run() {
   agent_options.registration_code_ttl = absl::GetFlag(FLAGS_registration_code_ttl);
   agent_options.registration_url_base = absl::GetFlag(FLAGS_registration_url_base);
   agent_options.heartbeat_interval_seconds = absl::GetFlag(FLAGS_heartbeat_interval_seconds);
+  agent_options.metrics = &metrics;
   AgentApi agent_api(store->get(), &clock, &connector_ca, agent_options);
   JobDispatcherOptions dispatcher_options;
   dispatcher_options.lease = absl::GetFlag(FLAGS_job_lease);
   dispatcher_options.per_ca_limit = absl::GetFlag(FLAGS_per_ca_concurrency);
+  dispatcher_options.metrics = &metrics;
   JobDispatcher dispatcher(store->get(), store->get(), &pool, &clock, dispatcher_options);
   AgentServiceLimits agent_limits;
   agent_limits.max_registration_polls = absl::GetFlag(FLAGS_max_registration_polls);
@@ -213,16 +251,35 @@ int Run() {
   certificate_options.session_liveness = session_liveness;
   certificate_options.dispatch_timeout = absl::GetFlag(FLAGS_dispatch_timeout);
   certificate_options.pending_approval_timeout = absl::GetFlag(FLAGS_pending_approval_timeout);
+  certificate_options.metrics = &metrics;
   CertificateApi certificate_api(store->get(), store->get(), &clock, certificate_options);
   CertificateServiceLimits certificate_limits;
   certificate_limits.max_watch_streams_per_tenant =
       absl::GetFlag(FLAGS_max_watch_streams_per_tenant);
+  certificate_limits.metrics = &metrics;
   CertificateGrpcService certificate_service(&certificate_api, store->get(), &gate, &pool, &clock,
                                              certificate_limits);
   ChangeFanout fanout(&dispatcher, &certificate_service, &agent_service);
   (*store)->SetChangeListener(&fanout);
   Sweeper sweeper(store->get(), &certificate_api, &dispatcher, &clock,
                   absl::GetFlag(FLAGS_sweep_interval));
+  // The backlog gauges read the database on a connection of their own, only when someone
+  // can scrape them.
+  const std::string metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  std::unique_ptr<PostgresFleetStatistics> fleet_statistics;
+  std::unique_ptr<FleetStatisticsReporter> fleet_reporter;
+  if (!metrics_listen.empty()) {
+    absl::StatusOr<std::unique_ptr<PostgresFleetStatistics>> fleet =
+        PostgresFleetStatistics::Create(dsn, store_options.connect_timeout);
+    if (!fleet.ok()) return Fail("metrics", fleet.status());
+    fleet_statistics = *std::move(fleet);
+    FleetStatisticsReporterOptions fleet_options;
+    fleet_options.period = absl::GetFlag(FLAGS_fleet_statistics_interval);
+    fleet_options.session_liveness = session_liveness;
+    fleet_reporter = std::make_unique<FleetStatisticsReporter>(fleet_statistics.get(), &metrics,
+                                                               &clock, fleet_options);
+    fleet_reporter->Start();
+  }
 
   grpc::EnableDefaultHealthCheckService(true);
   // A ServerBuilder takes the registered plugins when it is constructed: the agent port's
@@ -263,14 +320,26 @@ int Run() {
                                   "cannot listen on ", absl::GetFlag(FLAGS_agent_listen))));
   }
 
+  int metrics_port = 0;
+  std::unique_ptr<prometheus::Exposer> exposer;
+  if (!metrics_listen.empty()) {
+    absl::StatusOr<std::unique_ptr<prometheus::Exposer>> started =
+        StartMetricsPort(metrics_listen, registry);
+    if (!started.ok()) return Fail("metrics port", started.status());
+    exposer = *std::move(started);
+    metrics_port = exposer->GetListeningPorts().front();
+  }
+
   if (!absl::GetFlag(FLAGS_port_file).empty()) {
     const std::string path = absl::GetFlag(FLAGS_port_file);
     const std::string tmp = path + ".tmp";
-    std::ofstream(tmp) << "api=" << api_port << "\nagent=" << agent_port << "\n";
+    std::ofstream(tmp) << "api=" << api_port << "\nagent=" << agent_port << "\n"
+                       << (metrics_port != 0 ? absl::StrCat("metrics=", metrics_port, "\n") : "");
     std::rename(tmp.c_str(), path.c_str());
   }
   LogInfo("broker.serving", {{"api_port", absl::StrCat(api_port)},
                              {"agent_port", absl::StrCat(agent_port)},
+                             {"metrics_port", absl::StrCat(metrics_port)},
                              {"replica_id", replica_id}});
 
   // SIGTERM/SIGINT were blocked in main() before any thread started; wait for one here.

@@ -30,7 +30,8 @@ AgentApi::AgentApi(Store* store, const Clock* clock, const ConnectorCa* connecto
     : store_(store),
       clock_(clock),
       connector_ca_(connector_ca),
-      options_(std::move(options)) {}
+      options_(std::move(options)),
+      metrics_(options_.metrics != nullptr ? options_.metrics : &no_metrics_) {}
 
 absl::StatusOr<v1::RegisterResponse> AgentApi::Register(const v1::RegisterRequest& r) {
   if (r.enrollment_token().empty()) {
@@ -241,6 +242,8 @@ absl::Status AgentApi::RecordHello(const ConnectorRecord& connector, const v1::H
       hello.os().empty() ? connector.os : hello.os(),
       hello.agent_version().empty() ? connector.agent_version : hello.agent_version(),
       connector.ca_identity.empty() ? hello.ca_identity() : connector.ca_identity));
+  // last_seen_time is set once the connector had a session (on any replica).
+  if (connector.last_seen_time.has_value()) metrics_->AgentReconnected();
   return RecordHeartbeat(connector, replica_id, connect_time);
 }
 

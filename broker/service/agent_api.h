@@ -7,6 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "broker/metrics/broker_metrics.h"
 #include "broker/service/connector_ca.h"
 #include "broker/store/store.h"
 #include "certbridge/v1/agent.pb.h"
@@ -26,6 +27,9 @@ struct AgentApiOptions {
   // A renewal is refused while the current certificate is younger than this (or a quarter
   // of its lifetime, if shorter): a compromised agent cannot mint certificates in a loop.
   absl::Duration min_renewal_interval = absl::Minutes(10);
+  // Counts reconnecting agents. Not owned; must outlive the AgentApi. nullptr: nothing is
+  // recorded.
+  BrokerMetrics* metrics = nullptr;
 };
 
 class AgentApi {
@@ -83,6 +87,8 @@ class AgentApi {
   const Clock* clock_;
   const ConnectorCa* connector_ca_;
   AgentApiOptions options_;
+  NoBrokerMetrics no_metrics_;
+  BrokerMetrics* metrics_;  // options_.metrics or &no_metrics_
 };
 
 }  // namespace certbridge::broker

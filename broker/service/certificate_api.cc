@@ -143,7 +143,11 @@ std::string Rfc3339(absl::Time t) {
 
 CertificateApi::CertificateApi(Store* store, CertificateStore* requests, const Clock* clock,
                                CertificateApiOptions options)
-    : store_(store), requests_(requests), clock_(clock), options_(options) {}
+    : store_(store),
+      requests_(requests),
+      clock_(clock),
+      options_(options),
+      metrics_(options_.metrics != nullptr ? options_.metrics : &no_metrics_) {}
 
 absl::StatusOr<CertificateRequestRecord> CertificateApi::Create(
     const Caller& caller, const v1::CreateCertificateRequestRequest& r) {
@@ -281,6 +285,7 @@ absl::StatusOr<CertificateRequestRecord> CertificateApi::Create(
     return absl::AlreadyExistsError(absl::StrCat(
         "request_id \"", r.request_id(), "\" was already used with other parameters"));
   }
+  if (created.created) metrics_->RequestEntered(RequestState::kQueued, !request.key_type.empty());
   return created.request;
 }
 
@@ -338,6 +343,7 @@ absl::StatusOr<CertificateRequestRecord> CertificateApi::Cancel(
         "request ", r.name(), " can no longer be cancelled: an agent has already taken it to "
         "the CA (", cancelled.status().message(), ")"));
   }
+  if (cancelled.ok()) metrics_->RequestEntered(RequestState::kCancelled, !cancelled->key_type.empty());
   return cancelled;
 }
 
@@ -457,7 +463,10 @@ absl::StatusOr<int> CertificateApi::ExpireOverdueRequests() {
     request.waiting_reason.clear();
     absl::StatusOr<CertificateRequestRecord> stored = requests_->UpdateCertificateRequest(
         request.tenant_id, request.name, {RequestState::kQueued}, request, /*fail_open_jobs=*/true);
-    if (stored.ok()) ++expired;
+    if (stored.ok()) {
+      ++expired;
+      metrics_->RequestEntered(RequestState::kExpired, !stored->key_type.empty());
+    }
   }
   return expired;
 }
@@ -499,7 +508,10 @@ absl::StatusOr<int> CertificateApi::ExpireWaitingRequests() {
       }
       absl::StatusOr<CertificateRequestRecord> stored = requests_->UpdateCertificateRequest(
           request.tenant_id, request.name, {from}, request, /*fail_open_jobs=*/true);
-      if (stored.ok()) ++expired;
+      if (stored.ok()) {
+        ++expired;
+        metrics_->RequestEntered(RequestState::kExpired, !stored->key_type.empty());
+      }
     }
   }
   return expired;

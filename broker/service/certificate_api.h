@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "broker/metrics/broker_metrics.h"
 #include "broker/service/api_key_auth.h"
 #include "broker/store/certificate_store.h"
 #include "broker/store/store.h"
@@ -28,6 +29,8 @@ struct CertificateApiOptions {
   // SUBMIT in seconds, so a day means its answer was lost; officers may take weeks.
   absl::Duration dispatch_timeout = absl::Hours(24);
   absl::Duration pending_approval_timeout = absl::Hours(24 * 30);
+  // Not owned; must outlive the CertificateApi. nullptr: nothing is recorded.
+  BrokerMetrics* metrics = nullptr;
 };
 
 class CertificateApi {
@@ -73,6 +76,8 @@ class CertificateApi {
   CertificateStore* requests_;
   const Clock* clock_;
   CertificateApiOptions options_;
+  NoBrokerMetrics no_metrics_;
+  BrokerMetrics* metrics_;  // options_.metrics or &no_metrics_
 };
 
 }  // namespace certbridge::broker

@@ -194,7 +194,13 @@ class CertificateGrpcService::WatchStream final
 CertificateGrpcService::CertificateGrpcService(CertificateApi* api, CertificateStore* requests,
                                                ApiCallGate* gate, WorkerPool* pool,
                                                const Clock* clock, CertificateServiceLimits limits)
-    : api_(api), requests_(requests), gate_(gate), pool_(pool), clock_(clock), limits_(limits) {
+    : api_(api),
+      requests_(requests),
+      gate_(gate),
+      pool_(pool),
+      clock_(clock),
+      limits_(limits),
+      metrics_(limits_.metrics != nullptr ? limits_.metrics : &no_metrics_) {
   ticker_ = std::thread([this] { TickerLoop(); });
 }
 
@@ -346,6 +352,7 @@ bool CertificateGrpcService::AddWatch(const std::string& tenant_id, WatchStream*
     return false;
   }
   watches_.emplace(tenant_id, stream);
+  metrics_->WatchStreamOpened();
   return true;
 }
 
@@ -360,6 +367,7 @@ void CertificateGrpcService::RemoveWatch(const std::string& tenant_id, WatchStre
   for (auto it = b; it != e; ++it) {
     if (it->second == stream) {
       watches_.erase(it);
+      metrics_->WatchStreamClosed();
       return;
     }
   }

@@ -13,6 +13,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "broker/metrics/broker_metrics.h"
 #include "broker/service/api_call_gate.h"
 #include "broker/service/certificate_api.h"
 #include "broker/service/pending_call.h"
@@ -26,6 +27,9 @@ struct CertificateServiceLimits {
   // Watch streams one tenant may hold open (on this replica); more are refused with
   // RESOURCE_EXHAUSTED. One stream sees all of a tenant's changes, so a few suffice.
   int max_watch_streams_per_tenant = 16;
+  // Where open Watch streams are counted. Not owned; must outlive the service. nullptr:
+  // nothing is recorded.
+  BrokerMetrics* metrics = nullptr;
 };
 
 class CertificateGrpcService final : public v1::CertificateService::CallbackService {
@@ -89,6 +93,8 @@ class CertificateGrpcService final : public v1::CertificateService::CallbackServ
   WorkerPool* pool_;
   const Clock* clock_;
   const CertificateServiceLimits limits_;
+  NoBrokerMetrics no_metrics_;
+  BrokerMetrics* metrics_;  // limits_.metrics or &no_metrics_
 
   absl::Mutex mu_;
   // Keyed by tenant_id.

@@ -10,7 +10,12 @@ namespace certbridge::broker {
 
 JobDispatcher::JobDispatcher(Store* store, CertificateStore* requests, WorkerPool* pool,
                              const Clock* clock, JobDispatcherOptions options)
-    : store_(store), requests_(requests), pool_(pool), clock_(clock), options_(std::move(options)) {}
+    : store_(store),
+      requests_(requests),
+      pool_(pool),
+      clock_(clock),
+      options_(std::move(options)),
+      metrics_(options_.metrics != nullptr ? options_.metrics : &no_metrics_) {}
 
 int64_t JobDispatcher::AddAgent(const AgentSlotInfo& info, JobSink* sink) {
   absl::MutexLock lock(&mu_);
@@ -19,6 +24,7 @@ int64_t JobDispatcher::AddAgent(const AgentSlotInfo& info, JobSink* sink) {
   slot.info = info;
   if (slot.info.window <= 0) slot.info.window = 4;
   slot.sink = sink;
+  metrics_->AgentConnected();
   MaybeClaimLocked(id, slot);
   return id;
 }
@@ -33,7 +39,7 @@ void JobDispatcher::UpdateAgentCas(int64_t slot_id, std::vector<std::string> ca_
 
 void JobDispatcher::RemoveAgent(int64_t slot_id) {
   absl::MutexLock lock(&mu_);
-  slots_.erase(slot_id);
+  if (slots_.erase(slot_id) > 0) metrics_->AgentDisconnected();
 }
 
 size_t JobDispatcher::AgentCount() const {
@@ -92,6 +98,7 @@ void JobDispatcher::Claim(int64_t slot_id) {
     }
     std::vector<v1::Job> messages;
     if (jobs.ok()) {
+      metrics_->JobsClaimed(static_cast<int>(jobs->size()));
       for (const JobRecord& job : *jobs) {
         absl::StatusOr<v1::Job> message = BuildJob(job);
         if (message.ok()) {
@@ -194,6 +201,7 @@ absl::StatusOr<v1::Job> JobDispatcher::BuildJob(const JobRecord& job) {
 }
 
 absl::Status JobDispatcher::HandleResult(int64_t slot_id, const v1::JobResult& result) {
+  const absl::Time received = clock_->Now();
   AgentSlotInfo info;
   {
     absl::MutexLock lock(&mu_);
@@ -222,10 +230,14 @@ absl::Status JobDispatcher::HandleResult(int64_t slot_id, const v1::JobResult& r
     // The outcome is decided from the request as read, and written only if the request
     // is still in that state (ABORTED otherwise): then read and decide again.
     absl::StatusOr<CertificateRequestRecord> stored;
+    RequestState decided_on = RequestState::kQueued;
+    absl::Time dispatched_at;
     for (int attempt = 0; attempt < 3; ++attempt) {
       absl::StatusOr<CertificateRequestRecord> request =
           requests_->GetCertificateRequest(info.tenant_id, job->request_name);
       if (!request.ok()) return request.status();
+      decided_on = request->state;
+      dispatched_at = request->update_time;  // ClaimJobs set it when it dispatched
       absl::StatusOr<JobCompletion> completion =
           OutcomeOfJob(*request, *job, result, info.connector_id, info.ca_identity,
                        clock_->Now(), options_.outcome);
@@ -243,6 +255,7 @@ absl::Status JobDispatcher::HandleResult(int64_t slot_id, const v1::JobResult& r
     }
     if (absl::IsFailedPrecondition(stored.status())) return absl::OkStatus();  // duplicate
     if (!stored.ok()) return stored.status();
+    RecordOutcomeMetrics(job->kind, result, decided_on, dispatched_at, received, *stored);
     LogInfo("job.completed", {{"tenant_id", info.tenant_id},
                               {"request", stored->name},
                               {"job_id", absl::StrCat(result.job_id())},
@@ -259,6 +272,23 @@ absl::Status JobDispatcher::HandleResult(int64_t slot_id, const v1::JobResult& r
     }
   }
   return status;
+}
+
+void JobDispatcher::RecordOutcomeMetrics(JobKind kind, const v1::JobResult& result,
+                                         RequestState decided_on, absl::Time dispatched_at,
+                                         absl::Time received,
+                                         const CertificateRequestRecord& stored) {
+  metrics_->CaOutcome(kind, result.ca_answered(),
+                      kind == JobKind::kRevoke ? result.revoke_hresult() : result.hresult());
+  if (stored.state == decided_on) return;
+  const bool key_generation = !stored.key_type.empty();
+  metrics_->RequestEntered(stored.state, key_generation);
+  // The CA's first answer ended the request: the agent and the CA had it from dispatch
+  // until the result arrived; the rest is the broker's.
+  if (decided_on == RequestState::kDispatched && IsTerminal(stored.state)) {
+    metrics_->RequestAnswered(key_generation, clock_->Now() - stored.create_time,
+                              received - dispatched_at);
+  }
 }
 
 absl::Status JobDispatcher::ExtendLeases(int64_t slot_id) {

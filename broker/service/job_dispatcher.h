@@ -20,6 +20,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "broker/metrics/broker_metrics.h"
 #include "broker/service/job_outcome.h"
 #include "broker/service/worker_pool.h"
 #include "broker/store/certificate_store.h"
@@ -52,6 +53,8 @@ struct JobDispatcherOptions {
   // customer's CA (real AD CS issues roughly 20-100 requests/s).
   int per_ca_limit = 32;
   JobOutcomeOptions outcome;
+  // Not owned; must outlive the dispatcher. nullptr: nothing is recorded.
+  BrokerMetrics* metrics = nullptr;
 };
 
 class JobDispatcher {
@@ -97,12 +100,19 @@ class JobDispatcher {
   void MaybeClaimLocked(int64_t slot_id, Slot& slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Claim(int64_t slot_id);
   absl::StatusOr<v1::Job> BuildJob(const JobRecord& job);
+  // After a result was recorded: the CA outcome, the request's new state and, when the
+  // CA's first answer ended it, how long it took.
+  void RecordOutcomeMetrics(JobKind kind, const v1::JobResult& result, RequestState decided_on,
+                            absl::Time dispatched_at, absl::Time received,
+                            const CertificateRequestRecord& stored);
 
   Store* store_;
   CertificateStore* requests_;
   WorkerPool* pool_;
   const Clock* clock_;
   JobDispatcherOptions options_;
+  NoBrokerMetrics no_metrics_;
+  BrokerMetrics* metrics_;  // options_.metrics or &no_metrics_
 
   mutable absl::Mutex mu_;
   int64_t next_slot_id_ ABSL_GUARDED_BY(mu_) = 1;

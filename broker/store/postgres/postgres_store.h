@@ -39,6 +39,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "broker/metrics/broker_metrics.h"
 #include "broker/store/certificate_store.h"
 #include "broker/store/store.h"
 
@@ -57,6 +58,9 @@ struct PostgresStoreOptions {
   absl::Duration connect_timeout = absl::Seconds(5);
   // How long a call waits for a free connection before UNAVAILABLE.
   absl::Duration acquire_timeout = absl::Seconds(10);
+  // Told how long each call held its connection. Not owned; must outlive the store.
+  // nullptr: nothing is recorded.
+  BrokerMetrics* metrics = nullptr;
 };
 
 class PostgresStore final : public Store, public CertificateStore {

@@ -3,6 +3,7 @@
 #ifndef CERTBRIDGE_BROKER_STORE_POSTGRES_POSTGRES_STORE_INTERNAL_H_
 #define CERTBRIDGE_BROKER_STORE_POSTGRES_POSTGRES_STORE_INTERNAL_H_
 
+#include <chrono>
 #include <memory>
 #include <utility>
 #include <vector>
@@ -18,11 +19,16 @@ namespace certbridge::broker {
 class PostgresStore::Lease {
  public:
   Lease(PostgresStore* store, std::unique_ptr<pg::Connection> conn)
-      : store_(store), conn_(std::move(conn)) {}
+      : store_(store), conn_(std::move(conn)), start_(std::chrono::steady_clock::now()) {}
   Lease(Lease&& other) noexcept = default;
   Lease& operator=(Lease&&) = delete;
   ~Lease() {
-    if (store_ != nullptr && conn_ != nullptr) store_->Release(std::move(conn_));
+    if (store_ == nullptr || conn_ == nullptr) return;  // moved from
+    if (store_->options_.metrics != nullptr) {
+      store_->options_.metrics->DatabaseCall(
+          absl::FromChrono(std::chrono::steady_clock::now() - start_));
+    }
+    store_->Release(std::move(conn_));
   }
   pg::Connection& operator*() { return *conn_; }
   pg::Connection* operator->() { return conn_.get(); }
@@ -30,6 +36,7 @@ class PostgresStore::Lease {
  private:
   PostgresStore* store_;
   std::unique_ptr<pg::Connection> conn_;
+  std::chrono::steady_clock::time_point start_;  // the call's duration: a measurement, not a decision
 };
 
 namespace pg {
