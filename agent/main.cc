@@ -131,7 +131,9 @@ const Command kTestCa = {
     "Check that a CA answers, list its published templates and try a test enrollment.\n"
     "The Linux build talks to adcs-emulator; the Windows service build talks to AD CS.",
     {
-        {"emulator", "HOST:PORT", "adcs-emulator's gRPC address (required on Linux)"},
+        {"emulator", "HOST:PORT",
+         "adcs-emulator's gRPC address (required on Linux; on Windows\n"
+         "                            the default is the CA's COM interface, certcli.dll)"},
         {"config", "'HOST\\CA'", "the CA's config string, e.g. 'adcs01.corp.example\\Corp CA' (required)"},
         {"template", "NAME", "certificate template for the test enrollment (default: skip it)"},
         {"identity", "ACCOUNT", "the Windows identity to act as (default: <HOST>$)"},
@@ -533,11 +535,7 @@ int TestCa(int argc, char** argv) {
     PrintCommandUsage(kTestCa, std::cout);
     return kExitOk;
   }
-  for (const char* required : {"emulator", "config"}) {
-    if (Flag(flags, required).empty()) {
-      return UsageError(kTestCa, absl::StrCat("--", required, " is required"));
-    }
-  }
+  if (Flag(flags, "config").empty()) return UsageError(kTestCa, "--config is required");
   TestCaOptions options;
   options.config = Flag(flags, "config");
   options.template_name = Flag(flags, "template");
@@ -548,10 +546,15 @@ int TestCa(int argc, char** argv) {
     }
     options.timeout = absl::Seconds(seconds);
   }
+  // Without --emulator: this platform's own CA client (Windows: ComCaBackend, which acts
+  // as the account running the command; Linux: none, the error says to give --emulator).
   std::string identity = Flag(flags, "identity", DefaultCaIdentity(LocalHostName()));
-  absl::StatusOr<std::unique_ptr<EmulatorCaBackend>> backend = EmulatorCaBackend::Create(
-      {.target = Flag(flags, "emulator"), .identity = identity, .config = options.config,
-       .channel = nullptr});
+  absl::StatusOr<std::unique_ptr<CaBackend>> backend =
+      Flag(flags, "emulator").empty()
+          ? NativeCaBackend(options.config)
+          : absl::StatusOr<std::unique_ptr<CaBackend>>(EmulatorCaBackend::Create(
+                {.target = Flag(flags, "emulator"), .identity = identity,
+                 .config = options.config, .channel = nullptr}));
   if (!backend.ok()) {
     std::cerr << "certbridge-agent test-ca: " << backend.status().message() << "\n";
     return kExitFailure;

@@ -9,12 +9,20 @@
 #define CERTBRIDGE_AGENT_NATIVE_CA_BACKEND_H_
 
 #include <memory>
+#include <string>
 
+#include "absl/status/statusor.h"
+#include "agent/ca/ca_backend.h"
 #include "agent/jobs/ca_backend_source.h"
 
 namespace certbridge::agent {
 
 std::unique_ptr<CaBackendSource> NativeCaBackendSource();
+
+// One backend for `config` ("HOST\\CA name"), for `certbridge-agent test-ca`: Windows,
+// ComCaBackend (UNAVAILABLE naming the HRESULT when the COM classes cannot be created);
+// Linux, FAILED_PRECONDITION saying to give --emulator.
+absl::StatusOr<std::unique_ptr<CaBackend>> NativeCaBackend(const std::string& config);
 
 }  // namespace certbridge::agent
 

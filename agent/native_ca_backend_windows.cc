@@ -14,4 +14,10 @@ std::unique_ptr<CaBackendSource> NativeCaBackendSource() {
       });
 }
 
+absl::StatusOr<std::unique_ptr<CaBackend>> NativeCaBackend(const std::string& config) {
+  absl::StatusOr<std::unique_ptr<ComCaBackend>> backend = ComCaBackend::Create(config);
+  if (!backend.ok()) return backend.status();
+  return std::unique_ptr<CaBackend>(std::move(*backend));
+}
+
 }  // namespace certbridge::agent
