@@ -18,6 +18,7 @@
 #include "absl/time/time.h"
 #include "agent/client/agent_info.h"
 #include "agent/client/agent_session.h"
+#include "agent/client/broker_channel.h"
 #include "agent/client/registration.h"
 #include "agent/client/renewal_policy.h"
 #include "agent/client/state_dir.h"
@@ -74,6 +75,9 @@ const Command kRegister = {
         {"token", "TOKEN", "enrollment token (required; single use)"},
         {"state-dir", "DIR", "where the key and certificate go (default " + kDefaultStateDir + ")"},
         {"host", "NAME", "host name reported to the broker (default: this host's name)"},
+        {"proxy", "http://HOST:PORT",
+         "reach the broker through this HTTP proxy (CONNECT); default:\n"
+         "                            https_proxy/grpc_proxy from the environment, else direct"},
         {"ca-identity", "ACCOUNT",
          "Windows account AD CS sees, e.g. 'CORP\\ADCS01$' (default: <HOST>$)"},
         {"force", nullptr, "replace an existing registration in the state dir"},
@@ -88,6 +92,9 @@ const Command kRun = {
         {"renew-fraction", "F", "renew after this fraction of the certificate's life (0.6667)"},
         {"backoff-base-ms", "MS", "first reconnect delay ceiling (1000)"},
         {"backoff-max-ms", "MS", "largest reconnect delay (60000)"},
+        {"proxy", "http://HOST:PORT",
+         "reach the broker through this HTTP proxy (CONNECT); default:\n"
+         "                            https_proxy/grpc_proxy from the environment, else direct"},
         {"ca-emulator", "HOST:PORT",
          "run jobs against adcs-emulator at this address, acting as the\n"
          "                            registered ca_identity (Linux has no other CA client:\n"
@@ -280,6 +287,11 @@ int Register(int argc, char** argv) {
   params.host = Flag(flags, "host");
   params.ca_identity = Flag(flags, "ca-identity");
   params.overwrite = !Flag(flags, "force").empty();
+  if (std::string proxy = Flag(flags, "proxy"); !proxy.empty()) {
+    absl::StatusOr<std::string> url = ParseProxyUrl(proxy);
+    if (!url.ok()) return UsageError(kRegister, absl::StrCat("--", url.status().message()));
+    params.proxy = *url;
+  }
   absl::StatusOr<std::string> ca = ReadWholeFile(Flag(flags, "broker-ca"));
   if (!ca.ok()) {
     std::cerr << "certbridge-agent register: --broker-ca: " << ca.status().message() << "\n";
@@ -369,6 +381,11 @@ int Run(int argc, char** argv) {
   }
   AgentSessionOptions options;
   options.state_dir = Flag(flags, "state-dir", kDefaultStateDir);
+  if (std::string proxy = Flag(flags, "proxy"); !proxy.empty()) {
+    absl::StatusOr<std::string> url = ParseProxyUrl(proxy);
+    if (!url.ok()) return UsageError(kRun, absl::StrCat("--", url.status().message()));
+    options.proxy = *url;
+  }
   if (std::string f = Flag(flags, "renew-fraction"); !f.empty()) {
     if (!absl::SimpleAtod(f, &options.renew_fraction) || options.renew_fraction <= 0 ||
         options.renew_fraction >= 1) {

@@ -189,7 +189,8 @@ AgentSession::StreamOutcome AgentSession::RunStream(const AgentRegistration& reg
   auto channel = CreateBrokerChannel({.address = registration.broker_address,
                                       .broker_ca_pem = credentials.broker_ca_pem,
                                       .client_key_pem = credentials.key_pem,
-                                      .client_chain_pem = credentials.chain_pem});
+                                      .client_chain_pem = credentials.chain_pem,
+                                      .proxy = options_.proxy});
   auto stub = v1::AgentService::NewStub(channel);
   grpc::ClientContext ctx;
   {
@@ -207,6 +208,7 @@ AgentSession::StreamOutcome AgentSession::RunStream(const AgentRegistration& reg
   absl::Time started = clock_.Now();
   LogInfo("agent.connecting", {{"connector_id", registration.connector_id},
                                {"broker", registration.broker_address},
+                               {"proxy", options_.proxy.empty() ? "none" : options_.proxy},
                                {"certificate_serial", leaf.serial_hex},
                                {"certificate_not_after", FormatUtc(leaf.not_after)}});
 

@@ -68,6 +68,8 @@ struct AgentSessionOptions {
   // After a Drain the agent half-closes the stream and waits this long for the broker to
   // end it before cancelling.
   absl::Duration drain_close_timeout = absl::Seconds(5);
+  // Outbound HTTP proxy, "http://HOST:PORT" (broker_channel.h); empty: none.
+  std::string proxy;
   // Runs the broker's jobs; not owned, must outlive the session. nullptr: Jobs are
   // answered with FAILED_PRECONDITION.
   JobExecutor* jobs = nullptr;

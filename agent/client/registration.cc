@@ -119,7 +119,8 @@ absl::StatusOr<RegistrationResult> RegisterAgent(const RegistrationParams& param
   auto channel = CreateBrokerChannel({.address = params.broker_address,
                                       .broker_ca_pem = params.broker_ca_pem,
                                       .client_key_pem = "",
-                                      .client_chain_pem = ""});
+                                      .client_chain_pem = "",
+                                      .proxy = params.proxy});
   auto stub = v1::AgentService::NewStub(channel);
 
   v1::RegisterRequest request;

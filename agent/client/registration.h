@@ -41,6 +41,8 @@ struct RegistrationParams {
   std::string host;
   // Empty: DefaultCaIdentity(host), e.g. "ADCS01$".
   std::string ca_identity;
+  // Outbound HTTP proxy, "http://HOST:PORT" (broker_channel.h); empty: none.
+  std::string proxy;
   // Replace an existing registration in state_dir.
   bool overwrite = false;
   // Long-poll window per GetRegistration call (the broker caps it at 60); each call's

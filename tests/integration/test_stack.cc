@@ -66,6 +66,9 @@ absl::StatusOr<BrokerProcess> TestStack::StartBroker(const std::vector<std::stri
         for (absl::string_view line : absl::StrSplit(ReadFileOrEmpty(port_file), '\n')) {
           if (absl::ConsumePrefix(&line, "api=")) (void)absl::SimpleAtoi(line, &broker.api_port);
           if (absl::ConsumePrefix(&line, "agent=")) (void)absl::SimpleAtoi(line, &broker.agent_port);
+          if (absl::ConsumePrefix(&line, "metrics=")) {
+            (void)absl::SimpleAtoi(line, &broker.metrics_port);
+          }
         }
         return (broker.api_port != 0 && broker.agent_port != 0) || !broker.process->Running();
       },
@@ -150,7 +153,8 @@ CommandResult TestStack::Officer(const EmulatorProcessHandle& emulator,
 
 absl::StatusOr<RegisteredAgent> TestStack::RegisterAgent(const BrokerProcess& broker,
                                                          const std::string& admin_key,
-                                                         const std::string& ca_identity) {
+                                                         const std::string& ca_identity,
+                                                         const std::vector<std::string>& extra) {
   const int n = ++agent_count_;
   auto admin = AdminStub(broker);
   v1::CreateEnrollmentTokenResponse token;
@@ -159,12 +163,14 @@ absl::StatusOr<RegisteredAgent> TestStack::RegisterAgent(const BrokerProcess& br
   RegisteredAgent agent;
   agent.state_dir = absl::StrCat(dir_, "/registered-agent", n);
   agent.ca_identity = ca_identity;
-  absl::StatusOr<std::unique_ptr<ChildProcess>> registering = ChildProcess::Start(
-      {BuildPath("bin/certbridge-agent"), "register", "--broker", broker.agent_address(),
-       "--broker-ca", pki("tls-ca.pem"), "--token", token.token(), "--state-dir",
-       agent.state_dir, "--ca-identity", ca_identity, "--host",
-       absl::StrCat("agent", n, ".corp.example")},
-      agent.state_dir + "-register.log");
+  std::vector<std::string> argv = {
+      BuildPath("bin/certbridge-agent"), "register", "--broker", broker.agent_address(),
+      "--broker-ca", pki("tls-ca.pem"), "--token", token.token(), "--state-dir",
+      agent.state_dir, "--ca-identity", ca_identity, "--host",
+      absl::StrCat("agent", n, ".corp.example")};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  absl::StatusOr<std::unique_ptr<ChildProcess>> registering =
+      ChildProcess::Start(argv, agent.state_dir + "-register.log");
   if (!registering.ok()) return registering.status();
   // The pending connector shows up in the tenant; approve it by its code from the log.
   std::string code;

@@ -39,6 +39,7 @@ struct BrokerProcess {
   std::unique_ptr<ChildProcess> process;
   int api_port = 0;
   int agent_port = 0;
+  int metrics_port = 0;  // 0 unless started with --metrics_listen
   std::string api_address() const { return "127.0.0.1:" + std::to_string(api_port); }
   std::string agent_address() const { return "127.0.0.1:" + std::to_string(agent_port); }
 };
@@ -63,10 +64,12 @@ class TestStack {
                         const std::vector<std::string>& args) const;
 
   // Registers an agent with a new enrollment token and approves it (real certbridge-agent
-  // process, approval through the API).
+  // process, approval through the API). `extra` flags go after the helper's own, so they
+  // win (e.g. `--broker localhost:PORT --proxy http://...`).
   absl::StatusOr<RegisteredAgent> RegisterAgent(const BrokerProcess& broker,
                                                 const std::string& admin_key,
-                                                const std::string& ca_identity);
+                                                const std::string& ca_identity,
+                                                const std::vector<std::string>& extra = {});
   // `certbridge-agent run` for a registered agent, with the emulator as its CA.
   absl::StatusOr<std::unique_ptr<ChildProcess>> StartAgent(const RegisteredAgent& agent,
                                                            const EmulatorProcessHandle& emulator,
