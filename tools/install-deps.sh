@@ -9,6 +9,7 @@ packages=(
   libabsl-dev libssl-dev openssl libpq-dev
   prometheus-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev
   postgresql-15 postgresql-client-15 jq clang libclang-rt-14-dev
+  prometheus curl
   g++-mingw-w64-x86-64-posix mingw-w64-x86-64-dev
   wine wine64 msitools
   podman runc netavark aardvark-dns iptables debootstrap

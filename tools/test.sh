@@ -19,6 +19,7 @@ tools/windows/build-agent.sh "$build/windows"
 echo "== clang -Wthread-safety over our sources"
 tools/check-thread-safety.sh "$build"
 
+tools/ci/monitoring.sh   # alert rules (promtool test rules) and the Grafana dashboard
 tools/ci/helm-chart.sh "$build/helm-chart"
 tools/ci/container-image.sh "$build"
 tools/ci/kube-deploy.sh "$build"

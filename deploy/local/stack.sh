@@ -71,7 +71,7 @@ echo "listening on $emulator"
 
 say "Broker"
 start_bg broker "$bin/certbridge-broker" --database_url="$dsn" \
-  --api_listen=127.0.0.1:0 --agent_listen=127.0.0.1:0 \
+  --api_listen=127.0.0.1:0 --agent_listen=127.0.0.1:0 --metrics_listen=127.0.0.1:0 \
   --tls_cert="$state/pki/broker.pem" --tls_key="$state/pki/broker.key" \
   --connector_ca_cert="$state/pki/connector-ca.pem" --connector_ca_key="$state/pki/connector-ca.key" \
   --operator_key_file="$state/pki/operator.key" --port_file="$state/broker.ports" \
@@ -79,7 +79,9 @@ start_bg broker "$bin/certbridge-broker" --database_url="$dsn" \
 wait_for "$state/broker.ports" 60 || die "broker did not start: $(cat "$state/broker.log")"
 api_port=$(sed -n 's/^api=//p' "$state/broker.ports")
 agent_port=$(sed -n 's/^agent=//p' "$state/broker.ports")
+metrics_port=$(sed -n 's/^metrics=//p' "$state/broker.ports")
 echo "API port 127.0.0.1:$api_port, agent port 127.0.0.1:$agent_port"
+echo "Prometheus metrics: http://127.0.0.1:$metrics_port/metrics (series: docs/monitoring.md)"
 
 ctl() { "$bin/certbridgectl" --broker "127.0.0.1:$api_port" --ca-cert "$state/pki/tls-ca.pem" "$@"; }
 
@@ -133,5 +135,6 @@ cat <<TXT
 The stack keeps running. Try:
   export CERTBRIDGE_API_KEY=\$(cat .stack/admin.key)
   $bin/certbridgectl --broker 127.0.0.1:$api_port --ca-cert .stack/pki/tls-ca.pem connectors list
+  curl -s http://127.0.0.1:$metrics_port/metrics | grep '^certbridge_requests_total'
 Logs: .stack/*.log. Stop with: deploy/local/stack.sh down
 TXT
