@@ -54,8 +54,11 @@ void Emit(absl::string_view level, absl::string_view event, LogFields fields) {
     AppendJsonString(line, value);
   }
   line += "}\n";
-  // One fwrite per line keeps lines whole when threads log at once.
+  // One fwrite per line keeps lines whole when threads log at once. The flush matters on
+  // Windows: msvcrt buffers stderr when it is a file or pipe (a service, a redirected run),
+  // and a killed process would lose its last lines.
   std::fwrite(line.data(), 1, line.size(), stderr);
+  std::fflush(stderr);
 }
 
 }  // namespace
