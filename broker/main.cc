@@ -12,6 +12,8 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
@@ -24,6 +26,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "broker/metrics/prometheus/prometheus_broker_metrics.h"
 #include "broker/service/admin_api.h"
@@ -52,7 +55,12 @@ ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain the broker presents 
 ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert");
 ABSL_FLAG(std::string, connector_ca_cert, "", "PEM certificate of the CA that signs agent certificates");
 ABSL_FLAG(std::string, connector_ca_key, "", "PEM private key of --connector_ca_cert");
-ABSL_FLAG(std::string, operator_key_file, "", "file holding the operator API key (32+ characters)");
+ABSL_FLAG(std::string, operator_key_file, "",
+          "file holding the operator API keys, one per line (32+ characters each); re-read "
+          "while the broker runs, so a key is rotated by adding the new one, then removing "
+          "the old one");
+ABSL_FLAG(absl::Duration, operator_key_reload_interval, absl::Seconds(10),
+          "how often --operator_key_file is checked for changes");
 ABSL_FLAG(std::string, database_url, "",
           "PostgreSQL connection URI; default from env CERTBRIDGE_DATABASE_URL");
 ABSL_FLAG(bool, migrate_only, false, "apply database migrations and exit (Kubernetes migration job)");
@@ -122,6 +130,27 @@ int Fail(absl::string_view what, const absl::Status& status) {
   return 1;
 }
 
+// Re-reads the operator key file every `interval` until `stop`: Kubernetes updates a mounted
+// Secret in place, so a rotation needs no restart. A file that cannot be read or holds no
+// valid key keeps the keys in use (logged), so a half-written edit locks nobody out.
+void WatchOperatorKeyFile(const std::string& path, std::string loaded_text,
+                          absl::Duration interval, ApiKeyAuthenticator* auth,
+                          absl::Notification* stop) {
+  while (!stop->WaitForNotificationWithTimeout(interval)) {
+    absl::StatusOr<std::string> text = ReadFile("operator_key_file", path);
+    if (text.ok() && *text == loaded_text) continue;
+    absl::StatusOr<std::vector<std::string>> keys =
+        text.ok() ? ParseOperatorKeys(*text) : text.status();
+    if (!keys.ok()) {
+      LogWarning("broker.operator_keys_not_reloaded", {{"error", keys.status().message()}});
+      continue;
+    }
+    auth->ReplaceOperatorKeys(*keys);
+    loaded_text = *std::move(text);
+    LogInfo("broker.operator_keys_reloaded", {{"keys", absl::StrCat(keys->size())}});
+  }
+}
+
 // The metrics port: plain HTTP (civetweb inside prometheus-cpp), GET /metrics. The
 // Exposer reports a port it cannot bind by throwing; that becomes a status here.
 absl::StatusOr<std::unique_ptr<prometheus::Exposer>> StartMetricsPort(
@@ -173,16 +202,16 @@ int Run() {
   absl::StatusOr<std::string> ca_key =
       ReadFile("connector_ca_key", absl::GetFlag(FLAGS_connector_ca_key));
   if (!ca_key.ok()) return Fail("config", ca_key.status());
-  std::string operator_key;
-  if (!absl::GetFlag(FLAGS_operator_key_file).empty()) {
-    absl::StatusOr<std::string> key =
-        ReadFile("operator_key_file", absl::GetFlag(FLAGS_operator_key_file));
-    if (!key.ok()) return Fail("config", key.status());
-    operator_key = std::string(absl::StripAsciiWhitespace(*key));
-    if (operator_key.size() < 32) {
-      return Fail("config", absl::InvalidArgumentError(
-                                "--operator_key_file must hold a key of at least 32 characters"));
-    }
+  const std::string operator_key_file = absl::GetFlag(FLAGS_operator_key_file);
+  std::string operator_key_text;
+  std::vector<std::string> operator_keys;
+  if (!operator_key_file.empty()) {
+    absl::StatusOr<std::string> text = ReadFile("operator_key_file", operator_key_file);
+    if (!text.ok()) return Fail("config", text.status());
+    absl::StatusOr<std::vector<std::string>> keys = ParseOperatorKeys(*text);
+    if (!keys.ok()) return Fail("config", keys.status());
+    operator_key_text = *std::move(text);
+    operator_keys = *std::move(keys);
   }
 
   absl::StatusOr<std::unique_ptr<pki::SigningCa>> signing_ca = pki::SigningCa::Load(*ca_cert, *ca_key);
@@ -210,7 +239,17 @@ int Run() {
   RealClock clock;
   WorkerPool pool(absl::GetFlag(FLAGS_worker_threads));
   ConnectorCa connector_ca(*std::move(signing_ca), absl::GetFlag(FLAGS_agent_certificate_lifetime));
-  ApiKeyAuthenticator auth(store->get(), operator_key, &clock);
+  ApiKeyAuthenticator auth(store->get(), "", &clock);
+  auth.ReplaceOperatorKeys(operator_keys);
+  absl::Notification stop_reloading;
+  std::thread operator_key_reloader;
+  if (!operator_key_file.empty()) {
+    operator_key_reloader = std::thread([&] {
+      WatchOperatorKeyFile(operator_key_file, operator_key_text,
+                           absl::GetFlag(FLAGS_operator_key_reload_interval), &auth,
+                           &stop_reloading);
+    });
+  }
   ApiCallLimits call_limits;
   call_limits.tenant_calls_per_second = absl::GetFlag(FLAGS_tenant_calls_per_second);
   call_limits.tenant_burst = 2 * call_limits.tenant_calls_per_second;
@@ -358,6 +397,8 @@ int Run() {
   api_server->Shutdown(deadline);
   (*store)->SetChangeListener(nullptr);
   pool.Shutdown();
+  stop_reloading.Notify();
+  if (operator_key_reloader.joinable()) operator_key_reloader.join();
   LogInfo("broker.stopped");
   return 0;
 }

@@ -166,9 +166,26 @@ absl::StatusOr<v1::CreateApiKeyResponse> AdminApi::CreateApiKey(const Caller& ca
   std::vector<std::string> scopes = NormalizeScopes(r.scopes(), &scope_status);
   RETURN_IF_ERROR(scope_status);
 
+  const absl::Time now = clock_->Now();
+  std::optional<absl::Time> expire_time;
+  if (r.has_expire_time()) {
+    expire_time = absl::FromUnixSeconds(r.expire_time().seconds()) +
+                  absl::Nanoseconds(r.expire_time().nanos());
+    if (*expire_time <= now) {
+      return absl::InvalidArgumentError(
+          "expire_time must be in the future (leave it unset for a key that does not expire)");
+    }
+  }
+
   NewApiKey key = GenerateApiKey();
-  ApiKeyRecord record{key.key_id, tenant_id, r.display_name(), scopes, key.secret_hash,
-                      clock_->Now()};
+  ApiKeyRecord record;
+  record.key_id = key.key_id;
+  record.tenant_id = tenant_id;
+  record.display_name = r.display_name();
+  record.scopes = scopes;
+  record.secret_hash = key.secret_hash;
+  record.create_time = now;
+  record.expire_time = expire_time;
   RETURN_IF_ERROR(store_->CreateApiKey(record));
   Caller in_tenant = caller;
   in_tenant.tenant_id = tenant_id;
@@ -186,6 +203,17 @@ absl::StatusOr<v1::ListApiKeysResponse> AdminApi::ListApiKeys(const Caller& call
   v1::ListApiKeysResponse out;
   for (const ApiKeyRecord& k : keys) *out.add_api_keys() = ToProto(k);
   return out;
+}
+
+absl::StatusOr<v1::ApiKey> AdminApi::RevokeApiKey(const Caller& caller,
+                                                  const v1::RevokeApiKeyRequest& r) {
+  ASSIGN_OR_RETURN(std::string tenant_id, ApiKeyTenant(caller, r.tenant_id()));
+  RETURN_IF_ERROR(RequireId("key_id", r.key_id()));
+  ASSIGN_OR_RETURN(ApiKeyRecord key, store_->RevokeApiKey(tenant_id, r.key_id(), clock_->Now()));
+  Caller in_tenant = caller;
+  in_tenant.tenant_id = tenant_id;
+  Audit(in_tenant, "api_key.revoke", key.key_id, key.display_name);
+  return ToProto(key);
 }
 
 absl::StatusOr<v1::CreateEnrollmentTokenResponse> AdminApi::CreateEnrollmentToken(

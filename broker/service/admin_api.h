@@ -39,6 +39,7 @@ class AdminApi {
                                                         const v1::CreateApiKeyRequest& r);
   absl::StatusOr<v1::ListApiKeysResponse> ListApiKeys(const Caller& caller,
                                                       const v1::ListApiKeysRequest& r);
+  absl::StatusOr<v1::ApiKey> RevokeApiKey(const Caller& caller, const v1::RevokeApiKeyRequest& r);
   absl::StatusOr<v1::CreateEnrollmentTokenResponse> CreateEnrollmentToken(
       const Caller& caller, const v1::CreateEnrollmentTokenRequest& r);
   absl::StatusOr<v1::CertificateAuthority> CreateCertificateAuthority(

@@ -14,6 +14,7 @@
   X(ListTenants, v1::ListTenantsRequest, v1::ListTenantsResponse) \
   X(CreateApiKey, v1::CreateApiKeyRequest, v1::CreateApiKeyResponse) \
   X(ListApiKeys, v1::ListApiKeysRequest, v1::ListApiKeysResponse) \
+  X(RevokeApiKey, v1::RevokeApiKeyRequest, v1::ApiKey) \
   X(CreateEnrollmentToken, v1::CreateEnrollmentTokenRequest, \
        v1::CreateEnrollmentTokenResponse) \
   X(CreateCertificateAuthority, v1::CreateCertificateAuthorityRequest, \

@@ -34,12 +34,67 @@ constexpr size_t kMaxAuthorizationHeader = 512;
 constexpr size_t kMaxKeyId = 64;
 }  // namespace
 
+absl::StatusOr<std::vector<std::string>> ParseOperatorKeys(absl::string_view file_text) {
+  std::vector<std::string> keys;
+  int line_number = 0;
+  for (absl::string_view line : absl::StrSplit(file_text, '\n')) {
+    ++line_number;
+    line = absl::StripAsciiWhitespace(line);
+    if (line.empty() || absl::StartsWith(line, "#")) continue;
+    if (line.size() < 32) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "operator key file, line ", line_number,
+          ": a key must have at least 32 characters (one key per line)"));
+    }
+    keys.emplace_back(line);
+  }
+  if (keys.empty()) {
+    return absl::InvalidArgumentError(
+        "operator key file holds no key: write one key of 32+ characters per line");
+  }
+  return keys;
+}
+
 ApiKeyAuthenticator::ApiKeyAuthenticator(Store* store, absl::string_view operator_key,
                                          const Clock* clock, ApiKeyCacheOptions cache)
-    : store_(store),
-      operator_key_hash_(operator_key.empty() ? "" : pki::Sha256Hex(operator_key)),
-      clock_(clock),
-      cache_options_(cache) {}
+    : store_(store), clock_(clock), cache_options_(cache) {
+  if (!operator_key.empty()) operator_key_hashes_.push_back(pki::Sha256Hex(operator_key));
+}
+
+void ApiKeyAuthenticator::ReplaceOperatorKeys(const std::vector<std::string>& operator_keys) {
+  std::vector<std::string> hashes;
+  for (const std::string& key : operator_keys) hashes.push_back(pki::Sha256Hex(key));
+  absl::MutexLock lock(&mu_);
+  operator_key_hashes_ = std::move(hashes);
+}
+
+bool ApiKeyAuthenticator::IsOperatorKey(absl::string_view key) const {
+  const std::string hash = pki::Sha256Hex(key);
+  absl::MutexLock lock(&mu_);
+  bool match = false;
+  // Every hash is compared, so the time taken does not say which key matched.
+  for (const std::string& accepted : operator_key_hashes_) {
+    match |= pki::ConstantTimeEquals(accepted, hash);
+  }
+  return match;
+}
+
+void ApiKeyAuthenticator::NoteUse(const ApiKeyRecord& record) const {
+  const absl::Time now = clock_->Now();
+  if (record.last_use_time.has_value() &&
+      *record.last_use_time >= now - cache_options_.last_use_granularity) {
+    return;
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = known_keys_.find(record.key_id);
+    if (it != known_keys_.end()) it->second.record.last_use_time = now;
+  }
+  // The last use is advisory (shown by ListApiKeys): a failed write must not fail the call
+  // it describes, and the next call after the granularity tries again.
+  store_->RecordApiKeyUse(record.key_id, now, cache_options_.last_use_granularity)
+      .IgnoreError();
+}
 
 bool ApiKeyAuthenticator::KnownUnknown(const std::string& key_id) const {
   absl::MutexLock lock(&mu_);
@@ -104,40 +159,52 @@ absl::StatusOr<Caller> ApiKeyAuthenticator::Authenticate(
         "authorization metadata is longer than ", kMaxAuthorizationHeader, " bytes"));
   }
   absl::string_view key = absl::StripAsciiWhitespace(authorization_header.substr(7));
-  if (absl::StartsWith(key, "cbk.")) {
-    std::vector<absl::string_view> parts = absl::StrSplit(key, absl::MaxSplits('.', 2));
-    if (parts.size() != 3 || parts[1].empty() || parts[2].empty() ||
-        parts[1].size() > kMaxKeyId) {
-      return absl::UnauthenticatedError("malformed API key: expected cbk.<key_id>.<secret>");
-    }
-    const std::string key_id(parts[1]);
-    if (KnownUnknown(key_id)) return absl::UnauthenticatedError("unknown or revoked API key");
-    absl::StatusOr<ApiKeyRecord> record;
-    if (std::optional<ApiKeyRecord> cached = CachedRecord(key_id)) {
-      record = *std::move(cached);
-    } else {
-      record = store_->LookupApiKey(key_id);
-      if (record.ok()) RememberRecord(*record);
-    }
-    if (absl::IsNotFound(record.status())) RememberUnknown(key_id);
-    if (absl::IsNotFound(record.status()) ||
-        (record.ok() && !pki::ConstantTimeEquals(record->secret_hash, pki::Sha256Hex(parts[2])))) {
-      return absl::UnauthenticatedError("unknown or revoked API key");
-    }
-    if (!record.ok()) return record.status();
-    Caller caller;
-    caller.tenant_id = record->tenant_id;
-    caller.key_id = record->key_id;
-    caller.scopes = record->scopes;
-    return caller;
-  }
-  if (!operator_key_hash_.empty() &&
-      pki::ConstantTimeEquals(operator_key_hash_, pki::Sha256Hex(key))) {
+  if (absl::StartsWith(key, "cbk.")) return AuthenticateTenantKey(key);
+  if (IsOperatorKey(key)) {
     Caller caller;
     caller.is_operator = true;
     return caller;
   }
   return absl::UnauthenticatedError("unknown or revoked API key");
+}
+
+absl::StatusOr<Caller> ApiKeyAuthenticator::AuthenticateTenantKey(absl::string_view key) const {
+  std::vector<absl::string_view> parts = absl::StrSplit(key, absl::MaxSplits('.', 2));
+  if (parts.size() != 3 || parts[1].empty() || parts[2].empty() || parts[1].size() > kMaxKeyId) {
+    return absl::UnauthenticatedError("malformed API key: expected cbk.<key_id>.<secret>");
+  }
+  const std::string key_id(parts[1]);
+  if (KnownUnknown(key_id)) return absl::UnauthenticatedError("unknown or revoked API key");
+  absl::StatusOr<ApiKeyRecord> record;
+  if (std::optional<ApiKeyRecord> cached = CachedRecord(key_id)) {
+    record = *std::move(cached);
+  } else {
+    record = store_->LookupApiKey(key_id);
+    if (record.ok()) RememberRecord(*record);
+  }
+  if (absl::IsNotFound(record.status())) RememberUnknown(key_id);
+  if (absl::IsNotFound(record.status()) ||
+      (record.ok() && !pki::ConstantTimeEquals(record->secret_hash, pki::Sha256Hex(parts[2])))) {
+    return absl::UnauthenticatedError("unknown or revoked API key");
+  }
+  if (!record.ok()) return record.status();
+  // Only a caller holding the secret learns why its key no longer works.
+  if (record->revoke_time.has_value()) {
+    return absl::UnauthenticatedError(absl::StrCat(
+        "API key ", key_id, " was revoked at ", absl::FormatTime(absl::RFC3339_sec, *record->revoke_time, absl::UTCTimeZone()),
+        "; ask the tenant's admin for a new key"));
+  }
+  if (record->expire_time.has_value() && *record->expire_time <= clock_->Now()) {
+    return absl::UnauthenticatedError(absl::StrCat(
+        "API key ", key_id, " expired at ", absl::FormatTime(absl::RFC3339_sec, *record->expire_time, absl::UTCTimeZone()),
+        "; ask the tenant's admin for a new key"));
+  }
+  NoteUse(*record);
+  Caller caller;
+  caller.tenant_id = record->tenant_id;
+  caller.key_id = record->key_id;
+  caller.scopes = record->scopes;
+  return caller;
 }
 
 absl::Status RequireTenantScope(const Caller& caller, absl::string_view scope) {

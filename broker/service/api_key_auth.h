@@ -3,18 +3,21 @@
 // Key formats:
 //   tenant key   "cbk.<key_id>.<secret>"   looked up by key_id; SHA-256(secret) compared in
 //                                          constant time with the stored hash
-//   operator key any string of 32+ characters, from the broker's --operator-key-file;
-//                only its SHA-256 is kept in memory
+//   operator key any string of 32+ characters, from the broker's --operator_key_file;
+//                only its SHA-256 is kept in memory. The file may hold several keys, one
+//                per line, so that a key is rotated without a restart: add the new key,
+//                move callers over, remove the old one (the broker re-reads the file).
 //
-// Errors: UNAUTHENTICATED for a missing, malformed or unknown key (the message says which
-// and never echoes the key); UNAVAILABLE when the store is down.
+// Errors: UNAUTHENTICATED for a missing, malformed, unknown, expired or revoked key (the
+// message says which and never echoes the key; "expired" and "revoked" are said only to a
+// caller who holds the key's secret); UNAVAILABLE when the store is down.
 //
 // An unknown key id is remembered for a short while (negative cache), so that a flood of
 // made-up keys costs no database lookups. Key ids are random, so a key created later
 // cannot have been looked up before. A known key's record is kept for a few seconds too
 // (positive cache): a busy caller, or one refused by a rate limit, costs a hash and no
-// database read per call. Keys cannot be revoked yet; when they can, a revocation takes
-// effect on every replica within known_key_ttl.
+// database read per call. A revocation therefore takes effect on every replica within
+// known_key_ttl. A key's last use is written at most once per last_use_granularity.
 #ifndef CERTBRIDGE_BROKER_SERVICE_API_KEY_AUTH_H_
 #define CERTBRIDGE_BROKER_SERVICE_API_KEY_AUTH_H_
 
@@ -63,7 +66,15 @@ struct ApiKeyCacheOptions {
   // How long a looked-up key's record answers without a lookup, and how many are kept.
   absl::Duration known_key_ttl = absl::Seconds(5);
   size_t max_known_keys = 10000;
+  // How stale a key's stored last_use_time may be: a key in constant use costs one store
+  // write per this interval.
+  absl::Duration last_use_granularity = absl::Minutes(1);
 };
+
+// The operator keys in the text of --operator_key_file: one key per line; blank lines and
+// lines starting with '#' are ignored. INVALID_ARGUMENT when there is no key or a key is
+// shorter than 32 characters (the message gives the line number, never the key).
+absl::StatusOr<std::vector<std::string>> ParseOperatorKeys(absl::string_view file_text);
 
 class ApiKeyAuthenticator {
  public:
@@ -72,22 +83,32 @@ class ApiKeyAuthenticator {
   ApiKeyAuthenticator(Store* store, absl::string_view operator_key, const Clock* clock,
                       ApiKeyCacheOptions cache = {});
 
+  // Replaces the accepted operator keys (an empty list: no operator access). Thread-safe;
+  // calls already authenticated are not affected.
+  void ReplaceOperatorKeys(const std::vector<std::string>& operator_keys);
+
   // `authorization_header` is the metadata value, e.g. "Bearer cbk.abc.xyz". Blocking
   // (store), thread-safe.
   absl::StatusOr<Caller> Authenticate(absl::string_view authorization_header) const;
 
  private:
+  absl::StatusOr<Caller> AuthenticateTenantKey(absl::string_view key) const;
+  bool IsOperatorKey(absl::string_view key) const;
+  // Records the key's use in the store when the cached last use is older than the
+  // granularity.
+  void NoteUse(const ApiKeyRecord& record) const;
   bool KnownUnknown(const std::string& key_id) const;
   std::optional<ApiKeyRecord> CachedRecord(const std::string& key_id) const;
   void RememberRecord(const ApiKeyRecord& record) const;
   void RememberUnknown(const std::string& key_id) const;
 
   Store* store_;
-  std::string operator_key_hash_;
   const Clock* clock_;
   const ApiKeyCacheOptions cache_options_;
 
   mutable absl::Mutex mu_;
+  // SHA-256 hex of each accepted operator key.
+  std::vector<std::string> operator_key_hashes_ ABSL_GUARDED_BY(mu_);
   // key id -> when the negative answer expires.
   mutable std::map<std::string, absl::Time> unknown_keys_ ABSL_GUARDED_BY(mu_);
   struct KnownKey {

@@ -25,6 +25,9 @@ v1::ApiKey ToProto(const ApiKeyRecord& key) {
   out.set_display_name(key.display_name);
   for (const auto& s : key.scopes) out.add_scopes(s);
   ToProto(key.create_time, out.mutable_create_time());
+  if (key.expire_time.has_value()) ToProto(*key.expire_time, out.mutable_expire_time());
+  if (key.revoke_time.has_value()) ToProto(*key.revoke_time, out.mutable_revoke_time());
+  if (key.last_use_time.has_value()) ToProto(*key.last_use_time, out.mutable_last_use_time());
   return out;
 }
 

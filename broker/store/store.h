@@ -50,6 +50,9 @@ struct ApiKeyRecord {
   std::vector<std::string> scopes;  // sorted
   std::string secret_hash;          // SHA-256 hex of the secret part
   absl::Time create_time;
+  std::optional<absl::Time> expire_time = std::nullopt;    // none: never expires
+  std::optional<absl::Time> revoke_time = std::nullopt;    // set once, by RevokeApiKey
+  std::optional<absl::Time> last_use_time = std::nullopt;  // coarse: see RecordApiKeyUse
 };
 
 struct EnrollmentTokenRecord {
@@ -131,6 +134,16 @@ class Store {
   virtual absl::Status CreateApiKey(const ApiKeyRecord& key) = 0;
   virtual absl::StatusOr<ApiKeyRecord> LookupApiKey(const std::string& key_id) = 0;
   virtual absl::StatusOr<std::vector<ApiKeyRecord>> ListApiKeys(const std::string& tenant_id) = 0;
+  // Sets revoke_time unless already revoked (the first revocation's time stays) and returns
+  // the key as stored. NOT_FOUND when the tenant has no such key.
+  virtual absl::StatusOr<ApiKeyRecord> RevokeApiKey(const std::string& tenant_id,
+                                                    const std::string& key_id,
+                                                    absl::Time revoke_time) = 0;
+  // Moves last_use_time forward to `use_time` when it is older than `use_time - granularity`
+  // (or unset): a key used many times a second costs one write per granularity. A missing
+  // key is not an error (it may have been deleted with its tenant).
+  virtual absl::Status RecordApiKeyUse(const std::string& key_id, absl::Time use_time,
+                                       absl::Duration granularity) = 0;
 
   // Enrollment tokens.
   virtual absl::Status CreateEnrollmentToken(const EnrollmentTokenRecord& token) = 0;

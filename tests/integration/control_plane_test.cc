@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <condition_variable>
 #include <csignal>
+#include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <mutex>
 #include <memory>
@@ -500,6 +502,85 @@ TEST_F(ControlPlaneTest, ApiKeysAreCheckedWithScopes) {
   grpc::Status tenant_creates = admin_->CreateTenant(CallContext(admin.admin_key).get(), create, &tenant);
   EXPECT_EQ(tenant_creates.error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_TRUE(admin_->ListConnectors(CallContext(admin.admin_key).get(), list, &connectors).ok());
+}
+
+// Through certbridgectl, as a tenant admin would: a revoked key stops working on the live
+// broker within the authenticator's cache lifetime, and the list shows it revoked and used.
+TEST_F(ControlPlaneTest, RevokedApiKeyStopsWorkingAndIsListedAsRevoked) {
+  TenantKeys admin = NewTenant("revocation");
+  CommandResult created = stack_->Ctl(
+      *broker_, admin.admin_key,
+      {"--output=json", "api-keys", "create", "--scopes", "certificates", "--expires-in", "90d"});
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  v1::CreateApiKeyResponse key;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(created.out, &key).ok()) << created.out;
+  EXPECT_TRUE(key.api_key().has_expire_time());
+
+  v1::CertificateRequest unused;
+  v1::GetCertificateRequestRequest get;
+  get.set_request_id("nothing-here");
+  auto certificates = stack_->CertificateStub(*broker_);
+  EXPECT_EQ(certificates->GetCertificateRequest(CallContext(key.secret()).get(), get, &unused)
+                .error_code(),
+            grpc::StatusCode::NOT_FOUND);
+
+  CommandResult revoked =
+      stack_->Ctl(*broker_, admin.admin_key, {"api-keys", "revoke", key.api_key().key_id()});
+  ASSERT_EQ(revoked.exit_code, 0) << revoked.err;
+  EXPECT_TRUE(absl::StrContains(revoked.out, "Revoked API key")) << revoked.out;
+  grpc::Status refused;
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        refused = certificates->GetCertificateRequest(CallContext(key.secret()).get(), get, &unused);
+        return refused.error_code() == grpc::StatusCode::UNAUTHENTICATED;
+      },
+      absl::Seconds(15)))
+      << refused.error_message();
+  EXPECT_TRUE(absl::StrContains(refused.error_message(), "was revoked")) << refused.error_message();
+
+  CommandResult listed = stack_->Ctl(*broker_, admin.admin_key, {"api-keys", "list"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  const size_t row = listed.out.find(key.api_key().key_id());
+  ASSERT_NE(row, std::string::npos) << listed.out;
+  const std::string line = listed.out.substr(row, listed.out.find('\n', row) - row);
+  EXPECT_TRUE(absl::StrContains(line, "REVOKED")) << line;
+  EXPECT_TRUE(absl::StrContains(line, "Z")) << "last use and expiry times: " << line;
+}
+
+// The operator key file is re-read while the broker runs: during a rotation both keys work,
+// afterwards only the new one, with no restart.
+TEST_F(ControlPlaneTest, OperatorKeyRotatesWithoutARestart) {
+  const std::string key_file = stack_->dir() + "/rotating-operator.key";
+  auto write_keys = [&key_file](const std::string& text) {
+    const std::string tmp = key_file + ".tmp";
+    std::ofstream(tmp) << text;
+    ASSERT_EQ(std::rename(tmp.c_str(), key_file.c_str()), 0);
+  };
+  const std::string old_key(40, 'o');
+  const std::string new_key(40, 'n');
+  write_keys(old_key + "\n");
+  auto broker = stack_->StartBroker(
+      {"--operator_key_file=" + key_file, "--operator_key_reload_interval=200ms"});
+  ASSERT_TRUE(broker.ok()) << broker.status();
+  auto admin = stack_->AdminStub(*broker);
+  auto operator_call = [&admin](const std::string& key) {
+    v1::ListTenantsResponse tenants;
+    return admin->ListTenants(CallContext(key).get(), {}, &tenants).error_code();
+  };
+  EXPECT_EQ(operator_call(old_key), grpc::StatusCode::OK);
+  EXPECT_EQ(operator_call(new_key), grpc::StatusCode::UNAUTHENTICATED);
+
+  write_keys("# rotation in progress\n" + old_key + "\n" + new_key + "\n");
+  EXPECT_TRUE(WaitUntil([&] { return operator_call(new_key) == grpc::StatusCode::OK; },
+                        absl::Seconds(10)));
+  EXPECT_EQ(operator_call(old_key), grpc::StatusCode::OK);
+
+  write_keys("too short\n");  // a broken edit keeps the keys in use
+  write_keys(new_key + "\n");
+  EXPECT_TRUE(WaitUntil(
+      [&] { return operator_call(old_key) == grpc::StatusCode::UNAUTHENTICATED; },
+      absl::Seconds(10)));
+  EXPECT_EQ(operator_call(new_key), grpc::StatusCode::OK);
 }
 
 TEST_F(ControlPlaneTest, AnotherTenantsObjectsAreNotFoundLikeMissingOnes) {

@@ -23,7 +23,7 @@ namespace v1 = ::certbridge::v1;
 using BrokerRequest = std::variant<
     // AdminService
     v1::CreateTenantRequest, v1::ListTenantsRequest,                                //
-    v1::CreateApiKeyRequest, v1::ListApiKeysRequest,                                //
+    v1::CreateApiKeyRequest, v1::ListApiKeysRequest, v1::RevokeApiKeyRequest,       //
     v1::CreateEnrollmentTokenRequest,                                               //
     v1::CreateCertificateAuthorityRequest, v1::ListCertificateAuthoritiesRequest,  //
     v1::DeleteCertificateAuthorityRequest, v1::AssignCertificateAuthorityRequest,  //
@@ -42,6 +42,7 @@ using BrokerRequest = std::variant<
 using BrokerResponse = std::variant<
     v1::Tenant, v1::ListTenantsResponse,                  //
     v1::CreateApiKeyResponse, v1::ListApiKeysResponse,    //
+    v1::ApiKey,                                           //
     v1::CreateEnrollmentTokenResponse,                    //
     v1::CertificateAuthority,                             //
     v1::ListCertificateAuthoritiesResponse,               //

@@ -387,11 +387,18 @@ const std::vector<CommandSpec>& Commands() {
        "empty or the key's own tenant.",
        {{"scopes", "SCOPES", "Comma-separated: admin, certificates.", /*required=*/true},
         {"tenant", "ID", "Tenant to create the key in."},
-        {"name", "NAME", "Display name of the key, e.g. \"jamf-prod\"."}},
+        {"name", "NAME", "Display name of the key, e.g. \"jamf-prod\"."},
+        {"expires-in", "DURATION", "Lifetime, e.g. 90d, 12h. Default: the key does not expire."}},
        [](const Args&, const Flags& flags) -> absl::StatusOr<BrokerRequest> {
          auto scopes = ParseScopes(FlagValue(flags, "scopes"));
          if (!scopes.ok()) return scopes.status();
          v1::CreateApiKeyRequest request;
+         if (HasFlag(flags, "expires-in")) {
+           auto lifetime = ParseTtl(FlagValue(flags, "expires-in"));
+           if (!lifetime.ok()) return lifetime.status();
+           const absl::Time expire = absl::Now() + *lifetime;
+           request.mutable_expire_time()->set_seconds(absl::ToUnixSeconds(expire));
+         }
          request.set_tenant_id(FlagValue(flags, "tenant"));
          request.set_display_name(FlagValue(flags, "name"));
          for (auto& scope : *scopes) request.add_scopes(std::move(scope));
@@ -402,6 +409,15 @@ const std::vector<CommandSpec>& Commands() {
        [](const Args&, const Flags& flags) -> absl::StatusOr<BrokerRequest> {
          v1::ListApiKeysRequest request;
          request.set_tenant_id(FlagValue(flags, "tenant"));
+         return request;
+       }},
+      {"api-keys", "revoke", {"KEY_ID"}, "Revoke an API key; it stops working within seconds.",
+       "The key stays listed, marked revoked. With the operator key, --tenant is required.",
+       {{"tenant", "ID", "Tenant of the key (operator key)."}},
+       [](const Args& args, const Flags& flags) -> absl::StatusOr<BrokerRequest> {
+         v1::RevokeApiKeyRequest request;
+         request.set_tenant_id(FlagValue(flags, "tenant"));
+         request.set_key_id(args[0]);
          return request;
        }},
       {"enrollment-tokens", "create", {}, "Create an enrollment token and print it once.",

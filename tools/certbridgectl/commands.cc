@@ -38,6 +38,7 @@ auto RpcFor(const v1::CreateTenantRequest&) { return &Stub::CreateTenant; }
 auto RpcFor(const v1::ListTenantsRequest&) { return &Stub::ListTenants; }
 auto RpcFor(const v1::CreateApiKeyRequest&) { return &Stub::CreateApiKey; }
 auto RpcFor(const v1::ListApiKeysRequest&) { return &Stub::ListApiKeys; }
+auto RpcFor(const v1::RevokeApiKeyRequest&) { return &Stub::RevokeApiKey; }
 auto RpcFor(const v1::CreateEnrollmentTokenRequest&) { return &Stub::CreateEnrollmentToken; }
 auto RpcFor(const v1::CreateCertificateAuthorityRequest&) {
   return &Stub::CreateCertificateAuthority;

@@ -70,18 +70,42 @@ std::string Render(const BrokerRequest&, const v1::CreateApiKeyResponse& respons
                     {"Name", key.display_name()},
                     {"Scopes", absl::StrJoin(key.scopes(), ",")},
                     {"Created", TimeWithAge(key.has_create_time(), key.create_time(), now)},
+                    {"Expires", TimeWithAge(key.has_expire_time(), key.expire_time(), now)},
                     {"Secret", response.secret()}}));
 }
 
-std::string Render(const BrokerRequest&, const v1::ListApiKeysResponse& response, absl::Time) {
+// "ACTIVE", "REVOKED" or "EXPIRED", as the broker would answer the key now.
+std::string ApiKeyState(const v1::ApiKey& key, absl::Time now) {
+  if (key.has_revoke_time()) return "REVOKED";
+  if (key.has_expire_time() && ToAbslTime(key.expire_time()) <= now) return "EXPIRED";
+  return "ACTIVE";
+}
+
+std::string Render(const BrokerRequest&, const v1::ListApiKeysResponse& response,
+                   absl::Time now) {
   if (response.api_keys().empty()) return "No API keys.\n";
-  Table table({"KEY ID", "TENANT ID", "NAME", "SCOPES", "CREATED"});
+  Table table({"KEY ID", "TENANT ID", "NAME", "SCOPES", "STATE", "CREATED", "EXPIRES",
+               "LAST USED"});
   for (const v1::ApiKey& key : response.api_keys()) {
     table.AddRow({key.key_id(), key.tenant_id(), key.display_name(),
-                  absl::StrJoin(key.scopes(), ","),
-                  TimeCell(key.has_create_time(), key.create_time())});
+                  absl::StrJoin(key.scopes(), ","), ApiKeyState(key, now),
+                  TimeCell(key.has_create_time(), key.create_time()),
+                  TimeCell(key.has_expire_time(), key.expire_time()),
+                  TimeCell(key.has_last_use_time(), key.last_use_time())});
   }
   return table.Render();
+}
+
+std::string Render(const BrokerRequest&, const v1::ApiKey& key, absl::Time now) {
+  return absl::StrCat(
+      "Revoked API key.\n",
+      RenderFields({{"Key ID", key.key_id()},
+                    {"Tenant ID", key.tenant_id()},
+                    {"Name", key.display_name()},
+                    {"State", ApiKeyState(key, now)},
+                    {"Revoked", TimeWithAge(key.has_revoke_time(), key.revoke_time(), now)},
+                    {"Last used",
+                     TimeWithAge(key.has_last_use_time(), key.last_use_time(), now)}}));
 }
 
 std::string Render(const BrokerRequest&, const v1::CreateEnrollmentTokenResponse& response,

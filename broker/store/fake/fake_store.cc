@@ -140,6 +140,9 @@ absl::Status FakeStore::CreateApiKey(const ApiKeyRecord& key) {
   ApiKeyRecord stored = key;
   stored.scopes = NormalizeScopes(key.scopes);
   stored.create_time = TruncateToMicros(key.create_time);
+  if (key.expire_time.has_value()) stored.expire_time = TruncateToMicros(*key.expire_time);
+  stored.revoke_time.reset();
+  stored.last_use_time.reset();
   api_keys_[key.key_id] = stored;
   return absl::OkStatus();
 }
@@ -162,6 +165,32 @@ absl::StatusOr<std::vector<ApiKeyRecord>> FakeStore::ListApiKeys(const std::stri
     if (key.tenant_id == tenant_id) out.push_back(key);
   }
   return out;
+}
+
+absl::StatusOr<ApiKeyRecord> FakeStore::RevokeApiKey(const std::string& tenant_id,
+                                                     const std::string& key_id,
+                                                     absl::Time revoke_time) {
+  absl::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(BeginCall());
+  auto it = api_keys_.find(key_id);
+  if (it == api_keys_.end() || it->second.tenant_id != tenant_id) {
+    return absl::NotFoundError(absl::StrCat("API key \"", key_id, "\" not found"));
+  }
+  if (!it->second.revoke_time.has_value()) {
+    it->second.revoke_time = TruncateToMicros(revoke_time);
+  }
+  return it->second;
+}
+
+absl::Status FakeStore::RecordApiKeyUse(const std::string& key_id, absl::Time use_time,
+                                        absl::Duration granularity) {
+  absl::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(BeginCall());
+  auto it = api_keys_.find(key_id);
+  if (it == api_keys_.end()) return absl::OkStatus();
+  std::optional<absl::Time>& last = it->second.last_use_time;
+  if (!last.has_value() || *last < use_time - granularity) last = TruncateToMicros(use_time);
+  return absl::OkStatus();
 }
 
 absl::Status FakeStore::CreateEnrollmentToken(const EnrollmentTokenRecord& token) {

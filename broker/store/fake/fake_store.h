@@ -52,6 +52,11 @@ class FakeStore final : public Store, public CertificateStore {
   absl::Status CreateApiKey(const ApiKeyRecord& key) override;
   absl::StatusOr<ApiKeyRecord> LookupApiKey(const std::string& key_id) override;
   absl::StatusOr<std::vector<ApiKeyRecord>> ListApiKeys(const std::string& tenant_id) override;
+  absl::StatusOr<ApiKeyRecord> RevokeApiKey(const std::string& tenant_id,
+                                            const std::string& key_id,
+                                            absl::Time revoke_time) override;
+  absl::Status RecordApiKeyUse(const std::string& key_id, absl::Time use_time,
+                               absl::Duration granularity) override;
 
   absl::Status CreateEnrollmentToken(const EnrollmentTokenRecord& token) override;
   absl::StatusOr<std::string> RegisterConnector(const std::string& token_hash, absl::Time now,

@@ -34,11 +34,23 @@ constexpr Statement kGetTenant = {"get_tenant", CB_TENANT_SELECT "WHERE tenant_i
 
 constexpr Statement kInsertApiKey = {
     "insert_api_key",
-    "INSERT INTO api_key (key_id, tenant_id, display_name, scopes, secret_hash, create_time) "
-    "VALUES ($1, $2, $3, string_to_array($4, ' '), $5, $6)"};
-#define CB_API_KEY_SELECT                                                                    \
-  "SELECT key_id, tenant_id, display_name, array_to_string(scopes, ' '), secret_hash, "     \
-  "extract(epoch from create_time) FROM api_key "
+    "INSERT INTO api_key (key_id, tenant_id, display_name, scopes, secret_hash, create_time, "
+    "expire_time) VALUES ($1, $2, $3, string_to_array($4, ' '), $5, $6, $7)"};
+#define CB_API_KEY_COLUMNS                                                                   \
+  "key_id, tenant_id, display_name, array_to_string(scopes, ' '), secret_hash, "             \
+  "extract(epoch from create_time), extract(epoch from expire_time), "                       \
+  "extract(epoch from revoke_time), extract(epoch from last_use_time) "
+#define CB_API_KEY_SELECT "SELECT " CB_API_KEY_COLUMNS "FROM api_key "
+// coalesce keeps the first revocation's time when a key is revoked twice.
+constexpr Statement kRevokeApiKey = {
+    "revoke_api_key",
+    "UPDATE api_key SET revoke_time = coalesce(revoke_time, $3) "
+    "WHERE tenant_id = $1 AND key_id = $2 RETURNING " CB_API_KEY_COLUMNS};
+// $3 is the granularity in seconds: a key in constant use costs one write per granularity.
+constexpr Statement kRecordApiKeyUse = {
+    "record_api_key_use",
+    "UPDATE api_key SET last_use_time = $2 WHERE key_id = $1 AND "
+    "(last_use_time IS NULL OR last_use_time < $2::timestamptz - make_interval(secs => $3))"};
 constexpr Statement kLookupApiKey = {"lookup_api_key", CB_API_KEY_SELECT "WHERE key_id = $1"};
 constexpr Statement kListApiKeys = {
     "list_api_keys", CB_API_KEY_SELECT "WHERE tenant_id = $1 ORDER BY key_id COLLATE \"C\""};
@@ -199,6 +211,9 @@ absl::StatusOr<ApiKeyRecord> ApiKeyFromRow(const Rows& rows, int r) {
   k.scopes = NormalizeScopes(absl::StrSplit(rows.Text(r, 3), ' ', absl::SkipEmpty()));
   k.secret_hash = rows.Text(r, 4);
   ASSIGN_OR_RETURN(k.create_time, rows.Time(r, 5));
+  ASSIGN_OR_RETURN(k.expire_time, rows.OptionalTime(r, 6));
+  ASSIGN_OR_RETURN(k.revoke_time, rows.OptionalTime(r, 7));
+  ASSIGN_OR_RETURN(k.last_use_time, rows.OptionalTime(r, 8));
   return k;
 }
 
@@ -384,7 +399,8 @@ absl::Status PostgresStore::CreateApiKey(const ApiKeyRecord& key) {
       conn->Exec(kInsertApiKey,
                  {key.key_id, key.tenant_id, key.display_name,
                   absl::StrJoin(NormalizeScopes(key.scopes), " "), key.secret_hash,
-                  TimeParam(key.create_time)})
+                  TimeParam(key.create_time),
+                  key.expire_time.has_value() ? Param(TimeParam(*key.expire_time)) : Param()})
           .status();
   if (absl::IsAlreadyExists(status)) {
     return absl::AlreadyExistsError(absl::StrCat("API key \"", key.key_id, "\" already exists"));
@@ -406,6 +422,26 @@ absl::StatusOr<std::vector<ApiKeyRecord>> PostgresStore::ListApiKeys(
   ASSIGN_OR_RETURN(Lease conn, Acquire());
   ASSIGN_OR_RETURN(Rows rows, conn->Exec(kListApiKeys, {tenant_id}));
   return AllRows<ApiKeyRecord>(rows, ApiKeyFromRow);
+}
+
+absl::StatusOr<ApiKeyRecord> PostgresStore::RevokeApiKey(const std::string& tenant_id,
+                                                         const std::string& key_id,
+                                                         absl::Time revoke_time) {
+  ASSIGN_OR_RETURN(Lease conn, Acquire());
+  ASSIGN_OR_RETURN(Rows rows,
+                   conn->Exec(kRevokeApiKey, {tenant_id, key_id, TimeParam(revoke_time)}));
+  if (rows.size() == 0) {
+    return absl::NotFoundError(absl::StrCat("API key \"", key_id, "\" not found"));
+  }
+  return ApiKeyFromRow(rows, 0);
+}
+
+absl::Status PostgresStore::RecordApiKeyUse(const std::string& key_id, absl::Time use_time,
+                                            absl::Duration granularity) {
+  ASSIGN_OR_RETURN(Lease conn, Acquire());
+  return conn->Exec(kRecordApiKeyUse, {key_id, TimeParam(use_time),
+                                       absl::StrCat(absl::ToDoubleSeconds(granularity))})
+      .status();
 }
 
 // ---- Enrollment and registration.

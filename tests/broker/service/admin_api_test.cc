@@ -256,6 +256,39 @@ TEST_F(AdminApiTest, ScopesAndRolesAreEnforced) {
   EXPECT_EQ(admin_.CreateApiKey(admin, key).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+TEST_F(AdminApiTest, ApiKeysExpireAndAreRevokedWithinTheirTenant) {
+  Caller acme = NewTenantAdmin("acme");
+  Caller other = NewTenantAdmin("other");
+  v1::CreateApiKeyRequest create;
+  create.add_scopes("certificates");
+  create.mutable_expire_time()->set_seconds(absl::ToUnixSeconds(clock_.Now() - absl::Seconds(1)));
+  EXPECT_EQ(admin_.CreateApiKey(acme, create).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  create.mutable_expire_time()->set_seconds(absl::ToUnixSeconds(clock_.Now() + absl::Hours(24)));
+  auto key = admin_.CreateApiKey(acme, create);
+  ASSERT_TRUE(key.ok()) << key.status();
+  EXPECT_EQ(key->api_key().expire_time().seconds(),
+            absl::ToUnixSeconds(clock_.Now() + absl::Hours(24)));
+
+  v1::RevokeApiKeyRequest revoke;
+  revoke.set_key_id(key->api_key().key_id());
+  EXPECT_EQ(admin_.RevokeApiKey(other, revoke).status().code(), absl::StatusCode::kNotFound);
+  auto revoked = admin_.RevokeApiKey(acme, revoke);
+  ASSERT_TRUE(revoked.ok()) << revoked.status();
+  EXPECT_TRUE(revoked->has_revoke_time());
+
+  auto listed = admin_.ListApiKeys(acme, {});
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->api_keys_size(), 1);
+  EXPECT_TRUE(listed->api_keys(0).has_revoke_time());
+  v1::ListAuditEventsRequest audit;
+  auto events = admin_.ListAuditEvents(acme, audit);
+  ASSERT_TRUE(events.ok()) << events.status();
+  bool revoke_audited = false;
+  for (const auto& e : events->events()) revoke_audited |= e.action() == "api_key.revoke";
+  EXPECT_TRUE(revoke_audited);
+}
+
 TEST_F(AdminApiTest, AuditListPagesNewestFirst) {
   Caller admin = NewTenantAdmin("acme");
   for (int i = 0; i < 5; ++i) {

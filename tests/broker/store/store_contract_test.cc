@@ -162,6 +162,39 @@ TEST_P(StoreContractTest, ApiKeysLookupAndListPerTenant) {
             absl::StatusCode::kInvalidArgument);
 }
 
+TEST_P(StoreContractTest, ApiKeyExpiryRevocationAndLastUse) {
+  ApiKeyRecord key{"k1", "t1", "MDM", {"admin"}, "hash1", kT0};
+  key.expire_time = kT0 + absl::Hours(24);
+  ASSERT_TRUE(store_->CreateApiKey(key).ok());
+  ASSERT_TRUE(store_->CreateApiKey({"k2", "t2", "other", {}, "hash2", kT0}).ok());
+  absl::StatusOr<ApiKeyRecord> got = store_->LookupApiKey("k1");
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->expire_time, kT0 + absl::Hours(24));
+  EXPECT_FALSE(got->revoke_time.has_value());
+  EXPECT_FALSE(got->last_use_time.has_value());
+  EXPECT_FALSE(store_->LookupApiKey("k2")->expire_time.has_value());
+
+  // Last use moves forward only when older than the granularity.
+  ASSERT_TRUE(store_->RecordApiKeyUse("k1", kT0 + absl::Seconds(10), absl::Minutes(1)).ok());
+  ASSERT_TRUE(store_->RecordApiKeyUse("k1", kT0 + absl::Seconds(50), absl::Minutes(1)).ok());
+  EXPECT_EQ(store_->LookupApiKey("k1")->last_use_time, kT0 + absl::Seconds(10));
+  ASSERT_TRUE(store_->RecordApiKeyUse("k1", kT0 + absl::Seconds(71), absl::Minutes(1)).ok());
+  EXPECT_EQ(store_->LookupApiKey("k1")->last_use_time, kT0 + absl::Seconds(71));
+  EXPECT_TRUE(store_->RecordApiKeyUse("gone", kT0, absl::Minutes(1)).ok());
+
+  // Revocation is per tenant, and the first revocation's time stays.
+  EXPECT_EQ(store_->RevokeApiKey("t2", "k1", kT0).status().code(), absl::StatusCode::kNotFound);
+  absl::StatusOr<ApiKeyRecord> revoked = store_->RevokeApiKey("t1", "k1", kT0 + absl::Hours(1));
+  ASSERT_TRUE(revoked.ok()) << revoked.status();
+  EXPECT_EQ(revoked->revoke_time, kT0 + absl::Hours(1));
+  revoked = store_->RevokeApiKey("t1", "k1", kT0 + absl::Hours(2));
+  ASSERT_TRUE(revoked.ok());
+  EXPECT_EQ(revoked->revoke_time, kT0 + absl::Hours(1));
+  EXPECT_EQ(store_->LookupApiKey("k1")->revoke_time, kT0 + absl::Hours(1));
+  EXPECT_FALSE(store_->LookupApiKey("k2")->revoke_time.has_value());
+  EXPECT_EQ(store_->RevokeApiKey("t1", "nope", kT0).status().code(), absl::StatusCode::kNotFound);
+}
+
 // ---- Enrollment tokens and registration.
 
 TEST_P(StoreContractTest, RegisterConnectorUsesTheTokenOnceInItsTenant) {

@@ -75,6 +75,7 @@ TEST_F(CommandLineTest, EveryCommandParses) {
       {{"tenants", "list"}, BrokerRequest(v1::ListTenantsRequest()).index()},
       {{"api-keys", "create", "--scopes", "admin"}, BrokerRequest(v1::CreateApiKeyRequest()).index()},
       {{"api-keys", "list"}, BrokerRequest(v1::ListApiKeysRequest()).index()},
+      {{"api-keys", "revoke", "k-1"}, BrokerRequest(v1::RevokeApiKeyRequest()).index()},
       {{"enrollment-tokens", "create"}, BrokerRequest(v1::CreateEnrollmentTokenRequest()).index()},
       {{"cas", "add", "h\\c"}, BrokerRequest(v1::CreateCertificateAuthorityRequest()).index()},
       {{"cas", "list"}, BrokerRequest(v1::ListCertificateAuthoritiesRequest()).index()},
@@ -213,8 +214,8 @@ TEST_F(CommandLineTest, HelpAtEveryLevel) {
   ParseResult command = ParseCommandLine({"api-keys", "create", "--help"}, empty);
   EXPECT_EQ(command.kind, ParseResult::Kind::kHelp);
   EXPECT_THAT(command.text, StartsWith("Usage:\n  certbridgectl api-keys create --scopes SCOPES "
-                                       "[--tenant ID] [--name NAME]\n"));
-  EXPECT_THAT(command.text, HasSubstr("--scopes SCOPES   Comma-separated: admin, "
+                                       "[--tenant ID] [--name NAME] [--expires-in DURATION]\n"));
+  EXPECT_THAT(command.text, HasSubstr("--scopes SCOPES         Comma-separated: admin, "
                                       "certificates. Required."));
 
   ParseResult help_word = ParseCommandLine({"help", "connectors", "approve"}, empty);

@@ -124,6 +124,30 @@ TEST(OutputTest, ApiKeySecretIsPrintedWithAShownOnceNotice) {
   EXPECT_THAT(ShownOnceNotice(response), HasSubstr("shown only now"));
 }
 
+TEST(OutputTest, ApiKeyListShowsStateExpiryAndLastUse) {
+  v1::ListApiKeysResponse response;
+  v1::ApiKey* active = response.add_api_keys();
+  active->set_key_id("k-active");
+  *active->mutable_expire_time() = Ago(-absl::Hours(24));
+  *active->mutable_last_use_time() = Ago(absl::Minutes(3));
+  v1::ApiKey* expired = response.add_api_keys();
+  expired->set_key_id("k-expired");
+  *expired->mutable_expire_time() = Ago(absl::Hours(1));
+  v1::ApiKey* revoked = response.add_api_keys();
+  revoked->set_key_id("k-revoked");
+  *revoked->mutable_revoke_time() = Ago(absl::Hours(2));
+  const std::string text = RenderTable(v1::ListApiKeysRequest(), response, kNow);
+  EXPECT_THAT(text, HasSubstr("LAST USED"));
+  auto line_of = [&text](const std::string& key_id) {
+    const size_t start = text.find(key_id);
+    return start == std::string::npos ? std::string()
+                                      : text.substr(start, text.find('\n', start) - start);
+  };
+  EXPECT_THAT(line_of("k-active"), HasSubstr(" ACTIVE "));
+  EXPECT_THAT(line_of("k-expired"), HasSubstr(" EXPIRED "));
+  EXPECT_THAT(line_of("k-revoked"), HasSubstr(" REVOKED "));
+}
+
 TEST(OutputTest, EnrollmentTokenShowsExpiry) {
   v1::CreateEnrollmentTokenResponse response;
   response.set_token("cbe_token");
