@@ -1,0 +1,431 @@
+// certbridge-agent.exe end to end under Wine, through the COM path: PostgreSQL, the Linux
+// broker and adcs-emulator on loopback; the Windows agent registered with an enrollment
+// token, approved with certbridgectl and run in the foreground (`run`, no --ca-emulator),
+// so every CA call goes ComCaBackend -> ComCertClient -> CoCreateInstance -> the stand-in
+// certcli_standin.dll (tools/windows/certcli_standin/) -> the emulator. Certificates are
+// checked with openssl against the emulator's CA.
+//
+// Needs the Windows build (tools/windows/build-agent.sh, into $CERTBRIDGE_WINDOWS_BUILD_DIR)
+// and wine; without them every test is skipped, which ctest reports as skipped.
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <regex>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "common/pki/pki.h"
+#include "tests/integration/test_stack.h"
+
+namespace certbridge::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using v1::CertificateRequest;
+
+constexpr char kCaConfig[] = "adcs01.corp.example\\Corp Issuing CA";
+constexpr char kIdentity[] = "CORP\\AGENT01$";
+
+void WriteFile(const std::string& path, const std::string& contents) {
+  std::ofstream(path, std::ios::binary) << contents;
+}
+
+// A Unix path as a Windows program under Wine sees it (Wine's Z: drive is /).
+std::string WinPath(const std::string& unix_path) {
+  return "Z:" + absl::StrReplaceAll(unix_path, {{"/", "\\"}});
+}
+
+// The value of "NAME:   value" in certbridgectl's table output.
+std::string Field(const std::string& text, const std::string& name) {
+  std::smatch m;
+  if (!std::regex_search(text, m, std::regex(name + ":\\s+(\\S+)"))) return "";
+  return m[1];
+}
+
+std::string NewCsr(const std::string& subject) {
+  auto key = pki::PrivateKey::Generate(pki::KeyType::kEcP256);
+  EXPECT_TRUE(key.ok());
+  auto csr = pki::CreateCsrPem(*key, {subject, {}});
+  EXPECT_TRUE(csr.ok()) << csr.status();
+  return *csr;
+}
+
+// The Windows build's files, or why they are missing.
+struct WindowsBuild {
+  std::string dir, agent_exe, standin_dll, wine_run, register_standin;
+  std::string missing;
+};
+
+WindowsBuild FindWindowsBuild() {
+  WindowsBuild b;
+  const char* dir = std::getenv("CERTBRIDGE_WINDOWS_BUILD_DIR");
+  b.dir = dir != nullptr ? dir : BuildPath("windows");
+  b.agent_exe = b.dir + "/bin/certbridge-agent.exe";
+  b.standin_dll = b.dir + "/bin/certcli_standin.dll";
+  b.wine_run = SourcePath("tools/windows/wine-run.sh");
+  b.register_standin = SourcePath("tools/windows/certcli_standin/register-standin.sh");
+  for (const std::string& f : {b.agent_exe, b.standin_dll}) {
+    if (!fs::exists(f)) b.missing = f + " (run tools/windows/build-agent.sh " + b.dir + ")";
+  }
+  if (RunCommand({"sh", "-c", "command -v wine"}).exit_code != 0) b.missing = "wine";
+  return b;
+}
+
+class WindowsAgentE2eTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    build_ = new WindowsBuild(FindWindowsBuild());
+    if (!build_->missing.empty()) return;
+    auto stack = TestStack::Create();
+    ASSERT_TRUE(stack.ok()) << stack.status();
+    stack_ = stack->release();
+    auto broker = stack_->StartBroker({"--queue_timeout=4s", "--sweep_interval=1s",
+                                       "--heartbeat_interval_seconds=2"});
+    ASSERT_TRUE(broker.ok()) << broker.status();
+    broker_ = new BrokerProcess(*std::move(broker));
+    auto emulator = stack_->StartEmulator(
+        ReadFileOrEmpty(SourcePath("agent/emulator/example-config.txtpb")));
+    ASSERT_TRUE(emulator.ok()) << emulator.status();
+    emulator_ = new EmulatorProcessHandle(*std::move(emulator));
+    ASSERT_NO_FATAL_FAILURE(MakeWinePrefix());
+    // The stand-in answers for CCertRequest/CCertAdmin/CCertView, as the agent's host.
+    CommandResult reg = RunCommand({build_->register_standin, prefix_, build_->standin_dll,
+                                    emulator_->address(), kIdentity},
+                                   absl::Seconds(120));
+    ASSERT_EQ(reg.exit_code, 0) << reg.out << reg.err;
+  }
+
+  static void TearDownTestSuite() {
+    if (!prefix_.empty()) {
+      RunCommand({"sh", "-c", "WINEPREFIX=\"$0\" wineserver -k", prefix_}, absl::Seconds(30));
+    }
+    delete emulator_;
+    delete broker_;
+    delete stack_;
+    delete build_;
+  }
+
+  // A Wine prefix of this run's own (the stand-in's registry values name this run's
+  // emulator): hard links to a booted template prefix kept beside the Windows build, with
+  // the registry files copied (Wine rewrites them). A persistent wineserver for the run.
+  static void MakeWinePrefix() {
+    const std::string tmpl = build_->dir + "/wine-e2e-template";
+    CommandResult boot = RunCommand({build_->wine_run, tmpl, "cmd", "/c", "exit"},
+                                    absl::Seconds(300));
+    ASSERT_EQ(boot.exit_code, 0) << "booting " << tmpl << ": " << boot.err;
+    RunCommand({"sh", "-c", "WINEPREFIX=\"$0\" wineserver -w", tmpl}, absl::Seconds(60));
+    prefix_ = stack_->dir() + "/wine";
+    CommandResult copy = RunCommand(
+        {"sh", "-c",
+         "cp -al \"$0\" \"$1\" && for f in \"$1\"/*.reg; do rm \"$f\" && cp \"$0/${f##*/}\" \"$f\"; "
+         "done && WINEPREFIX=\"$1\" wineserver -p 900",
+         tmpl, prefix_},
+        absl::Seconds(120));
+    ASSERT_EQ(copy.exit_code, 0) << copy.out << copy.err;
+  }
+
+  void SetUp() override {
+    if (!build_->missing.empty()) GTEST_SKIP() << "no Windows build: missing " << build_->missing;
+    admin_ = stack_->AdminStub(*broker_);
+    certificates_ = stack_->CertificateStub(*broker_);
+  }
+
+  struct Tenant {
+    std::string tenant_id, key, ca_id;
+  };
+
+  Tenant NewTenant(const std::string& name) {
+    Tenant t;
+    v1::CreateTenantRequest create;
+    create.set_display_name(name);
+    v1::Tenant tenant;
+    EXPECT_TRUE(admin_->CreateTenant(CallContext(stack_->operator_key()).get(), create, &tenant).ok());
+    t.tenant_id = tenant.tenant_id();
+    v1::CreateApiKeyRequest key_request;
+    key_request.set_tenant_id(t.tenant_id);
+    key_request.add_scopes("admin,certificates");
+    v1::CreateApiKeyResponse key;
+    EXPECT_TRUE(admin_->CreateApiKey(CallContext(stack_->operator_key()).get(), key_request, &key).ok());
+    t.key = key.secret();
+    CommandResult ca = stack_->Ctl(*broker_, t.key, {"cas", "add", kCaConfig});
+    EXPECT_EQ(ca.exit_code, 0) << ca.out << ca.err;
+    t.ca_id = Field(ca.out, "CA ID");
+    return t;
+  }
+
+  // `wine certbridge-agent.exe ARGS...` in this run's prefix, output appended to `log`.
+  std::unique_ptr<ChildProcess> StartWine(const std::vector<std::string>& args,
+                                          const std::string& log) {
+    std::vector<std::string> argv = {build_->wine_run, prefix_, build_->agent_exe};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto process = ChildProcess::Start(argv, log);
+    EXPECT_TRUE(process.ok()) << process.status();
+    return process.ok() ? *std::move(process) : nullptr;
+  }
+
+  // Registers the Windows agent with a new enrollment token (certbridgectl), approves it by
+  // its registration code (certbridgectl) and lets it serve the tenant's CA.
+  std::string RegisterAgent(const Tenant& t) {
+    CommandResult token = stack_->Ctl(*broker_, t.key, {"enrollment-tokens", "create"});
+    EXPECT_EQ(token.exit_code, 0) << token.err;
+    const std::string token_text = Field(token.out, "Token");
+    EXPECT_FALSE(token_text.empty()) << token.out;
+    const std::string log = stack_->dir() + "/agent-register.log";
+    auto registering = StartWine(
+        {"register", "--broker", broker_->agent_address(), "--broker-ca",
+         WinPath(stack_->pki("tls-ca.pem")), "--token", token_text, "--state-dir", state_dir_win_,
+         "--ca-identity", kIdentity, "--host", "agent01.corp.example"},
+        log);
+    if (registering == nullptr) return "";
+    std::string code;
+    const std::regex code_pattern("Registration code: +([A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4})\\b");
+    EXPECT_TRUE(WaitUntil(
+        [&] {
+          std::smatch c;
+          const std::string text = registering->Log();
+          if (!std::regex_search(text, c, code_pattern)) return false;
+          code = c[1];
+          return true;
+        },
+        absl::Seconds(60)))
+        << registering->Log();
+    CommandResult approve = stack_->Ctl(*broker_, t.key, {"connectors", "approve", code});
+    EXPECT_EQ(approve.exit_code, 0) << approve.out << approve.err;
+    EXPECT_EQ(registering->WaitForExit(absl::Seconds(60)), 0) << registering->Log();
+    // The connector id is in the state dir the agent wrote.
+    std::string connector_id;
+    for (absl::string_view line :
+         absl::StrSplit(ReadFileOrEmpty(state_dir_ + "/agent.conf"), '\n')) {
+      if (absl::ConsumePrefix(&line, "connector_id=")) {
+        connector_id = std::string(absl::StripAsciiWhitespace(line));
+      }
+    }
+    EXPECT_FALSE(connector_id.empty()) << ReadFileOrEmpty(state_dir_ + "/agent.conf");
+    CommandResult assign = stack_->Ctl(*broker_, t.key, {"cas", "assign", t.ca_id, connector_id});
+    EXPECT_EQ(assign.exit_code, 0) << assign.out << assign.err;
+    return connector_id;
+  }
+
+  // `certbridge-agent.exe run` in the foreground, CA calls through COM; waits until the
+  // broker shows it connected.
+  std::unique_ptr<ChildProcess> RunAgent(const Tenant& t, const std::string& connector_id) {
+    auto agent = StartWine({"run", "--state-dir", state_dir_win_, "--backoff-max-ms", "2000"},
+                           stack_->dir() + "/agent-run.log");
+    if (agent == nullptr) return nullptr;
+    EXPECT_TRUE(WaitUntil(
+        [&] {
+          v1::GetConnectorRequest get;
+          get.set_connector_id(connector_id);
+          v1::Connector c;
+          return admin_->GetConnector(CallContext(t.key).get(), get, &c).ok() &&
+                 c.connectivity() == v1::Connector::CONNECTED;
+        },
+        absl::Seconds(60)))
+        << agent->Log();
+    return agent;
+  }
+
+  v1::CreateCertificateRequestRequest CsrRequest(const Tenant& t, const std::string& csr) {
+    v1::CreateCertificateRequestRequest r;
+    r.set_request_id(absl::StrCat("win-", absl::ToUnixNanos(absl::Now())));
+    r.set_ca_id(t.ca_id);
+    r.set_template_name("CertbridgeDevice");
+    r.set_csr_pem(csr);
+    r.mutable_wait_timeout()->set_seconds(60);
+    return r;
+  }
+
+  grpc::Status Create(const Tenant& t, const v1::CreateCertificateRequestRequest& r,
+                      CertificateRequest* out) {
+    return certificates_->CreateCertificateRequest(CallContext(t.key, absl::Seconds(120)).get(),
+                                                   r, out);
+  }
+
+  CertificateRequest Get(const Tenant& t, const std::string& name) {
+    v1::GetCertificateRequestRequest get;
+    get.set_name(name);
+    CertificateRequest out;
+    grpc::Status s = certificates_->GetCertificateRequest(CallContext(t.key).get(), get, &out);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return out;
+  }
+
+  void ExpectVerifies(const std::string& pem) {
+    const std::string path =
+        absl::StrCat(stack_->dir(), "/cert-", absl::ToUnixNanos(absl::Now()), ".pem");
+    WriteFile(path, pem);
+    CommandResult verify =
+        RunCommand({"openssl", "verify", "-CAfile", emulator_->ca_cert_path(), path});
+    EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
+  }
+
+  // How many requests the CA logged with CertbridgeRequestId:<name>.
+  int CaRequestsFor(const std::string& name) {
+    CommandResult list = stack_->Officer(*emulator_, {"list"});
+    EXPECT_EQ(list.exit_code, 0) << list.err;
+    int n = 0;
+    for (absl::string_view line : absl::StrSplit(list.out, '\n')) n += absl::StrContains(line, name);
+    return n;
+  }
+
+  // A journal entry started and not finished: the agent is with the CA.
+  bool JobInFlight() {
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(state_dir_ + "/journal", ec)) {
+      const fs::path p = e.path();
+      if (p.extension() == ".job" && !fs::exists(fs::path(p).replace_extension(".result"))) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  static WindowsBuild* build_;
+  static TestStack* stack_;
+  static BrokerProcess* broker_;
+  static EmulatorProcessHandle* emulator_;
+  static std::string prefix_;
+  std::string state_dir_ = prefix_ + "/drive_c/certbridge-e2e";
+  const std::string state_dir_win_ = "C:\\certbridge-e2e";
+  std::unique_ptr<v1::AdminService::Stub> admin_;
+  std::unique_ptr<v1::CertificateService::Stub> certificates_;
+};
+
+WindowsBuild* WindowsAgentE2eTest::build_ = nullptr;
+TestStack* WindowsAgentE2eTest::stack_ = nullptr;
+BrokerProcess* WindowsAgentE2eTest::broker_ = nullptr;
+EmulatorProcessHandle* WindowsAgentE2eTest::emulator_ = nullptr;
+std::string WindowsAgentE2eTest::prefix_;
+
+// One test: the registration, two issuance modes and the crash share one agent (each Wine
+// start costs seconds).
+TEST_F(WindowsAgentE2eTest, IssuesThroughComInBothModesAndAKilledAgentIssuesNoDuplicate) {
+  // test-ca through COM first: the stand-in is reachable and ComCaBackend maps its answers.
+  CommandResult test_ca = RunCommand({build_->wine_run, prefix_, build_->agent_exe, "test-ca",
+                                      "--config", kCaConfig, "--template", "CertbridgeDevice"},
+                                     absl::Seconds(120));
+  ASSERT_EQ(test_ca.exit_code, 0) << test_ca.out << test_ca.err;
+  EXPECT_TRUE(absl::StrContains(test_ca.out, "test-ca: all checks passed")) << test_ca.out;
+
+  Tenant t = NewTenant("windows agent");
+  ASSERT_FALSE(t.ca_id.empty());
+  const std::string connector_id = RegisterAgent(t);
+  ASSERT_FALSE(connector_id.empty());
+  std::unique_ptr<ChildProcess> agent = RunAgent(t, connector_id);
+  ASSERT_NE(agent, nullptr);
+
+  // CSR mode.
+  {
+    v1::CreateCertificateRequestRequest r = CsrRequest(t, NewCsr("CN=win-csr,O=Example"));
+    auto* san = r.add_subject_alt_names();
+    san->set_type(v1::SubjectAltName::DNS);
+    san->set_value("win-csr.devices.example");
+    CertificateRequest issued;
+    grpc::Status s = Create(t, r, &issued);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    ASSERT_EQ(issued.state(), CertificateRequest::ISSUED) << issued.DebugString() << agent->Log();
+    EXPECT_GT(issued.ca_request_id(), 0);
+    ExpectVerifies(issued.certificate_pem());
+    auto info = pki::ParseCertificate(issued.certificate_pem());
+    ASSERT_TRUE(info.ok()) << info.status();
+    EXPECT_TRUE(absl::StrContains(info->subject, "win-csr")) << info->subject;
+    // The chain came from ICertRequest2::GetCACertificate.
+    ASSERT_EQ(issued.chain_der_size(), 1);
+    auto ca = pki::ParseCertificate(issued.chain_der(0));
+    ASSERT_TRUE(ca.ok()) << ca.status();
+    EXPECT_EQ(ca->subject, "CN=Corp Issuing CA");
+    EXPECT_EQ(CaRequestsFor(issued.name()), 1);
+  }
+
+  // Key-generation mode: the agent makes the key on Windows, the PKCS#12 opens with the
+  // password enveloped to the tenant's delivery certificate.
+  {
+    const std::string dir = stack_->dir();
+    CommandResult delivery = RunCommand(
+        {"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30", "-subj",
+         "/CN=MDM delivery", "-keyout", dir + "/delivery.key", "-out", dir + "/delivery.pem"});
+    ASSERT_EQ(delivery.exit_code, 0) << delivery.err;
+    CommandResult set =
+        stack_->Ctl(*broker_, t.key, {"delivery-certificate", "set", dir + "/delivery.pem"});
+    ASSERT_EQ(set.exit_code, 0) << set.out << set.err;
+    v1::CreateCertificateRequestRequest r;
+    r.set_request_id(absl::StrCat("win-keygen-", absl::ToUnixNanos(absl::Now())));
+    r.set_ca_id(t.ca_id);
+    r.set_template_name("CertbridgeDevice");
+    r.mutable_wait_timeout()->set_seconds(60);
+    auto* keygen = r.mutable_key_generation();
+    keygen->set_key_spec(v1::EC_P256);
+    keygen->mutable_subject()->set_rfc4514("CN=win-keygen,OU=Devices,O=Example");
+    keygen->set_pkcs12_profile(v1::MODERN);
+    CertificateRequest issued;
+    grpc::Status s = Create(t, r, &issued);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    ASSERT_EQ(issued.state(), CertificateRequest::ISSUED) << issued.DebugString() << agent->Log();
+    ExpectVerifies(issued.certificate_pem());
+    WriteFile(dir + "/p.cms", issued.enveloped_password());
+    WriteFile(dir + "/c.p12", issued.pkcs12());
+    CommandResult password = RunCommand({"openssl", "cms", "-decrypt", "-inform", "DER", "-in",
+                                         dir + "/p.cms", "-recip", dir + "/delivery.pem",
+                                         "-inkey", dir + "/delivery.key"});
+    ASSERT_EQ(password.exit_code, 0) << password.err;
+    CommandResult opened = RunCommand({"openssl", "pkcs12", "-in", dir + "/c.p12", "-passin",
+                                       "pass:" + password.out, "-nodes"});
+    ASSERT_EQ(opened.exit_code, 0) << opened.err;
+    EXPECT_TRUE(absl::StrContains(opened.out, "PRIVATE KEY"));
+    EXPECT_TRUE(absl::StrContains(opened.out, "win-keygen"));
+  }
+
+  // Killed mid-job: the CA answers slowly; the agent dies (SIGKILL of the Wine process =
+  // TerminateProcess) while its Submit is with the CA, which then logs the request. The
+  // restarted agent finds the job "started" in its journal and must look the request up
+  // through ICertView (FindRequestByAttribute) instead of submitting it again.
+  // The kill can land before the Submit left the process (the journal entry is written
+  // just before the COM call); then the CA never saw it and the attempt is repeated.
+  ASSERT_EQ(stack_->Officer(*emulator_, {"fault", "set", "--latency-ms", "4000"}).exit_code, 0);
+  std::vector<std::string> names;
+  bool ca_got_orphan = false;
+  for (int attempt = 0; attempt < 3 && !ca_got_orphan; ++attempt) {
+    if (agent == nullptr) agent = RunAgent(t, connector_id);
+    ASSERT_NE(agent, nullptr);
+    v1::CreateCertificateRequestRequest r = CsrRequest(t, NewCsr("CN=win-crash"));
+    r.mutable_wait_timeout()->set_seconds(0);
+    CertificateRequest queued;
+    ASSERT_TRUE(Create(t, r, &queued).ok());
+    names.push_back(queued.name());
+    ASSERT_TRUE(WaitUntil([&] { return JobInFlight(); }, absl::Seconds(30))) << agent->Log();
+    agent->Signal(SIGKILL);
+    ASSERT_TRUE(agent->WaitForExit(absl::Seconds(20)).has_value());
+    agent.reset();
+    // The CA finishes the orphaned Submit after its latency.
+    ca_got_orphan =
+        WaitUntil([&] { return CaRequestsFor(queued.name()) == 1; }, absl::Seconds(15));
+  }
+  ASSERT_TRUE(ca_got_orphan) << "the CA never received a Submit from the killed agent";
+  ASSERT_EQ(stack_->Officer(*emulator_, {"fault", "clear"}).exit_code, 0);
+
+  agent = RunAgent(t, connector_id);
+  ASSERT_NE(agent, nullptr);
+  for (const std::string& name : names) {
+    ASSERT_TRUE(WaitUntil([&] { return Get(t, name).state() == CertificateRequest::ISSUED; },
+                          absl::Seconds(120)))
+        << Get(t, name).DebugString() << agent->Log();
+    ExpectVerifies(Get(t, name).certificate_pem());
+    EXPECT_EQ(CaRequestsFor(name), 1) << name;
+  }
+  // The orphan (the last name) was recovered from the CA, not submitted again.
+  EXPECT_TRUE(absl::StrContains(agent->Log(), "job.recovered") ||
+              absl::StrContains(agent->Log(), "job.found_at_ca"))
+      << agent->Log();
+}
+
+}  // namespace
+}  // namespace certbridge::testing
