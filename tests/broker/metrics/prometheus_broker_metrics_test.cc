@@ -31,7 +31,8 @@ TEST_F(PrometheusBrokerMetricsTest, EverySeriesExistsBeforeAnythingHappens) {
   EXPECT_THAT(text, HasSubstr("certbridge_requests_total{mode=\"csr\",state=\"ISSUED\"} 0"));
   EXPECT_THAT(text, HasSubstr(
                         "certbridge_requests_total{mode=\"key_generation\",state=\"QUEUED\"} 0"));
-  EXPECT_THAT(text, Not(HasSubstr("state=\"DISPATCHED\"")));
+  EXPECT_THAT(text, Not(HasSubstr("certbridge_requests_total{mode=\"csr\",state=\"DISPATCHED\"}")));
+  EXPECT_THAT(text, HasSubstr("certbridge_requests_waiting{state=\"DISPATCHED\"} 0"));
   EXPECT_THAT(text, HasSubstr(
                         "certbridge_ca_outcomes_total{hresult=\"0x80094800\",kind=\"SUBMIT\"} 0"));
   EXPECT_THAT(text, HasSubstr("certbridge_connected_agents 0"));
@@ -48,7 +49,7 @@ TEST_F(PrometheusBrokerMetricsTest, RequestsCountByStateAndMode) {
   EXPECT_THAT(text, HasSubstr("certbridge_requests_total{mode=\"csr\",state=\"QUEUED\"} 2"));
   EXPECT_THAT(text,
               HasSubstr("certbridge_requests_total{mode=\"key_generation\",state=\"ISSUED\"} 1"));
-  EXPECT_THAT(text, Not(HasSubstr("DISPATCHED\"} 1")));
+  EXPECT_THAT(text, Not(HasSubstr("state=\"DISPATCHED\"} 1")));
 }
 
 TEST_F(PrometheusBrokerMetricsTest, CaOutcomesKeepAFixedSetOfHresults) {
