@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "agent/client/agent_info.h"
 #include "agent/client/broker_channel.h"
+#include "agent/events/admin_events.h"
 #include "certbridge/v1/agent.grpc.pb.h"
 #include "common/log.h"
 #include "common/status_macros.h"
@@ -24,8 +25,10 @@ namespace v1 = ::certbridge::v1;
 constexpr absl::Duration kMaxWriterWait = absl::Minutes(1);
 // How long to wait for the reader after the writer stopped for a reason of its own.
 constexpr absl::Duration kReaderDrainTimeout = absl::Seconds(10);
-// Journaled results carried in Hello at most; the rest follow as JobResult messages.
-constexpr size_t kMaxHelloResultBytes = 2 << 20;
+// Journaled results carried in Hello at most; the rest follow as JobResult messages. Well
+// under the broker's 1 MiB default message limit (--max_message_bytes): a Hello over it is
+// refused, and a connector with a large journal would never connect again.
+constexpr size_t kMaxHelloResultBytes = 256 << 10;
 
 std::string FormatUtc(absl::Time t) {
   return absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", t, absl::UTCTimeZone());
@@ -166,6 +169,17 @@ absl::Status AgentSession::Run() {
     }
     LogInfo("agent.reconnect_scheduled",
             {{"connector_id", registration_.connector_id}, {"delay_ms", Millis(delay)}});
+    // Only a stream that was up: failed attempts while the broker stays away would flood
+    // the event log (they are in the JSON log).
+    if (outcome.connected && options_.event_log != nullptr) {
+      options_.event_log->Report(DisconnectedEvent(
+          registration_.broker_address,
+          outcome.drained ? "DRAINED"
+                          : absl::StatusCodeToString(static_cast<absl::StatusCode>(s.error_code())),
+          outcome.drained ? "the broker asked the agent to reconnect to another replica"
+                          : s.error_message(),
+          delay));
+    }
     if (!SleepUnlessStopped(delay)) break;
   }
   LogInfo("agent.stopped", {{"connector_id", registration_.connector_id}});
@@ -223,7 +237,7 @@ AgentSession::StreamOutcome AgentSession::RunStream(const AgentRegistration& reg
     hello.mutable_hello()->set_max_concurrent_jobs(options_.jobs->max_concurrent_jobs());
   }
   {
-    // Hello stays well under gRPC's 4 MiB message limit; what does not fit follows as
+    // Hello stays well under the broker's message limit; what does not fit follows as
     // JobResult messages (the broker reads them after Hello).
     size_t bytes = 0;
     absl::MutexLock lock(&mu_);
@@ -273,6 +287,7 @@ AgentSession::StreamOutcome AgentSession::RunStream(const AgentRegistration& reg
   context_ = nullptr;
   outcome.stopped = stopping_;
   outcome.drained = stream_.drain_requested;
+  outcome.connected = stream_.configured;
   outcome.reconnect_after = stream_.drain_delay;
   // A renewal still outstanding is abandoned with its key; the next stream starts over.
   stream_.pending_key.reset();
@@ -436,6 +451,10 @@ void AgentSession::HandleConfig(const v1::AgentConfig& config) {
            {"assigned_cas", joined},
            {"assigned_ca_count", std::to_string(cas.size())},
            {"heartbeat_interval_s", std::to_string(absl::ToInt64Seconds(interval))}});
+  if (first && options_.event_log != nullptr) {
+    options_.event_log->Report(ConnectedEvent(registration_.broker_address,
+                                              registration_.connector_id, options_.proxy));
+  }
 }
 
 void AgentSession::HandleRenewedCertificate(const v1::RenewedCertificate& renewed) {
@@ -485,6 +504,9 @@ void AgentSession::HandleRenewedCertificate(const v1::RenewedCertificate& renewe
                                         {"serial", leaf->serial_hex},
                                         {"not_before", FormatUtc(leaf->not_before)},
                                         {"not_after", FormatUtc(leaf->not_after)}});
+  if (options_.event_log != nullptr) {
+    options_.event_log->Report(CertificateRenewedEvent(leaf->serial_hex, leaf->not_after));
+  }
 }
 
 }  // namespace certbridge::agent

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -405,6 +406,43 @@ TEST_F(AgentSessionJobsTest, UnacknowledgedResultGoesInTheNextHello) {
   EXPECT_EQ(hello.journal_results(0).disposition(), adcs::kDispositionIssued);
   EXPECT_EQ(ca_->submit_count(), 1);
   ExpectPromptStop(restarted);
+}
+
+// A journal larger than the broker's 1 MiB message limit used to make every Hello fail, so
+// the connector could never connect again. Hello now carries a bounded part; the rest
+// follows as JobResult messages.
+TEST_F(AgentSessionJobsTest, JournalLargerThanTheBrokersMessageLimitStillGetsThrough) {
+  constexpr int kResults = 300;
+  const std::string chain(8 * 1024, 'c');  // ~2.4 MiB of results in all
+  for (int i = 1; i <= kResults; ++i) {
+    v1::Job job = Job(1000 + i);
+    ASSERT_TRUE(journal_->RecordStarted(job).ok());
+    v1::JobResult result;
+    result.set_job_id(job.job_id());
+    result.set_ca_answered(true);
+    result.set_disposition(adcs::kDispositionIssued);
+    result.set_chain_pem(chain);
+    ASSERT_TRUE(journal_->RecordFinished(result).ok());
+  }
+  RunningSession running(JobOptions(), clock_);
+  ASSERT_TRUE(service_->WaitFor(
+      [](const Observed& o) {
+        return !o.hellos.empty() &&
+               o.hellos[0].journal_results_size() + static_cast<int>(o.job_results.size()) >=
+                   kResults;
+      },
+      kWait));
+  const Observed o = service_->observed();
+  EXPECT_LT(o.hellos.at(0).ByteSizeLong(), size_t{1} << 20);
+  EXPECT_GT(o.hellos.at(0).journal_results_size(), 0);
+  EXPECT_GT(o.job_results.size(), 0u);
+  std::set<int64_t> delivered;
+  for (const auto& r : o.hellos[0].journal_results()) delivered.insert(r.job_id());
+  for (const auto& r : o.job_results) delivered.insert(r.job_id());
+  EXPECT_EQ(delivered.size(), static_cast<size_t>(kResults));
+  EXPECT_TRUE(WaitForJournalSize(0)) << JournalSize() << " entries left after JobAck";
+  EXPECT_EQ(ca_->submit_count(), 0);
+  ExpectPromptStop(running);
 }
 
 }  // namespace

@@ -211,9 +211,11 @@ grpc::Status FakeAgentService::Connect(
         int drain_ms;
         grpc::Status end_status;
         std::vector<v1::Job> jobs;
+        bool ack_journal;
         {
           absl::MutexLock lock(&mu_);
           observed_.hellos.push_back(msg.hello());
+          ack_journal = ack_results_;
           jobs.swap(jobs_to_send_);
           config.mutable_config()->set_tenant_id("t-1");
           config.mutable_config()->set_connector_id("c-1");
@@ -229,6 +231,13 @@ grpc::Status FakeAgentService::Connect(
         }
         if (end) return end_status;
         stream->Write(config);
+        // As the broker: each journal result in Hello is acknowledged.
+        for (const v1::JobResult& r : msg.hello().journal_results()) {
+          if (!ack_journal) break;
+          v1::BrokerMessage m;
+          m.mutable_job_ack()->set_job_id(r.job_id());
+          stream->Write(m);
+        }
         for (const v1::Job& job : jobs) {
           v1::BrokerMessage m;
           *m.mutable_job() = job;
@@ -312,6 +321,8 @@ std::unique_ptr<FakeBroker> FakeBroker::Start(FakeAgentService& service, const T
   grpc::ServerBuilder builder;
   builder.AddListeningPort("127.0.0.1:0", grpc::SslServerCredentials(tls), &broker->port_);
   builder.RegisterService(&service);
+  // As the real broker's --max_message_bytes default: a larger Hello is refused.
+  builder.SetMaxReceiveMessageSize(1 << 20);
   // As the real broker: idle agents ping every 30 s and must not be punished for it.
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
