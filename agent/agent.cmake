@@ -15,13 +15,21 @@ add_library(certbridge_agent_platform STATIC
   ${CMAKE_CURRENT_LIST_DIR}/platform/host_${certbridge_platform}.cc
   ${CMAKE_CURRENT_LIST_DIR}/platform/shutdown_signal_${certbridge_platform}.cc
   ${CMAKE_CURRENT_LIST_DIR}/platform/os_service_${certbridge_platform}.cc
-  ${CMAKE_CURRENT_LIST_DIR}/platform/secret_protection_${certbridge_platform}.cc)
+  ${CMAKE_CURRENT_LIST_DIR}/platform/secret_protection_${certbridge_platform}.cc
+  ${CMAKE_CURRENT_LIST_DIR}/platform/event_log_${certbridge_platform}.cc)
 target_compile_options(certbridge_agent_platform PRIVATE ${CERTBRIDGE_WARNINGS})
 target_link_libraries(certbridge_agent_platform PUBLIC
   certbridge_common absl::status absl::statusor absl::strings Threads::Threads)
 if(WIN32)
   target_link_libraries(certbridge_agent_platform PUBLIC advapi32 crypt32)
 endif()
+
+# What the event log says (ids, types, texts): pure functions, shared by registration, the
+# session and the job executor; the platform's EventLog delivers them.
+add_library(certbridge_agent_events STATIC ${CMAKE_CURRENT_LIST_DIR}/events/admin_events.cc)
+target_compile_options(certbridge_agent_events PRIVATE ${CERTBRIDGE_WARNINGS})
+target_link_libraries(certbridge_agent_events PUBLIC
+  certbridge_agent_platform certbridge_adcs certbridge_proto absl::strings absl::time)
 
 # The state dir's files (atomic writes), shared by the client and the job journal.
 add_library(certbridge_agent_state STATIC ${CMAKE_CURRENT_LIST_DIR}/client/state_dir.cc)
@@ -41,7 +49,8 @@ add_library(certbridge_agent_jobs STATIC
   ${CMAKE_CURRENT_LIST_DIR}/jobs/pending_key_store.cc)
 target_compile_options(certbridge_agent_jobs PRIVATE ${CERTBRIDGE_WARNINGS})
 target_link_libraries(certbridge_agent_jobs
-  PUBLIC certbridge_agent_state certbridge_ca_backend certbridge_adcs certbridge_pki
+  PUBLIC certbridge_agent_state certbridge_agent_events certbridge_ca_backend certbridge_adcs
+         certbridge_pki
          certbridge_proto certbridge_common absl::synchronization absl::strings Threads::Threads)
 
 add_library(certbridge_agent_client STATIC

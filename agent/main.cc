@@ -29,6 +29,7 @@
 #include "agent/jobs/job_journal.h"
 #include "agent/jobs/pending_key_store.h"
 #include "agent/native_ca_backend.h"
+#include "agent/platform/event_log.h"
 #include "agent/platform/os_service.h"
 #include "agent/platform/shutdown_signal.h"
 #include "common/clock.h"
@@ -299,6 +300,8 @@ int Register(int argc, char** argv) {
   }
   params.broker_ca_pem = *ca;
 
+  std::unique_ptr<EventLog> event_log = EventLog::Open();
+  params.event_log = event_log.get();
   RealClock clock;
   absl::StatusOr<RegistrationResult> result = RegisterAgent(params, clock, std::cout);
   if (!result.ok()) {
@@ -430,6 +433,8 @@ int Run(int argc, char** argv) {
   // SIGTERM/SIGINT (Windows: Ctrl+C, console close) end Run() through Stop(). Installed
   // before any thread exists, so that every later thread inherits the POSIX signal mask.
   std::unique_ptr<ShutdownSignal> shutdown = ShutdownSignal::Install();
+  std::unique_ptr<EventLog> event_log = EventLog::Open();
+  options.event_log = event_log.get();
 
   // The job side needs the registration (ca_identity, state dir); without one, Run()
   // below reports what is missing.
@@ -467,7 +472,8 @@ int Run(int argc, char** argv) {
                                       .backends = backends.get(),
                                       .policy_state = p->get(),
                                       .policy = AgentPolicy(policy_options),
-                                      .max_concurrent_jobs = max_jobs})
+                                      .max_concurrent_jobs = max_jobs,
+                                      .event_log = event_log.get()})
                : absl::StatusOr<std::unique_ptr<JobExecutor>>(p.status());
     if (!e.ok()) {
       std::cerr << "certbridge-agent run: " << e.status().message() << "\n";

@@ -70,6 +70,9 @@ struct AgentSessionOptions {
   absl::Duration drain_close_timeout = absl::Seconds(5);
   // Outbound HTTP proxy, "http://HOST:PORT" (broker_channel.h); empty: none.
   std::string proxy;
+  // Connected (1100), disconnected (1101) and renewed (1200) are reported here
+  // (agent/events/admin_events.h); not owned; nullptr: not reported.
+  EventLog* event_log = nullptr;
   // Runs the broker's jobs; not owned, must outlive the session. nullptr: Jobs are
   // answered with FAILED_PRECONDITION.
   JobExecutor* jobs = nullptr;
@@ -125,6 +128,7 @@ class AgentSession {
     absl::Duration reconnect_after;
     grpc::Status status;
     absl::Duration uptime;
+    bool connected = false;  // the broker sent its config: the stream was up
   };
 
   StreamOutcome RunStream(const AgentRegistration& registration,

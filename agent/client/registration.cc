@@ -13,6 +13,7 @@
 #include "agent/client/agent_info.h"
 #include "agent/client/backoff.h"
 #include "agent/client/broker_channel.h"
+#include "agent/events/admin_events.h"
 #include "certbridge/v1/agent.grpc.pb.h"
 #include "common/grpc_status.h"
 #include "common/log.h"
@@ -140,6 +141,9 @@ absl::StatusOr<RegistrationResult> RegisterAgent(const RegistrationParams& param
   LogInfo("agent.registration_pending",
           {{"connector_id", registered.connector_id()}, {"host", host},
            {"ca_identity", ca_identity}});
+  if (params.event_log != nullptr) {
+    params.event_log->Report(RegisteredEvent(params.broker_address, registered.connector_id()));
+  }
   absl::Time code_expires = FromProtoTime(registered.code_expire_time());
   out << "\n"
       << FormatApprovalBox(registered.registration_code(), registered.registration_url(),
@@ -216,6 +220,11 @@ absl::StatusOr<RegistrationResult> RegisterAgent(const RegistrationParams& param
                                {"tenant_id", result.registration.tenant_id},
                                {"serial", leaf.serial_hex},
                                {"not_after", absl::FormatTime(leaf.not_after)}});
+  if (params.event_log != nullptr) {
+    params.event_log->Report(ApprovedEvent(result.registration.connector_id,
+                                           result.registration.tenant_id, leaf.serial_hex,
+                                           leaf.not_after));
+  }
   result.leaf = std::move(leaf);
   return result;
 }

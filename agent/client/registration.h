@@ -27,6 +27,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "agent/client/state_dir.h"
+#include "agent/platform/event_log.h"
 #include "common/clock.h"
 #include "common/pki/pki.h"
 
@@ -43,6 +44,8 @@ struct RegistrationParams {
   std::string ca_identity;
   // Outbound HTTP proxy, "http://HOST:PORT" (broker_channel.h); empty: none.
   std::string proxy;
+  // Registered (1000) and approved (1001) are reported here; not owned; nullptr: not.
+  EventLog* event_log = nullptr;
   // Replace an existing registration in state_dir.
   bool overwrite = false;
   // Long-poll window per GetRegistration call (the broker caps it at 60); each call's

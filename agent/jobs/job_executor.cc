@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "agent/events/admin_events.h"
 #include "common/adcs/error_catalog.h"
 #include "common/adcs/request_attributes.h"
 #include "common/adcs/serial_number.h"
@@ -322,6 +323,11 @@ v1::JobResult JobExecutor::Execute(const v1::Job& job, bool lookup_first) {
                            {"hresult", hresult},
                            {"error_code", result.error_code()},
                            {"error", result.error_message()}});
+  if (options_.event_log != nullptr) {
+    if (std::optional<AdminEvent> event = JobEvent(job, result); event.has_value()) {
+      options_.event_log->Report(*event);
+    }
+  }
   return result;
 }
 

@@ -53,6 +53,7 @@
 #include "agent/jobs/ca_backend_source.h"
 #include "agent/jobs/job_journal.h"
 #include "agent/jobs/pending_key_store.h"
+#include "agent/platform/event_log.h"
 #include "certbridge/v1/agent.pb.h"
 
 namespace certbridge::agent {
@@ -76,6 +77,9 @@ struct JobExecutorOptions {
   // The lookup made before Hello for a job the agent died in: short, so that an unreachable
   // CA does not hold up the connection (the job is then run, lookup first, on a worker).
   absl::Duration recovery_lookup_timeout = absl::Seconds(10);
+  // Failed jobs and an unreachable CA are reported here (agent/events/admin_events.h); not
+  // owned; nullptr: not reported.
+  EventLog* event_log = nullptr;
 };
 
 class JobExecutor {

@@ -32,6 +32,10 @@ windows_agent_test(NAME ca_backend_test
           ${agent_tests}/ca/test_ca_test.cc
   LIBS certbridge_ca_fake certbridge_ca_com certbridge_ca_backend certbridge_pki)
 
+windows_agent_test(NAME agent_admin_events_test
+  SOURCES ${agent_tests}/events/admin_events_test.cc
+  LIBS certbridge_agent_events)
+
 # The state dir, the job journal and the pending-key store on Windows files and ACLs.
 add_subdirectory(${agent_tests}/support tests/agent/support)
 windows_agent_test(NAME agent_state_dir_test
