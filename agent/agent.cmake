@@ -76,6 +76,21 @@ target_compile_options(certbridge-agent PRIVATE ${CERTBRIDGE_WARNINGS})
 target_link_libraries(certbridge-agent PRIVATE certbridge_agent_client)
 if(WIN32)
   target_link_libraries(certbridge-agent PRIVATE certbridge_ca_com)
+  # The message table the event log source points at (platform/event_log_messages.mc),
+  # linked into the exe as a resource.
+  find_program(MINGW_WINDMC NAMES x86_64-w64-mingw32-windmc windmc REQUIRED)
+  find_program(MINGW_WINDRES NAMES x86_64-w64-mingw32-windres windres REQUIRED)
+  set(messages_dir ${CMAKE_CURRENT_BINARY_DIR}/event_log_messages)
+  set(messages_mc ${CMAKE_CURRENT_LIST_DIR}/platform/event_log_messages.mc)
+  add_custom_command(OUTPUT ${messages_dir}/event_log_messages.o
+    COMMAND ${CMAKE_COMMAND} -E make_directory ${messages_dir}
+    COMMAND ${MINGW_WINDMC} -r ${messages_dir} -h ${messages_dir} ${messages_mc}
+    COMMAND ${MINGW_WINDRES} -I ${messages_dir} -i ${messages_dir}/event_log_messages.rc
+            -o ${messages_dir}/event_log_messages.o
+    DEPENDS ${messages_mc}
+    COMMENT "windmc/windres: the event log message table"
+    VERBATIM)
+  target_sources(certbridge-agent PRIVATE ${messages_dir}/event_log_messages.o)
 endif()
 
 # `certbridge-agent test-ca` runs agent/ca's checks; on Linux against adcs-emulator. Wired
