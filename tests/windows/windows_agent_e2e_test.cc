@@ -1,9 +1,12 @@
 // certbridge-agent.exe end to end under Wine, through the COM path: PostgreSQL, the Linux
-// broker and adcs-emulator on loopback; the Windows agent registered with an enrollment
-// token, approved with certbridgectl and run in the foreground (`run`, no --ca-emulator),
-// so every CA call goes ComCaBackend -> ComCertClient -> CoCreateInstance -> the stand-in
-// certcli_standin.dll (tools/windows/certcli_standin/) -> the emulator. Certificates are
-// checked with openssl against the emulator's CA.
+// broker and adcs-emulator on loopback; the agent installed from its MSI
+// (`msiexec /i ... /qn`), registered with an enrollment token, approved with certbridgectl
+// and run as the installed Windows service (no --ca-emulator), so every CA call goes
+// ComCaBackend -> ComCertClient -> CoCreateInstance -> the stand-in certcli_standin.dll
+// (tools/windows/certcli_standin/) -> the emulator. Certificates are checked with openssl
+// against the emulator's CA. The crash is done on the installed exe run in the foreground
+// (a process the test can kill and read the log of); the service then picks the job up.
+// The MSI is uninstalled at the end, with the service running.
 //
 // Needs the Windows build (tools/windows/build-agent.sh, into $CERTBRIDGE_WINDOWS_BUILD_DIR)
 // and wine; without them every test is skipped, which ctest reports as skipped.
@@ -18,6 +21,7 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
@@ -61,7 +65,7 @@ std::string NewCsr(const std::string& subject) {
 
 // The Windows build's files, or why they are missing.
 struct WindowsBuild {
-  std::string dir, agent_exe, standin_dll, wine_run, register_standin;
+  std::string dir, agent_exe, standin_dll, msi, wine_run, register_standin;
   std::string missing;
 };
 
@@ -75,6 +79,13 @@ WindowsBuild FindWindowsBuild() {
   b.register_standin = SourcePath("tools/windows/certcli_standin/register-standin.sh");
   for (const std::string& f : {b.agent_exe, b.standin_dll}) {
     if (!fs::exists(f)) b.missing = f + " (run tools/windows/build-agent.sh " + b.dir + ")";
+  }
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(b.dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (absl::StartsWith(name, "certbridge-agent-") && absl::EndsWith(name, "-x64.msi")) {
+      b.msi = e.path().string();
+    }
   }
   if (RunCommand({"sh", "-c", "command -v wine"}).exit_code != 0) b.missing = "wine";
   return b;
@@ -133,6 +144,40 @@ class WindowsAgentE2eTest : public ::testing::Test {
     ASSERT_EQ(copy.exit_code, 0) << copy.out << copy.err;
   }
 
+  // `wine ARGS...` in this run's prefix, to completion.
+  static CommandResult Wine(const std::vector<std::string>& args,
+                            absl::Duration timeout = absl::Seconds(120)) {
+    std::vector<std::string> argv = {build_->wine_run, prefix_};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunCommand(argv, timeout);
+  }
+
+  // The service's STATE as `sc query` prints it: RUNNING, STOPPED, ... ("" if not installed).
+  static std::string ServiceState() {
+    CommandResult q = Wine({"sc", "query", kService});
+    std::smatch m;
+    const std::string out = q.out;
+    if (!std::regex_search(out, m, std::regex("STATE\\s*:\\s*\\d+\\s+(\\w+)"))) return "";
+    return m[1];
+  }
+
+  // `sc start` until the service reports RUNNING (Wine's SCM was seen to refuse a start
+  // right after a stop; tools/windows/service-test.sh).
+  static bool StartService() {
+    return WaitUntil(
+        [] {
+          if (ServiceState() == "RUNNING") return true;
+          Wine({"sc", "start", kService});
+          return ServiceState() == "RUNNING";
+        },
+        absl::Seconds(60));
+  }
+
+  static bool StopService() {
+    Wine({"sc", "stop", kService});
+    return WaitUntil([] { return ServiceState() == "STOPPED"; }, absl::Seconds(60));
+  }
+
   void SetUp() override {
     if (!build_->missing.empty()) GTEST_SKIP() << "no Windows build: missing " << build_->missing;
     admin_ = stack_->AdminStub(*broker_);
@@ -165,7 +210,7 @@ class WindowsAgentE2eTest : public ::testing::Test {
   // `wine certbridge-agent.exe ARGS...` in this run's prefix, output appended to `log`.
   std::unique_ptr<ChildProcess> StartWine(const std::vector<std::string>& args,
                                           const std::string& log) {
-    std::vector<std::string> argv = {build_->wine_run, prefix_, build_->agent_exe};
+    std::vector<std::string> argv = {build_->wine_run, prefix_, installed_exe_};
     argv.insert(argv.end(), args.begin(), args.end());
     auto process = ChildProcess::Start(argv, log);
     EXPECT_TRUE(process.ok()) << process.status();
@@ -215,13 +260,8 @@ class WindowsAgentE2eTest : public ::testing::Test {
     return connector_id;
   }
 
-  // `certbridge-agent.exe run` in the foreground, CA calls through COM; waits until the
-  // broker shows it connected.
-  std::unique_ptr<ChildProcess> RunAgent(const Tenant& t, const std::string& connector_id) {
-    auto agent = StartWine({"run", "--state-dir", state_dir_win_, "--backoff-max-ms", "2000"},
-                           stack_->dir() + "/agent-run.log");
-    if (agent == nullptr) return nullptr;
-    EXPECT_TRUE(WaitUntil(
+  bool WaitConnected(const Tenant& t, const std::string& connector_id) {
+    return WaitUntil(
         [&] {
           v1::GetConnectorRequest get;
           get.set_connector_id(connector_id);
@@ -229,9 +269,27 @@ class WindowsAgentE2eTest : public ::testing::Test {
           return admin_->GetConnector(CallContext(t.key).get(), get, &c).ok() &&
                  c.connectivity() == v1::Connector::CONNECTED;
         },
-        absl::Seconds(60)))
-        << agent->Log();
+        absl::Seconds(60));
+  }
+
+  // The installed exe's `run` in the foreground, CA calls through COM; waits until the
+  // broker shows it connected.
+  std::unique_ptr<ChildProcess> RunAgent(const Tenant& t, const std::string& connector_id) {
+    auto agent = StartWine({"run", "--state-dir", state_dir_win_, "--backoff-max-ms", "2000"},
+                           stack_->dir() + "/agent-run.log");
+    if (agent == nullptr) return nullptr;
+    EXPECT_TRUE(WaitConnected(t, connector_id)) << agent->Log();
     return agent;
+  }
+
+  // What the service's state looks like, for failure messages (its output goes nowhere).
+  std::string ServiceDiagnostics() {
+    std::string out = Wine({"sc", "query", kService}).out;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(state_dir_ + "/journal", ec)) {
+      absl::StrAppend(&out, "journal: ", e.path().filename().string(), "\n");
+    }
+    return out;
   }
 
   v1::CreateCertificateRequestRequest CsrRequest(const Tenant& t, const std::string& csr) {
@@ -294,8 +352,11 @@ class WindowsAgentE2eTest : public ::testing::Test {
   static BrokerProcess* broker_;
   static EmulatorProcessHandle* emulator_;
   static std::string prefix_;
-  std::string state_dir_ = prefix_ + "/drive_c/certbridge-e2e";
-  const std::string state_dir_win_ = "C:\\certbridge-e2e";
+  // Where the MSI puts the exe and where its service keeps its state.
+  const std::string installed_exe_ = prefix_ + "/drive_c/Program Files/certbridge/certbridge-agent.exe";
+  const std::string state_dir_ = prefix_ + "/drive_c/ProgramData/certbridge-agent";
+  const std::string state_dir_win_ = "C:\\ProgramData\\certbridge-agent";
+  static constexpr char kService[] = "certbridge-agent";
   std::unique_ptr<v1::AdminService::Stub> admin_;
   std::unique_ptr<v1::CertificateService::Stub> certificates_;
 };
@@ -306,13 +367,24 @@ BrokerProcess* WindowsAgentE2eTest::broker_ = nullptr;
 EmulatorProcessHandle* WindowsAgentE2eTest::emulator_ = nullptr;
 std::string WindowsAgentE2eTest::prefix_;
 
-// One test: the registration, two issuance modes and the crash share one agent (each Wine
-// start costs seconds).
-TEST_F(WindowsAgentE2eTest, IssuesThroughComInBothModesAndAKilledAgentIssuesNoDuplicate) {
-  // test-ca through COM first: the stand-in is reachable and ComCaBackend maps its answers.
-  CommandResult test_ca = RunCommand({build_->wine_run, prefix_, build_->agent_exe, "test-ca",
-                                      "--config", kCaConfig, "--template", "CertbridgeDevice"},
-                                     absl::Seconds(120));
+// One test: install, registration, two issuance modes, the crash and the uninstall share
+// one agent (each Wine start costs seconds).
+TEST_F(WindowsAgentE2eTest, MsiServiceIssuesThroughComAndAKilledAgentIssuesNoDuplicate) {
+  ASSERT_FALSE(build_->msi.empty())
+      << "no certbridge-agent-*-x64.msi in " << build_->dir << " (wixl missing?)";
+  // Install: the exe under Program Files and the service (it starts at once and stops: no
+  // registration yet).
+  fs::copy_file(build_->msi, prefix_ + "/drive_c/certbridge-agent.msi",
+                fs::copy_options::overwrite_existing);
+  CommandResult install = Wine({"msiexec", "/i", "C:\\certbridge-agent.msi", "/qn"});
+  ASSERT_EQ(install.exit_code, 0) << install.out << install.err;
+  ASSERT_TRUE(fs::exists(installed_exe_));
+  ASSERT_TRUE(WaitUntil([] { return ServiceState() == "STOPPED"; }, absl::Seconds(30)))
+      << ServiceDiagnostics();
+
+  // test-ca through COM: the stand-in is reachable and ComCaBackend maps its answers.
+  CommandResult test_ca = Wine({installed_exe_, "test-ca", "--config", kCaConfig, "--template",
+                                "CertbridgeDevice"});
   ASSERT_EQ(test_ca.exit_code, 0) << test_ca.out << test_ca.err;
   EXPECT_TRUE(absl::StrContains(test_ca.out, "test-ca: all checks passed")) << test_ca.out;
 
@@ -320,10 +392,10 @@ TEST_F(WindowsAgentE2eTest, IssuesThroughComInBothModesAndAKilledAgentIssuesNoDu
   ASSERT_FALSE(t.ca_id.empty());
   const std::string connector_id = RegisterAgent(t);
   ASSERT_FALSE(connector_id.empty());
-  std::unique_ptr<ChildProcess> agent = RunAgent(t, connector_id);
-  ASSERT_NE(agent, nullptr);
+  ASSERT_TRUE(StartService()) << ServiceDiagnostics();
+  ASSERT_TRUE(WaitConnected(t, connector_id)) << ServiceDiagnostics();
 
-  // CSR mode.
+  // CSR mode, through the service.
   {
     v1::CreateCertificateRequestRequest r = CsrRequest(t, NewCsr("CN=win-csr,O=Example"));
     auto* san = r.add_subject_alt_names();
@@ -332,7 +404,8 @@ TEST_F(WindowsAgentE2eTest, IssuesThroughComInBothModesAndAKilledAgentIssuesNoDu
     CertificateRequest issued;
     grpc::Status s = Create(t, r, &issued);
     ASSERT_TRUE(s.ok()) << s.error_message();
-    ASSERT_EQ(issued.state(), CertificateRequest::ISSUED) << issued.DebugString() << agent->Log();
+    ASSERT_EQ(issued.state(), CertificateRequest::ISSUED)
+        << issued.DebugString() << ServiceDiagnostics();
     EXPECT_GT(issued.ca_request_id(), 0);
     ExpectVerifies(issued.certificate_pem());
     auto info = pki::ParseCertificate(issued.certificate_pem());
@@ -346,7 +419,7 @@ TEST_F(WindowsAgentE2eTest, IssuesThroughComInBothModesAndAKilledAgentIssuesNoDu
     EXPECT_EQ(CaRequestsFor(issued.name()), 1);
   }
 
-  // Key-generation mode: the agent makes the key on Windows, the PKCS#12 opens with the
+  // Key-generation mode: the service makes the key on Windows, the PKCS#12 opens with the
   // password enveloped to the tenant's delivery certificate.
   {
     const std::string dir = stack_->dir();
@@ -369,7 +442,8 @@ TEST_F(WindowsAgentE2eTest, IssuesThroughComInBothModesAndAKilledAgentIssuesNoDu
     CertificateRequest issued;
     grpc::Status s = Create(t, r, &issued);
     ASSERT_TRUE(s.ok()) << s.error_message();
-    ASSERT_EQ(issued.state(), CertificateRequest::ISSUED) << issued.DebugString() << agent->Log();
+    ASSERT_EQ(issued.state(), CertificateRequest::ISSUED)
+        << issued.DebugString() << ServiceDiagnostics();
     ExpectVerifies(issued.certificate_pem());
     WriteFile(dir + "/p.cms", issued.enveloped_password());
     WriteFile(dir + "/c.p12", issued.pkcs12());
@@ -388,14 +462,24 @@ TEST_F(WindowsAgentE2eTest, IssuesThroughComInBothModesAndAKilledAgentIssuesNoDu
   // TerminateProcess) while its Submit is with the CA, which then logs the request. The
   // restarted agent finds the job "started" in its journal and must look the request up
   // through ICertView (FindRequestByAttribute) instead of submitting it again.
-  // The kill can land before the Submit left the process (the journal entry is written
-  // just before the COM call); then the CA never saw it and the attempt is repeated.
-  ASSERT_EQ(stack_->Officer(*emulator_, {"fault", "set", "--latency-ms", "4000"}).exit_code, 0);
+  // The installed exe runs in the foreground for this (the service stopped: one agent per
+  // state dir), so the test holds its process and log. The kill can land before the Submit
+  // left the process (the journal entry is written just before the COM call); then the CA
+  // never saw it and the attempt is repeated.
+  ASSERT_TRUE(StopService()) << ServiceDiagnostics();
   std::vector<std::string> names;
   bool ca_got_orphan = false;
+  std::string crash_log;
   for (int attempt = 0; attempt < 3 && !ca_got_orphan; ++attempt) {
-    if (agent == nullptr) agent = RunAgent(t, connector_id);
+    ASSERT_EQ(stack_->Officer(*emulator_, {"fault", "clear"}).exit_code, 0);
+    std::unique_ptr<ChildProcess> agent = RunAgent(t, connector_id);
     ASSERT_NE(agent, nullptr);
+    // A first certificate, so that the process's COM objects exist and the stand-in knows
+    // the CA (otherwise the kill could land in that set-up, before any Submit).
+    CertificateRequest warm;
+    ASSERT_TRUE(Create(t, CsrRequest(t, NewCsr("CN=win-warm")), &warm).ok());
+    ASSERT_EQ(warm.state(), CertificateRequest::ISSUED) << warm.DebugString() << agent->Log();
+    ASSERT_EQ(stack_->Officer(*emulator_, {"fault", "set", "--latency-ms", "4000"}).exit_code, 0);
     v1::CreateCertificateRequestRequest r = CsrRequest(t, NewCsr("CN=win-crash"));
     r.mutable_wait_timeout()->set_seconds(0);
     CertificateRequest queued;
@@ -404,27 +488,31 @@ TEST_F(WindowsAgentE2eTest, IssuesThroughComInBothModesAndAKilledAgentIssuesNoDu
     ASSERT_TRUE(WaitUntil([&] { return JobInFlight(); }, absl::Seconds(30))) << agent->Log();
     agent->Signal(SIGKILL);
     ASSERT_TRUE(agent->WaitForExit(absl::Seconds(20)).has_value());
-    agent.reset();
+    crash_log = agent->Log();
     // The CA finishes the orphaned Submit after its latency.
     ca_got_orphan =
         WaitUntil([&] { return CaRequestsFor(queued.name()) == 1; }, absl::Seconds(15));
   }
-  ASSERT_TRUE(ca_got_orphan) << "the CA never received a Submit from the killed agent";
+  ASSERT_TRUE(ca_got_orphan) << "the CA never received a Submit from the killed agent\n"
+                             << crash_log;
   ASSERT_EQ(stack_->Officer(*emulator_, {"fault", "clear"}).exit_code, 0);
 
-  agent = RunAgent(t, connector_id);
-  ASSERT_NE(agent, nullptr);
+  // The service takes over the journal: the orphan is found through ICertView, not
+  // submitted again (with the lookup UNIMPLEMENTED the CA ends with two requests).
+  ASSERT_TRUE(StartService()) << ServiceDiagnostics();
   for (const std::string& name : names) {
     ASSERT_TRUE(WaitUntil([&] { return Get(t, name).state() == CertificateRequest::ISSUED; },
                           absl::Seconds(120)))
-        << Get(t, name).DebugString() << agent->Log();
+        << Get(t, name).DebugString() << ServiceDiagnostics();
     ExpectVerifies(Get(t, name).certificate_pem());
     EXPECT_EQ(CaRequestsFor(name), 1) << name;
   }
-  // The orphan (the last name) was recovered from the CA, not submitted again.
-  EXPECT_TRUE(absl::StrContains(agent->Log(), "job.recovered") ||
-              absl::StrContains(agent->Log(), "job.found_at_ca"))
-      << agent->Log();
+
+  // Uninstall with the service running: it is stopped and deleted, the exe removed.
+  CommandResult uninstall = Wine({"msiexec", "/x", "C:\\certbridge-agent.msi", "/qn"});
+  ASSERT_EQ(uninstall.exit_code, 0) << uninstall.out << uninstall.err;
+  EXPECT_EQ(ServiceState(), "") << ServiceDiagnostics();
+  EXPECT_FALSE(fs::exists(installed_exe_));
 }
 
 }  // namespace
