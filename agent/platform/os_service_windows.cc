@@ -59,6 +59,16 @@ struct ScHandle {
   }
 };
 
+// Restarted a minute after it dies, like systemd's Restart=on-failure. Needs a handle with
+// SERVICE_CHANGE_CONFIG and SERVICE_START.
+void SetRestartOnFailure(SC_HANDLE service) {
+  SC_ACTION restart[3] = {{SC_ACTION_RESTART, kRestartDelayMs},
+                          {SC_ACTION_RESTART, kRestartDelayMs},
+                          {SC_ACTION_RESTART, kRestartDelayMs}};
+  SERVICE_FAILURE_ACTIONSW failure = {24 * 3600, nullptr, nullptr, 3, restart};
+  ChangeServiceConfig2W(service, SERVICE_CONFIG_FAILURE_ACTIONS, &failure);
+}
+
 int Install(int argc, char** argv) {
   wchar_t exe[MAX_PATH] = {};
   if (GetModuleFileNameW(nullptr, exe, MAX_PATH) == 0) {
@@ -83,12 +93,7 @@ int Install(int argc, char** argv) {
   }
   SERVICE_DESCRIPTIONW description = {const_cast<wchar_t*>(kDescription)};
   ChangeServiceConfig2W(service.h, SERVICE_CONFIG_DESCRIPTION, &description);
-  // Restarted a minute after it dies, like systemd's Restart=on-failure.
-  SC_ACTION restart[3] = {{SC_ACTION_RESTART, kRestartDelayMs},
-                          {SC_ACTION_RESTART, kRestartDelayMs},
-                          {SC_ACTION_RESTART, kRestartDelayMs}};
-  SERVICE_FAILURE_ACTIONSW failure = {24 * 3600, nullptr, nullptr, 3, restart};
-  ChangeServiceConfig2W(service.h, SERVICE_CONFIG_FAILURE_ACTIONS, &failure);
+  SetRestartOnFailure(service.h);
   std::wcout << L"Installed service " << kServiceName << L": " << command << L"\n";
   return 0;
 }
@@ -168,6 +173,14 @@ void WINAPI ServiceMain(DWORD, wchar_t**) {
       RegisterServiceCtrlHandlerExW(kServiceName, OnServiceControl, nullptr);
   if (g_service->status_handle == nullptr) return;
   Report(SERVICE_RUNNING);
+  // The MSI registers the service through the Windows Installer's ServiceInstall table,
+  // which (in wixl) has no failure actions: the service sets its own at every start.
+  // Best effort: without them it is simply not restarted after a crash.
+  ScHandle scm{OpenSCManagerW(nullptr, nullptr, SC_MANAGER_CONNECT)};
+  ScHandle self{scm.h == nullptr ? nullptr
+                                 : OpenServiceW(scm.h, kServiceName,
+                                                SERVICE_CHANGE_CONFIG | SERVICE_START)};
+  if (self.h != nullptr) SetRestartOnFailure(self.h);
   std::vector<char*> argv;
   for (std::string& a : g_service->args) argv.push_back(a.data());
   argv.push_back(nullptr);

@@ -79,6 +79,8 @@ for _ in $(seq 1 10); do
   sleep 1
 done
 [ "$(state_of)" = RUNNING ] || fail "installed service not RUNNING after sc start"
+# (The service sets its own restart-on-failure actions at start; Wine's SCM does not
+# implement SERVICE_CONFIG_FAILURE_ACTIONS, so that is for a real Windows host to check.)
 for _ in $(seq 1 100); do
   [ -d "${state_dir}/journal" ] && head -1 "${state_dir}/agent.key" | grep -q '^certbridge-dpapi-machine-v1' && break
   sleep 0.2
