@@ -102,6 +102,7 @@ absl::Status AgentSession::ExpiredError(absl::Time not_after) const {
 
 absl::Status AgentSession::Run() {
   ASSIGN_OR_RETURN(registration_, dir_.LoadRegistration());
+  proxy_ = options_.proxy.empty() ? registration_.proxy : options_.proxy;
   ASSIGN_OR_RETURN(std::unique_ptr<StateDirLock> lock, dir_.Lock());
   ReconnectBackoff backoff(options_.backoff, uniform01_);
   if (options_.jobs != nullptr) {
@@ -204,7 +205,7 @@ AgentSession::StreamOutcome AgentSession::RunStream(const AgentRegistration& reg
                                       .broker_ca_pem = credentials.broker_ca_pem,
                                       .client_key_pem = credentials.key_pem,
                                       .client_chain_pem = credentials.chain_pem,
-                                      .proxy = options_.proxy});
+                                      .proxy = proxy_});
   auto stub = v1::AgentService::NewStub(channel);
   grpc::ClientContext ctx;
   {
@@ -222,7 +223,7 @@ AgentSession::StreamOutcome AgentSession::RunStream(const AgentRegistration& reg
   absl::Time started = clock_.Now();
   LogInfo("agent.connecting", {{"connector_id", registration.connector_id},
                                {"broker", registration.broker_address},
-                               {"proxy", options_.proxy.empty() ? "none" : options_.proxy},
+                               {"proxy", proxy_.empty() ? "none" : proxy_},
                                {"certificate_serial", leaf.serial_hex},
                                {"certificate_not_after", FormatUtc(leaf.not_after)}});
 
@@ -453,7 +454,7 @@ void AgentSession::HandleConfig(const v1::AgentConfig& config) {
            {"heartbeat_interval_s", std::to_string(absl::ToInt64Seconds(interval))}});
   if (first && options_.event_log != nullptr) {
     options_.event_log->Report(ConnectedEvent(registration_.broker_address,
-                                              registration_.connector_id, options_.proxy));
+                                              registration_.connector_id, proxy_));
   }
 }
 

@@ -68,7 +68,8 @@ struct AgentSessionOptions {
   // After a Drain the agent half-closes the stream and waits this long for the broker to
   // end it before cancelling.
   absl::Duration drain_close_timeout = absl::Seconds(5);
-  // Outbound HTTP proxy, "http://HOST:PORT" (broker_channel.h); empty: none.
+  // Outbound HTTP proxy, "http://HOST:PORT" (broker_channel.h); empty: the one saved by
+  // `register` in agent.conf, if any.
   std::string proxy;
   // Connected (1100), disconnected (1101) and renewed (1200) are reported here
   // (agent/events/admin_events.h); not owned; nullptr: not reported.
@@ -153,6 +154,8 @@ class AgentSession {
   StateDir dir_;
   // Set once at the start of Run(); read by both threads afterwards.
   AgentRegistration registration_;
+  // options_.proxy, else registration_.proxy; set by Run() with registration_.
+  std::string proxy_;
 
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

@@ -210,6 +210,7 @@ absl::StatusOr<RegistrationResult> RegisterAgent(const RegistrationParams& param
                                                       : approved.connector_id(),
       .host = host,
       .ca_identity = ca_identity,
+      .proxy = params.proxy,
   };
   RETURN_IF_ERROR(dir.Save(result.registration,
                            {.key_pem = key.ToPem(),

@@ -65,7 +65,8 @@ absl::Status StateDir::Save(const AgentRegistration& registration,
                               absl::string_view(registration.tenant_id),
                               absl::string_view(registration.connector_id),
                               absl::string_view(registration.host),
-                              absl::string_view(registration.ca_identity)}) {
+                              absl::string_view(registration.ca_identity),
+                              absl::string_view(registration.proxy)}) {
     if (!ValidConfigValue(v)) {
       return absl::InvalidArgumentError("registration values must not contain line breaks");
     }
@@ -94,7 +95,8 @@ absl::Status StateDir::Save(const AgentRegistration& registration,
       "tenant_id=", registration.tenant_id, "\n",
       "connector_id=", registration.connector_id, "\n",
       "host=", registration.host, "\n",
-      "ca_identity=", registration.ca_identity, "\n");
+      "ca_identity=", registration.ca_identity, "\n",
+      registration.proxy.empty() ? "" : absl::StrCat("proxy=", registration.proxy, "\n"));
   // Written last: its presence marks a complete registration.
   return WriteFileAtomically(FilePath(kConfigFile), conf, FileAccess::kOwnerOnly);
 }
@@ -123,6 +125,7 @@ absl::StatusOr<AgentRegistration> StateDir::LoadRegistration() const {
     else if (key == "connector_id") reg.connector_id = value;
     else if (key == "host") reg.host = value;
     else if (key == "ca_identity") reg.ca_identity = value;
+    else if (key == "proxy") reg.proxy = value;
     // Unknown keys are ignored so that a newer agent's file still loads.
   }
   if (reg.broker_address.empty() || reg.connector_id.empty()) {

@@ -7,7 +7,8 @@
 //                               older agent is rewritten protected on first load
 //     agent-chain.pem     0644  its certificate, leaf first, then the broker's connector CA
 //     broker-ca.pem       0644  the root that the broker's TLS certificate chains to
-//     agent.conf          0600  key=value: broker, tenant_id, connector_id, host, ca_identity
+//     agent.conf          0600  key=value: broker, tenant_id, connector_id, host, ca_identity,
+//                               proxy (optional)
 //     agent.lock          0600  empty; `run` holds an exclusive lock on it (one agent per
 //                               directory)
 //
@@ -47,6 +48,9 @@ struct AgentRegistration {
   std::string connector_id;
   std::string host;
   std::string ca_identity;  // e.g. CORP\ADCS01$
+  // Outbound HTTP proxy given to `register` ("http://HOST:PORT"), used by `run` unless it
+  // is given --proxy; empty: none. An admin may edit the proxy= line of agent.conf.
+  std::string proxy;
 };
 
 struct AgentCredentials {

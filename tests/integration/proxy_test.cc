@@ -1,6 +1,7 @@
 // The agent behind an outbound HTTP proxy (`--proxy`, HTTP CONNECT), with a real tinyproxy
-// (Debian's), the broker, adcs-emulator and PostgreSQL: the agent registers, connects and
-// gets a certificate issued through the proxy, and it is the proxy that carries the
+// (Debian's), the broker, adcs-emulator and PostgreSQL: the agent registers with --proxy,
+// runs with the proxy saved in agent.conf, connects and gets a certificate issued through
+// the proxy, and it is the proxy that carries the
 // stream: when the proxy dies the agent loses the broker, and it comes back through the
 // proxy when the proxy does.
 #include <arpa/inet.h>
@@ -164,8 +165,11 @@ TEST_F(ProxyTest, AgentRegistersConnectsAndIssuesOnlyThroughTheProxy) {
   v1::Connector connector;
   ASSERT_TRUE(
       admin_->AssignCertificateAuthority(CallContext(key.secret()).get(), assign, &connector).ok());
-  auto run = stack_->StartAgent(*agent, emulator_,
-                                {"--proxy", proxy->url(), "--backoff-max-ms", "1000"});
+  // `run` without --proxy: `register --proxy` saved it in agent.conf (as the MSI's service,
+  // whose command line has no --proxy, relies on).
+  EXPECT_TRUE(absl::StrContains(ReadFileOrEmpty(agent->state_dir + "/agent.conf"),
+                                absl::StrCat("\nproxy=", proxy->url(), "\n")));
+  auto run = stack_->StartAgent(*agent, emulator_, {"--backoff-max-ms", "1000"});
   ASSERT_TRUE(run.ok()) << run.status();
   ASSERT_TRUE(WaitUntil(
       [&] { return Connectivity(key.secret(), agent->connector_id) == v1::Connector::CONNECTED; },

@@ -100,7 +100,8 @@ class AgentSessionTest : public ::testing::Test {
          .tenant_id = "t-1",
          .connector_id = "c-1",
          .host = "adcs01",
-         .ca_identity = "CORP\\ADCS01$"},
+         .ca_identity = "CORP\\ADCS01$",
+         .proxy = ""},
         {.key_pem = key->ToPem(), .chain_pem = *chain, .broker_ca_pem = pki_->broker_ca_pem()},
         false);
     ASSERT_TRUE(saved.ok()) << saved;

@@ -216,7 +216,8 @@ TEST_F(AgentCliTest, RunWithExpiredCertificateExitsThreeAndSaysHowToReRegister) 
   ASSERT_TRUE(chain.ok()) << chain.status();
   ASSERT_TRUE(StateDir(state)
                   .Save({.broker_address = broker_->address(), .tenant_id = "t-1",
-                         .connector_id = "c-1", .host = "adcs01", .ca_identity = "ADCS01$"},
+                         .connector_id = "c-1", .host = "adcs01", .ca_identity = "ADCS01$",
+                         .proxy = ""},
                         {.key_pem = key->ToPem(), .chain_pem = *chain,
                          .broker_ca_pem = pki_->broker_ca_pem()},
                         false)

@@ -37,7 +37,8 @@ class StateDirTest : public ::testing::Test {
             .tenant_id = "t-1",
             .connector_id = "c-42",
             .host = "adcs01",
-            .ca_identity = "CORP\\ADCS01$"};
+            .ca_identity = "CORP\\ADCS01$",
+            .proxy = ""};
   }
   AgentCredentials Credentials(const std::string& tag) const {
     return {.key_pem = "KEY " + tag, .chain_pem = "CHAIN " + tag, .broker_ca_pem = "ROOT"};
@@ -219,6 +220,17 @@ TEST_F(StateDirTest, KeyThatDoesNotUnprotectHereIsDataLoss) {
   EXPECT_EQ(loaded.status().code(), absl::StatusCode::kDataLoss) << loaded.status();
   EXPECT_NE(loaded.status().message().find("re-register"), absl::string_view::npos)
       << loaded.status();
+}
+
+TEST_F(StateDirTest, ProxyIsSavedOnlyWhenGivenAndLoadsBack) {
+  StateDir dir(path_);
+  ASSERT_TRUE(dir.Save(Registration(), Credentials("a"), false).ok());
+  EXPECT_EQ(ReadWholeFile(path_ + "/agent.conf").value_or("").find("proxy="), std::string::npos);
+  EXPECT_EQ(dir.LoadRegistration().value_or(AgentRegistration()).proxy, "");
+  AgentRegistration reg = Registration();
+  reg.proxy = "http://proxy.corp:3128";
+  ASSERT_TRUE(dir.Save(reg, Credentials("a"), /*overwrite=*/true).ok());
+  EXPECT_EQ(dir.LoadRegistration().value_or(AgentRegistration()).proxy, "http://proxy.corp:3128");
 }
 
 TEST_F(StateDirTest, MissingRegistrationIsNotFound) {
