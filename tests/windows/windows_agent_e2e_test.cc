@@ -130,10 +130,14 @@ class WindowsAgentE2eTest : public ::testing::Test {
   // the registry files copied (Wine rewrites them). A persistent wineserver for the run.
   static void MakeWinePrefix() {
     const std::string tmpl = build_->dir + "/wine-e2e-template";
-    CommandResult boot = RunCommand({build_->wine_run, tmpl, "cmd", "/c", "exit"},
-                                    absl::Seconds(300));
-    ASSERT_EQ(boot.exit_code, 0) << "booting " << tmpl << ": " << boot.err;
-    RunCommand({"sh", "-c", "WINEPREFIX=\"$0\" wineserver -w", tmpl}, absl::Seconds(60));
+    // Booted already? (wine-run.sh boots under this lock.)
+    if (RunCommand({"sh", "-c", "exec 9>\"$0.lock\"; flock 9; test -f \"$0/system.reg\"", tmpl})
+            .exit_code != 0) {
+      CommandResult boot = RunCommand({build_->wine_run, tmpl, "cmd", "/c", "exit"},
+                                      absl::Seconds(300));
+      ASSERT_EQ(boot.exit_code, 0) << "booting " << tmpl << ": " << boot.err;
+      RunCommand({"sh", "-c", "WINEPREFIX=\"$0\" wineserver -w", tmpl}, absl::Seconds(60));
+    }
     prefix_ = stack_->dir() + "/wine";
     CommandResult copy = RunCommand(
         {"sh", "-c",
