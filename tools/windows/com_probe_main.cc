@@ -4,6 +4,8 @@
 //   certbridge-com-probe.exe "HOST\CA name"                       ping + templates
 //   certbridge-com-probe.exe "HOST\CA name" submit REQ.b64 TEMPLATE
 //   certbridge-com-probe.exe "HOST\CA name" retrieve REQUEST_ID
+//   certbridge-com-probe.exe "HOST\CA name" find ATTRIBUTE VALUE     ICertView2 lookup, as
+//       the agent finds a lost answer (find CertbridgeRequestId tenants/t/certificateRequests/r)
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -32,7 +34,9 @@ void Print(const certbridge::agent::ComAnswer& a) {
 int main(int argc, char** argv) {
   if (argc < 2) {
     std::fprintf(stderr,
-                 "usage: %s \"HOST\\CA name\" [submit REQ.b64 TEMPLATE | retrieve ID]\n", argv[0]);
+                 "usage: %s \"HOST\\CA name\" [submit REQ.b64 TEMPLATE | retrieve ID | "
+                 "find ATTRIBUTE VALUE]\n",
+                 argv[0]);
     return 2;
   }
   uint32_t hr = 0;
@@ -51,6 +55,16 @@ int main(int argc, char** argv) {
   }
   if (command == "retrieve" && argc == 4) {
     Print(client->RetrievePending(std::atoi(argv[3])));
+    return 0;
+  }
+  if (command == "find" && argc == 5) {
+    certbridge::agent::ComViewAnswer found = client->FindRequestIdsByAttribute(argv[3], argv[4]);
+    if (found.call_hresult != 0) {
+      std::printf("%s failed: 0x%08X\n", found.failed_call.c_str(), found.call_hresult);
+      return 1;
+    }
+    std::printf("%zu request(s) with %s:%s\n", found.request_ids.size(), argv[3], argv[4]);
+    for (int32_t id : found.request_ids) std::printf("  request id %d\n", id);
     return 0;
   }
   certbridge::agent::ComAnswer ca = client->GetCaCertificate();
