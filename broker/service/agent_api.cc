@@ -244,22 +244,41 @@ absl::Status AgentApi::RecordHello(const ConnectorRecord& connector, const v1::H
       connector.ca_identity.empty() ? hello.ca_identity() : connector.ca_identity));
   // last_seen_time is set once the connector had a session (on any replica).
   if (connector.last_seen_time.has_value()) metrics_->AgentReconnected();
-  return RecordHeartbeat(connector, replica_id, connect_time);
+  return store_->UpsertSession(StreamSession(connector, replica_id, connect_time));
 }
 
-absl::Status AgentApi::RecordHeartbeat(const ConnectorRecord& connector,
-                                       const std::string& replica_id, absl::Time connect_time) {
+SessionRecord AgentApi::StreamSession(const ConnectorRecord& connector,
+                                      const std::string& replica_id,
+                                      absl::Time connect_time) const {
   SessionRecord session;
   session.connector_id = connector.connector_id;
   session.tenant_id = connector.tenant_id;
   session.replica_id = replica_id;
   session.connect_time = connect_time;
   session.heartbeat_time = clock_->Now();
-  return store_->UpsertSession(session);
+  return session;
 }
 
-absl::Status AgentApi::EndSession(const std::string& connector_id, const std::string& replica_id) {
-  return store_->DeleteSession(connector_id, replica_id);
+absl::Status AgentApi::RecordHeartbeat(const ConnectorRecord& connector,
+                                       const std::string& replica_id, absl::Time connect_time) {
+  absl::Status status =
+      store_->RefreshSession(StreamSession(connector, replica_id, connect_time));
+  if (absl::IsAborted(status)) {
+    ReportStreamReplaced(connector, absl::StrCat("the stream on replica ", replica_id,
+                                                 " was ended: a newer stream took over"));
+  }
+  return status;
+}
+
+void AgentApi::ReportStreamReplaced(const ConnectorRecord& connector, std::string details) {
+  // Two agents with one registration (a cloned state directory) take the session from
+  // each other at every reconnect: the admin must see it.
+  AuditConnectorEvent(connector, "connector.stream_replaced", std::move(details));
+}
+
+absl::Status AgentApi::EndSession(const std::string& connector_id, const std::string& replica_id,
+                                  absl::Time connect_time) {
+  return store_->DeleteSession(connector_id, replica_id, connect_time);
 }
 
 void AgentApi::AuditConnectorEvent(const ConnectorRecord& connector, absl::string_view action,

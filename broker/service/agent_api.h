@@ -64,12 +64,19 @@ class AgentApi {
 
   absl::StatusOr<v1::AgentConfig> ConfigFor(const ConnectorRecord& connector);
 
-  // Records Hello's fields and the session.
+  // Records Hello's fields and takes the connector's session over for this stream (named
+  // by replica_id and connect_time): one live stream per connector, the newest wins.
   absl::Status RecordHello(const ConnectorRecord& connector, const v1::Hello& hello,
                            const std::string& replica_id, absl::Time connect_time);
+  // ABORTED when a newer stream of the connector took the session over (on any replica):
+  // the caller ends this stream. Such a takeover is logged and audited.
   absl::Status RecordHeartbeat(const ConnectorRecord& connector, const std::string& replica_id,
                                absl::Time connect_time);
-  absl::Status EndSession(const std::string& connector_id, const std::string& replica_id);
+  // Audits that a newer stream of `connector` replaced an older one (`details` says where).
+  void ReportStreamReplaced(const ConnectorRecord& connector, std::string details);
+  // Ends this stream's session, unless a newer stream owns it.
+  absl::Status EndSession(const std::string& connector_id, const std::string& replica_id,
+                          absl::Time connect_time);
 
   // Signs a renewal CSR for a new key; stores the new serial and expiry.
   // FAILED_PRECONDITION while the current certificate is younger than
@@ -78,6 +85,9 @@ class AgentApi {
                                                const v1::RenewalRequest& r);
 
  private:
+  // The session row that names the stream (replica_id, connect_time), beating now.
+  SessionRecord StreamSession(const ConnectorRecord& connector, const std::string& replica_id,
+                              absl::Time connect_time) const;
   absl::StatusOr<ConnectorRecord> CheckActive(absl::StatusOr<ConnectorRecord> connector);
   // An audit event by the connector itself about itself.
   void AuditConnectorEvent(const ConnectorRecord& connector, absl::string_view action,

@@ -88,6 +88,29 @@ class AgentGrpcService::ConnectStream final
     End(grpc::Status(grpc::StatusCode::UNAVAILABLE, "broker is shutting down; reconnect"));
   }
 
+  // A newer stream of the same connector, from `newest_peer`, connected to this replica.
+  // REQUIRES: service_->mu_ held (the stream is registered, so not yet freed).
+  void EndReplaced(const std::string& newest_peer) {
+    LogWarning("agent.stream_replaced", {{"connector_id", identity_.connector_id},
+                                         {"tenant_id", identity_.tenant_id},
+                                         {"peer", peer_},
+                                         {"newer_peer", newest_peer}});
+    Ref();
+    service_->pool_->Post([this, newest_peer] {
+      service_->api_->ReportStreamReplaced(
+          CurrentConnector(), absl::StrCat("the stream from ", peer_, " was ended: a newer "
+                                           "stream from ", newest_peer, " took over"));
+      Unref();
+    });
+    End(grpc::Status(grpc::StatusCode::ABORTED,
+                     absl::StrCat("connector \"", identity_.connector_id,
+                                  "\": a newer stream of this connector connected; only one "
+                                  "agent may run per registration (if two machines share one "
+                                  "state directory, register each)")));
+  }
+
+  const std::string& peer() const { return peer_; }
+
   void OnReadDone(bool ok) override {
     if (!ok) {
       End(grpc::Status::OK);  // the agent closed its side or the connection broke
@@ -110,8 +133,10 @@ class AgentGrpcService::ConnectStream final
       service_->RemoveStream(identity_.connector_id, this);
       std::string connector_id = identity_.connector_id;
       AgentGrpcService* service = service_;
-      service_->pool_->Post([service, connector_id] {
-        absl::Status s = service->api_->EndSession(connector_id, service->replica_id_);
+      const absl::Time connect_time = connect_time_;
+      service_->pool_->Post([service, connector_id, connect_time] {
+        absl::Status s = service->api_->EndSession(connector_id, service->replica_id_,
+                                                   connect_time);
         if (!s.ok()) LogWarning("session.end_failed", {{"connector_id", connector_id},
                                                       {"error", s.message()}});
       });
@@ -142,6 +167,7 @@ class AgentGrpcService::ConnectStream final
     registered_ = true;
     LogInfo("agent.connected", {{"connector_id", identity_.connector_id},
                                 {"tenant_id", identity_.tenant_id}, {"peer", peer_}});
+    service_->EndOlderStreams(identity_.connector_id, this);
     StartReadUnlessEnding(&in_);
   }
 
@@ -386,6 +412,15 @@ size_t AgentGrpcService::StreamCount() const {
 void AgentGrpcService::AddStream(const std::string& connector_id, ConnectStream* stream) {
   absl::MutexLock lock(&mu_);
   streams_.emplace(connector_id, stream);
+}
+
+void AgentGrpcService::EndOlderStreams(const std::string& connector_id,
+                                       ConnectStream* newest) {
+  absl::MutexLock lock(&mu_);
+  auto [b, e] = streams_.equal_range(connector_id);
+  for (auto it = b; it != e; ++it) {
+    if (it->second != newest) it->second->EndReplaced(newest->peer());
+  }
 }
 
 void AgentGrpcService::RemoveStream(const std::string& connector_id, ConnectStream* stream) {

@@ -73,6 +73,9 @@ class AgentGrpcService final : public v1::AgentService::CallbackService, public 
 
   void AddStream(const std::string& connector_id, ConnectStream* stream);
   void RemoveStream(const std::string& connector_id, ConnectStream* stream);
+  // One live stream per connector: ends the connector's other streams on this replica
+  // (the newest wins; a stream on another replica ends at its next heartbeat).
+  void EndOlderStreams(const std::string& connector_id, ConnectStream* newest);
   void RemovePoll(const std::string& connector_id, const std::string& source,
                   RegistrationPoll* poll);
   void TickerLoop();

@@ -220,15 +220,21 @@ class Store {
                                                     const std::string& ca_id,
                                                     const std::string& connector_id) = 0;
 
-  // Sessions: upsert on connect and on each heartbeat; delete on disconnect. One session
-  // per connector (the newest upsert wins). NOT_FOUND if the connector is not in
-  // session.tenant_id.
+  // Sessions: one per connector, owned by one stream, which (replica_id, connect_time)
+  // names. UpsertSession, on Hello, takes the session over: the newest stream wins.
+  // NOT_FOUND if the connector is not in session.tenant_id.
   virtual absl::Status UpsertSession(const SessionRecord& session) = 0;
-  // Deletes only if the session still belongs to `replica_id` (a newer stream on another
-  // replica may have taken over). OK when there is nothing to delete. Keeps the session's
-  // heartbeat as the connector's last_seen_time.
+  // On each heartbeat: moves heartbeat_time of the stream's own session. ABORTED when
+  // another stream has taken the session over since (that stream's agent is the one that
+  // counts; this stream should end). A session that is gone is created again. NOT_FOUND as
+  // UpsertSession.
+  virtual absl::Status RefreshSession(const SessionRecord& session) = 0;
+  // Deletes the session only if it is still this stream's (a newer stream, on this replica
+  // or another, may have taken over). OK when there is nothing to delete. Keeps the
+  // session's heartbeat as the connector's last_seen_time.
   virtual absl::Status DeleteSession(const std::string& connector_id,
-                                     const std::string& replica_id) = 0;
+                                     const std::string& replica_id,
+                                     absl::Time connect_time) = 0;
 
   // Audit events. event_id and time in `event` are ignored/assigned by the store except
   // time, which the caller sets.

@@ -668,6 +668,78 @@ TEST_F(ControlPlaneTest, DisablingOnAnotherReplicaCutsTheStreamThere) {
   EXPECT_LT(cut_after, absl::Seconds(2));
 }
 
+// One live stream per connector: a second stream with the same agent certificate (a cloned
+// state directory, or a reconnect while the old TCP connection is still half open) takes
+// over, and the older stream is ended with a reason: at once on the same replica, at its
+// next heartbeat on another replica. Each takeover is audited.
+TEST_F(ControlPlaneTest, OnlyTheNewestStreamOfAConnectorStaysConnected) {
+  TenantKeys t = NewTenant("one stream");
+  auto agent = stack_->RegisterAgent(*broker_, t.admin_key, "CORP\\AGENT11$");
+  ASSERT_TRUE(agent.ok()) << agent.status();
+  const std::string chain = ReadFileOrEmpty(agent->state_dir + "/agent-chain.pem");
+  const std::string key = ReadFileOrEmpty(agent->state_dir + "/agent.key");
+  ASSERT_FALSE(chain.empty());
+  auto other = stack_->StartBroker({});
+  ASSERT_TRUE(other.ok()) << other.status();
+
+  struct OpenStream {
+    std::unique_ptr<AgentService::Stub> stub;
+    std::unique_ptr<grpc::ClientContext> context;
+    std::unique_ptr<grpc::ClientReaderWriter<v1::AgentMessage, v1::BrokerMessage>> stream;
+  };
+  auto open = [&](const BrokerProcess& broker) {
+    OpenStream s;
+    s.stub = stack_->AgentStub(broker, chain, key);
+    s.context = CallContext("", absl::Seconds(60));
+    s.stream = s.stub->Connect(s.context.get());
+    v1::AgentMessage hello;
+    hello.mutable_hello()->set_agent_version("test");
+    hello.mutable_hello()->set_ca_identity("CORP\\AGENT11$");
+    EXPECT_TRUE(s.stream->Write(hello));
+    v1::BrokerMessage config;
+    EXPECT_TRUE(s.stream->Read(&config) && config.has_config());
+    return s;
+  };
+  // Reads until the stream ends; its status.
+  auto ended = [](OpenStream& s) {
+    v1::BrokerMessage ignored;
+    while (s.stream->Read(&ignored)) {
+    }
+    return s.stream->Finish();
+  };
+
+  OpenStream first = open(*broker_);
+  OpenStream second = open(*broker_);
+  grpc::Status first_end = ended(first);
+  EXPECT_EQ(first_end.error_code(), grpc::StatusCode::ABORTED) << first_end.error_message();
+  EXPECT_TRUE(absl::StrContains(first_end.error_message(), "newer stream"))
+      << first_end.error_message();
+
+  // The newest stream moves to the other replica; the one on the first replica hears of it
+  // when it next beats.
+  OpenStream third = open(*other);
+  v1::AgentMessage heartbeat;
+  heartbeat.mutable_heartbeat();
+  ASSERT_TRUE(second.stream->Write(heartbeat));
+  grpc::Status second_end = ended(second);
+  EXPECT_EQ(second_end.error_code(), grpc::StatusCode::ABORTED) << second_end.error_message();
+  ASSERT_TRUE(third.stream->Write(heartbeat));
+  EXPECT_EQ(GetConnector(t.admin_key, agent->connector_id).connectivity(),
+            v1::Connector::CONNECTED);
+
+  int replaced = 0;
+  auto count_replaced = [&] {
+    v1::ListAuditEventsResponse events;
+    replaced = 0;
+    if (!admin_->ListAuditEvents(CallContext(t.admin_key).get(), {}, &events).ok()) return false;
+    for (const auto& e : events.events()) replaced += e.action() == "connector.stream_replaced";
+    return replaced == 2;
+  };
+  EXPECT_TRUE(WaitUntil(count_replaced, absl::Seconds(5))) << replaced << " takeovers audited";
+  third.context->TryCancel();
+  (void)third.stream->Finish();
+}
+
 // Kubernetes gRPC probes call grpc.health.v1.Health/Check on both ports.
 TEST_F(ControlPlaneTest, BothPortsServeTheHealthService) {
   grpc::SslCredentialsOptions tls;

@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <functional>
 #include <cstdio>
 #include <memory>
 #include <set>
@@ -426,19 +427,80 @@ absl::Status MeasureNoisyNeighbour(TestStack& stack, const BrokerProcess& broker
   return absl::OkStatus();
 }
 
-// S idle streams of one registered connector, each on its own channel (a unique channel
+struct ConnectorCredentials {
+  std::string chain_pem;
+  std::string key_pem;
+};
+
+// Runs `call` until it is not refused by the broker's rate limits (the bench registers
+// connectors faster than an admin would).
+grpc::Status RetryWhileRateLimited(const std::function<grpc::Status()>& call) {
+  for (;;) {
+    grpc::Status s = call();
+    if (s.error_code() != grpc::StatusCode::RESOURCE_EXHAUSTED) return s;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+}
+
+// `count` connectors registered, approved and issued their certificates through the API,
+// as agents and an admin would, without agent processes: the broker allows one live stream
+// per connector, so each idle stream needs a connector of its own.
+absl::StatusOr<std::vector<ConnectorCredentials>> RegisterConnectors(TestStack& stack,
+                                                                     const BrokerProcess& broker,
+                                                                     const Tenant& tenant,
+                                                                     int count) {
+  auto admin = stack.AdminStub(broker);
+  auto agents = stack.AgentStub(broker);
+  std::vector<ConnectorCredentials> out;
+  for (int i = 0; i < count; ++i) {
+    v1::CreateEnrollmentTokenResponse token;
+    grpc::Status s = RetryWhileRateLimited([&] {
+      return admin->CreateEnrollmentToken(CallContext(tenant.key).get(), {}, &token);
+    });
+    if (!s.ok()) return absl::InternalError("CreateEnrollmentToken: " + s.error_message());
+    absl::StatusOr<pki::PrivateKey> key = pki::PrivateKey::Generate(pki::KeyType::kEcP256);
+    if (!key.ok()) return key.status();
+    absl::StatusOr<std::string> csr = pki::CreateCsrPem(*key, {.subject = "CN=bench agent"});
+    if (!csr.ok()) return csr.status();
+    v1::RegisterRequest register_request;
+    register_request.set_enrollment_token(token.token());
+    register_request.set_csr_pem(*csr);
+    register_request.set_host(absl::StrCat("idle-", i, ".bench.example"));
+    register_request.set_os("linux");
+    register_request.set_agent_version("certbridge-bench");
+    register_request.set_ca_identity(kIdentity);
+    v1::RegisterResponse registered;
+    s = agents->Register(CallContext("").get(), register_request, &registered);
+    if (!s.ok()) return absl::InternalError("Register: " + s.error_message());
+    v1::ApproveConnectorRequest approve;
+    approve.set_registration_code(registered.registration_code());
+    v1::Connector connector;
+    s = RetryWhileRateLimited([&] {
+      return admin->ApproveConnector(CallContext(tenant.key).get(), approve, &connector);
+    });
+    if (!s.ok()) return absl::InternalError("ApproveConnector: " + s.error_message());
+    v1::GetRegistrationRequest poll;
+    poll.set_connector_id(registered.connector_id());
+    poll.set_poll_secret(registered.poll_secret());
+    poll.set_wait_seconds(1);
+    v1::GetRegistrationResponse approved;
+    s = agents->GetRegistration(CallContext("").get(), poll, &approved);
+    if (!s.ok() || approved.certificate_chain_pem().empty()) {
+      return absl::InternalError("GetRegistration: no certificate: " + s.error_message());
+    }
+    out.push_back({approved.certificate_chain_pem(), key->ToPem()});
+  }
+  return out;
+}
+
+// S idle streams, each of a connector of its own and on its own channel (a unique channel
 // argument keeps gRPC from sharing one connection), each past Hello and its AgentConfig.
 absl::Status MeasureIdleStreams(TestStack& stack, const BrokerProcess& broker,
                                 const Tenant& tenant, Figures& figures) {
   const int count = absl::GetFlag(FLAGS_idle_streams);
-  absl::StatusOr<RegisteredAgent> idle = stack.RegisterAgent(broker, tenant.key, kIdentity);
-  if (!idle.ok()) return idle.status();
-  const std::string key = ReadFileOrEmpty(idle->state_dir + "/agent.key");
-  const std::string chain = ReadFileOrEmpty(idle->state_dir + "/agent-chain.pem");
-  if (key.empty() || chain.empty()) {
-    return absl::FailedPreconditionError("registered agent state dir has no agent.key/agent-chain.pem: " +
-                                         idle->state_dir);
-  }
+  absl::StatusOr<std::vector<ConnectorCredentials>> connectors =
+      RegisterConnectors(stack, broker, tenant, count);
+  if (!connectors.ok()) return connectors.status();
   struct IdleStream {
     std::unique_ptr<v1::AgentService::Stub> stub;
     std::unique_ptr<grpc::ClientContext> context;
@@ -450,7 +512,7 @@ absl::Status MeasureIdleStreams(TestStack& stack, const BrokerProcess& broker,
   absl::Status result = absl::OkStatus();
   for (int i = 0; i < count; ++i) {
     IdleStream s;
-    s.stub = stack.AgentStub(broker, chain, key);
+    s.stub = stack.AgentStub(broker, (*connectors)[i].chain_pem, (*connectors)[i].key_pem);
     s.context = std::make_unique<grpc::ClientContext>();
     s.context->set_deadline(absl::ToChronoTime(absl::Now() + absl::Minutes(10)));
     s.stream = s.stub->Connect(s.context.get());

@@ -472,12 +472,38 @@ absl::Status FakeStore::UpsertSession(const SessionRecord& session) {
   return absl::OkStatus();
 }
 
+absl::Status FakeStore::RefreshSession(const SessionRecord& session) {
+  absl::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(BeginCall());
+  RETURN_IF_ERROR(ValidateSession(session));
+  if (FindConnector(session.tenant_id, session.connector_id) == nullptr) {
+    return ConnectorNotFound(session.connector_id);
+  }
+  auto it = sessions_.find(session.connector_id);
+  if (it == sessions_.end()) {
+    SessionRecord stored = session;
+    stored.connect_time = TruncateToMicros(session.connect_time);
+    stored.heartbeat_time = TruncateToMicros(session.heartbeat_time);
+    sessions_[session.connector_id] = stored;
+    return absl::OkStatus();
+  }
+  if (it->second.replica_id != session.replica_id ||
+      it->second.connect_time != TruncateToMicros(session.connect_time)) {
+    return SessionTakenOver(session.connector_id);
+  }
+  it->second.heartbeat_time = TruncateToMicros(session.heartbeat_time);
+  return absl::OkStatus();
+}
+
 absl::Status FakeStore::DeleteSession(const std::string& connector_id,
-                                      const std::string& replica_id) {
+                                      const std::string& replica_id, absl::Time connect_time) {
   absl::MutexLock lock(&mu_);
   RETURN_IF_ERROR(BeginCall());
   auto it = sessions_.find(connector_id);
-  if (it == sessions_.end() || it->second.replica_id != replica_id) return absl::OkStatus();
+  if (it == sessions_.end() || it->second.replica_id != replica_id ||
+      it->second.connect_time != TruncateToMicros(connect_time)) {
+    return absl::OkStatus();
+  }
   auto c = connectors_.find(connector_id);
   if (c != connectors_.end()) {
     std::optional<absl::Time>& last_seen = c->second.last_seen_time;

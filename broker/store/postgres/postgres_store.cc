@@ -169,10 +169,21 @@ constexpr Statement kUpsertSession = {
     "heartbeat_time) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (connector_id) DO UPDATE SET "
     "tenant_id = EXCLUDED.tenant_id, replica_id = EXCLUDED.replica_id, "
     "connect_time = EXCLUDED.connect_time, heartbeat_time = EXCLUDED.heartbeat_time"};
+// The stream's own session gets the heartbeat; a missing one is created again; a session
+// of another stream is left alone and counts as 0 rows.
+constexpr Statement kRefreshSession = {
+    "refresh_session",
+    "WITH beat AS (UPDATE connector_session SET heartbeat_time = $5 WHERE connector_id = $1 "
+    "AND tenant_id = $2 AND replica_id = $3 AND connect_time = $4 RETURNING 1), "
+    "revived AS (INSERT INTO connector_session (connector_id, tenant_id, replica_id, "
+    "connect_time, heartbeat_time) SELECT $1, $2, $3, $4, $5 WHERE NOT EXISTS (SELECT 1 FROM "
+    "beat) ON CONFLICT (connector_id) DO NOTHING RETURNING 1) "
+    "SELECT (SELECT count(*) FROM beat) + (SELECT count(*) FROM revived)"};
 // The last heartbeat outlives the session as the connector's last_seen_time.
 constexpr Statement kDeleteSession = {
     "delete_session",
     "WITH gone AS (DELETE FROM connector_session WHERE connector_id = $1 AND replica_id = $2 "
+    "AND connect_time = $3 "
     "RETURNING connector_id, heartbeat_time) "
     "UPDATE connector c SET last_seen_time = greatest(c.last_seen_time, gone.heartbeat_time) "
     "FROM gone WHERE c.connector_id = gone.connector_id"};
@@ -702,10 +713,31 @@ absl::Status PostgresStore::UpsertSession(const SessionRecord& session) {
   return status;
 }
 
-absl::Status PostgresStore::DeleteSession(const std::string& connector_id,
-                                          const std::string& replica_id) {
+absl::Status PostgresStore::RefreshSession(const SessionRecord& session) {
+  RETURN_IF_ERROR(ValidateSession(session));
   ASSIGN_OR_RETURN(Lease conn, Acquire());
-  return conn->Exec(kDeleteSession, {connector_id, replica_id}).status();
+  absl::StatusOr<Rows> rows =
+      conn->Exec(kRefreshSession, {session.connector_id, session.tenant_id, session.replica_id,
+                                   TimeParam(session.connect_time),
+                                   TimeParam(session.heartbeat_time)});
+  if (absl::IsNotFound(rows.status())) return ConnectorNotFound(session.connector_id);
+  if (!rows.ok()) return rows.status();
+  ASSIGN_OR_RETURN(int64_t refreshed, rows->Int(0, 0));
+  if (refreshed == 0) {
+    // Rare (a takeover): tell a connector of another tenant from a session of another stream.
+    ASSIGN_OR_RETURN(Rows exists,
+                     conn->Exec(kConnectorExists, {session.tenant_id, session.connector_id}));
+    if (exists.size() == 0) return ConnectorNotFound(session.connector_id);
+    return SessionTakenOver(session.connector_id);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PostgresStore::DeleteSession(const std::string& connector_id,
+                                          const std::string& replica_id,
+                                          absl::Time connect_time) {
+  ASSIGN_OR_RETURN(Lease conn, Acquire());
+  return conn->Exec(kDeleteSession, {connector_id, replica_id, TimeParam(connect_time)}).status();
 }
 
 // ---- Audit.

@@ -132,8 +132,9 @@ class PostgresStore final : public Store, public CertificateStore {
                                             const std::string& connector_id) override;
 
   absl::Status UpsertSession(const SessionRecord& session) override;
-  absl::Status DeleteSession(const std::string& connector_id,
-                             const std::string& replica_id) override;
+  absl::Status RefreshSession(const SessionRecord& session) override;
+  absl::Status DeleteSession(const std::string& connector_id, const std::string& replica_id,
+                             absl::Time connect_time) override;
 
   absl::Status AppendAuditEvent(const AuditEventRecord& event) override;
   absl::StatusOr<std::vector<AuditEventRecord>> ListAuditEvents(const std::string& tenant_id,

@@ -570,22 +570,59 @@ TEST_P(StoreContractTest, SessionsDecideConnectedAndLastSeen) {
   // The agent reconnects through replica b; replica a's late cleanup must not end it.
   const absl::Time beat_b = kT0 + absl::Seconds(40);
   ASSERT_TRUE(store_->UpsertSession({"c1", "t1", "replica-b", beat_b, beat_b}).ok());
-  ASSERT_TRUE(store_->DeleteSession("c1", "replica-a").ok());
+  ASSERT_TRUE(store_->DeleteSession("c1", "replica-a", kT0).ok());
   absl::StatusOr<ConnectorRecord> moved = store_->GetConnector("t1", "c1", kT0);
   EXPECT_TRUE(moved->connected);
   EXPECT_EQ(moved->last_seen_time, beat_b);
 
-  ASSERT_TRUE(store_->DeleteSession("c1", "replica-b").ok());
+  ASSERT_TRUE(store_->DeleteSession("c1", "replica-b", beat_b).ok());
   absl::StatusOr<ConnectorRecord> gone = store_->GetConnector("t1", "c1", absl::InfinitePast());
   EXPECT_FALSE(gone->connected);
   EXPECT_EQ(gone->last_seen_time, beat_b);
 
-  EXPECT_TRUE(store_->DeleteSession("c1", "replica-b").ok());
-  EXPECT_TRUE(store_->DeleteSession("c9", "replica-b").ok());
+  EXPECT_TRUE(store_->DeleteSession("c1", "replica-b", beat_b).ok());
+  EXPECT_TRUE(store_->DeleteSession("c9", "replica-b", beat_b).ok());
   EXPECT_EQ(store_->UpsertSession({"c9", "t1", "replica-a", kT0, kT0}).code(),
             absl::StatusCode::kNotFound);
   EXPECT_EQ(store_->UpsertSession({"c1", "t1", "", kT0, kT0}).code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// One live stream per connector: the newest stream's Hello takes the session over, and the
+// older stream learns it at its next heartbeat (ABORTED) instead of taking it back.
+TEST_P(StoreContractTest, NewestStreamOwnsTheSessionAndTheOlderOneIsTold) {
+  RegisterActive("t1", "c1");
+  const absl::Time old_connect = kT0;
+  const absl::Time new_connect = kT0 + absl::Seconds(5);
+  ASSERT_TRUE(store_->UpsertSession({"c1", "t1", "replica-a", old_connect, kT0}).ok());
+  EXPECT_TRUE(
+      store_->RefreshSession({"c1", "t1", "replica-a", old_connect, kT0 + absl::Seconds(1)}).ok());
+
+  // Same replica, newer stream; then the old stream's heartbeat and cleanup.
+  ASSERT_TRUE(store_->UpsertSession({"c1", "t1", "replica-a", new_connect, new_connect}).ok());
+  EXPECT_EQ(
+      store_->RefreshSession({"c1", "t1", "replica-a", old_connect, kT0 + absl::Seconds(6)}).code(),
+      absl::StatusCode::kAborted);
+  ASSERT_TRUE(store_->DeleteSession("c1", "replica-a", old_connect).ok());
+  EXPECT_TRUE(store_->GetConnector("t1", "c1", kT0)->connected);
+
+  // Another replica takes over; the first replica's stream is told at its heartbeat.
+  const absl::Time other_connect = kT0 + absl::Seconds(10);
+  ASSERT_TRUE(store_->UpsertSession({"c1", "t1", "replica-b", other_connect, other_connect}).ok());
+  EXPECT_EQ(
+      store_->RefreshSession({"c1", "t1", "replica-a", new_connect, kT0 + absl::Seconds(11)}).code(),
+      absl::StatusCode::kAborted);
+  EXPECT_TRUE(
+      store_->RefreshSession({"c1", "t1", "replica-b", other_connect, kT0 + absl::Seconds(12)}).ok());
+  EXPECT_EQ(store_->GetConnector("t1", "c1", kT0)->last_seen_time, kT0 + absl::Seconds(12));
+
+  // A session that is gone (deleted with its stream's cleanup racing) is created again.
+  ASSERT_TRUE(store_->DeleteSession("c1", "replica-b", other_connect).ok());
+  EXPECT_TRUE(
+      store_->RefreshSession({"c1", "t1", "replica-b", other_connect, kT0 + absl::Seconds(13)}).ok());
+  EXPECT_TRUE(store_->GetConnector("t1", "c1", kT0)->connected);
+  EXPECT_EQ(store_->RefreshSession({"c1", "t2", "replica-b", other_connect, kT0}).code(),
+            absl::StatusCode::kNotFound);
 }
 
 TEST_P(StoreContractTest, RegistrationCodeLookupIsNeverConnected) {
