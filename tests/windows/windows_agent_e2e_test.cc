@@ -391,6 +391,11 @@ TEST_F(WindowsAgentE2eTest, MsiServiceIssuesThroughComAndAKilledAgentIssuesNoDup
                                 "CertbridgeDevice"});
   ASSERT_EQ(test_ca.exit_code, 0) << test_ca.out << test_ca.err;
   EXPECT_TRUE(absl::StrContains(test_ca.out, "test-ca: all checks passed")) << test_ca.out;
+  // A CA the client cannot reach: the RPC HRESULT, named, and test-ca fails.
+  CommandResult unreachable = Wine({installed_exe_, "test-ca", "--config", "adcs99\\Other CA"});
+  EXPECT_EQ(unreachable.exit_code, 1) << unreachable.out << unreachable.err;
+  EXPECT_TRUE(absl::StrContains(unreachable.out + unreachable.err, "0x800706BA"))
+      << unreachable.out << unreachable.err;
 
   Tenant t = NewTenant("windows agent");
   ASSERT_FALSE(t.ca_id.empty());
