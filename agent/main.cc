@@ -3,6 +3,7 @@
 // expired (re-register).
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -73,7 +75,12 @@ const Command kRegister = {
     {
         {"broker", "HOST:PORT", "the broker's agent port (required)"},
         {"broker-ca", "PATH", "PEM root certificate of the broker's TLS certificate (required)"},
-        {"token", "TOKEN", "enrollment token (required; single use)"},
+        {"token-file", "PATH",
+         "file holding the enrollment token (single use), or - to read it from standard\n"
+         "                            input; one of --token-file and --token is required"},
+        {"token", "TOKEN",
+         "the enrollment token itself; other users can see it in the process list while\n"
+         "                            the agent waits for approval: prefer --token-file"},
         {"state-dir", "DIR", "where the key and certificate go (default " + kDefaultStateDir + ")"},
         {"host", "NAME", "host name reported to the broker (default: this host's name)"},
         {"proxy", "http://HOST:PORT",
@@ -268,6 +275,37 @@ std::string FormatUtc(absl::Time t) {
   return absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", t, absl::UTCTimeZone());
 }
 
+// The enrollment token from `path` ("-": standard input), without surrounding white space.
+// Read up to a bound: a token is a few dozen characters, and the file may be anything.
+absl::StatusOr<std::string> ReadEnrollmentToken(const std::string& path) {
+  constexpr size_t kMaxTokenFile = 4096;
+  std::string text(kMaxTokenFile + 1, '\0');
+  size_t got = 0;
+  if (path == "-") {
+    std::cin.read(text.data(), static_cast<std::streamsize>(text.size()));
+    got = static_cast<size_t>(std::cin.gcount());
+  } else {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+    in.read(text.data(), static_cast<std::streamsize>(text.size()));
+    got = static_cast<size_t>(in.gcount());
+  }
+  if (got > kMaxTokenFile) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path == "-" ? "standard input" : path, " is longer than ", kMaxTokenFile,
+        " bytes: it should hold only the enrollment token"));
+  }
+  text.resize(got);
+  std::string token(absl::StripAsciiWhitespace(text));
+  if (token.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path == "-" ? "standard input" : path,
+        " holds no enrollment token: ask a tenant admin for one (certbridgectl "
+        "enrollment-tokens create)"));
+  }
+  return token;
+}
+
 int Register(int argc, char** argv) {
   std::map<std::string, std::string> flags;
   bool help;
@@ -276,14 +314,29 @@ int Register(int argc, char** argv) {
     PrintCommandUsage(kRegister, std::cout);
     return kExitOk;
   }
-  for (const char* required : {"broker", "broker-ca", "token"}) {
+  for (const char* required : {"broker", "broker-ca"}) {
     if (Flag(flags, required).empty()) {
       return UsageError(kRegister, absl::StrCat("--", required, " is required"));
     }
   }
+  if (Flag(flags, "token").empty() == Flag(flags, "token-file").empty()) {
+    return UsageError(kRegister,
+                      "give the enrollment token with --token-file PATH (or - for standard "
+                      "input), or with --token, not both");
+  }
   RegistrationParams params;
   params.broker_address = Flag(flags, "broker");
-  params.enrollment_token = Flag(flags, "token");
+  if (std::string token_file = Flag(flags, "token-file"); !token_file.empty()) {
+    absl::StatusOr<std::string> token = ReadEnrollmentToken(token_file);
+    if (!token.ok()) {
+      std::cerr << "certbridge-agent register: --token-file: " << token.status().message()
+                << "\n";
+      return kExitFailure;
+    }
+    params.enrollment_token = *std::move(token);
+  } else {
+    params.enrollment_token = Flag(flags, "token");
+  }
   params.state_dir = Flag(flags, "state-dir", kDefaultStateDir);
   params.host = Flag(flags, "host");
   params.ca_identity = Flag(flags, "ca-identity");
@@ -541,7 +594,7 @@ int Status(int argc, char** argv) {
             << "state dir:     " << dir.path() << "\n";
   if (expired) {
     std::cout << "\nThe agent certificate has expired. Re-register with\n"
-              << "  certbridge-agent register --force --token <new token> --broker "
+              << "  certbridge-agent register --force --token-file <file with the new token> --broker "
               << reg->broker_address << " --broker-ca " << dir.FilePath(StateDir::kBrokerCaFile)
               << " --state-dir " << dir.path() << "\n";
     return kExitCertificateExpired;

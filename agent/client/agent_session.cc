@@ -95,8 +95,8 @@ absl::Status AgentSession::ExpiredError(absl::Time not_after) const {
   return absl::UnauthenticatedError(absl::StrCat(
       "the agent certificate expired on ", FormatUtc(not_after),
       " while the agent was offline, so it cannot be renewed. Ask a tenant admin for a new "
-      "enrollment token and re-register: certbridge-agent register --force --token <new token> "
-      "--broker ", registration_.broker_address, " --broker-ca ",
+      "enrollment token and re-register: certbridge-agent register --force --token-file "
+      "<file with the new token> --broker ", registration_.broker_address, " --broker-ca ",
       dir_.FilePath(StateDir::kBrokerCaFile), " --state-dir ", dir_.path()));
 }
 

@@ -96,9 +96,11 @@ chmod 600 "$state/admin.key"
 echo "tenant $tenant; admin key in .stack/admin.key"
 
 say "Agent registration (a Windows admin would run this on the CA-side server)"
-token=$(ctl --output json enrollment-tokens create --description "local stack" 2>/dev/null | jq -r .token)
+# The token goes through a file, not the command line, where the process list would show it.
+(umask 077; ctl --output json enrollment-tokens create --description "local stack" 2>/dev/null \
+  | jq -r .token > "$state/enrollment.token")
 start_bg agent-register "$bin/certbridge-agent" register --broker "127.0.0.1:$agent_port" \
-  --broker-ca "$state/pki/tls-ca.pem" --token "$token" --state-dir "$state/agent" \
+  --broker-ca "$state/pki/tls-ca.pem" --token-file "$state/enrollment.token" --state-dir "$state/agent" \
   --ca-identity 'CORP\AGENT01$' --host agent01.corp.example
 code=""
 for _ in $(seq 300); do

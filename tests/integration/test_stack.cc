@@ -163,9 +163,14 @@ absl::StatusOr<RegisteredAgent> TestStack::RegisterAgent(const BrokerProcess& br
   RegisteredAgent agent;
   agent.state_dir = absl::StrCat(dir_, "/registered-agent", n);
   agent.ca_identity = ca_identity;
+  // As an admin should: the token from a file, not on the command line (process list).
+  const std::string token_file = agent.state_dir + ".token";
+  {
+    std::ofstream(token_file) << token.token() << "\n";
+  }
   std::vector<std::string> argv = {
       BuildPath("bin/certbridge-agent"), "register", "--broker", broker.agent_address(),
-      "--broker-ca", pki("tls-ca.pem"), "--token", token.token(), "--state-dir",
+      "--broker-ca", pki("tls-ca.pem"), "--token-file", token_file, "--state-dir",
       agent.state_dir, "--ca-identity", ca_identity, "--host",
       absl::StrCat("agent", n, ".corp.example")};
   argv.insert(argv.end(), extra.begin(), extra.end());

@@ -35,8 +35,10 @@ struct Child {
   std::string err_path;
 };
 
-// Starts the agent with stdout/stderr going to files in `dir`.
-Child Spawn(const std::vector<std::string>& args, const std::string& dir, const std::string& tag) {
+// Starts the agent with stdout/stderr going to files in `dir`, and standard input from
+// `stdin_path` when given.
+Child Spawn(const std::vector<std::string>& args, const std::string& dir, const std::string& tag,
+            const std::string& stdin_path = "") {
   Child c;
   c.out_path = absl::StrCat(dir, "/", tag, ".out");
   c.err_path = absl::StrCat(dir, "/", tag, ".err");
@@ -52,6 +54,7 @@ Child Spawn(const std::vector<std::string>& args, const std::string& dir, const 
     int err = open(c.err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     dup2(out, 1);
     dup2(err, 2);
+    if (!stdin_path.empty()) dup2(open(stdin_path.c_str(), O_RDONLY), 0);
     execv(binary.c_str(), argv.data());
     _exit(127);
   }
@@ -101,8 +104,8 @@ class AgentCliTest : public ::testing::Test {
                                     FileAccess::kReadableByAll).ok());
   }
   int RunToEnd(const std::vector<std::string>& args, std::string* out = nullptr,
-               std::string* err = nullptr) {
-    Child c = Spawn(args, root_, absl::StrCat("cmd", ++commands_));
+               std::string* err = nullptr, const std::string& stdin_path = "") {
+    Child c = Spawn(args, root_, absl::StrCat("cmd", ++commands_), stdin_path);
     int code = WaitExit(c, absl::Seconds(60));
     if (out) *out = Slurp(c.out_path);
     if (err) *err = Slurp(c.err_path);
@@ -154,6 +157,46 @@ TEST_F(AgentCliTest, RegisterRequiresBrokerTokenAndCa) {
   EXPECT_EQ(RunToEnd({"register", "--state-dir", root_ + "/s", "--token", "t"}, nullptr, &err),
             2);
   EXPECT_NE(err.find("--broker is required"), std::string::npos) << err;
+}
+
+// The token on the command line shows in the process list while the agent waits for
+// approval: it can come from a file or standard input instead.
+TEST_F(AgentCliTest, EnrollmentTokenComesFromAFileOrStandardInput) {
+  StartBroker();
+  const std::string token_file = root_ + "/token";
+  ASSERT_TRUE(WriteFileAtomically(token_file, "good-token\n", FileAccess::kOwnerOnly).ok());
+  std::string out, err;
+  ASSERT_EQ(RunToEnd({"register", "--broker", broker_->address(), "--broker-ca",
+                      root_ + "/broker-ca.pem", "--token-file", token_file, "--state-dir",
+                      root_ + "/from-file", "--host", "adcs01"},
+                     &out, &err),
+            0)
+      << out << err;
+  ASSERT_EQ(RunToEnd({"register", "--broker", broker_->address(), "--broker-ca",
+                      root_ + "/broker-ca.pem", "--token-file", "-", "--state-dir",
+                      root_ + "/from-stdin", "--host", "adcs02"},
+                     &out, &err, token_file),
+            0)
+      << out << err;
+  const Observed observed = service_->observed();
+  ASSERT_EQ(observed.register_requests.size(), 2u);
+  EXPECT_EQ(observed.register_requests[0].enrollment_token(), "good-token");
+  EXPECT_EQ(observed.register_requests[1].enrollment_token(), "good-token");
+
+  ASSERT_TRUE(WriteFileAtomically(root_ + "/empty", "\n", FileAccess::kOwnerOnly).ok());
+  EXPECT_EQ(RunToEnd({"register", "--broker", broker_->address(), "--broker-ca",
+                      root_ + "/broker-ca.pem", "--token-file", root_ + "/empty", "--state-dir",
+                      root_ + "/empty-token"},
+                     nullptr, &err),
+            1);
+  EXPECT_NE(err.find("holds no enrollment token"), std::string::npos) << err;
+  EXPECT_EQ(RunToEnd({"register", "--broker", broker_->address(), "--broker-ca",
+                      root_ + "/broker-ca.pem", "--token-file", token_file, "--token", "x",
+                      "--state-dir", root_ + "/both"},
+                     nullptr, &err),
+            2);
+  EXPECT_NE(err.find("not both"), std::string::npos) << err;
+  EXPECT_EQ(service_->observed().register_requests.size(), 2u);
 }
 
 TEST_F(AgentCliTest, StatusWithoutRegistrationFails) {
