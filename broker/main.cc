@@ -109,6 +109,13 @@ ABSL_FLAG(int, max_queued_calls_per_api_key, 256,
           "calls of one API key waiting for a worker thread; more are refused at once");
 ABSL_FLAG(absl::Duration, sweep_interval, absl::Seconds(2),
           "period of the safety-net sweep (expired leases, overdue requests, lost wake-ups)");
+ABSL_FLAG(absl::Duration, max_connection_age, absl::Minutes(30),
+          "a client connection (either port) older than this, +-10% jitter added by gRPC, is "
+          "told to go away (HTTP/2 GOAWAY), so that long-lived agent streams spread over "
+          "replicas added since they connected; 0: never (docs/kubernetes.md)");
+ABSL_FLAG(absl::Duration, max_connection_age_grace, absl::Minutes(1),
+          "after --max_connection_age, how long calls still open on the old connection may "
+          "run before it is closed (an agent's stream then reconnects at once)");
 
 namespace certbridge::broker {
 namespace {
@@ -177,6 +184,25 @@ void ConfigureServer(grpc::ServerBuilder& builder) {
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+}
+
+// Rebalancing: a connection older than --max_connection_age gets a GOAWAY; new calls go
+// on a new connection, which the load balancer may send to another replica. An agent's
+// Connect stream never ends by itself, so it is cut when the grace runs out and the agent
+// reconnects at once (its backoff starts over after a long-lived stream). gRPC adds +-10%
+// jitter to the age itself (channel_idle_filter), so agents that connected together after
+// a restart do not all come back together.
+void ConfigureConnectionAge(grpc::ServerBuilder& builder) {
+  const absl::Duration age = absl::GetFlag(FLAGS_max_connection_age);
+  if (age <= absl::ZeroDuration() || age == absl::InfiniteDuration()) return;
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS,
+                             static_cast<int>(std::min<int64_t>(
+                                 absl::ToInt64Milliseconds(age), INT32_MAX)));
+  builder.AddChannelArgument(
+      GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+      static_cast<int>(std::clamp<int64_t>(
+          absl::ToInt64Milliseconds(absl::GetFlag(FLAGS_max_connection_age_grace)), 0,
+          INT32_MAX)));
 }
 
 int Run() {
@@ -332,6 +358,7 @@ int Run() {
   int api_port = 0;
   grpc::ServerBuilder api_builder;
   ConfigureServer(api_builder);
+  ConfigureConnectionAge(api_builder);
   api_builder.AddListeningPort(absl::GetFlag(FLAGS_api_listen), grpc::SslServerCredentials(api_tls),
                                &api_port);
   api_builder.RegisterService(&admin_service);
@@ -350,6 +377,7 @@ int Run() {
   agent_tls.pem_root_certs = *ca_cert;
   int agent_port = 0;
   ConfigureServer(agent_builder);
+  ConfigureConnectionAge(agent_builder);
   agent_builder.AddListeningPort(absl::GetFlag(FLAGS_agent_listen),
                                  grpc::SslServerCredentials(agent_tls), &agent_port);
   agent_builder.RegisterService(&agent_service);
