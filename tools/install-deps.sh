@@ -11,7 +11,7 @@ packages=(
   postgresql-15 postgresql-client-15 jq clang libclang-rt-14-dev
   prometheus curl
   g++-mingw-w64-x86-64-posix mingw-w64-x86-64-dev
-  wine wine64 msitools wixl tinyproxy
+  wine wine64 msitools wixl tinyproxy haproxy
   podman runc netavark aardvark-dns iptables debootstrap
   golang-go golang-github-masterminds-sprig-dev golang-k8s-sigs-yaml-dev
 )

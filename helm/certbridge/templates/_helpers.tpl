@@ -161,6 +161,12 @@ capabilities:
 {{- if .sweepInterval }}
 - --sweep_interval={{ .sweepInterval }}
 {{- end }}
+{{- if .maxConnectionAge }}
+- --max_connection_age={{ .maxConnectionAge }}
+{{- end }}
+{{- if .maxConnectionAgeGrace }}
+- --max_connection_age_grace={{ .maxConnectionAgeGrace }}
+{{- end }}
 {{- range .extraArgs }}
 - {{ . | quote }}
 {{- end }}
