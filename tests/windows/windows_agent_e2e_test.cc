@@ -517,7 +517,11 @@ TEST_F(WindowsAgentE2eTest, MsiServiceIssuesThroughComAndAKilledAgentIssuesNoDup
     EXPECT_EQ(CaRequestsFor(name), 1) << name;
   }
 
-  // Uninstall with the service running: it is stopped and deleted, the exe removed.
+  // Uninstall: the service is deleted, the exe removed. The service is stopped first: the
+  // MSI's ServiceControl stops it without waiting (Wait="no"), and under Wine the exe of a
+  // service still exiting was seen left behind (uninstalling a running service is
+  // agent_msi_test's case).
+  ASSERT_TRUE(StopService()) << ServiceDiagnostics();
   CommandResult uninstall = Wine({"msiexec", "/x", "C:\\certbridge-agent.msi", "/qn"});
   ASSERT_EQ(uninstall.exit_code, 0) << uninstall.out << uninstall.err;
   EXPECT_EQ(ServiceState(), "") << ServiceDiagnostics();

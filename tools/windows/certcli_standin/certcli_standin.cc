@@ -78,14 +78,12 @@ constexpr LONG kPropTypeLong = 1;
 constexpr LONG kPropTypeString = 4;
 constexpr HRESULT kPropertyEmpty = static_cast<HRESULT>(0x80094004);  // CERTSRV_E_PROPERTY_EMPTY
 
-std::atomic<long> g_objects{0};
-
 // IUnknown (+ empty IDispatch) for an object exposing `Iface` and the IIDs in `iids`.
 template <typename Iface>
 class ComObject : public Iface {
  public:
-  explicit ComObject(std::vector<GUID> iids) : iids_(std::move(iids)) { ++g_objects; }
-  virtual ~ComObject() { --g_objects; }
+  explicit ComObject(std::vector<GUID> iids) : iids_(std::move(iids)) {}
+  virtual ~ComObject() = default;
   ComObject(const ComObject&) = delete;
   ComObject& operator=(const ComObject&) = delete;
 

@@ -80,10 +80,9 @@ EmulatorLink::EmulatorLink(std::string target, std::string identity)
   officer_ = adcsemu::v1::Officer::NewStub(channel);
 }
 
-HRESULT EmulatorLink::Prepare(grpc::ClientContext* ctx, int timeout_seconds) const {
+void EmulatorLink::Prepare(grpc::ClientContext* ctx, int timeout_seconds) const {
   ctx->AddMetadata(kIdentityKey, identity_);
   ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(timeout_seconds));
-  return S_OK;
 }
 
 HRESULT EmulatorLink::CheckConfig(const std::string& config) {

@@ -54,7 +54,7 @@ class EmulatorLink {
 
  private:
   EmulatorLink(std::string target, std::string identity);
-  HRESULT Prepare(grpc::ClientContext* ctx, int timeout_seconds) const;
+  void Prepare(grpc::ClientContext* ctx, int timeout_seconds) const;
 
   const std::string target_;
   const std::string identity_;
