@@ -307,6 +307,8 @@ int Run() {
       absl::Seconds(3 * absl::GetFlag(FLAGS_heartbeat_interval_seconds));
   AdminApiOptions admin_options;
   admin_options.session_liveness = session_liveness;
+  // Every replica holds the connector CA key: ids and page tokens read on any replica.
+  admin_options.opaque_id_secret = *ca_key;
   AdminApi admin_api(store->get(), store->get(), &clock, &connector_ca, &agent_service,
                      admin_options);
   AdminGrpcService admin_service(&admin_api, &gate);
@@ -314,6 +316,7 @@ int Run() {
   CertificateApiOptions certificate_options;
   certificate_options.queue_timeout = absl::GetFlag(FLAGS_queue_timeout);
   certificate_options.session_liveness = session_liveness;
+  certificate_options.opaque_id_secret = *ca_key;
   certificate_options.dispatch_timeout = absl::GetFlag(FLAGS_dispatch_timeout);
   certificate_options.pending_approval_timeout = absl::GetFlag(FLAGS_pending_approval_timeout);
   certificate_options.metrics = &metrics;

@@ -104,7 +104,8 @@ AdminApi::AdminApi(Store* store, CertificateStore* requests, const Clock* clock,
       clock_(clock),
       connector_ca_(connector_ca),
       events_(events),
-      options_(options) {}
+      options_(options),
+      ids_(options_.opaque_id_secret) {}
 
 void AdminApi::Audit(const Caller& caller, absl::string_view action, absl::string_view object_id,
                      absl::string_view details) {
@@ -435,16 +436,19 @@ absl::StatusOr<v1::ListAuditEventsResponse> AdminApi::ListAuditEvents(
   if (limit < 0 || limit > 1000) {
     return absl::InvalidArgumentError("page_size must be between 1 and 1000");
   }
-  int64_t before = 0;
-  if (!r.page_token().empty() && (!absl::SimpleAtoi(r.page_token(), &before) || before <= 0)) {
-    return absl::InvalidArgumentError("page_token is not one this API returned");
-  }
+  ASSIGN_OR_RETURN(int64_t before,
+                   ids_.DecodePageToken(caller.tenant_id, IdKind::kAuditPage, r.page_token()));
   ASSIGN_OR_RETURN(std::vector<AuditEventRecord> events,
                    store_->ListAuditEvents(caller.tenant_id, before, limit));
   v1::ListAuditEventsResponse out;
-  for (const auto& e : events) *out.add_events() = ToProto(e);
+  for (const auto& e : events) {
+    v1::AuditEvent* event = out.add_events();
+    *event = ToProto(e);
+    event->set_event_id(ids_.Encode(caller.tenant_id, IdKind::kAuditEvent, e.event_id));
+  }
   if (static_cast<int>(events.size()) == limit && !events.empty()) {
-    out.set_next_page_token(absl::StrCat(events.back().event_id));
+    out.set_next_page_token(
+        ids_.Encode(caller.tenant_id, IdKind::kAuditPage, events.back().event_id));
   }
   return out;
 }

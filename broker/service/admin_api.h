@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "broker/service/api_key_auth.h"
+#include "broker/service/page_tokens.h"
 #include "broker/service/connector_ca.h"
 #include "broker/service/connector_events.h"
 #include "broker/store/certificate_store.h"
@@ -24,6 +25,9 @@ struct AdminApiOptions {
   absl::Duration session_liveness = absl::Seconds(90);
   absl::Duration default_enrollment_token_ttl = absl::Hours(24);
   absl::Duration max_enrollment_token_ttl = absl::Hours(24 * 7);
+  // Secret of the opaque audit event ids and page tokens; the same on every replica (see
+  // page_tokens.h). Empty: a random one per process.
+  std::string opaque_id_secret;
 };
 
 class AdminApi {
@@ -97,6 +101,7 @@ class AdminApi {
   const ConnectorCa* connector_ca_;
   ConnectorEvents* events_;
   AdminApiOptions options_;
+  const ScopedIds ids_;
 };
 
 // Registration codes are typed by people: compare them upper-cased without dashes/spaces.

@@ -147,6 +147,7 @@ CertificateApi::CertificateApi(Store* store, CertificateStore* requests, const C
       requests_(requests),
       clock_(clock),
       options_(options),
+      ids_(options_.opaque_id_secret),
       metrics_(options_.metrics != nullptr ? options_.metrics : &no_metrics_) {}
 
 absl::StatusOr<CertificateRequestRecord> CertificateApi::Create(
@@ -305,10 +306,8 @@ absl::StatusOr<v1::ListCertificateRequestsResponse> CertificateApi::List(
   RETURN_IF_ERROR(RequireTenantScope(caller, kScopeCertificates));
   const int limit = r.page_size() == 0 ? 50 : r.page_size();
   if (limit < 0 || limit > 500) return absl::InvalidArgumentError("page_size must be 1..500");
-  int64_t before = 0;
-  if (!r.page_token().empty() && (!absl::SimpleAtoi(r.page_token(), &before) || before <= 0)) {
-    return absl::InvalidArgumentError("page_token is not one this API returned");
-  }
+  ASSIGN_OR_RETURN(int64_t before,
+                   ids_.DecodePageToken(caller.tenant_id, IdKind::kRequestPage, r.page_token()));
   RequestFilter filter;
   filter.ca_id = r.ca_id();
   filter.device_id = r.device_id();
@@ -320,7 +319,8 @@ absl::StatusOr<v1::ListCertificateRequestsResponse> CertificateApi::List(
   v1::ListCertificateRequestsResponse out;
   for (const auto& record : records) *out.add_certificate_requests() = ToProto(record);
   if (static_cast<int>(records.size()) == limit) {
-    out.set_next_page_token(absl::StrCat(records.back().seq));
+    out.set_next_page_token(
+        ids_.Encode(caller.tenant_id, IdKind::kRequestPage, records.back().seq));
   }
   return out;
 }

@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "broker/service/page_tokens.h"
 #include "broker/metrics/broker_metrics.h"
 #include "broker/service/api_key_auth.h"
 #include "broker/store/certificate_store.h"
@@ -31,6 +32,9 @@ struct CertificateApiOptions {
   absl::Duration pending_approval_timeout = absl::Hours(24 * 30);
   // Not owned; must outlive the CertificateApi. nullptr: nothing is recorded.
   BrokerMetrics* metrics = nullptr;
+  // Secret of the opaque page tokens; the same on every replica (see page_tokens.h).
+  // Empty: a random one per process.
+  std::string opaque_id_secret;
 };
 
 class CertificateApi {
@@ -76,6 +80,7 @@ class CertificateApi {
   CertificateStore* requests_;
   const Clock* clock_;
   CertificateApiOptions options_;
+  const ScopedIds ids_;
   NoBrokerMetrics no_metrics_;
   BrokerMetrics* metrics_;  // options_.metrics or &no_metrics_
 };

@@ -73,7 +73,7 @@ v1::CertificateAuthority ToProto(const CertificateAuthorityRecord& ca) {
 
 v1::AuditEvent ToProto(const AuditEventRecord& e) {
   v1::AuditEvent out;
-  out.set_event_id(e.event_id);
+  // event_id is opaque and tenant-scoped: set by AdminApi (page_tokens.h).
   ToProto(e.time, out.mutable_time());
   out.set_actor(e.actor);
   out.set_action(e.action);

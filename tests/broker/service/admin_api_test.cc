@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "broker/service/agent_api.h"
 #include "broker/store/fake/fake_store.h"
 #include "common/clock.h"
@@ -304,13 +305,40 @@ TEST_F(AdminApiTest, AuditListPagesNewestFirst) {
   page.set_page_token(first->next_page_token());
   auto second = admin_.ListAuditEvents(admin, page);
   ASSERT_TRUE(second.ok());
-  std::set<int64_t> ids;
+  std::set<std::string> ids;
   for (const auto& e : first->events()) ids.insert(e.event_id());
   for (const auto& e : second->events()) ids.insert(e.event_id());
   EXPECT_EQ(ids.size(), static_cast<size_t>(first->events_size() + second->events_size()));
-  EXPECT_GT(first->events(0).event_id(), first->events(2).event_id());
+  EXPECT_GE(first->events(0).time().seconds(), first->events(2).time().seconds());
+  // Listing again gives the same ids.
+  auto again = admin_.ListAuditEvents(admin, {});
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->events(0).event_id(), first->events(0).event_id());
   page.set_page_token("garbage");
   EXPECT_EQ(admin_.ListAuditEvents(admin, page).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// Ids and page tokens used to be the store's global sequence: a tenant could watch how busy
+// the others were, and use a token in another tenant.
+TEST_F(AdminApiTest, AuditIdsAndPageTokensAreOpaqueAndTenantScoped) {
+  Caller acme = NewTenantAdmin("acme");
+  Caller other = NewTenantAdmin("other");
+  for (int i = 0; i < 3; ++i) Token(acme);
+  v1::ListAuditEventsRequest page;
+  page.set_page_size(2);
+  auto first = admin_.ListAuditEvents(acme, page);
+  ASSERT_TRUE(first.ok()) << first.status();
+  for (const auto& e : first->events()) {
+    int64_t as_number = 0;
+    EXPECT_FALSE(absl::SimpleAtoi(e.event_id(), &as_number)) << e.event_id();
+  }
+  int64_t as_number = 0;
+  EXPECT_FALSE(absl::SimpleAtoi(first->next_page_token(), &as_number));
+  page.set_page_token(first->next_page_token());
+  EXPECT_TRUE(admin_.ListAuditEvents(acme, page).ok());
+  auto replayed = admin_.ListAuditEvents(other, page);
+  EXPECT_EQ(replayed.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(replayed.status().message().find("page_token"), absl::string_view::npos);
 }
 
 TEST_F(AdminApiTest, StoreOutageIsUnavailable) {
