@@ -6,6 +6,7 @@
 #
 # OUT_DIR/prefix      the static gRPC/OpenSSL prefix (tools/windows/mingw-prefix.sh)
 # OUT_DIR/bin/certbridge-agent.exe, OUT_DIR/bin/*_test.exe
+# OUT_DIR/certbridge-agent-<version>-x64.msi   (wixl; tools/windows/msi/)
 # OUT_DIR/wine        the Wine prefix the tests run in (tools/windows/wine-run.sh)
 #
 # Run the tests with `ctest --test-dir OUT_DIR -L windows` (tools/test.sh runs them through
