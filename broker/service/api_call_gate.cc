@@ -89,6 +89,7 @@ absl::Status ApiCallGate::CheckRates(const Caller& caller, absl::Duration* retry
                                          limits_.tenant_burst, now)
                             .first->second;
   if (absl::Duration wait = tenant.TryTake(now); wait > absl::ZeroDuration()) {
+    key.GiveBack();
     *retry_after = wait;
     return absl::ResourceExhaustedError(absl::StrCat(
         "the tenant is over its limit of ", limits_.tenant_calls_per_second,

@@ -36,6 +36,10 @@ class TokenBucket {
     return absl::Seconds((1 - tokens_) / rate_);
   }
 
+  // Puts back a token taken by TryTake, when the call it admitted was refused by another
+  // limit after all (so that limit, not this one, is what the caller is charged for).
+  void GiveBack() { tokens_ = std::min(burst_, tokens_ + 1); }
+
  private:
   const double rate_;
   const double burst_;

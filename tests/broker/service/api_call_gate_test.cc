@@ -123,5 +123,26 @@ TEST_F(ApiCallGateRateTest, KeyAndTenantRatesAreEnforcedWithARetryDelay) {
   EXPECT_EQ(gate.Admit("Bearer cbk.nope.nope").status().code(), absl::StatusCode::kUnauthenticated);
 }
 
+// A call the tenant's limit refuses used to spend the key's token too: the key then ran
+// dry and its caller was told the wrong limit, with the wrong delay.
+TEST_F(ApiCallGateRateTest, TenantRefusalDoesNotSpendTheKeysToken) {
+  ApiCallLimits limits;
+  limits.key_calls_per_second = 1;
+  limits.key_burst = 2;
+  limits.tenant_calls_per_second = 1;
+  limits.tenant_burst = 1;
+  ApiCallGate gate(&auth_, &pool_, &clock_, limits);
+  const std::string a = "Bearer " + key_a_.full_key;
+  EXPECT_TRUE(gate.Admit(a).ok());
+  for (int i = 0; i < 3; ++i) {
+    absl::Status refused = gate.Admit(a).status();
+    EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted);
+    EXPECT_NE(refused.message().find("the tenant is over its limit"), std::string::npos)
+        << "call " << i << ": " << refused;
+  }
+  clock_.Advance(absl::Seconds(1));
+  EXPECT_TRUE(gate.Admit(a).ok());
+}
+
 }  // namespace
 }  // namespace certbridge::broker
