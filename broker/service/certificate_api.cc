@@ -376,6 +376,21 @@ absl::StatusOr<CertificateRequestRecord> CertificateApi::Revoke(
         "request ", request->name, " is ", RequestStateName(request->state),
         "; only ISSUED certificates can be revoked"));
   }
+  if (absl::StartsWith(request->error_code, "REVOKE_") ||
+      absl::StartsWith(request->error_code, "AGENT_POLICY_")) {
+    // The outcome of an earlier revocation attempt: cleared, so that neither the caller
+    // waiting below nor a Watch client takes it for the answer to this one.
+    CertificateRequestRecord update = *request;
+    update.error_code.clear();
+    update.error_message.clear();
+    update.remedy.clear();
+    update.hresult = 0;
+    update.update_time = clock_->Now();
+    request = requests_->UpdateCertificateRequest(caller.tenant_id, request->name,
+                                                  {RequestState::kIssued}, update,
+                                                  /*fail_open_jobs=*/false);
+    if (!request.ok()) return request.status();
+  }
   JobRecord revoke;
   revoke.tenant_id = caller.tenant_id;
   revoke.request_name = request->name;

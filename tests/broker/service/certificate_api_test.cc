@@ -134,6 +134,28 @@ TEST_F(CertificateApiTest, OversizedFieldsAreRefusedByLength) {
   EXPECT_EQ(api_.Create(caller_, keygen).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+// The code of a failed earlier revocation stayed on the request, and the next Revoke call,
+// which waits for a REVOKE_* or AGENT_POLICY_* code, returned at once with that stale one.
+TEST_F(CertificateApiTest, RevokeClearsTheOutcomeOfAnEarlierAttempt) {
+  auto created = api_.Create(caller_, CsrRequest("revoke-twice"));
+  ASSERT_TRUE(created.ok()) << created.status();
+  CertificateRequestRecord issued = *created;
+  issued.state = RequestState::kIssued;
+  issued.serial_hex = "4F1C";
+  issued.error_code = "REVOKE_CA_REFUSED";
+  issued.error_message = "the CA refused the revocation";
+  ASSERT_TRUE(store_.UpdateCertificateRequest("t-1", issued.name, {RequestState::kQueued}, issued,
+                                              /*fail_open_jobs=*/true)
+                  .ok());
+  v1::RevokeCertificateRequest r;
+  r.set_name(issued.name);
+  auto revoking = api_.Revoke(caller_, r);
+  ASSERT_TRUE(revoking.ok()) << revoking.status();
+  EXPECT_EQ(revoking->state, RequestState::kIssued);
+  EXPECT_EQ(revoking->error_code, "");
+  EXPECT_EQ(store_.GetCertificateRequest("t-1", issued.name)->error_code, "");
+}
+
 TEST_F(CertificateApiTest, RevokeBySerialAcceptsEveryCommonSpellingAndBoundsIt) {
   v1::RevokeCertificateRequest r;
   r.set_ca_id("ca-1");
