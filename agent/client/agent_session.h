@@ -1,5 +1,5 @@
 // `certbridge-agent run`: the agent's one long-lived stream to the broker
-// (AgentService.Connect over mTLS, DESIGN.md section 3 "Connect"), kept open for as long as
+// (AgentService.Connect over mTLS, docs/architecture.md §4.2), kept open for as long as
 // the process runs.
 //
 // Per stream: Hello first; the broker answers AgentConfig (assigned CAs, heartbeat

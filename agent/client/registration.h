@@ -1,4 +1,4 @@
-// `certbridge-agent register`: device-code style registration (DESIGN.md section 3).
+// `certbridge-agent register`: device-code style registration (docs/architecture.md §4.1).
 //
 // Generates an EC P-256 key locally, sends only its CSR with the enrollment token
 // (AgentService.Register, no client certificate), prints the registration code and URL for

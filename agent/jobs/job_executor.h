@@ -1,6 +1,6 @@
 // JobExecutor: runs the broker's jobs (SUBMIT, RETRIEVE, REVOKE) against the CA on a
 // bounded pool of workers, journalling each one so that a restart never submits twice
-// (DESIGN.md sections 3 and 4).
+// (docs/architecture.md §4.3–4.7 and §5.3).
 //
 // Per job, on a worker:
 //   1. journal "started" (job_journal.h) — before the CA is called; then the agent's own

@@ -1,5 +1,5 @@
 // JobJournal: what the agent has started and finished, on disk, so that a job survives an
-// agent restart without being done twice (DESIGN.md section 4).
+// agent restart without being done twice (docs/architecture.md §5.3).
 //
 //   DIR/                0700 (state_dir/journal)
 //     <job_id>.job      0600  the Job (serialized certbridge.v1.Job), written BEFORE the CA

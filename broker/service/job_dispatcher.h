@@ -1,4 +1,4 @@
-// Hands READY jobs to connected agents (DESIGN.md section 4).
+// Hands READY jobs to connected agents (docs/architecture.md §5.1).
 //
 // Each live agent stream registers an AgentSlot: its connector, CA identity, assigned CAs
 // and credit window. The dispatcher claims jobs from the store for a slot whenever there

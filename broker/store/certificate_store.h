@@ -1,5 +1,5 @@
 // Certificate requests and the jobs that carry them to agents: the durable half of
-// CertificateService and the dispatcher (DESIGN.md sections 2 and 4).
+// CertificateService and the dispatcher (docs/architecture.md §3 and §5).
 //
 // PostgresStore and FakeStore implement this beside Store; the contract tests run the same
 // cases against both. Error codes and tenant isolation are as in store.h: another tenant's

@@ -1,4 +1,4 @@
-// Packaging a generated key for a device in key-generation mode (DESIGN.md section 3):
+// Packaging a generated key for a device in key-generation mode (docs/architecture.md §4.4):
 // the agent builds a password-protected PKCS#12 and envelopes the password (CMS) to the
 // tenant's delivery certificate, so the broker only ever relays ciphertext.
 //
