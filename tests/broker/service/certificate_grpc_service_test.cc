@@ -10,10 +10,13 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "broker/store/fake/fake_store.h"
 #include "common/clock.h"
+#include "common/pki/pki.h"
 
 namespace certbridge::broker {
 namespace {
@@ -39,8 +42,8 @@ class CertificateGrpcServiceTest : public ::testing::Test {
     builder.RegisterService(service_.get());
     server_ = builder.BuildAndStart();
     ASSERT_NE(server_, nullptr);
-    channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
-                                   grpc::InsecureChannelCredentials());
+    server_address_ = "127.0.0.1:" + std::to_string(port);
+    channel_ = grpc::CreateChannel(server_address_, grpc::InsecureChannelCredentials());
     stub_ = v1::CertificateService::NewStub(channel_);
   }
 
@@ -98,6 +101,7 @@ class CertificateGrpcServiceTest : public ::testing::Test {
   CertificateApi api_{&store_, &store_, &clock_, CertificateApiOptions()};
   std::unique_ptr<CertificateGrpcService> service_;
   std::unique_ptr<grpc::Server> server_;
+  std::string server_address_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::CertificateService::Stub> stub_;
   NewApiKey key_;
@@ -155,6 +159,85 @@ TEST_F(CertificateGrpcServiceTest, WatchStreamsPerTenantAreCapped) {
   for (auto& context : contexts) context->TryCancel();
   for (auto& r : readers) r->Finish();
   EXPECT_TRUE(WaitForWatchCount(0));
+}
+
+// A Watch from cursor 0 used to read the tenant's whole history into the broker's memory,
+// whether or not the client read it. Now it reads one batch, and the next only when the
+// client has taken it.
+TEST_F(CertificateGrpcServiceTest, WatchReadsTheHistoryOnlyAsFastAsTheClientTakesIt) {
+  StartServer({});
+  CertificateAuthorityRecord ca;
+  ca.ca_id = "ca-1";
+  ca.tenant_id = "t-1";
+  ca.host = "adcs01.corp.example";
+  ca.ca_name = "Corp Issuing CA";
+  ca.create_time = clock_.Now();
+  ASSERT_TRUE(store_.CreateCertificateAuthority(ca).ok());
+  Caller caller;
+  caller.tenant_id = "t-1";
+  caller.key_id = key_.key_id;
+  caller.scopes = {"certificates"};
+  auto key = pki::PrivateKey::Generate(pki::KeyType::kEcP256);
+  ASSERT_TRUE(key.ok());
+  auto csr = pki::CreateCsrPem(*key, {.subject = "CN=device"});
+  ASSERT_TRUE(csr.ok());
+  constexpr int kChanges = 2000;  // 20 batches of about 1 KiB events
+  for (int i = 0; i < kChanges; ++i) {
+    v1::CreateCertificateRequestRequest r;
+    r.set_request_id(absl::StrCat("history-", i));
+    r.set_ca_id("ca-1");
+    r.set_template_name("WebServer");
+    r.set_csr_pem(*csr);
+    ASSERT_TRUE(api_.Create(caller, r).ok());
+  }
+
+  // Store calls while the stream runs, once they have stopped for a while.
+  auto settled_calls = [this](int64_t since) {
+    int64_t last = -1;
+    const absl::Time deadline = absl::Now() + absl::Seconds(10);
+    while (absl::Now() < deadline) {
+      WaitForPool();
+      absl::SleepFor(absl::Milliseconds(300));  // no call for this long: the stream waits
+      const int64_t now = store_.call_count();
+      if (now == last) break;
+      last = now;
+    }
+    return last - since;
+  };
+
+  const int64_t before = store_.call_count();
+  grpc::ClientContext context;
+  context.AddMetadata("authorization", "Bearer " + key_.full_key);
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
+  v1::WatchCertificateRequestsRequest from_start;
+  from_start.set_cursor("0");
+  // A client whose transport takes no more than the application reads (no BDP growth of
+  // the window), like one whose TCP receive window is full.
+  grpc::ChannelArguments stingy;
+  stingy.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  stingy.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 64 * 1024);
+  auto stub = v1::CertificateService::NewStub(grpc::CreateCustomChannel(
+      server_address_, grpc::InsecureChannelCredentials(), stingy));
+  auto reader = stub->WatchCertificateRequests(&context, from_start);
+  ASSERT_TRUE(WaitForWatchCount(1));
+  const int64_t unread_calls = settled_calls(before);
+  // One or two batches fit in the transport's flow-control window; the history is 20.
+  EXPECT_LE(unread_calls, 6) << "store calls while the client read nothing";
+
+  v1::CertificateRequestEvent event;
+  int64_t previous = 0;
+  int received = 0;
+  while (received < kChanges && reader->Read(&event)) {
+    int64_t cursor = 0;
+    ASSERT_TRUE(absl::SimpleAtoi(event.cursor(), &cursor));
+    EXPECT_GT(cursor, previous);
+    previous = cursor;
+    ++received;
+  }
+  EXPECT_EQ(received, kChanges);
+  EXPECT_GE(store_.call_count() - before, kChanges / 100) << "one read per batch";
+  context.TryCancel();
+  reader->Finish();
 }
 
 }  // namespace
