@@ -1,16 +1,18 @@
-// certbridge-bench: the figures DESIGN.md section 8 asks for, measured in one run on one
+// certbridge-bench: the figures docs/architecture.md §8 asks for, measured in one run on one
 // machine against real processes (PostgreSQL, certbridge-broker, certbridge-agent,
 // adcs-emulator), started and torn down through the integration-test stack:
 //   1. the emulator's own raw issuing rate (CSRs submitted straight to it);
 //   2. end-to-end certificates/s through one broker and its agents, and broker-added
 //      latency (end-to-end quantiles minus raw quantiles);
-//   3. idle agent streams held by one broker and its RSS per stream;
+//   3. idle agent streams held by one broker: its RSS per stream, the time to accept them
+//      all, and end-to-end certificates issued while they are held;
 //   4. recovery: the broker is killed (SIGKILL) during a run and a new one is started on the
 //      same database and ports; time from the kill to the first certificate issued
 //      afterwards, and requests lost (must be 0).
 // It prints a table and exits 1 when any request failed, was lost or issued twice.
 // Usage and the meaning of every figure: docs/benchmarks.md.
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -44,6 +46,8 @@ ABSL_FLAG(int, concurrency, 8, "calls in flight at once");
 ABSL_FLAG(int, agents, 2, "certbridge-agent processes serving the CA");
 ABSL_FLAG(int, agent_window, 4, "each agent's --max-concurrent-jobs (its credit window)");
 ABSL_FLAG(int, idle_streams, 200, "idle agent streams opened to one broker (0 skips)");
+ABSL_FLAG(int, idle_threads, 4,
+          "threads that register the idle streams' connectors and open the streams");
 ABSL_FLAG(bool, recovery, true, "measure recovery after the broker is killed mid-run");
 ABSL_FLAG(int, flood_callers, 32, "callers of the flooding tenant in the noisy-neighbour run (0 skips)");
 ABSL_FLAG(int, quiet_calls, 300, "calls the quiet tenant times, alone and during the flood");
@@ -81,6 +85,15 @@ struct Figures {
   int idle_streams_ended_early = 0;  // disconnects the broker logged while they were open
   int64_t rss_before_kib = 0;
   int64_t rss_after_kib = 0;
+  int64_t bench_rss_kib = 0;          // the bench itself, holding the client ends
+  int64_t broker_open_files_limit = 0;
+  absl::Duration idle_registration;   // registering the idle streams' connectors
+  absl::Duration idle_accept;         // first Connect to the last stream's AgentConfig
+  // End to end again while the idle streams are held (the same --requests, no warm-up).
+  LoadResult during_idle;
+  int during_idle_requests = 0;
+  int during_idle_not_issued = 0;
+  int during_idle_duplicates = 0;
   bool recovery_measured = false;
   std::string recovery_skipped_reason;
   int recovery_requests = 0;
@@ -342,34 +355,55 @@ absl::Status MeasureRaw(const EmulatorProcessHandle& emulator, Figures& figures)
   return absl::OkStatus();
 }
 
-absl::Status MeasureEndToEnd(TestStack& stack, const BrokerProcess& broker, const Tenant& tenant,
-                             Figures& figures) {
-  const int n = absl::GetFlag(FLAGS_requests);
-  const int warmup = absl::GetFlag(FLAGS_warmup);
-  absl::StatusOr<std::vector<std::string>> csrs = MakeCsrs(n + warmup, "e2e");
+// `n` CreateCertificateRequest calls through the API port after `warmup` unmeasured ones,
+// with request ids starting with `label`.
+struct EndToEndRun {
+  LoadResult load;
+  int not_issued = 0;
+  int duplicates = 0;
+};
+
+absl::StatusOr<EndToEndRun> RunEndToEnd(TestStack& stack, const BrokerProcess& broker,
+                                        const Tenant& tenant, const std::string& label, int n,
+                                        int warmup) {
+  absl::StatusOr<std::vector<std::string>> csrs = MakeCsrs(n + warmup, label);
   if (!csrs.ok()) return csrs.status();
   const ClientConfig client{ReadFileOrEmpty(stack.pki("tls-ca.pem")), broker.api_address(),
                             tenant.key};
   auto stub = CertificateClient(client.tls_root_pem, client.address);
   const std::string run = absl::StrCat(absl::ToUnixNanos(absl::Now()));
   RunClosedLoop(warmup, absl::GetFlag(FLAGS_concurrency), [&](int i) {
-    return CreateUntilTerminal(*stub, client,
-                               CsrRequest(tenant, absl::StrCat("warm-", run, "-", i), (*csrs)[n + i]),
-                               absl::Seconds(120))
+    return CreateUntilTerminal(
+               *stub, client,
+               CsrRequest(tenant, absl::StrCat("warm-", label, "-", run, "-", i), (*csrs)[n + i]),
+               absl::Seconds(120))
         .error.empty();
   });
   IssuedLedger ledger;
-  figures.end_to_end = RunClosedLoop(n, absl::GetFlag(FLAGS_concurrency), [&](int i) {
+  EndToEndRun out;
+  out.load = RunClosedLoop(n, absl::GetFlag(FLAGS_concurrency), [&](int i) {
     Outcome outcome = CreateUntilTerminal(
-        *stub, client, CsrRequest(tenant, absl::StrCat("e2e-", run, "-", i), (*csrs)[i]),
+        *stub, client, CsrRequest(tenant, absl::StrCat(label, "-", run, "-", i), (*csrs)[i]),
         absl::Seconds(120));
     ledger.Record(i, outcome);
     return outcome.error.empty() && outcome.request.state() == CertificateRequest::ISSUED;
   });
-  figures.end_to_end_requests = n;
-  figures.end_to_end_not_issued = ledger.not_issued();
-  figures.end_to_end_duplicates = ledger.duplicates();
+  out.not_issued = ledger.not_issued();
+  out.duplicates = ledger.duplicates();
   ledger.PrintErrors();
+  return out;
+}
+
+absl::Status MeasureEndToEnd(TestStack& stack, const BrokerProcess& broker, const Tenant& tenant,
+                             Figures& figures) {
+  const int n = absl::GetFlag(FLAGS_requests);
+  absl::StatusOr<EndToEndRun> run =
+      RunEndToEnd(stack, broker, tenant, "e2e", n, absl::GetFlag(FLAGS_warmup));
+  if (!run.ok()) return run.status();
+  figures.end_to_end = std::move(run->load);
+  figures.end_to_end_requests = n;
+  figures.end_to_end_not_issued = run->not_issued;
+  figures.end_to_end_duplicates = run->duplicates;
   return absl::OkStatus();
 }
 
@@ -442,79 +476,150 @@ grpc::Status RetryWhileRateLimited(const std::function<grpc::Status()>& call) {
   }
 }
 
-// `count` connectors registered, approved and issued their certificates through the API,
-// as agents and an admin would, without agent processes: the broker allows one live stream
-// per connector, so each idle stream needs a connector of its own.
+// One connector registered, approved and issued its certificate through the API, as an
+// agent and an admin would, without an agent process.
+absl::StatusOr<ConnectorCredentials> RegisterConnector(v1::AdminService::Stub& admin,
+                                                       v1::AgentService::Stub& agents,
+                                                       const Tenant& tenant, int index) {
+  v1::CreateEnrollmentTokenResponse token;
+  grpc::Status s = RetryWhileRateLimited([&] {
+    return admin.CreateEnrollmentToken(CallContext(tenant.key).get(), {}, &token);
+  });
+  if (!s.ok()) return absl::InternalError("CreateEnrollmentToken: " + s.error_message());
+  absl::StatusOr<pki::PrivateKey> key = pki::PrivateKey::Generate(pki::KeyType::kEcP256);
+  if (!key.ok()) return key.status();
+  absl::StatusOr<std::string> csr = pki::CreateCsrPem(*key, {.subject = "CN=bench agent"});
+  if (!csr.ok()) return csr.status();
+  v1::RegisterRequest register_request;
+  register_request.set_enrollment_token(token.token());
+  register_request.set_csr_pem(*csr);
+  register_request.set_host(absl::StrCat("idle-", index, ".bench.example"));
+  register_request.set_os("linux");
+  register_request.set_agent_version("certbridge-bench");
+  register_request.set_ca_identity(kIdentity);
+  v1::RegisterResponse registered;
+  s = agents.Register(CallContext("").get(), register_request, &registered);
+  if (!s.ok()) return absl::InternalError("Register: " + s.error_message());
+  v1::ApproveConnectorRequest approve;
+  approve.set_registration_code(registered.registration_code());
+  v1::Connector connector;
+  s = RetryWhileRateLimited([&] {
+    return admin.ApproveConnector(CallContext(tenant.key).get(), approve, &connector);
+  });
+  if (!s.ok()) return absl::InternalError("ApproveConnector: " + s.error_message());
+  v1::GetRegistrationRequest poll;
+  poll.set_connector_id(registered.connector_id());
+  poll.set_poll_secret(registered.poll_secret());
+  poll.set_wait_seconds(1);
+  v1::GetRegistrationResponse approved;
+  s = agents.GetRegistration(CallContext("").get(), poll, &approved);
+  if (!s.ok() || approved.certificate_chain_pem().empty()) {
+    return absl::InternalError("GetRegistration: no certificate: " + s.error_message());
+  }
+  return ConnectorCredentials{approved.certificate_chain_pem(), key->ToPem()};
+}
+
+// `count` connectors, registered by --idle_threads threads: the broker allows one live
+// stream per connector, so each idle stream needs a connector of its own.
 absl::StatusOr<std::vector<ConnectorCredentials>> RegisterConnectors(TestStack& stack,
                                                                      const BrokerProcess& broker,
                                                                      const Tenant& tenant,
                                                                      int count) {
-  auto admin = stack.AdminStub(broker);
-  auto agents = stack.AgentStub(broker);
-  std::vector<ConnectorCredentials> out;
-  for (int i = 0; i < count; ++i) {
-    v1::CreateEnrollmentTokenResponse token;
-    grpc::Status s = RetryWhileRateLimited([&] {
-      return admin->CreateEnrollmentToken(CallContext(tenant.key).get(), {}, &token);
-    });
-    if (!s.ok()) return absl::InternalError("CreateEnrollmentToken: " + s.error_message());
-    absl::StatusOr<pki::PrivateKey> key = pki::PrivateKey::Generate(pki::KeyType::kEcP256);
-    if (!key.ok()) return key.status();
-    absl::StatusOr<std::string> csr = pki::CreateCsrPem(*key, {.subject = "CN=bench agent"});
-    if (!csr.ok()) return csr.status();
-    v1::RegisterRequest register_request;
-    register_request.set_enrollment_token(token.token());
-    register_request.set_csr_pem(*csr);
-    register_request.set_host(absl::StrCat("idle-", i, ".bench.example"));
-    register_request.set_os("linux");
-    register_request.set_agent_version("certbridge-bench");
-    register_request.set_ca_identity(kIdentity);
-    v1::RegisterResponse registered;
-    s = agents->Register(CallContext("").get(), register_request, &registered);
-    if (!s.ok()) return absl::InternalError("Register: " + s.error_message());
-    v1::ApproveConnectorRequest approve;
-    approve.set_registration_code(registered.registration_code());
-    v1::Connector connector;
-    s = RetryWhileRateLimited([&] {
-      return admin->ApproveConnector(CallContext(tenant.key).get(), approve, &connector);
-    });
-    if (!s.ok()) return absl::InternalError("ApproveConnector: " + s.error_message());
-    v1::GetRegistrationRequest poll;
-    poll.set_connector_id(registered.connector_id());
-    poll.set_poll_secret(registered.poll_secret());
-    poll.set_wait_seconds(1);
-    v1::GetRegistrationResponse approved;
-    s = agents->GetRegistration(CallContext("").get(), poll, &approved);
-    if (!s.ok() || approved.certificate_chain_pem().empty()) {
-      return absl::InternalError("GetRegistration: no certificate: " + s.error_message());
+  const int threads = std::max(1, absl::GetFlag(FLAGS_idle_threads));
+  std::vector<std::unique_ptr<v1::AdminService::Stub>> admins;
+  std::vector<std::unique_ptr<v1::AgentService::Stub>> agents;
+  for (int t = 0; t < threads; ++t) {
+    admins.push_back(stack.AdminStub(broker));
+    agents.push_back(stack.AgentStub(broker));
+  }
+  std::vector<ConnectorCredentials> out(count);
+  std::atomic<int> next_stub{0};
+  absl::Mutex mu;
+  absl::Status first_error;
+  const LoadResult load = RunClosedLoop(count, threads, [&](int i) {
+    const int stub = next_stub.fetch_add(1) % threads;
+    absl::StatusOr<ConnectorCredentials> c =
+        RegisterConnector(*admins[stub], *agents[stub], tenant, i);
+    if (!c.ok()) {
+      absl::MutexLock lock(&mu);
+      if (first_error.ok()) first_error = c.status();
+      return false;
     }
-    out.push_back({approved.certificate_chain_pem(), key->ToPem()});
+    out[i] = *std::move(c);
+    return true;
+  });
+  if (load.failures > 0) {
+    return absl::Status(first_error.code(), absl::StrCat(load.failures, " of ", count,
+                                                         " registrations failed, the first: ",
+                                                         first_error.message()));
   }
   return out;
 }
 
+// "Max open files" (soft) of a process, from /proc/<pid>/limits; -1 if unreadable.
+int64_t OpenFilesLimit(pid_t pid) {
+  for (absl::string_view line :
+       absl::StrSplit(ReadFileOrEmpty(absl::StrCat("/proc/", pid, "/limits")), '\n')) {
+    if (absl::ConsumePrefix(&line, "Max open files")) {
+      std::vector<absl::string_view> fields = absl::StrSplit(line, ' ', absl::SkipEmpty());
+      int64_t soft = 0;
+      if (!fields.empty() && absl::SimpleAtoi(fields[0], &soft)) return soft;
+      if (!fields.empty() && fields[0] == "unlimited") return INT64_MAX;
+    }
+  }
+  return -1;
+}
+
+// Descriptors a process needs besides one per stream (listeners, PostgreSQL, agents, logs).
+constexpr int kSpareFiles = 512;
+
 // S idle streams, each of a connector of its own and on its own channel (a unique channel
-// argument keeps gRPC from sharing one connection), each past Hello and its AgentConfig.
+// argument keeps gRPC from sharing one connection), each past Hello and its AgentConfig,
+// opened by --idle_threads threads; then the end-to-end run again while they are held.
 absl::Status MeasureIdleStreams(TestStack& stack, const BrokerProcess& broker,
                                 const Tenant& tenant, Figures& figures) {
   const int count = absl::GetFlag(FLAGS_idle_streams);
+  // The broker inherited the limit main() raised; each stream is one descriptor there and
+  // one here.
+  figures.broker_open_files_limit = OpenFilesLimit(broker.process->pid());
+  const int64_t own_limit = OpenFilesLimit(getpid());
+  if (figures.broker_open_files_limit < count + kSpareFiles || own_limit < count + kSpareFiles) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "--idle_streams=", count, " needs about ", count + kSpareFiles,
+        " open files in the bench and in the broker; their limits are ", own_limit, " and ",
+        figures.broker_open_files_limit, ": raise the hard limit (ulimit -Hn) or open fewer"));
+  }
+  const absl::Time registration_start = absl::Now();
   absl::StatusOr<std::vector<ConnectorCredentials>> connectors =
       RegisterConnectors(stack, broker, tenant, count);
   if (!connectors.ok()) return connectors.status();
+  figures.idle_registration = absl::Now() - registration_start;
+  std::fprintf(stderr, "  registered %d connectors in %.1f s; opening the streams\n", count,
+               absl::ToDoubleSeconds(figures.idle_registration));
+
   struct IdleStream {
     std::unique_ptr<v1::AgentService::Stub> stub;
     std::unique_ptr<grpc::ClientContext> context;
     std::unique_ptr<grpc::ClientReaderWriter<v1::AgentMessage, v1::BrokerMessage>> stream;
   };
-  std::vector<IdleStream> streams;
+  std::vector<IdleStream> streams(count);
+  const std::string tls_root = ReadFileOrEmpty(stack.pki("tls-ca.pem"));
   figures.rss_before_kib = RssKib(broker.process->pid());
   const int disconnects_before = CountDisconnects(*broker.process);
-  absl::Status result = absl::OkStatus();
-  for (int i = 0; i < count; ++i) {
-    IdleStream s;
-    s.stub = stack.AgentStub(broker, (*connectors)[i].chain_pem, (*connectors)[i].key_pem);
+  absl::Mutex mu;
+  absl::Status first_error;
+  const LoadResult opened = RunClosedLoop(count, absl::GetFlag(FLAGS_idle_threads), [&](int i) {
+    IdleStream& s = streams[i];
+    grpc::SslCredentialsOptions tls;
+    tls.pem_root_certs = tls_root;
+    tls.pem_cert_chain = (*connectors)[i].chain_pem;
+    tls.pem_private_key = (*connectors)[i].key_pem;
+    grpc::ChannelArguments args;
+    args.SetInt("certbridge.bench.idle_stream", i);  // a connection of its own
+    s.stub = v1::AgentService::NewStub(
+        grpc::CreateCustomChannel(broker.agent_address(), grpc::SslCredentials(tls), args));
     s.context = std::make_unique<grpc::ClientContext>();
-    s.context->set_deadline(absl::ToChronoTime(absl::Now() + absl::Minutes(10)));
+    s.context->set_deadline(absl::ToChronoTime(absl::Now() + absl::Hours(1)));
     s.stream = s.stub->Connect(s.context.get());
     v1::AgentMessage hello;
     hello.mutable_hello()->set_agent_version("certbridge-bench");
@@ -522,20 +627,43 @@ absl::Status MeasureIdleStreams(TestStack& stack, const BrokerProcess& broker,
     hello.mutable_hello()->set_os("linux");
     hello.mutable_hello()->set_ca_identity(kIdentity);
     v1::BrokerMessage config;
-    if (!s.stream->Write(hello) || !s.stream->Read(&config) || !config.has_config()) {
-      grpc::Status end = s.stream->Finish();
-      result = absl::UnavailableError(absl::StrCat("idle stream ", i, " got no AgentConfig: ",
-                                                   end.error_message()));
-      break;
+    if (s.stream->Write(hello) && s.stream->Read(&config) && config.has_config()) return true;
+    grpc::Status end = s.stream->Finish();
+    s.stream.reset();
+    absl::MutexLock lock(&mu);
+    if (first_error.ok()) {
+      first_error = absl::UnavailableError(
+          absl::StrCat("idle stream ", i, " got no AgentConfig: ", end.error_message()));
     }
-    streams.push_back(std::move(s));
-  }
-  figures.idle_streams_open = static_cast<int>(streams.size());
+    return false;
+  });
+  figures.idle_accept = opened.wall;
+  figures.idle_streams_open = count - opened.failures;
   figures.rss_after_kib = RssKib(broker.process->pid());
+  figures.bench_rss_kib = RssKib(getpid());
+  std::fprintf(stderr, "  %d streams open in %.1f s; end to end while they are held\n",
+               figures.idle_streams_open, absl::ToDoubleSeconds(figures.idle_accept));
+  absl::Status result = first_error;
+  if (result.ok()) {
+    const int n = absl::GetFlag(FLAGS_requests);
+    absl::StatusOr<EndToEndRun> run = RunEndToEnd(stack, broker, tenant, "idle", n, 0);
+    if (!run.ok()) {
+      result = run.status();
+    } else {
+      figures.during_idle = std::move(run->load);
+      figures.during_idle_requests = n;
+      figures.during_idle_not_issued = run->not_issued;
+      figures.during_idle_duplicates = run->duplicates;
+    }
+  }
   figures.idle_streams_ended_early = CountDisconnects(*broker.process) - disconnects_before;
   figures.idle_measured = result.ok();
-  for (IdleStream& s : streams) s.context->TryCancel();
-  for (IdleStream& s : streams) (void)s.stream->Finish();
+  for (IdleStream& s : streams) {
+    if (s.stream != nullptr) s.context->TryCancel();
+  }
+  for (IdleStream& s : streams) {
+    if (s.stream != nullptr) (void)s.stream->Finish();
+  }
   return result;
 }
 
@@ -648,6 +776,22 @@ void PrintTable(const Figures& f, const std::string& load_at_start) {
                                         ? static_cast<double>(f.rss_after_kib - f.rss_before_kib) /
                                               f.idle_streams_open
                                         : 0.0));
+    row("idle streams: time to accept all / per second",
+        absl::StrFormat("%.1f s / %.0f", absl::ToDoubleSeconds(f.idle_accept),
+                        f.idle_streams_open / std::max(1e-9, absl::ToDoubleSeconds(f.idle_accept))));
+    row("idle streams: connectors registered in",
+        absl::StrFormat("%.1f s (%d threads)", absl::ToDoubleSeconds(f.idle_registration),
+                        absl::GetFlag(FLAGS_idle_threads)));
+    row("idle streams: broker open-files limit / bench RSS",
+        absl::StrCat(f.broker_open_files_limit, " / ", f.bench_rss_kib, " KiB"));
+    row("idle streams held: end-to-end certificates/s",
+        absl::StrFormat("%.1f", f.during_idle.per_second()));
+    row("idle streams held: end-to-end p50 / p99",
+        Ms(Quantile(f.during_idle.latencies, 0.5)) + " / " +
+            Ms(Quantile(f.during_idle.latencies, 0.99)));
+    row("idle streams held: requests / not issued / duplicates",
+        absl::StrCat(f.during_idle_requests, " / ", f.during_idle_not_issued, " / ",
+                     f.during_idle_duplicates));
   } else {
     row("idle streams", "not measured");
   }
@@ -785,7 +929,9 @@ int Run() {
     figures.recovery_skipped_reason = "--recovery=false";
   }
   PrintTable(figures, load_at_start);
-  const bool failed = figures.end_to_end_not_issued > 0 || figures.idle_streams_ended_early > 0 || figures.end_to_end_duplicates > 0 ||
+  const bool failed = figures.end_to_end_not_issued > 0 || figures.idle_streams_ended_early > 0 ||
+                      figures.end_to_end_duplicates > 0 || figures.during_idle_not_issued > 0 ||
+                      figures.during_idle_duplicates > 0 ||
                       figures.raw.failures > 0 || figures.recovery_lost > 0 ||
                       figures.recovery_duplicates > 0 || !recovery_ok;
   if (failed) std::printf("\nFAILED: a request was not issued, was lost or was issued twice\n");
@@ -803,6 +949,19 @@ void StopProcessGroup(int) {
   ::signal(SIGTERM, SIG_DFL);
   ::kill(0, SIGTERM);
 }
+
+// Each idle stream is a descriptor here and one in the broker, and 10,000 of them exceed
+// the usual soft limit of 1,024: raise ours to the hard limit before any child starts, so
+// that the broker (and everything else the stack forks) inherits it.
+void RaiseOpenFilesLimit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  rlim_t wanted = limit.rlim_max;
+  if (wanted == RLIM_INFINITY) wanted = 1 << 20;  // the kernel's usual nr_open
+  if (limit.rlim_cur >= wanted) return;
+  limit.rlim_cur = wanted;
+  if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) std::perror("certbridge-bench: setrlimit");
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -811,5 +970,6 @@ int main(int argc, char** argv) {
   (void)::setpgid(0, 0);
   ::signal(SIGINT, StopProcessGroup);
   ::signal(SIGTERM, StopProcessGroup);
+  RaiseOpenFilesLimit();
   return certbridge::bench::Run();
 }
