@@ -11,11 +11,11 @@
 #      source, and leaves the state dir (docs/windows.md: uninstall keeps the registration).
 # Registered in ctest by tools/windows/msi/msi.cmake (label "windows").
 #
-#   tools/windows/msi/msi-test.sh WINEPREFIX_DIR MSI AGENT_EXE
+#   tools/windows/msi/msi-test.sh WINEPREFIX_PARENT MSI AGENT_EXE   (prefix: PARENT/run-<pid>)
 set -euo pipefail
-wineprefix="${1:?usage: $0 WINEPREFIX_DIR MSI AGENT_EXE}"
-msi="${2:?usage: $0 WINEPREFIX_DIR MSI AGENT_EXE}"
-agent_exe="${3:?usage: $0 WINEPREFIX_DIR MSI AGENT_EXE}"
+wineprefix="${1:?usage: $0 WINEPREFIX_PARENT MSI AGENT_EXE}"
+msi="${2:?usage: $0 WINEPREFIX_PARENT MSI AGENT_EXE}"
+agent_exe="${3:?usage: $0 WINEPREFIX_PARENT MSI AGENT_EXE}"
 here="$(cd "$(dirname "$0")" && pwd)"
 wine() { timeout 120 "${here}/../wine-run.sh" "${wineprefix}" "$@"; }
 fail() {
@@ -30,15 +30,27 @@ service_value() {  # the named value of the service's registry key, e.g. ImagePa
     sed -n "s/^ *$1 *REG_[A-Z_]* *//p" | tr -d '\r'
 }
 
-# A fresh prefix each run: the install starts from a machine that never saw certbridge.
+# A fresh prefix for each run, of its own (two runs of the build's tests at once must not
+# share one): the install starts from a machine that never saw certbridge. Removed when the
+# test passes, kept for a look when it fails.
+mkdir -p "${wineprefix}"
+wineprefix="$(cd "${wineprefix}" && pwd)/run-$$"
 rm -rf "${wineprefix}" "${wineprefix}.lock"
 mkdir -p "${wineprefix}"
-wineprefix="$(cd "${wineprefix}" && pwd)"
 wine cmd /c exit 0 >/dev/null  # boots the prefix (wine-run.sh)
 cp "${msi}" "${wineprefix}/drive_c/certbridge-agent.msi"
 # One wineserver (and services.exe) for the whole test; see tools/windows/service-test.sh.
 WINEPREFIX="${wineprefix}" wineserver -p 300 2>/dev/null || true
-trap 'WINEPREFIX="${wineprefix}" wineserver -k 2>/dev/null || true' EXIT
+passed=0
+finish() {
+  WINEPREFIX="${wineprefix}" wineserver -k 2>/dev/null || true
+  if [ "${passed}" = 1 ]; then
+    rm -rf "${wineprefix}" "${wineprefix}.lock"
+  else
+    echo "msi-test: Wine prefix kept in ${wineprefix}" >&2
+  fi
+}
+trap finish EXIT
 
 program_files="${wineprefix}/drive_c/Program Files/certbridge"
 state_dir="${wineprefix}/drive_c/ProgramData/certbridge-agent"
@@ -98,4 +110,5 @@ fi
 [ ! -e "${program_files}/certbridge-agent.exe" ] || fail "certbridge-agent.exe left after uninstall"
 if wine reg query "${event_source}" >/dev/null 2>&1; then fail "event log source left"; fi
 [ -f "${state_dir}/agent.key" ] || fail "uninstall removed the state dir (it keeps it)"
+passed=1
 echo "msi-test: install (files, service, event source), service from ProgramData with DPAPI key, uninstall: OK"
