@@ -110,12 +110,12 @@ ABSL_FLAG(int, max_queued_calls_per_api_key, 256,
 ABSL_FLAG(absl::Duration, sweep_interval, absl::Seconds(2),
           "period of the safety-net sweep (expired leases, overdue requests, lost wake-ups)");
 ABSL_FLAG(absl::Duration, max_connection_age, absl::Minutes(30),
-          "a client connection (either port) older than this, +-10% jitter added by gRPC, is "
-          "told to go away (HTTP/2 GOAWAY), so that long-lived agent streams spread over "
-          "replicas added since they connected; 0: never (docs/kubernetes.md)");
+          "stream rebalancing: an agent stream older than this (+-10% jitter) is sent Drain "
+          "and reconnects, possibly to a replica added since; an API connection older than "
+          "this is sent an HTTP/2 GOAWAY; 0: never (docs/kubernetes.md)");
 ABSL_FLAG(absl::Duration, max_connection_age_grace, absl::Minutes(1),
-          "after --max_connection_age, how long calls still open on the old connection may "
-          "run before it is closed (an agent's stream then reconnects at once)");
+          "after a GOAWAY for age, how long calls still open on the old connection may run "
+          "before it is closed");
 
 namespace certbridge::broker {
 namespace {
@@ -186,14 +186,11 @@ void ConfigureServer(grpc::ServerBuilder& builder) {
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
 }
 
-// Rebalancing: a connection older than --max_connection_age gets a GOAWAY; new calls go
-// on a new connection, which the load balancer may send to another replica. An agent's
-// Connect stream never ends by itself, so it is cut when the grace runs out and the agent
-// reconnects at once (its backoff starts over after a long-lived stream). gRPC adds +-10%
-// jitter to the age itself (channel_idle_filter), so agents that connected together after
-// a restart do not all come back together.
-void ConfigureConnectionAge(grpc::ServerBuilder& builder) {
-  const absl::Duration age = absl::GetFlag(FLAGS_max_connection_age);
+// Rebalancing (docs/kubernetes.md). A connection older than `age` gets a GOAWAY; new calls go
+// on a new connection, which the load balancer may send to another replica; calls still
+// open are cut after --max_connection_age_grace. gRPC adds +-10% jitter to the age
+// (channel_idle_filter), so clients that connected together do not all leave together.
+void ConfigureConnectionAge(grpc::ServerBuilder& builder, absl::Duration age) {
   if (age <= absl::ZeroDuration() || age == absl::InfiniteDuration()) return;
   builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS,
                              static_cast<int>(std::min<int64_t>(
@@ -300,6 +297,9 @@ int Run() {
   agent_limits.max_registration_polls = absl::GetFlag(FLAGS_max_registration_polls);
   agent_limits.max_registration_polls_per_source =
       absl::GetFlag(FLAGS_max_registration_polls_per_source);
+  if (absl::GetFlag(FLAGS_max_connection_age) > absl::ZeroDuration()) {
+    agent_limits.max_stream_age = absl::GetFlag(FLAGS_max_connection_age);
+  }
   AgentGrpcService agent_service(&agent_api, &dispatcher, &pool, &clock, replica_id,
                                  agent_limits);
 
@@ -361,7 +361,7 @@ int Run() {
   int api_port = 0;
   grpc::ServerBuilder api_builder;
   ConfigureServer(api_builder);
-  ConfigureConnectionAge(api_builder);
+  ConfigureConnectionAge(api_builder, absl::GetFlag(FLAGS_max_connection_age));
   api_builder.AddListeningPort(absl::GetFlag(FLAGS_api_listen), grpc::SslServerCredentials(api_tls),
                                &api_port);
   api_builder.RegisterService(&admin_service);
@@ -380,7 +380,10 @@ int Run() {
   agent_tls.pem_root_certs = *ca_cert;
   int agent_port = 0;
   ConfigureServer(agent_builder);
-  ConfigureConnectionAge(agent_builder);
+  // Agent streams are aged out by the service itself (AgentServiceLimits::max_stream_age),
+  // with a Drain the agent understands; the transport's GOAWAY, at twice the age, is only
+  // the backstop for a client that ignores Drain.
+  ConfigureConnectionAge(agent_builder, 2 * absl::GetFlag(FLAGS_max_connection_age));
   agent_builder.AddListeningPort(absl::GetFlag(FLAGS_agent_listen),
                                  grpc::SslServerCredentials(agent_tls), &agent_port);
   agent_builder.RegisterService(&agent_service);

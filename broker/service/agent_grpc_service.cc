@@ -81,12 +81,19 @@ class AgentGrpcService::ConnectStream final
     Send(std::move(message));
   }
 
-  void Drain(int reconnect_after_ms) {
+  // Tells the agent to reconnect after `reconnect_after_ms` and ends the stream; `why`
+  // becomes the status message.
+  void Drain(int reconnect_after_ms, absl::string_view why) {
     v1::BrokerMessage message;
     message.mutable_drain()->set_reconnect_after_ms(reconnect_after_ms);
     Send(std::move(message));
-    End(grpc::Status(grpc::StatusCode::UNAVAILABLE, "broker is shutting down; reconnect"));
+    End(grpc::Status(grpc::StatusCode::UNAVAILABLE, std::string(why)));
   }
+
+  absl::Time connect_time() const { return connect_time_; }
+  // When the stream is aged out (AgentServiceLimits::max_stream_age). Read and written
+  // only under service_->mu_, from AddStream on.
+  absl::Time age_out_time = absl::InfiniteFuture();
 
   // A newer stream of the same connector, from `newest_peer`, connected to this replica.
   // REQUIRES: service_->mu_ held (the stream is registered, so not yet freed).
@@ -401,7 +408,26 @@ void AgentGrpcService::Drain(int reconnect_after_ms) {
   absl::MutexLock lock(&mu_);
   draining_ = true;
   for (auto& [id, poll] : polls_) poll->Evaluate(/*force_answer=*/true);
-  for (auto& [id, stream] : streams_) stream->Drain(reconnect_after_ms);
+  for (auto& [id, stream] : streams_) {
+    stream->Drain(reconnect_after_ms, "broker is shutting down; reconnect");
+  }
+}
+
+void AgentGrpcService::DrainAgedStreamsLocked() {
+  if (draining_) return;
+  const absl::Time now = clock_->Now();
+  for (auto& [id, stream] : streams_) {
+    if (stream->age_out_time > now) continue;
+    stream->age_out_time = absl::InfiniteFuture();  // once
+    const int reconnect_after_ms = absl::Uniform(random_, 0, 1000);
+    LogInfo("agent.stream_aged_out",
+            {{"connector_id", id}, {"peer", stream->peer()},
+             {"age_s", absl::StrCat(absl::ToInt64Seconds(now - stream->connect_time()))},
+             {"reconnect_after_ms", absl::StrCat(reconnect_after_ms)}});
+    stream->Drain(reconnect_after_ms,
+                  "the stream reached the broker's --max_connection_age; reconnect, possibly "
+                  "to another replica");
+  }
 }
 
 size_t AgentGrpcService::StreamCount() const {
@@ -411,6 +437,12 @@ size_t AgentGrpcService::StreamCount() const {
 
 void AgentGrpcService::AddStream(const std::string& connector_id, ConnectStream* stream) {
   absl::MutexLock lock(&mu_);
+  if (limits_.max_stream_age != absl::InfiniteDuration()) {
+    // +-10%, as gRPC jitters GRPC_ARG_MAX_CONNECTION_AGE_MS: agents that connected
+    // together (after a restart) do not all move together.
+    stream->age_out_time =
+        stream->connect_time() + limits_.max_stream_age * absl::Uniform(random_, 0.9, 1.1);
+  }
   streams_.emplace(connector_id, stream);
 }
 
@@ -468,6 +500,7 @@ void AgentGrpcService::TickerLoop() {
     for (auto& [id, poll] : polls_) {
       if (safety_net || poll->deadline() <= now) poll->Evaluate(false);
     }
+    DrainAgedStreamsLocked();
   }
 }
 

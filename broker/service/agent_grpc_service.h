@@ -19,6 +19,7 @@
 #include <string>
 #include <thread>
 
+#include "absl/random/random.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "broker/service/agent_api.h"
@@ -36,6 +37,11 @@ struct AgentServiceLimits {
   // more are refused with RESOURCE_EXHAUSTED (agents poll again after a pause).
   int max_registration_polls = 2000;
   int max_registration_polls_per_source = 32;
+  // Stream rebalancing: a Connect stream older than this, with +-10% jitter per stream, is
+  // sent Drain (reconnect after a random 0-1 s) and ended, so that the agent reconnects on
+  // a new connection, which the load balancer may place on another replica (a replica
+  // added since). InfiniteDuration: streams are never aged out.
+  absl::Duration max_stream_age = absl::InfiniteDuration();
 };
 
 class AgentGrpcService final : public v1::AgentService::CallbackService, public ConnectorEvents {
@@ -78,6 +84,8 @@ class AgentGrpcService final : public v1::AgentService::CallbackService, public 
   void EndOlderStreams(const std::string& connector_id, ConnectStream* newest);
   void RemovePoll(const std::string& connector_id, const std::string& source,
                   RegistrationPoll* poll);
+  // Drains the streams older than their (jittered) limits_.max_stream_age.
+  void DrainAgedStreamsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void TickerLoop();
 
   AgentApi* api_;
@@ -93,6 +101,8 @@ class AgentGrpcService final : public v1::AgentService::CallbackService, public 
   // Open polls by source address (PeerHost); entries at zero are erased.
   std::map<std::string, int> polls_per_source_ ABSL_GUARDED_BY(mu_);
   bool draining_ ABSL_GUARDED_BY(mu_) = false;
+  // Jitter for limits_.max_stream_age and the reconnect delay of an aged-out stream.
+  absl::BitGen random_ ABSL_GUARDED_BY(mu_);
 
   absl::Notification stop_ticker_;
   std::thread ticker_;

@@ -4,9 +4,10 @@
 // one address per port, haproxy's. One test, in phases:
 //   1. scale-out: the agents connect while only replica 1 is in the agent backend; replicas
 //      2 and 3 are then enabled (as Kubernetes adds a Ready pod to a Service). Streams must
-//      spread by themselves: --max_connection_age (short here) makes each replica GOAWAY
-//      its old connections, the agent reconnects and haproxy's leastconn places it. With
-//      --max_connection_age=0 every stream stays on replica 1 and this phase fails;
+//      spread by themselves: --max_connection_age (short here) makes each replica send Drain
+//      on streams that reached it, the agent reconnects on a new connection and haproxy's
+//      leastconn places it. With --max_connection_age=0 every stream stays on replica 1
+//      and this phase fails;
 //   2. SIGTERM to the replica holding the most streams, under load: calls waiting on it
 //      (CreateCertificateRequest with wait_timeout, for a CA no agent serves) are answered
 //      OK, it exits 0, and its agents are on the other replicas within seconds;
@@ -505,9 +506,24 @@ TEST_F(LoadBalancerTest, StreamsSpreadAndEveryRequestIssuesOnceThroughSigtermAnd
         kRebalanceDeadline);
     ASSERT_TRUE(spread) << "streams did not spread over the replicas in " << kRebalanceDeadline
                         << ": " << DistributionText(d);
+    // Moved by the broker's Drain at the stream's age, not cut by the transport's backstop.
+    int aged_out = 0, drains_seen = 0;
+    for (BrokerProcess& b : brokers_) {
+      for (absl::string_view line : absl::StrSplit(b.process->Log(), '\n')) {
+        aged_out += absl::StrContains(line, "\"agent.stream_aged_out\"") ? 1 : 0;
+      }
+    }
+    for (auto& agent : agents_) {
+      for (absl::string_view line : absl::StrSplit(agent->Log(), '\n')) {
+        drains_seen += absl::StrContains(line, "\"agent.drain_requested\"") ? 1 : 0;
+      }
+    }
+    EXPECT_GE(aged_out, 1) << "no broker logged agent.stream_aged_out";
+    EXPECT_GE(drains_seen, 1) << "no agent logged agent.drain_requested";
     summary << "scale-out 1 -> " << kReplicas << " replicas: every replica holds streams after "
             << Seconds(absl::Now() - start) << " (agents per replica " << DistributionText(d)
-            << ")\n";
+            << "); " << aged_out << " streams aged out with Drain, " << drains_seen
+            << " Drains seen by agents\n";
   }
 
   StartCallers();
