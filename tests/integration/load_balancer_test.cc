@@ -534,6 +534,9 @@ TEST_F(LoadBalancerTest, StreamsSpreadAndEveryRequestIssuesOnceThroughSigtermAnd
   {
     const size_t victim = Busiest();
     const int victim_agents = Distribution()[victim];
+    // A fresh connection: the API port's GOAWAY for age (4 s + 1 s grace here) must not
+    // be what ends these calls; the time to SIGTERM is in the failure message.
+    const absl::Time held_start = absl::Now();
     auto stub = StubFor(brokers_[victim].api_address());
     std::vector<grpc::Status> held_status(kHeldCalls);
     std::vector<CertificateRequest> held(kHeldCalls);
@@ -567,9 +570,10 @@ TEST_F(LoadBalancerTest, StreamsSpreadAndEveryRequestIssuesOnceThroughSigtermAnd
     for (std::thread& t : held_calls) t.join();
     const absl::Duration held_answered = absl::Now() - term;
     for (int i = 0; i < kHeldCalls; ++i) {
-      EXPECT_TRUE(held_status[i].ok()) << "call waiting on the draining replica: "
-                                       << held_status[i].error_code() << " "
-                                       << held_status[i].error_message();
+      EXPECT_TRUE(held_status[i].ok())
+          << "call waiting on the draining replica: " << held_status[i].error_code() << " "
+          << held_status[i].error_message() << " (SIGTERM " << Seconds(term - held_start)
+          << " after the calls' connection was made)";
       EXPECT_EQ(held[i].state(), CertificateRequest::QUEUED);
     }
     EXPECT_LT(held_answered, absl::Seconds(5)) << "waiting calls were not answered at drain";
