@@ -7,15 +7,7 @@
 // locked until commit), which makes change_seq order commit order within a tenant.
 //
 // Notifications: one pg_notify('certbridge_events', payload) per writing transaction,
-// sent in the COMMIT round trip. The payload is a list of records separated by \x1e,
-// each "tenant_id \x1f ca_id \x1f request_name \x1f change_seq" (\x1f between fields):
-//   ca_id non-empty        -> OnJobsReady(tenant_id, ca_id)
-//   change_seq non-empty   -> OnRequestChanged(tenant_id, request_name, change_seq);
-//                             request_name is empty when several requests of the tenant
-//                             were collapsed into one record to keep the payload small.
-// Connector changes (postgres_store.cc) are records "C \x1f tenant_id \x1f connector_id"
-//                          -> OnConnectorChanged(tenant_id, connector_id).
-// Ids cannot hold control characters (record_validation.h), so the separators are safe.
+// sent in the COMMIT round trip; notify_payload.h defines the payload.
 #include <poll.h>
 #include <unistd.h>
 
@@ -32,6 +24,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "broker/store/postgres/notify_payload.h"
 #include "broker/store/postgres/pg_connection.h"
 #include "broker/store/postgres/postgres_store.h"
 #include "broker/store/postgres/postgres_store_internal.h"
@@ -48,8 +41,6 @@ using pg::Statement;
 using pg::TimeParam;
 
 constexpr char kChannel[] = "certbridge_events";
-// NOTIFY payloads must stay below 8000 bytes; far below keeps the commit cheap.
-constexpr size_t kMaxPayload = 4000;
 // The first key of the two-key advisory locks ClaimJobs takes per (tenant, CA); the
 // second is a hash. Fixed forever: every replica must use the same.
 constexpr int kClaimLockClass = 73121502;
@@ -469,71 +460,6 @@ absl::Status JobNotFound(int64_t job_id) {
   return absl::NotFoundError(absl::StrCat("job ", job_id, " not found"));
 }
 
-// ---- Notification payloads.
-
-struct Event {
-  std::string tenant_id;
-  std::string ca_id;         // non-empty: new READY work for this CA
-  std::string request_name;  // with change_seq > 0: this request changed
-  int64_t change_seq = 0;
-};
-
-struct ConnectorChange {
-  std::string tenant_id;
-  std::string connector_id;
-};
-
-std::string EncodeRecords(const std::vector<Event>& events) {
-  std::vector<std::string> records;
-  for (const Event& e : events) {
-    records.push_back(absl::StrCat(e.tenant_id, "\x1f", e.ca_id, "\x1f", e.request_name, "\x1f",
-                                   e.change_seq > 0 ? absl::StrCat(e.change_seq) : ""));
-  }
-  return absl::StrJoin(records, "\x1e");
-}
-
-// At most kMaxPayload bytes. Too many records: request changes collapse to one record
-// per tenant (empty name, newest change_seq), then records that still do not fit are
-// dropped (the dispatcher's sweep finds that work).
-std::string EncodePayload(const std::vector<Event>& events) {
-  std::string payload = EncodeRecords(events);
-  if (payload.size() <= kMaxPayload) return payload;
-  std::set<std::pair<std::string, std::string>> ready;
-  std::map<std::string, int64_t> changed;
-  for (const Event& e : events) {
-    if (!e.ca_id.empty()) ready.insert({e.tenant_id, e.ca_id});
-    if (e.change_seq > 0) changed[e.tenant_id] = std::max(changed[e.tenant_id], e.change_seq);
-  }
-  std::vector<Event> collapsed;
-  for (const auto& [tenant_id, seq] : changed) collapsed.push_back({tenant_id, "", "", seq});
-  for (const auto& [tenant_id, ca_id] : ready) collapsed.push_back({tenant_id, ca_id, "", 0});
-  payload.clear();
-  for (const Event& e : collapsed) {
-    std::string record = EncodeRecords({e});
-    if (payload.size() + record.size() + 1 > kMaxPayload) break;
-    if (!payload.empty()) payload += '\x1e';
-    payload += record;
-  }
-  return payload;
-}
-
-std::vector<Event> DecodePayload(absl::string_view payload,
-                                 std::vector<ConnectorChange>* connectors) {
-  std::vector<Event> events;
-  for (absl::string_view record : absl::StrSplit(payload, '\x1e', absl::SkipEmpty())) {
-    std::vector<absl::string_view> f = absl::StrSplit(record, '\x1f');
-    if (f.size() == 3 && f[0] == "C") {
-      connectors->push_back({std::string(f[1]), std::string(f[2])});
-      continue;
-    }
-    if (f.size() != 4) continue;  // not ours (a newer format, or a manual NOTIFY)
-    Event e{std::string(f[0]), std::string(f[1]), std::string(f[2]), 0};
-    if (!f[3].empty() && !absl::SimpleAtoi(f[3], &e.change_seq)) continue;
-    events.push_back(std::move(e));
-  }
-  return events;
-}
-
 // ---- Transactions that notify.
 
 // BEGIN (plus whatever `begin_sql` adds), fn(&events), then one round trip with the
@@ -541,7 +467,7 @@ std::vector<Event> DecodePayload(absl::string_view payload,
 template <typename Fn>
 absl::Status WriteTransaction(pg::Connection& conn, const std::string& begin_sql, Fn&& fn) {
   absl::Status status = conn.ExecScript("begin", begin_sql).status();
-  std::vector<Event> events;
+  std::vector<NotifyEvent> events;
   bool rollback = false;
   if (status.ok()) status = fn(&events, &rollback);
   if (!status.ok() || rollback) {
@@ -551,7 +477,7 @@ absl::Status WriteTransaction(pg::Connection& conn, const std::string& begin_sql
   }
   std::string commit = "COMMIT";
   if (!events.empty()) {
-    ASSIGN_OR_RETURN(std::string literal, conn.Literal(EncodePayload(events)));
+    ASSIGN_OR_RETURN(std::string literal, conn.Literal(EncodeNotifyPayload(events)));
     commit = absl::StrCat("SELECT pg_notify('", kChannel, "', ", literal, "); COMMIT");
   }
   status = conn.ExecScript("commit", commit).status();
@@ -653,7 +579,7 @@ absl::StatusOr<CreateRequestResult> PostgresStore::CreateCertificateRequest(
   ASSIGN_OR_RETURN(Lease conn, Acquire());
   CreateRequestResult result;
   RETURN_IF_ERROR(WriteTransaction(
-      *conn, "BEGIN", [&](std::vector<Event>* events, bool* rollback) -> absl::Status {
+      *conn, "BEGIN", [&](std::vector<NotifyEvent>* events, bool* rollback) -> absl::Status {
         absl::StatusOr<Rows> rows = conn->Exec(CreateRequestStatement().get(), params);
         if (absl::IsAlreadyExists(rows.status())) {
           return absl::AlreadyExistsError(
@@ -764,7 +690,7 @@ absl::StatusOr<CertificateRequestRecord> PostgresStore::UpdateCertificateRequest
   ASSIGN_OR_RETURN(Lease conn, Acquire());
   CertificateRequestRecord result;
   RETURN_IF_ERROR(WriteTransaction(
-      *conn, "BEGIN", [&](std::vector<Event>* events, bool*) -> absl::Status {
+      *conn, "BEGIN", [&](std::vector<NotifyEvent>* events, bool*) -> absl::Status {
         if (fail_open_jobs) RETURN_IF_ERROR(conn->Exec(kFailOpenJobs, {tenant_id, name}).status());
         ASSIGN_OR_RETURN(Rows rows, conn->Exec(UpdateRequestStatement().get(),
                                                UpdateRequestParams(tenant_id, name, update, from)));
@@ -788,7 +714,7 @@ absl::StatusOr<JobRecord> PostgresStore::AddJob(const JobRecord& job) {
   ASSIGN_OR_RETURN(Lease conn, Acquire());
   JobRecord result = job;
   RETURN_IF_ERROR(WriteTransaction(
-      *conn, "BEGIN", [&](std::vector<Event>* events, bool*) -> absl::Status {
+      *conn, "BEGIN", [&](std::vector<NotifyEvent>* events, bool*) -> absl::Status {
         absl::StatusOr<Rows> rows = conn->Exec(kInsertJob, JobInsertParams(job));
         if (absl::IsNotFound(rows.status())) return RequestNotFound(job.request_name);
         RETURN_IF_ERROR(rows.status());
@@ -826,7 +752,7 @@ absl::StatusOr<std::vector<JobRecord>> PostgresStore::ClaimJobs(const ClaimParam
 
   ASSIGN_OR_RETURN(Lease conn, Acquire());
   RETURN_IF_ERROR(WriteTransaction(
-      *conn, begin, [&](std::vector<Event>* events, bool*) -> absl::Status {
+      *conn, begin, [&](std::vector<NotifyEvent>* events, bool*) -> absl::Status {
         ASSIGN_OR_RETURN(
             Rows rows, conn->Exec(kClaimJobs, {params.tenant_id,
                                                absl::StrJoin(params.ca_ids, "\x1f"),
@@ -865,7 +791,7 @@ absl::StatusOr<CertificateRequestRecord> PostgresStore::CompleteJob(
   ASSIGN_OR_RETURN(Lease conn, Acquire());
   CertificateRequestRecord result;
   RETURN_IF_ERROR(WriteTransaction(
-      *conn, "BEGIN", [&](std::vector<Event>* events, bool*) -> absl::Status {
+      *conn, "BEGIN", [&](std::vector<NotifyEvent>* events, bool*) -> absl::Status {
         const std::string& tenant_id = completion.tenant_id;
         const std::string job_id = absl::StrCat(completion.job_id);
         ASSIGN_OR_RETURN(
@@ -927,7 +853,7 @@ absl::StatusOr<int> PostgresStore::ExpireLeases(absl::Time now) {
   ASSIGN_OR_RETURN(Lease conn, Acquire());
   int expired = 0;
   RETURN_IF_ERROR(WriteTransaction(
-      *conn, "BEGIN", [&](std::vector<Event>* events, bool*) -> absl::Status {
+      *conn, "BEGIN", [&](std::vector<NotifyEvent>* events, bool*) -> absl::Status {
         ASSIGN_OR_RETURN(Rows rows, conn->Exec(kExpireLeases, {TimeParam(now)}));
         for (int r = 0; r < rows.size(); ++r) {
           ASSIGN_OR_RETURN(int64_t n, rows.Int(r, 2));
@@ -1110,20 +1036,20 @@ void PostgresStore::ListenLoop() {
     }
     for (const std::string& payload : conn->TakeNotifications()) {
       absl::MutexLock lock(&dispatch_mu_);
-      std::vector<ConnectorChange> connectors;
-      std::vector<Event> events = DecodePayload(payload, &connectors);
-      for (const Event& e : events) {
+      std::vector<NotifyConnectorChange> connectors;
+      std::vector<NotifyEvent> events = DecodeNotifyPayload(payload, &connectors);
+      for (const NotifyEvent& e : events) {
         int64_t& seen = seen_change_seq[e.tenant_id];
         seen = std::max(seen, e.change_seq);
       }
       if (listener_ == nullptr) continue;
-      for (const Event& e : events) {
+      for (const NotifyEvent& e : events) {
         if (!e.ca_id.empty()) listener_->OnJobsReady(e.tenant_id, e.ca_id);
         if (e.change_seq > 0) {
           listener_->OnRequestChanged(e.tenant_id, e.request_name, e.change_seq);
         }
       }
-      for (const ConnectorChange& c : connectors) {
+      for (const NotifyConnectorChange& c : connectors) {
         listener_->OnConnectorChanged(c.tenant_id, c.connector_id);
       }
     }

@@ -127,8 +127,8 @@ constexpr Statement kUpdateAgentInfo = {
 constexpr Statement kDeleteConnector = {
     "delete_connector", "DELETE FROM connector WHERE tenant_id = $1 AND connector_id = $2"};
 
-// Wakes the replica that holds the connector's stream; the payload format is decoded in
-// postgres_certificate_store.cc ("C" record).
+// Wakes the replica that holds the connector's stream; the payload is a "C" record of
+// notify_payload.h.
 constexpr Statement kNotifyConnectorChanged = {
     "notify_connector_changed",
     "SELECT pg_notify('certbridge_events', 'C' || chr(31) || $1 || chr(31) || $2)"};

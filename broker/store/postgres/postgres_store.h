@@ -13,7 +13,7 @@
 // Change notifications (CertificateStore::SetChangeListener): each writing transaction
 // sends at most one NOTIFY on channel "certbridge_events" whose payload lists records
 // (tenant, CA with new READY work, changed request, its change_seq); see
-// postgres_certificate_store.cc for the format. A listener thread with its own connection
+// notify_payload.h for the format. A listener thread with its own connection
 // LISTENs, reconnecting with backoff (100 ms doubling to 1 s) when the connection drops,
 // and calls the listener for every record. Notifications sent while it was disconnected
 // are not lost for requests: on reconnecting, every tenant whose change_seq grew

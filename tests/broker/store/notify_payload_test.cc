@@ -1,0 +1,54 @@
+#include "broker/store/postgres/notify_payload.h"
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+
+namespace certbridge::broker {
+
+// Found by argument-dependent lookup, so in the struct's namespace.
+bool operator==(const NotifyEvent& a, const NotifyEvent& b) {
+  return a.tenant_id == b.tenant_id && a.ca_id == b.ca_id && a.request_name == b.request_name &&
+         a.change_seq == b.change_seq;
+}
+
+namespace {
+
+TEST(NotifyPayloadTest, RecordsRoundTrip) {
+  const std::vector<NotifyEvent> events = {{"t1", "ca-1", "", 0}, {"t1", "", "req-1", 42}};
+  const std::string payload = EncodeNotifyPayload(events);
+  EXPECT_EQ(payload, "t1\x1f" "ca-1\x1f\x1f\x1et1\x1f\x1freq-1\x1f" "42");
+  std::vector<NotifyConnectorChange> connectors;
+  EXPECT_EQ(DecodeNotifyPayload(payload, &connectors), events);
+  EXPECT_TRUE(connectors.empty());
+}
+
+TEST(NotifyPayloadTest, DecodesConnectorRecordsAndSkipsForeignOnes) {
+  std::vector<NotifyConnectorChange> connectors;
+  const std::vector<NotifyEvent> events = DecodeNotifyPayload(
+      "C\x1ft1\x1f" "c-7\x1e" "hello from psql\x1et2\x1f\x1fr\x1fnot-a-number\x1e\x1e"
+      "t3\x1f\x1fr\x1f" "5",
+      &connectors);
+  ASSERT_EQ(connectors.size(), 1u);
+  EXPECT_EQ(connectors[0].tenant_id, "t1");
+  EXPECT_EQ(connectors[0].connector_id, "c-7");
+  EXPECT_EQ(events, (std::vector<NotifyEvent>{{"t3", "", "r", 5}}));
+}
+
+TEST(NotifyPayloadTest, TooManyRecordsCollapsePerTenantAndStayBelowTheLimit) {
+  std::vector<NotifyEvent> events;
+  for (int i = 1; i <= 500; ++i) {
+    events.push_back({"tenant-a", "", absl::StrCat("request-", i), i});
+    events.push_back({"tenant-b", "ca-b", "", 0});
+  }
+  const std::string payload = EncodeNotifyPayload(events);
+  EXPECT_LE(payload.size(), kMaxNotifyPayload);
+  std::vector<NotifyConnectorChange> connectors;
+  EXPECT_EQ(DecodeNotifyPayload(payload, &connectors),
+            (std::vector<NotifyEvent>{{"tenant-a", "", "", 500}, {"tenant-b", "ca-b", "", 0}}));
+}
+
+}  // namespace
+}  // namespace certbridge::broker
