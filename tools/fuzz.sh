@@ -10,11 +10,11 @@
 # Env: CERTBRIDGE_FUZZ_BUILD (default build-fuzz), CERTBRIDGE_FUZZ_SECONDS (default 20 each),
 #      CERTBRIDGE_FUZZ_SEED (default 1), CERTBRIDGE_FUZZ_RUNS (default: the budget below).
 # The test command's run is reproducible: a fixed seed and a fixed number of executions per
-# target (each about 20 s on the 2-core CI machine; a slower machine stops at the time limit
-# first), so a clean checkout explores the same inputs every time and CI cannot fail on a
-# new finding by chance. Explore for new findings with CERTBRIDGE_FUZZ_SEED=0 (random)
-# CERTBRIDGE_FUZZ_RUNS=-1 (no limit) and a longer CERTBRIDGE_FUZZ_SECONDS; add what they
-# find to tests/fuzz/corpus/<target>/ with the fix.
+# target (about 20 s each on the 2-core CI machine, about 10 s for the last three; a slower
+# machine stops at the time limit first), so a clean checkout explores the same inputs every
+# time and CI cannot fail on a new finding by chance. Explore for new findings with
+# CERTBRIDGE_FUZZ_SEED=0 (random) CERTBRIDGE_FUZZ_RUNS=-1 (no limit) and a longer
+# CERTBRIDGE_FUZZ_SECONDS; add what they find to tests/fuzz/corpus/<target>/ with the fix.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -24,7 +24,9 @@ seconds=${CERTBRIDGE_FUZZ_SECONDS:-20}
 seed=${CERTBRIDGE_FUZZ_SEED:-1}
 declare -A budget=([sid_fuzz]=4000000 [serial_number_fuzz]=3000000
                    [request_attributes_fuzz]=150000 [subject_alt_names_fuzz]=120000
-                   [subject_fuzz]=60000 [csr_fuzz]=25000 [certificate_fuzz]=25000)
+                   [subject_fuzz]=60000 [csr_fuzz]=25000 [certificate_fuzz]=25000
+                   [agent_message_fuzz]=350000 [notify_payload_fuzz]=15000
+                   [emulator_submit_fuzz]=4000)
 command -v clang++ >/dev/null || { echo "fuzz: clang++ not installed" >&2; exit 1; }
 
 targets=("$@")
