@@ -74,7 +74,11 @@ ABSL_FLAG(int, heartbeat_interval_seconds, 30, "how often agents send heartbeats
 ABSL_FLAG(std::string, replica_id, "", "name of this replica in session rows; default host-pid");
 ABSL_FLAG(std::string, port_file, "",
           "write the bound ports here as api=N and agent=N lines (and metrics=N with "
-          "--metrics_listen)");
+          "--metrics_listen, health=N with --health_listen)");
+ABSL_FLAG(std::string, health_listen, "",
+          "address:port of a plaintext gRPC port serving only grpc.health.v1 (port 0 picks "
+          "one), for Kubernetes gRPC probes, which cannot check the broker's TLS ports; "
+          "NOT_SERVING once the broker drains; empty: none");
 ABSL_FLAG(std::string, metrics_listen, "",
           "address:port of the Prometheus metrics port (GET /metrics, plain HTTP; port 0 picks "
           "one); empty: no metrics port");
@@ -189,6 +193,12 @@ void ConfigureAgentPortMemory(grpc::ServerBuilder& builder) {
   // would also throttle an HTTP/2 proxy that multiplexes many agents on one connection).
   // No ResourceQuota: under memory pressure gRPC 1.51 reclaims by cancelling streams and
   // closing transports, i.e. by dropping agents.
+}
+
+void MarkServing(grpc::Server& server, const std::vector<std::string>& services) {
+  grpc::HealthCheckServiceInterface* health = server.GetHealthCheckService();
+  if (health == nullptr) return;
+  for (const std::string& service : services) health->SetServingStatus(service, true);
 }
 
 void ConfigureServer(grpc::ServerBuilder& builder) {
@@ -410,6 +420,29 @@ int Run() {
                                   "cannot listen on ", absl::GetFlag(FLAGS_agent_listen))));
   }
 
+  // Health answers for "" and for each service by name, on every port that serves it.
+  const std::vector<std::string> api_services = {"", v1::AdminService::service_full_name(),
+                                                 v1::CertificateService::service_full_name()};
+  const std::vector<std::string> agent_services = {"", v1::AgentService::service_full_name()};
+  MarkServing(*api_server, api_services);
+  MarkServing(*agent_server, agent_services);
+  int health_port = 0;
+  std::unique_ptr<grpc::Server> health_server;
+  if (const std::string health_listen = absl::GetFlag(FLAGS_health_listen);
+      !health_listen.empty()) {
+    grpc::ServerBuilder health_builder;
+    health_builder.AddListeningPort(health_listen, grpc::InsecureServerCredentials(),
+                                    &health_port);
+    health_server = health_builder.BuildAndStart();
+    if (!health_server || health_port == 0) {
+      return Fail("health port", absl::UnavailableError(
+                                     absl::StrCat("cannot listen on ", health_listen)));
+    }
+    std::vector<std::string> all = api_services;
+    all.insert(all.end(), agent_services.begin() + 1, agent_services.end());
+    MarkServing(*health_server, all);
+  }
+
   int metrics_port = 0;
   std::unique_ptr<prometheus::Exposer> exposer;
   if (!metrics_listen.empty()) {
@@ -424,12 +457,14 @@ int Run() {
     const std::string path = absl::GetFlag(FLAGS_port_file);
     const std::string tmp = path + ".tmp";
     std::ofstream(tmp) << "api=" << api_port << "\nagent=" << agent_port << "\n"
-                       << (metrics_port != 0 ? absl::StrCat("metrics=", metrics_port, "\n") : "");
+                       << (metrics_port != 0 ? absl::StrCat("metrics=", metrics_port, "\n") : "")
+                       << (health_port != 0 ? absl::StrCat("health=", health_port, "\n") : "");
     std::rename(tmp.c_str(), path.c_str());
   }
   LogInfo("broker.serving", {{"api_port", absl::StrCat(api_port)},
                              {"agent_port", absl::StrCat(agent_port)},
                              {"metrics_port", absl::StrCat(metrics_port)},
+                             {"health_port", absl::StrCat(health_port)},
                              {"replica_id", replica_id}});
 
   // SIGTERM/SIGINT were blocked in main() before any thread started; wait for one here.
@@ -440,12 +475,19 @@ int Run() {
   int signal_number = 0;
   sigwait(&signals, &signal_number);
   LogInfo("broker.draining", {{"signal", absl::StrCat(signal_number)}});
+  // Readiness fails first, so that Kubernetes stops sending new connections here.
+  for (grpc::Server* server : {api_server.get(), agent_server.get(), health_server.get()}) {
+    if (server != nullptr && server->GetHealthCheckService() != nullptr) {
+      server->GetHealthCheckService()->Shutdown();
+    }
+  }
 
   agent_service.Drain(/*reconnect_after_ms=*/1000);
   certificate_service.Drain();
   const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(5);
   agent_server->Shutdown(deadline);
   api_server->Shutdown(deadline);
+  if (health_server != nullptr) health_server->Shutdown(deadline);
   (*store)->SetChangeListener(nullptr);
   pool.Shutdown();
   stop_reloading.Notify();

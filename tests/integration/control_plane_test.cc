@@ -740,39 +740,88 @@ TEST_F(ControlPlaneTest, OnlyTheNewestStreamOfAConnectorStaysConnected) {
   (void)third.stream->Finish();
 }
 
-// Kubernetes gRPC probes call grpc.health.v1.Health/Check on both ports.
+// grpc.health.v1.Health/Check for `service` over `channel`: the serialized response
+// ("\x08\x01" is SERVING), or the call's error.
+absl::StatusOr<std::string> HealthCheck(const std::shared_ptr<grpc::Channel>& channel,
+                                        const std::string& service) {
+  grpc::GenericStub stub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  // HealthCheckRequest{service}: field 1, length-delimited.
+  std::string encoded;
+  if (!service.empty()) {
+    encoded.push_back('\x0a');
+    encoded.push_back(static_cast<char>(service.size()));
+    encoded += service;
+  }
+  grpc::Slice slice(encoded);
+  grpc::ByteBuffer request(&slice, 1);
+  grpc::ByteBuffer response;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  grpc::Status status;
+  stub.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request,
+                 &response, [&](grpc::Status s) {
+                   std::lock_guard<std::mutex> lock(mu);
+                   status = s;
+                   done = true;
+                   cv.notify_all();
+                 });
+  std::unique_lock<std::mutex> lock(mu);
+  if (!cv.wait_for(lock, std::chrono::seconds(15), [&] { return done; })) {
+    return absl::DeadlineExceededError("no answer");
+  }
+  if (!status.ok()) return absl::UnavailableError(status.error_message());
+  std::vector<grpc::Slice> slices;
+  if (!response.Dump(&slices).ok()) return absl::InternalError("cannot read the response");
+  std::string bytes;
+  for (const auto& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  return bytes;
+}
+
+const std::string kServing("\x08\x01", 2);
+
+// Kubernetes gRPC probes call grpc.health.v1.Health/Check, with "" or a service name.
 TEST_F(ControlPlaneTest, BothPortsServeTheHealthService) {
   grpc::SslCredentialsOptions tls;
   tls.pem_root_certs = ReadFileOrEmpty(stack_->pki("tls-ca.pem"));
-  for (const std::string& address : {broker_->api_address(), broker_->agent_address()}) {
-    SCOPED_TRACE(address);
-    grpc::GenericStub stub(grpc::CreateChannel(address, grpc::SslCredentials(tls)));
-    grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
-    grpc::ByteBuffer request;  // HealthCheckRequest{service: ""} encodes to no bytes
-    grpc::Slice empty;
-    request = grpc::ByteBuffer(&empty, 1);
-    grpc::ByteBuffer response;
-    std::mutex mu;
-    std::condition_variable cv;
-    bool done = false;
-    grpc::Status status;
-    stub.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request,
-                   &response, [&](grpc::Status s) {
-                     std::lock_guard<std::mutex> lock(mu);
-                     status = s;
-                     done = true;
-                     cv.notify_all();
-                   });
-    std::unique_lock<std::mutex> lock(mu);
-    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(15), [&] { return done; }));
-    ASSERT_TRUE(status.ok()) << status.error_message();
-    std::vector<grpc::Slice> slices;
-    ASSERT_TRUE(response.Dump(&slices).ok());
-    std::string bytes;
-    for (const auto& slice : slices) bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
-    EXPECT_EQ(bytes, std::string("\x08\x01", 2));  // status: SERVING
+  auto api = grpc::CreateChannel(broker_->api_address(), grpc::SslCredentials(tls));
+  auto agent = grpc::CreateChannel(broker_->agent_address(), grpc::SslCredentials(tls));
+  for (const auto& [channel, service] :
+       std::vector<std::pair<std::shared_ptr<grpc::Channel>, std::string>>{
+           {api, ""},
+           {api, "certbridge.v1.CertificateService"},
+           {api, "certbridge.v1.AdminService"},
+           {agent, ""},
+           {agent, "certbridge.v1.AgentService"}}) {
+    SCOPED_TRACE(service);
+    absl::StatusOr<std::string> answer = HealthCheck(channel, service);
+    ASSERT_TRUE(answer.ok()) << answer.status();
+    EXPECT_EQ(*answer, kServing);
   }
+}
+
+// Kubernetes cannot probe the TLS ports with gRPC probes (it does not trust our CA): the
+// plaintext health port answers for every service, and only health.
+TEST_F(ControlPlaneTest, PlaintextHealthPortServesOnlyHealth) {
+  auto broker = stack_->StartBroker({"--health_listen=127.0.0.1:0"});
+  ASSERT_TRUE(broker.ok()) << broker.status();
+  ASSERT_NE(broker->health_port, 0);
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", broker->health_port),
+                                     grpc::InsecureChannelCredentials());
+  for (const std::string service : {"", "certbridge.v1.CertificateService",
+                                     "certbridge.v1.AdminService", "certbridge.v1.AgentService"}) {
+    SCOPED_TRACE(service);
+    absl::StatusOr<std::string> answer = HealthCheck(channel, service);
+    ASSERT_TRUE(answer.ok()) << answer.status();
+    EXPECT_EQ(*answer, kServing);
+  }
+  v1::ListTenantsResponse tenants;
+  auto admin = v1::AdminService::NewStub(channel);
+  EXPECT_EQ(admin->ListTenants(CallContext(stack_->operator_key()).get(), {}, &tenants)
+                .error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
 }
 
 TEST_F(ControlPlaneTest, StreamsNeedTheBrokersAgentCertificate) {

@@ -66,6 +66,9 @@ absl::StatusOr<BrokerProcess> TestStack::StartBroker(const std::vector<std::stri
         for (absl::string_view line : absl::StrSplit(ReadFileOrEmpty(port_file), '\n')) {
           if (absl::ConsumePrefix(&line, "api=")) (void)absl::SimpleAtoi(line, &broker.api_port);
           if (absl::ConsumePrefix(&line, "agent=")) (void)absl::SimpleAtoi(line, &broker.agent_port);
+          if (absl::ConsumePrefix(&line, "health=")) {
+            (void)absl::SimpleAtoi(line, &broker.health_port);
+          }
           if (absl::ConsumePrefix(&line, "metrics=")) {
             (void)absl::SimpleAtoi(line, &broker.metrics_port);
           }

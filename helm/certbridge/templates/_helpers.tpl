@@ -171,6 +171,7 @@ capabilities:
 - {{ . | quote }}
 {{- end }}
 {{- end }}
+- --health_listen=0.0.0.0:{{ .Values.probes.healthPort }}
 {{- if .Values.metrics.enabled }}
 - --metrics_listen=0.0.0.0:{{ .Values.metrics.port }}
 {{- end }}
