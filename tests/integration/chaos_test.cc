@@ -80,18 +80,6 @@ const std::vector<std::string>& BrokerFlags() {
   return flags;
 }
 
-bool Terminal(CertificateRequest::State s) {
-  return s != CertificateRequest::STATE_UNSPECIFIED && s != CertificateRequest::QUEUED &&
-         s != CertificateRequest::DISPATCHED && s != CertificateRequest::PENDING_APPROVAL;
-}
-
-std::string NewCsr(const std::string& subject) {
-  auto key = pki::PrivateKey::Generate(pki::KeyType::kEcP256);
-  if (!key.ok()) return "";
-  auto csr = pki::CreateCsrPem(*key, {subject, {}});
-  return csr.ok() ? *csr : "";
-}
-
 std::string Seconds(absl::Duration d) { return absl::StrFormat("%.2fs", absl::ToDoubleSeconds(d)); }
 
 // The API addresses callers spread their calls over; replaced when a replica restarts.
@@ -272,7 +260,7 @@ class ChaosTest : public ::testing::Test {
     r.set_request_id(request_id);
     r.set_ca_id(ca_id_);
     r.set_template_name("CertbridgeDevice");
-    r.set_csr_pem(NewCsr(absl::StrCat("CN=", request_id, ",O=Chaos")));
+    r.set_csr_pem(NewCsrPem(absl::StrCat("CN=", request_id, ",O=Chaos")));
     r.mutable_wait_timeout()->set_seconds(absl::ToInt64Seconds(wait));
     return r;
   }
@@ -362,7 +350,7 @@ class ChaosTest : public ::testing::Test {
     while (absl::Now() < give_up) {
       if (!CreateUntilAccepted(channels, r, true, give_up, &out)) break;
       if (out.state() == CertificateRequest::ISSUED) return absl::Now() - since;
-      if (Terminal(out.state())) {
+      if (IsTerminal(out.state())) {
         ADD_FAILURE() << "probe " << label << " ended " << out.DebugString();
         return absl::Now() - since;
       }
@@ -527,7 +515,7 @@ TEST_F(ChaosTest, EveryRequestEndsOnceThroughKillsRestartsAndAPartition) {
   };
   std::set<std::string> open;
   for (const auto& [id, t] : ledger_.Snapshot()) {
-    if (!t.name.empty() && !Terminal(t.state)) open.insert(id);
+    if (!t.name.empty() && !IsTerminal(t.state)) open.insert(id);
   }
   const absl::Time drain_start = absl::Now();
   std::map<std::string, Tracked> snapshot = ledger_.Snapshot();
@@ -535,7 +523,7 @@ TEST_F(ChaosTest, EveryRequestEndsOnceThroughKillsRestartsAndAPartition) {
       [&] {
         for (auto it = open.begin(); it != open.end();) {
           CertificateRequest r;
-          if (get(snapshot[*it].name, &r).ok() && Terminal(r.state())) {
+          if (get(snapshot[*it].name, &r).ok() && IsTerminal(r.state())) {
             ledger_.Update(*it, r);
             it = open.erase(it);
           } else {
@@ -614,7 +602,7 @@ TEST_F(ChaosTest, EveryRequestEndsOnceThroughKillsRestartsAndAPartition) {
     } else if (t.state == CertificateRequest::EXPIRED) {
       EXPECT_EQ(t.error_code, "CONNECTORS_DISCONNECTED") << id << ": " << t.error_message;
       EXPECT_FALSE(t.error_message.empty()) << id;
-    } else if (Terminal(t.state)) {
+    } else if (IsTerminal(t.state)) {
       ADD_FAILURE() << id << " ended " << CertificateRequest::State_Name(t.state) << " "
                     << t.error_code << " " << t.error_message;
     }

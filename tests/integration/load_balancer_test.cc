@@ -81,18 +81,6 @@ const std::vector<std::string>& BrokerFlags() {
   return flags;
 }
 
-bool Terminal(CertificateRequest::State s) {
-  return s != CertificateRequest::STATE_UNSPECIFIED && s != CertificateRequest::QUEUED &&
-         s != CertificateRequest::DISPATCHED && s != CertificateRequest::PENDING_APPROVAL;
-}
-
-std::string NewCsr(const std::string& subject) {
-  auto key = pki::PrivateKey::Generate(pki::KeyType::kEcP256);
-  if (!key.ok()) return "";
-  auto csr = pki::CreateCsrPem(*key, {subject, {}});
-  return csr.ok() ? *csr : "";
-}
-
 std::string Seconds(absl::Duration d) { return absl::StrFormat("%.2fs", absl::ToDoubleSeconds(d)); }
 
 // A TCP port on 127.0.0.1 that nothing listened on a moment ago. haproxy cannot take port 0
@@ -414,7 +402,7 @@ class LoadBalancerTest : public ::testing::Test {
     r.set_request_id(request_id);
     r.set_ca_id(ca_id);
     r.set_template_name("CertbridgeDevice");
-    r.set_csr_pem(NewCsr(absl::StrCat("CN=", request_id, ",O=LoadBalancer")));
+    r.set_csr_pem(NewCsrPem(absl::StrCat("CN=", request_id, ",O=LoadBalancer")));
     r.mutable_wait_timeout()->set_seconds(absl::ToInt64Seconds(wait));
     return r;
   }
@@ -651,7 +639,7 @@ TEST_F(LoadBalancerTest, StreamsSpreadAndEveryRequestIssuesOnceThroughSigtermAnd
           get.set_name(ledger[*it].name);
           CertificateRequest r;
           if (api->GetCertificateRequest(CallContext(key_).get(), get, &r).ok() &&
-              Terminal(r.state())) {
+              IsTerminal(r.state())) {
             ledger[*it].state = r.state();
             ledger[*it].error_code = r.error_code();
             ledger[*it].serial = r.serial_number();
@@ -668,7 +656,7 @@ TEST_F(LoadBalancerTest, StreamsSpreadAndEveryRequestIssuesOnceThroughSigtermAnd
   for (const auto& [id, t] : ledger) {
     if (t.state == CertificateRequest::ISSUED) {
       ++issued;
-    } else if (Terminal(t.state)) {
+    } else if (IsTerminal(t.state)) {
       ADD_FAILURE() << id << " ended " << CertificateRequest::State_Name(t.state) << " "
                     << t.error_code;
     }

@@ -1,6 +1,7 @@
 #include "tests/integration/test_stack.h"
 
 #include <cstdlib>
+#include <optional>
 #include <fstream>
 #include <regex>
 #include <utility>
@@ -9,6 +10,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "broker/store/certificate_store.h"
+#include "common/pki/pki.h"
 
 namespace certbridge::testing {
 
@@ -227,6 +230,19 @@ std::unique_ptr<v1::AgentService::Stub> TestStack::AgentStub(const BrokerProcess
   args.SetInt("certbridge.test.unique", rand());
   return v1::AgentService::NewStub(
       grpc::CreateCustomChannel(broker.agent_address(), grpc::SslCredentials(tls), args));
+}
+
+bool IsTerminal(v1::CertificateRequest::State state) {
+  std::optional<broker::RequestState> as_stored =
+      broker::RequestStateFromName(v1::CertificateRequest::State_Name(state));
+  return as_stored.has_value() && broker::IsTerminal(*as_stored);
+}
+
+std::string NewCsrPem(const std::string& subject) {
+  absl::StatusOr<pki::PrivateKey> key = pki::PrivateKey::Generate(pki::KeyType::kEcP256);
+  if (!key.ok()) return "";
+  absl::StatusOr<std::string> csr = pki::CreateCsrPem(*key, {subject, {}});
+  return csr.ok() ? *csr : "";
 }
 
 std::unique_ptr<grpc::ClientContext> CallContext(const std::string& api_key,

@@ -105,6 +105,12 @@ class TestStack {
   int agent_count_ = 0;
 };
 
+// Whether a request in `state` has ended: the broker's own rule (broker/store IsTerminal).
+bool IsTerminal(v1::CertificateRequest::State state);
+
+// A PEM CSR for a new EC P-256 key with `subject`; "" if OpenSSL failed.
+std::string NewCsrPem(const std::string& subject);
+
 // A context with a deadline and, if non-empty, `authorization: Bearer <api_key>`.
 std::unique_ptr<grpc::ClientContext> CallContext(const std::string& api_key,
                                                  absl::Duration deadline = absl::Seconds(20));
