@@ -25,8 +25,8 @@
 namespace certbridge::agent {
 namespace {
 
-// Debian's mingw-w64 declares the interfaces but defines no GUIDs: ours, from
-// /work/shared/ADCS-FACTS.md (Windows SDK certcli.h / certadm.h).
+// Debian's mingw-w64 declares the interfaces but defines no GUIDs: ours, copied from the
+// Windows SDK's certcli.h / certadm.h (the sources are listed in docs/adcs-error-catalog.md).
 constexpr GUID kClsidCertRequest = {0x98aff3f0, 0x5524, 0x11d0,
                                     {0x88, 0x12, 0x00, 0xa0, 0xc9, 0x03, 0xb8, 0x3c}};
 constexpr GUID kIidCertRequest2 = {0xa4772988, 0x4a85, 0x4fa9,
