@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/pki/scep_message.h"
 
 namespace certbridge::broker::scep {
 
@@ -24,8 +25,9 @@ struct ScepProfileMaterial {
   std::vector<std::string> ca_chain_pem;  // issuing CA first, then up to the root
 };
 
-// RFC 8894 section 3.2.1.4.5 failInfo values.
-enum class ScepFailInfo { kBadAlg = 0, kBadMessageCheck = 1, kBadRequest = 2, kBadTime = 3, kBadCertId = 4 };
+// RFC 8894 section 3.2.1.4 failInfo values: one definition, in the message layer that
+// encodes them (kBadAlg, kBadMessageCheck, kBadRequest, kBadTime, kBadCertId).
+using ScepFailInfo = ::certbridge::pki::ScepFailInfo;
 
 // One enrollment as the device sent it, after the front end verified the signature and
 // decrypted the envelope.
