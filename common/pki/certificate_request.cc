@@ -46,6 +46,13 @@ absl::StatusOr<std::string> CreateCsrPem(const PrivateKey& key, const CsrParams&
       return internal::OpenSslInternalError("CSR extensions");
     }
   }
+  if (!params.challenge_password.empty() &&
+      !X509_REQ_add1_attr_by_NID(req.get(), NID_pkcs9_challengePassword, MBSTRING_UTF8,
+                                 reinterpret_cast<const unsigned char*>(
+                                     params.challenge_password.data()),
+                                 static_cast<int>(params.challenge_password.size()))) {
+    return internal::OpenSslInternalError("CSR challengePassword");
+  }
   if (X509_REQ_sign(req.get(), pkey, EVP_sha256()) <= 0) {
     return internal::OpenSslInternalError("signing CSR");
   }

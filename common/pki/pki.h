@@ -81,6 +81,8 @@ struct CsrParams {
   // RFC 4514 string, e.g. "CN=device 42,O=Example\, Inc.". Empty gives an empty subject.
   std::string subject = {};
   std::vector<SubjectAltName> sans = {};
+  // PKCS#9 challengePassword attribute (a SCEP device's enrollment secret); empty: none.
+  std::string challenge_password = {};
 };
 
 // PKCS#10 PEM signed with `key` (SHA-256).

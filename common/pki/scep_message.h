@@ -67,6 +67,10 @@ struct ScepRequest {
   // above are still set, so the RA can answer CertRep FAILURE badMessageCheck
   // (RFC 8894 section 3.3.2.2); the fields below are then empty.
   absl::Status content_status;
+  // With content_status not OK: the failInfo to answer with (kBadAlg for a cipher or digest
+  // not accepted, kBadRequest for a PKCS#10 that does not parse or verify, kBadMessageCheck
+  // otherwise).
+  ScepFailInfo content_fail_info = ScepFailInfo::kBadMessageCheck;
   // The envelope's content cipher as OpenSSL names it ("AES-128-CBC", "DES-EDE3-CBC").
   std::string content_cipher;
   // PKCSReq / RenewalReq: the PKCS#10, its signature verified (ParseCsr's rules), and its
@@ -85,18 +89,19 @@ struct ScepRequest {
 // INVALID_ARGUMENT (as the returned status) when `ra` does not load.
 absl::StatusOr<ScepRequest> OpenScepRequest(absl::string_view der, const ScepRaCredentials& ra);
 
-// A CertRep as the RA sends it.
+// A CertRep as the RA sends it. Members have default initializers so designated
+// initializers compile under -Wextra.
 struct ScepCertRepParams {
   ScepPkiStatus status = ScepPkiStatus::kFailure;
-  std::string transaction_id;   // echoed from the request
-  std::string recipient_nonce;  // the request's senderNonce
+  std::string transaction_id = {};   // echoed from the request
+  std::string recipient_nonce = {};  // the request's senderNonce
   ScepFailInfo fail_info = ScepFailInfo::kBadRequest;  // kFailure only
   // kSuccess only: the issued certificate, sent as a degenerate certs-only PKCS#7 enveloped
   // to recipient_certificate_der (the request's signer certificate) with content_cipher
   // ("" or anything but 3DES: AES-128-CBC).
-  std::string issued_certificate_der;
-  std::string recipient_certificate_der;
-  std::string content_cipher;
+  std::string issued_certificate_der = {};
+  std::string recipient_certificate_der = {};
+  std::string content_cipher = {};
 };
 
 // The DER CertRep, signed by the RA (SHA-256) with a fresh senderNonce; the RA certificate
