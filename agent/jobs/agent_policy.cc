@@ -118,13 +118,4 @@ absl::StatusOr<std::string> NormalizeSha256Fingerprint(absl::string_view text) {
   return hex;
 }
 
-std::string FormatSha256Fingerprint(absl::string_view hex) {
-  std::string out;
-  for (size_t i = 0; i < hex.size(); ++i) {
-    if (i > 0 && i % 2 == 0) out.push_back(':');
-    out.push_back(absl::ascii_toupper(static_cast<unsigned char>(hex[i])));
-  }
-  return out;
-}
-
 }  // namespace certbridge::agent

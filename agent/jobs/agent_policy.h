@@ -28,6 +28,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/pki/delivery.h"
 
 namespace certbridge::agent {
 
@@ -85,8 +86,9 @@ class AgentPolicy {
 // lower-case hex digits. INVALID_ARGUMENT otherwise.
 absl::StatusOr<std::string> NormalizeSha256Fingerprint(absl::string_view text);
 
-// "ab:cd:…" upper-case with colons, as certutil and browsers show it.
-std::string FormatSha256Fingerprint(absl::string_view hex);
+// "AB:CD:…" upper-case with colons, as certutil and browsers show it (the one formatter,
+// shared with the broker's tools).
+using pki::FormatSha256Fingerprint;
 
 }  // namespace certbridge::agent
 

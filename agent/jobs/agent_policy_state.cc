@@ -5,7 +5,7 @@
 #include "agent/jobs/agent_policy.h"
 #include "agent/platform/durable_files.h"
 #include "common/adcs/serial_number.h"
-#include "common/pki/pki.h"
+#include "common/pki/delivery.h"
 
 namespace certbridge::agent {
 
@@ -54,13 +54,41 @@ absl::Status AgentPolicyState::PinDeliveryCertificate(absl::string_view sha256) 
   return WriteFileAtomically(PinPath(), absl::StrCat(*pin, "\n"), FileAccess::kOwnerOnly);
 }
 
-absl::StatusOr<std::string> DeliveryCertificateFingerprint(absl::string_view pem) {
-  absl::StatusOr<pki::CertificateInfo> cert = pki::ParseCertificate(pem);
-  if (!cert.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("the job's delivery certificate does not parse: ",
-                                                   cert.status().message()));
+absl::StatusOr<std::optional<std::string>> AgentPolicyState::PinAtRegistration(
+    absl::string_view sha256, absl::string_view certificate_pem) {
+  if (sha256.empty() && certificate_pem.empty()) {
+    if (absl::Status s = RemoveFileIfExists(PinPath()); !s.ok()) return s;
+    return std::optional<std::string>();
   }
-  return absl::AsciiStrToLower(pki::Sha256Hex(cert->der));
+  absl::StatusOr<std::string> announced = NormalizeSha256Fingerprint(sha256);
+  if (!announced.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the broker's approval carries a delivery certificate fingerprint that does not "
+        "parse: ",
+        announced.status().message()));
+  }
+  absl::StatusOr<std::string> actual = pki::DeliveryCertificateSha256(certificate_pem);
+  if (!actual.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("the broker's approval carries a ",
+                                                   actual.status().message()));
+  }
+  if (*actual != *announced) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the broker's approval names delivery certificate SHA-256 ",
+        FormatSha256Fingerprint(*announced), " but carries a certificate with SHA-256 ",
+        FormatSha256Fingerprint(*actual), "; nothing was pinned"));
+  }
+  if (absl::Status s = PinDeliveryCertificate(*actual); !s.ok()) return s;
+  return std::optional<std::string>(*std::move(actual));
+}
+
+absl::StatusOr<std::string> DeliveryCertificateFingerprint(absl::string_view pem) {
+  absl::StatusOr<std::string> sha256 = pki::DeliveryCertificateSha256(pem);
+  if (!sha256.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the job's ", sha256.status().message()));
+  }
+  return sha256;
 }
 
 }  // namespace certbridge::agent

@@ -46,6 +46,18 @@ class AgentPolicyState {
   // Pins `sha256` (any spelling NormalizeSha256Fingerprint accepts), replacing a pin.
   absl::Status PinDeliveryCertificate(absl::string_view sha256);
 
+  // At registration (`certbridge-agent register`), with what the broker's approval carried
+  // (GetRegistrationResponse.delivery_certificate_sha256 / _pem):
+  //   - a certificate: pins its fingerprint, replacing any pin of an earlier registration.
+  //     INVALID_ARGUMENT, nothing pinned, when the PEM does not parse or its fingerprint
+  //     is not `sha256` (a damaged or tampered answer).
+  //   - neither (the tenant had no delivery certificate at approval): removes a pin left
+  //     by an earlier registration; the first key-generation job then pins the one it
+  //     carries (trust on first use, logged).
+  // Returns the pinned fingerprint (64 lower-case hex digits); nullopt when none.
+  absl::StatusOr<std::optional<std::string>> PinAtRegistration(absl::string_view sha256,
+                                                               absl::string_view certificate_pem);
+
   std::string PinPath() const;
 
  private:

@@ -8,6 +8,7 @@
 #include <openssl/rsa.h>
 
 #include "absl/base/call_once.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/pki/openssl_handles.h"
 
@@ -170,6 +171,24 @@ absl::StatusOr<std::string> EnvelopeForRecipient(absl::string_view plaintext,
   if (len <= 0) return OpenSslInternalError("encoding CMS");
   std::string out(reinterpret_cast<char*>(der), static_cast<size_t>(len));
   OPENSSL_free(der);
+  return out;
+}
+
+absl::StatusOr<std::string> DeliveryCertificateSha256(absl::string_view certificate_pem) {
+  absl::StatusOr<CertificateInfo> cert = ParseCertificate(certificate_pem);
+  if (!cert.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("delivery certificate: ", cert.status().message()));
+  }
+  return Sha256Hex(cert->der);
+}
+
+std::string FormatSha256Fingerprint(absl::string_view hex) {
+  std::string out;
+  for (size_t i = 0; i < hex.size(); ++i) {
+    if (i > 0 && i % 2 == 0) out.push_back(':');
+    out.push_back(absl::ascii_toupper(static_cast<unsigned char>(hex[i])));
+  }
   return out;
 }
 

@@ -48,6 +48,16 @@ absl::StatusOr<std::string> CreatePkcs12(const PrivateKey& key, absl::string_vie
 absl::StatusOr<std::string> EnvelopeForRecipient(absl::string_view plaintext,
                                                  absl::string_view recipient_certificate_pem);
 
+// The fingerprint a delivery certificate is known by — pinned by the agent, shown to the
+// admin at connector approval, compared with what the MDM vendor publishes: SHA-256 of the
+// DER of the first certificate in `certificate_pem`, 64 lower-case hex digits.
+// INVALID_ARGUMENT when the PEM does not parse.
+absl::StatusOr<std::string> DeliveryCertificateSha256(absl::string_view certificate_pem);
+
+// "AB:CD:…" (upper case, colons), as certutil and browsers show a fingerprint, from the hex
+// DeliveryCertificateSha256 returns.
+std::string FormatSha256Fingerprint(absl::string_view hex);
+
 }  // namespace certbridge::pki
 
 #endif  // CERTBRIDGE_COMMON_PKI_DELIVERY_H_

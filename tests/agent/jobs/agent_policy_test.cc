@@ -156,6 +156,61 @@ TEST_F(AgentPolicyStateTest, PinIsReadFromDiskEachTime) {
   EXPECT_EQ(state_->PinDeliveryCertificate("nothex").code(), absl::StatusCode::kInvalidArgument);
 }
 
+std::string SelfSignedPem(const std::string& subject) {
+  auto ca = pki::SigningCa::CreateSelfSigned(subject, pki::KeyType::kEcP256,
+                                             absl::Now() - absl::Hours(1),
+                                             absl::Now() + absl::Hours(24));
+  EXPECT_TRUE(ca.ok()) << ca.status();
+  return ca.ok() ? (*ca)->certificate().pem : "";
+}
+
+// Before, nothing was pinned at registration: the first key-generation job pinned whatever
+// delivery certificate it carried, so a broker that swapped the certificate before that
+// job was trusted.
+TEST_F(AgentPolicyStateTest, RegistrationPinsTheDeliveryCertificateOfTheApproval) {
+  const std::string delivery = SelfSignedPem("CN=Tenant delivery");
+  const std::string sha256 = pki::Sha256Hex(pki::ParseCertificate(delivery)->der);
+  auto pinned = state_->PinAtRegistration(FormatSha256Fingerprint(sha256), delivery);
+  ASSERT_TRUE(pinned.ok()) << pinned.status();
+  ASSERT_TRUE(pinned->has_value());
+  EXPECT_EQ(**pinned, sha256);
+  auto on_disk = state_->PinnedDeliveryCertificate();
+  ASSERT_TRUE(on_disk.ok() && on_disk->has_value());
+  EXPECT_EQ(**on_disk, sha256);
+
+  // A swapped certificate presented later is refused against that pin.
+  auto swapped = DeliveryCertificateFingerprint(SelfSignedPem("CN=Swapped delivery"));
+  ASSERT_TRUE(swapped.ok());
+  auto refusal = AgentPolicy::CheckDeliveryCertificate(*on_disk, *swapped);
+  ASSERT_TRUE(refusal.has_value());
+  EXPECT_EQ(refusal->error_code, kPolicyDeliveryCertificateChanged);
+}
+
+TEST_F(AgentPolicyStateTest, RegistrationRefusesAFingerprintThatIsNotTheCertificates) {
+  const std::string delivery = SelfSignedPem("CN=Tenant delivery");
+  auto pinned = state_->PinAtRegistration(kPinA, delivery);
+  EXPECT_EQ(pinned.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(pinned.status().message().find("nothing was pinned"), std::string::npos)
+      << pinned.status();
+  EXPECT_EQ(state_->PinAtRegistration(kPinA, "").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(state_->PinAtRegistration("", delivery).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  auto on_disk = state_->PinnedDeliveryCertificate();
+  ASSERT_TRUE(on_disk.ok());
+  EXPECT_FALSE(on_disk->has_value());
+}
+
+TEST_F(AgentPolicyStateTest, RegistrationWithoutDeliveryCertificateClearsAnOldPin) {
+  ASSERT_TRUE(state_->PinDeliveryCertificate(kPinA).ok());  // an earlier registration's
+  auto pinned = state_->PinAtRegistration("", "");
+  ASSERT_TRUE(pinned.ok()) << pinned.status();
+  EXPECT_FALSE(pinned->has_value());
+  auto on_disk = state_->PinnedDeliveryCertificate();
+  ASSERT_TRUE(on_disk.ok());
+  EXPECT_FALSE(on_disk->has_value()) << "the first key-generation job pins (trust on first use)";
+}
+
 TEST(DeliveryCertificateFingerprintTest, IsSha256OfTheDer) {
   auto ca = pki::SigningCa::CreateSelfSigned("CN=Delivery", pki::KeyType::kEcP256,
                                              absl::Now() - absl::Hours(1),
