@@ -1,0 +1,192 @@
+#include "broker/scep/scep_profile_api.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "broker/scep/scep_policy.h"
+#include "broker/service/field_checks.h"
+#include "broker/service/ids.h"
+#include "common/adcs/sid.h"
+#include "common/pki/name_pattern.h"
+#include "common/pki/names.h"
+#include "common/pki/pki.h"
+#include "common/status_macros.h"
+
+namespace certbridge::broker::scep {
+namespace {
+
+constexpr size_t kMaxTemplateName = 64;
+constexpr int kMaxChallengeSans = 32;
+
+absl::Status CheckProfileId(const std::string& profile_id) {
+  return CheckText("profile_id", profile_id, 64, /*required=*/true);
+}
+
+}  // namespace
+
+ScepProfileApi::ScepProfileApi(Store* store, ScepStore* scep_store, const Clock* clock,
+                               ScepProfileApiOptions options)
+    : store_(store), scep_store_(scep_store), clock_(clock), options_(options) {}
+
+absl::StatusOr<ScepProfileRecord> ScepProfileApi::CreateProfile(const Caller& caller,
+                                                                const ScepProfileSpec& spec) {
+  RETURN_IF_ERROR(RequireTenantScope(caller, kScopeAdmin));
+  RETURN_IF_ERROR(CheckText("display_name", spec.display_name, 256, /*required=*/false));
+  RETURN_IF_ERROR(CheckText("ca_id", spec.ca_id, 64, /*required=*/true));
+  RETURN_IF_ERROR(CheckText("template_name", spec.template_name, kMaxTemplateName, true));
+  RETURN_IF_ERROR(CheckText("ra_template_name", spec.ra_template_name, kMaxTemplateName, true));
+  RETURN_IF_ERROR(ValidatePolicy(spec.policy));
+  if (spec.challenge_ttl < absl::Minutes(1) || spec.challenge_ttl > options_.max_challenge_ttl) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "challenge_ttl must be between 1m and ", absl::FormatDuration(options_.max_challenge_ttl)));
+  }
+  ScepProfileRecord profile;
+  if (spec.challenge_mode == ScepChallengeMode::kStatic) {
+    if (spec.static_challenge.size() < 16 || spec.static_challenge.size() > 256) {
+      return absl::InvalidArgumentError(
+          "static_challenge must be 16..256 bytes (generate one with `openssl rand -hex 16`)");
+    }
+    RETURN_IF_ERROR(CheckText("static_challenge", spec.static_challenge, 256, true));
+    profile.static_challenge_hash = pki::Sha256Hex(spec.static_challenge);
+  } else if (!spec.static_challenge.empty()) {
+    return absl::InvalidArgumentError("static_challenge is only for challenge mode STATIC");
+  }
+  absl::StatusOr<CertificateAuthorityRecord> ca =
+      store_->GetCertificateAuthority(caller.tenant_id, spec.ca_id);
+  if (absl::IsNotFound(ca.status())) {
+    return absl::NotFoundError(absl::StrCat("certificate authority \"", spec.ca_id,
+                                            "\" not found; list them with `certbridgectl cas list`"));
+  }
+  if (!ca.ok()) return ca.status();
+
+  profile.profile_id = NewObjectId();
+  profile.tenant_id = caller.tenant_id;
+  profile.display_name = spec.display_name;
+  profile.ca_id = spec.ca_id;
+  profile.template_name = spec.template_name;
+  profile.ra_template_name = spec.ra_template_name;
+  profile.policy = spec.policy;
+  profile.challenge_mode = spec.challenge_mode;
+  profile.challenge_ttl = spec.challenge_ttl;
+  profile.create_time = clock_->Now();
+  profile.update_time = profile.create_time;
+  RETURN_IF_ERROR(scep_store_->CreateScepProfile(profile));
+  Audit(caller, "scep_profile.create", profile.profile_id,
+        absl::StrCat("ca=", profile.ca_id, " template=", profile.template_name,
+                     " ra_template=", profile.ra_template_name,
+                     " challenge=", ScepChallengeModeName(profile.challenge_mode)));
+  return profile;
+}
+
+absl::StatusOr<ScepProfileRecord> ScepProfileApi::GetProfile(const Caller& caller,
+                                                             const std::string& profile_id) {
+  RETURN_IF_ERROR(RequireTenantScope(caller, kScopeAdmin));
+  RETURN_IF_ERROR(CheckProfileId(profile_id));
+  return scep_store_->GetScepProfile(caller.tenant_id, profile_id);
+}
+
+absl::StatusOr<std::vector<ScepProfileRecord>> ScepProfileApi::ListProfiles(const Caller& caller) {
+  RETURN_IF_ERROR(RequireTenantScope(caller, kScopeAdmin));
+  return scep_store_->ListScepProfiles(caller.tenant_id);
+}
+
+absl::StatusOr<ScepProfileRecord> ScepProfileApi::DisableProfile(const Caller& caller,
+                                                                 const std::string& profile_id) {
+  RETURN_IF_ERROR(RequireTenantScope(caller, kScopeAdmin));
+  RETURN_IF_ERROR(CheckProfileId(profile_id));
+  ASSIGN_OR_RETURN(ScepProfileRecord profile,
+                   scep_store_->DisableScepProfile(caller.tenant_id, profile_id, clock_->Now()));
+  Audit(caller, "scep_profile.disable", profile_id, "");
+  return profile;
+}
+
+absl::StatusOr<MintedScepChallenge> ScepProfileApi::CreateChallenge(const Caller& caller,
+                                                                    const ScepChallengeSpec& spec) {
+  RETURN_IF_ERROR(RequireTenantScope(caller, kScopeCertificates));
+  RETURN_IF_ERROR(CheckProfileId(spec.profile_id));
+  RETURN_IF_ERROR(CheckText("device_id", spec.device_id, 256, /*required=*/false));
+  RETURN_IF_ERROR(CheckText("subject", spec.subject, 4096, /*required=*/false));
+  if (static_cast<int>(spec.subject_alt_names.size()) > kMaxChallengeSans) {
+    return absl::InvalidArgumentError(absl::StrCat("at most ", kMaxChallengeSans, " subject_alt_names"));
+  }
+  ASSIGN_OR_RETURN(ScepProfileRecord profile,
+                   scep_store_->GetScepProfile(caller.tenant_id, spec.profile_id));
+  if (profile.disabled) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("SCEP profile \"", spec.profile_id, "\" is disabled"));
+  }
+  if (profile.challenge_mode != ScepChallengeMode::kDynamic) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "SCEP profile \"", spec.profile_id, "\" uses ", ScepChallengeModeName(profile.challenge_mode),
+        " challenges; dynamic challenges are minted only for profiles in DYNAMIC mode"));
+  }
+  ScepChallengeRecord challenge;
+  // The binding must itself pass the policy: a CSR carrying it would otherwise be refused
+  // at enrollment, after the MDM has already delivered the payload.
+  pki::CsrInfo as_csr;
+  as_csr.key_type = profile.policy.allow_ec ? pki::KeyType::kEcP384 : pki::KeyType::kRsa4096;
+  as_csr.key_bits = profile.policy.allow_ec ? 384 : 4096;
+  if (!spec.subject.empty()) {
+    absl::StatusOr<std::string> subject = pki::CanonicalSubject(spec.subject);
+    if (!subject.ok()) return absl::InvalidArgumentError(absl::StrCat("subject: ", subject.status().message()));
+    challenge.subject = *subject;
+    as_csr.subject = *subject;
+  }
+  for (const std::string& text : spec.subject_alt_names) {
+    ASSIGN_OR_RETURN(pki::SubjectAltName san, pki::ParseSanText(text));
+    challenge.subject_alt_names.push_back(pki::SanText(san));
+    as_csr.sans.push_back(std::move(san));
+  }
+  std::sort(challenge.subject_alt_names.begin(), challenge.subject_alt_names.end());
+  if (!spec.subject.empty() || !spec.subject_alt_names.empty()) {
+    ScepPolicy names_only = profile.policy;
+    if (spec.subject.empty()) names_only.subject_patterns.clear();
+    absl::Status allowed = CheckCsrAgainstPolicy(names_only, as_csr);
+    if (!allowed.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("the binding is outside the profile's policy: ",
+                                                     allowed.message()));
+    }
+  }
+  if (!spec.sid.empty()) {
+    RETURN_IF_ERROR(CheckText("sid", spec.sid, adcs::kMaxSidLength, true));
+    if (!adcs::IsValidSid(spec.sid)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "sid \"", spec.sid, "\" is not a Windows SID (e.g. S-1-5-21-3623811015-3361044348-30300820-1013)"));
+    }
+  }
+  absl::Duration ttl = spec.ttl == absl::ZeroDuration() ? profile.challenge_ttl : spec.ttl;
+  if (ttl < absl::Minutes(1) || ttl > options_.max_challenge_ttl) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "ttl must be between 1m and ", absl::FormatDuration(options_.max_challenge_ttl)));
+  }
+  MintedScepChallenge minted;
+  // 24 random bytes: 32 URL-safe characters, within what MDM payload fields accept.
+  minted.challenge = pki::RandomToken(24);
+  challenge.challenge_hash = pki::Sha256Hex(minted.challenge);
+  challenge.tenant_id = caller.tenant_id;
+  challenge.profile_id = spec.profile_id;
+  challenge.device_id = spec.device_id;
+  challenge.sid = spec.sid;
+  challenge.created_by = caller.Actor();
+  challenge.create_time = clock_->Now();
+  challenge.expire_time = challenge.create_time + ttl;
+  minted.expire_time = challenge.expire_time;
+  RETURN_IF_ERROR(scep_store_->CreateScepChallenge(challenge));
+  return minted;
+}
+
+void ScepProfileApi::Audit(const Caller& caller, absl::string_view action,
+                           absl::string_view object_id, std::string details) {
+  AuditEventRecord event;
+  event.tenant_id = caller.tenant_id;
+  event.time = clock_->Now();
+  event.actor = caller.Actor();
+  event.action = std::string(action);
+  event.object_id = std::string(object_id);
+  event.details = std::move(details);
+  store_->AppendAuditEvent(event).IgnoreError();
+}
+
+}  // namespace certbridge::broker::scep

@@ -1,0 +1,219 @@
+// ScepProfileApi and ScepRaCertificates against the fake stores: profiles are tenant-scoped
+// and validated, challenges are bound and policy-checked when minted, and the RA
+// certificate is requested, installed and renewed at half its lifetime.
+#include "broker/scep/scep_profile_api.h"
+
+#include <memory>
+#include <string>
+
+#include "broker/scep/fake_scep_store.h"
+#include "broker/scep/ra_key_vault.h"
+#include "broker/scep/scep_ra_certificates.h"
+#include "broker/service/certificate_api.h"
+#include "broker/store/fake/fake_store.h"
+#include "common/clock.h"
+#include "common/pki/pki.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace certbridge::broker::scep {
+namespace {
+
+using ::testing::HasSubstr;
+
+class ScepProfileApiTest : public ::testing::Test {
+ protected:
+  ScepProfileApiTest()
+      : scep_store_(&store_),
+        api_(&store_, &scep_store_, &clock_),
+        certificates_(&store_, &store_, &clock_, CertificateApiOptions()),
+        vault_(*RaKeyVault::Create("0123456789abcdef0123456789abcdef")),
+        ra_(&store_, &store_, &scep_store_, &certificates_, &vault_, &clock_) {
+    for (const char* tenant : {"t-1", "t-2"}) {
+      EXPECT_TRUE(store_.CreateTenant({tenant, tenant, clock_.Now()}).ok());
+      CertificateAuthorityRecord ca;
+      ca.ca_id = std::string("ca-") + tenant;
+      ca.tenant_id = tenant;
+      ca.host = "adcs01.corp.example";
+      ca.ca_name = std::string("CA ") + tenant;
+      ca.create_time = clock_.Now();
+      EXPECT_TRUE(store_.CreateCertificateAuthority(ca).ok());
+    }
+    admin_ = {false, "t-1", "k-admin", {"admin"}};
+    mdm_ = {false, "t-1", "k-mdm", {"certificates"}};
+    spec_.display_name = "Managed Macs";
+    spec_.ca_id = "ca-t-1";
+    spec_.template_name = "Device";
+    spec_.ra_template_name = "CertbridgeScepRa";
+    spec_.policy.san_patterns = {"dns:*.corp.example"};
+    auto ca = pki::SigningCa::CreateSelfSigned("CN=Corp CA", pki::KeyType::kEcP256,
+                                               clock_.Now() - absl::Hours(1),
+                                               clock_.Now() + absl::Hours(24 * 3650));
+    ca_ = std::move(*ca);
+  }
+
+  // The agent and the CA: the request named `name` becomes ISSUED for `days` days.
+  void IssueAtCa(const std::string& tenant, const std::string& name, int days) {
+    auto request = store_.GetCertificateRequest(tenant, name);
+    ASSERT_TRUE(request.ok()) << request.status();
+    pki::IssueParams params;
+    params.csr_der = pki::ParseCsr(request->csr_pem)->der;
+    params.not_before = clock_.Now();
+    params.not_after = clock_.Now() + absl::Hours(24 * days);
+    auto cert = ca_->Issue(params);
+    ASSERT_TRUE(cert.ok());
+    CertificateRequestRecord update = *request;
+    update.state = RequestState::kIssued;
+    update.certificate_pem = cert->pem;
+    update.chain_pem = ca_->certificate().pem;
+    update.serial_hex = cert->serial_hex;
+    ASSERT_TRUE(store_.UpdateCertificateRequest(tenant, name, {RequestState::kQueued}, update, true).ok());
+  }
+
+  FakeClock clock_;
+  FakeStore store_;
+  FakeScepStore scep_store_;
+  ScepProfileApi api_;
+  CertificateApi certificates_;
+  RaKeyVault vault_;
+  ScepRaCertificates ra_;
+  std::unique_ptr<pki::SigningCa> ca_;
+  Caller admin_;
+  Caller mdm_;
+  ScepProfileSpec spec_;
+};
+
+TEST_F(ScepProfileApiTest, ProfilesAreTenantScopedAndNeedTheAdminScope) {
+  EXPECT_EQ(api_.CreateProfile(mdm_, spec_).status().code(), absl::StatusCode::kPermissionDenied);
+  auto profile = api_.CreateProfile(admin_, spec_);
+  ASSERT_TRUE(profile.ok()) << profile.status();
+  EXPECT_FALSE(profile->profile_id.empty());
+  EXPECT_EQ(api_.GetProfile(admin_, profile->profile_id)->display_name, "Managed Macs");
+  Caller other = {false, "t-2", "k-2", {"admin"}};
+  EXPECT_EQ(api_.GetProfile(other, profile->profile_id).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(api_.ListProfiles(other)->empty());
+  EXPECT_EQ(api_.ListProfiles(admin_)->size(), 1u);
+  // Another tenant's CA cannot be bound.
+  ScepProfileSpec foreign = spec_;
+  foreign.ca_id = "ca-t-2";
+  EXPECT_EQ(api_.CreateProfile(admin_, foreign).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(api_.DisableProfile(admin_, profile->profile_id)->disabled);
+  EXPECT_TRUE(api_.DisableProfile(admin_, profile->profile_id).ok());  // idempotent
+  EXPECT_EQ(api_.DisableProfile(other, profile->profile_id).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(ScepProfileApiTest, BadSpecsNameTheField) {
+  ScepProfileSpec bad = spec_;
+  bad.policy.san_patterns = {"*.corp.example"};
+  auto status = api_.CreateProfile(admin_, bad).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(), HasSubstr("policy.san_patterns"));
+  bad = spec_;
+  bad.challenge_mode = ScepChallengeMode::kStatic;
+  bad.static_challenge = "short";
+  EXPECT_THAT(api_.CreateProfile(admin_, bad).status().message(), HasSubstr("static_challenge"));
+  bad = spec_;
+  bad.ra_template_name = "";
+  EXPECT_THAT(api_.CreateProfile(admin_, bad).status().message(), HasSubstr("ra_template_name"));
+  bad = spec_;
+  bad.policy.allow_ec = false;
+  bad.policy.allow_rsa = false;
+  EXPECT_EQ(api_.CreateProfile(admin_, bad).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(ScepProfileApiTest, ChallengesAreBoundHashedAndPolicyChecked) {
+  auto profile = api_.CreateProfile(admin_, spec_);
+  ASSERT_TRUE(profile.ok());
+  ScepChallengeSpec c;
+  c.profile_id = profile->profile_id;
+  c.device_id = "mac-7";
+  c.subject = "CN=mac-7";
+  c.subject_alt_names = {"dns:mac-7.corp.example"};
+  c.sid = "S-1-5-21-3623811015-3361044348-30300820-1013";
+  EXPECT_EQ(api_.CreateChallenge(admin_, c).status().code(), absl::StatusCode::kPermissionDenied);
+  auto minted = api_.CreateChallenge(mdm_, c);
+  ASSERT_TRUE(minted.ok()) << minted.status();
+  EXPECT_EQ(minted->expire_time, clock_.Now() + absl::Hours(1));
+  auto stored = scep_store_.GetScepChallenge(profile->profile_id, pki::Sha256Hex(minted->challenge));
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->subject, "CN=mac-7");
+  EXPECT_EQ(stored->sid, c.sid);
+  EXPECT_EQ(stored->created_by, "api-key:k-mdm");
+
+  ScepChallengeSpec outside = c;
+  outside.subject_alt_names = {"dns:dc01.evil.example"};
+  auto refused = api_.CreateChallenge(mdm_, outside);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(refused.status().message(), HasSubstr("outside the profile's policy"));
+  ScepChallengeSpec bad_sid = c;
+  bad_sid.sid = "S-1-nope";
+  EXPECT_EQ(api_.CreateChallenge(mdm_, bad_sid).status().code(), absl::StatusCode::kInvalidArgument);
+  Caller other_mdm = {false, "t-2", "k-3", {"certificates"}};
+  EXPECT_EQ(api_.CreateChallenge(other_mdm, c).status().code(), absl::StatusCode::kNotFound);
+  ASSERT_TRUE(api_.DisableProfile(admin_, profile->profile_id).ok());
+  EXPECT_EQ(api_.CreateChallenge(mdm_, c).status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(ScepProfileApiTest, StaticProfilesMintNoChallenges) {
+  ScepProfileSpec s = spec_;
+  s.challenge_mode = ScepChallengeMode::kStatic;
+  s.static_challenge = "0123456789abcdef0123";
+  auto profile = api_.CreateProfile(admin_, s);
+  ASSERT_TRUE(profile.ok()) << profile.status();
+  EXPECT_EQ(profile->static_challenge_hash, pki::Sha256Hex("0123456789abcdef0123"));
+  ScepChallengeSpec c;
+  c.profile_id = profile->profile_id;
+  EXPECT_EQ(api_.CreateChallenge(mdm_, c).status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(ScepProfileApiTest, RaCertificateIsRequestedInstalledAndRenewedAtHalfLife) {
+  auto profile = api_.CreateProfile(admin_, spec_);
+  ASSERT_TRUE(profile.ok());
+  const std::string id = profile->profile_id;
+  ASSERT_EQ(*ra_.RenewDue(), 1);  // asks
+  auto asked = *scep_store_.GetScepProfile("t-1", id);
+  ASSERT_FALSE(asked.ra_pending_request_name.empty());
+  auto request = store_.GetCertificateRequest("t-1", asked.ra_pending_request_name);
+  ASSERT_TRUE(request.ok());
+  EXPECT_EQ(request->template_name, "CertbridgeScepRa");
+  EXPECT_EQ(request->ca_id, "ca-t-1");
+  EXPECT_EQ(*ra_.RenewDue(), 0);  // the CA has not answered: nothing to do, nothing asked twice
+
+  IssueAtCa("t-1", asked.ra_pending_request_name, 100);
+  ASSERT_EQ(*ra_.RenewDue(), 1);  // installs
+  auto installed = *scep_store_.GetScepProfile("t-1", id);
+  EXPECT_TRUE(installed.ra_pending_request_name.empty());
+  ASSERT_FALSE(installed.ra_certificate_pem.empty());
+  EXPECT_EQ(installed.ra_chain_pem, ca_->certificate().pem);
+  auto key = vault_.Open(installed.ra_key_encrypted_pem, id);
+  ASSERT_TRUE(key.ok());
+  EXPECT_TRUE(pki::KeyMatchesCertificate(*key, installed.ra_certificate_pem));
+  EXPECT_EQ(installed.ra_key_encrypted_pem.find("BEGIN PRIVATE KEY"), std::string::npos);
+
+  clock_.Advance(absl::Hours(24 * 49));
+  EXPECT_EQ(*ra_.RenewDue(), 0);  // before half its life
+  clock_.Advance(absl::Hours(24 * 2));
+  ASSERT_EQ(*ra_.RenewDue(), 1);  // past half: a new one is asked for, the old one still serves
+  auto renewing = *scep_store_.GetScepProfile("t-1", id);
+  EXPECT_FALSE(renewing.ra_pending_request_name.empty());
+  EXPECT_EQ(renewing.ra_certificate_pem, installed.ra_certificate_pem);
+}
+
+TEST_F(ScepProfileApiTest, FailedRaRequestIsAskedAgain) {
+  auto profile = api_.CreateProfile(admin_, spec_);
+  ASSERT_TRUE(profile.ok());
+  ASSERT_EQ(*ra_.RenewDue(), 1);
+  auto asked = *scep_store_.GetScepProfile("t-1", profile->profile_id);
+  auto request = *store_.GetCertificateRequest("t-1", asked.ra_pending_request_name);
+  request.state = RequestState::kFailed;
+  request.error_code = "CA_TEMPLATE_NOT_SUPPORTED";
+  ASSERT_TRUE(store_.UpdateCertificateRequest("t-1", request.name, {RequestState::kQueued}, request, true).ok());
+  ASSERT_EQ(*ra_.RenewDue(), 1);  // dropped
+  EXPECT_TRUE(scep_store_.GetScepProfile("t-1", profile->profile_id)->ra_pending_request_name.empty());
+  clock_.Advance(absl::Seconds(1));
+  ASSERT_EQ(*ra_.RenewDue(), 1);  // asked again
+  EXPECT_FALSE(scep_store_.GetScepProfile("t-1", profile->profile_id)->ra_pending_request_name.empty());
+}
+
+}  // namespace
+}  // namespace certbridge::broker::scep
