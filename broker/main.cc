@@ -313,6 +313,7 @@ int Run() {
   agent_options.registration_url_base = absl::GetFlag(FLAGS_registration_url_base);
   agent_options.heartbeat_interval_seconds = absl::GetFlag(FLAGS_heartbeat_interval_seconds);
   agent_options.metrics = &metrics;
+  agent_options.delivery_certificates = store->get();
   AgentApi agent_api(store->get(), &clock, &connector_ca, agent_options);
   JobDispatcherOptions dispatcher_options;
   dispatcher_options.lease = absl::GetFlag(FLAGS_job_lease);

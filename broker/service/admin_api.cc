@@ -382,9 +382,20 @@ absl::StatusOr<v1::Connector> AdminApi::ApproveConnector(const Caller& caller,
   RETURN_IF_ERROR(store_->ApproveConnector(caller.tenant_id, connector.connector_id, now,
                                            cert.chain_pem, cert.serial_hex, cert.not_after));
   events_->ConnectorChanged(connector.connector_id);
+  // The admin compares the fingerprint the agent will pin (AgentApi::CheckRegistration)
+  // with the one the MDM vendor publishes.
+  ASSIGN_OR_RETURN(std::string delivery, requests_->GetDeliveryCertificate(caller.tenant_id));
+  std::string delivery_sha256;
+  if (!delivery.empty()) {
+    ASSIGN_OR_RETURN(delivery_sha256, pki::DeliveryCertificateSha256(delivery));
+  }
   Audit(caller, "connector.approve", connector.connector_id,
-        absl::StrCat("host ", connector.host, ", identity ", connector.ca_identity));
-  return ConnectorView(caller.tenant_id, connector.connector_id);
+        absl::StrCat("host ", connector.host, ", identity ", connector.ca_identity,
+                     ", delivery certificate SHA-256 ",
+                     delivery_sha256.empty() ? "none" : delivery_sha256));
+  ASSIGN_OR_RETURN(v1::Connector view, ConnectorView(caller.tenant_id, connector.connector_id));
+  view.set_delivery_certificate_sha256(delivery_sha256);
+  return view;
 }
 
 absl::StatusOr<v1::Connector> AdminApi::RejectConnector(const Caller& caller,

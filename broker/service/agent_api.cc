@@ -1,6 +1,7 @@
 #include "broker/service/agent_api.h"
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -9,6 +10,8 @@
 #include "broker/service/admin_api.h"
 #include "broker/service/field_checks.h"
 #include "broker/service/ids.h"
+#include "common/adcs/ca_identity.h"
+#include "common/pki/delivery.h"
 #include "common/pki/pki.h"
 #include "common/status_macros.h"
 
@@ -31,7 +34,8 @@ AgentApi::AgentApi(Store* store, const Clock* clock, const ConnectorCa* connecto
       clock_(clock),
       connector_ca_(connector_ca),
       options_(std::move(options)),
-      metrics_(options_.metrics != nullptr ? options_.metrics : &no_metrics_) {}
+      metrics_(options_.metrics != nullptr ? options_.metrics : &no_metrics_),
+      stream_replaced_audits_(options_.stream_replaced_audit_interval) {}
 
 absl::StatusOr<v1::RegisterResponse> AgentApi::Register(const v1::RegisterRequest& r) {
   if (r.enrollment_token().empty()) {
@@ -60,7 +64,8 @@ absl::StatusOr<v1::RegisterResponse> AgentApi::Register(const v1::RegisterReques
   connector.host = r.host();
   connector.os = r.os();
   connector.agent_version = r.agent_version();
-  connector.ca_identity = r.ca_identity();
+  // Stored normalised: the store claims sticky jobs by exact comparison.
+  connector.ca_identity = adcs::NormalizeCaIdentity(r.ca_identity());
   connector.csr_pem = r.csr_pem();
   connector.registration_code_hash = pki::Sha256Hex(code);
   connector.registration_code_expire_time = now + options_.registration_code_ttl;
@@ -131,9 +136,27 @@ absl::StatusOr<v1::GetRegistrationResponse> AgentApi::CheckRegistration(
       out.set_state(v1::GetRegistrationResponse::APPROVED);
       out.set_tenant_id(connector->tenant_id);
       out.set_certificate_chain_pem(connector->certificate_chain_pem);
+      RETURN_IF_ERROR(AddDeliveryCertificate(connector->tenant_id, out));
       return out;
   }
   return absl::InternalError("unknown connector state");
+}
+
+absl::Status AgentApi::AddDeliveryCertificate(const std::string& tenant_id,
+                                              v1::GetRegistrationResponse& out) {
+  if (options_.delivery_certificates == nullptr) return absl::OkStatus();
+  ASSIGN_OR_RETURN(std::string pem,
+                   options_.delivery_certificates->GetDeliveryCertificate(tenant_id));
+  if (pem.empty()) return absl::OkStatus();  // none yet: the agent pins on first use
+  absl::StatusOr<std::string> sha256 = pki::DeliveryCertificateSha256(pem);
+  if (!sha256.ok()) {
+    // SetDeliveryCertificate parsed it before storing it: this is damage, not input.
+    return absl::InternalError(absl::StrCat("tenant \"", tenant_id, "\": the stored ",
+                                            sha256.status().message()));
+  }
+  out.set_delivery_certificate_sha256(*sha256);
+  out.set_delivery_certificate_pem(pem);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<ConnectorRecord> AgentApi::CheckActive(absl::StatusOr<ConnectorRecord> connector) {
@@ -224,7 +247,7 @@ absl::Status AgentApi::RecordHello(const ConnectorRecord& connector, const v1::H
   // The CA identity decides where sticky RETRIEVE and REVOKE jobs go: it is the one an
   // admin approved at registration, and Hello cannot change it.
   if (!hello.ca_identity().empty() && !connector.ca_identity.empty() &&
-      !absl::EqualsIgnoreCase(hello.ca_identity(), connector.ca_identity)) {
+      !adcs::SameCaIdentity(hello.ca_identity(), connector.ca_identity)) {
     AuditConnectorEvent(connector, "connector.ca_identity_mismatch",
                         absl::StrCat("registered as ", connector.ca_identity, ", now runs as ",
                                      hello.ca_identity()));
@@ -241,7 +264,8 @@ absl::Status AgentApi::RecordHello(const ConnectorRecord& connector, const v1::H
       hello.host().empty() ? connector.host : hello.host(),
       hello.os().empty() ? connector.os : hello.os(),
       hello.agent_version().empty() ? connector.agent_version : hello.agent_version(),
-      connector.ca_identity.empty() ? hello.ca_identity() : connector.ca_identity));
+      connector.ca_identity.empty() ? adcs::NormalizeCaIdentity(hello.ca_identity())
+                                    : connector.ca_identity));
   // last_seen_time is set once the connector had a session (on any replica).
   if (connector.last_seen_time.has_value()) metrics_->AgentReconnected();
   return store_->UpsertSession(StreamSession(connector, replica_id, connect_time));
@@ -272,7 +296,16 @@ absl::Status AgentApi::RecordHeartbeat(const ConnectorRecord& connector,
 
 void AgentApi::ReportStreamReplaced(const ConnectorRecord& connector, std::string details) {
   // Two agents with one registration (a cloned state directory) take the session from
-  // each other at every reconnect: the admin must see it.
+  // each other at every reconnect: the admin must see it, but once a minute is enough to
+  // see it, and a row per takeover would let the clones grow the audit log without bound.
+  std::optional<int64_t> left_out =
+      stream_replaced_audits_.Admit(connector.connector_id, clock_->Now());
+  if (!left_out.has_value()) return;
+  if (*left_out > 0) {
+    absl::StrAppend(&details, " (", *left_out, " more takeover",
+                    *left_out == 1 ? "" : "s", " of this connector since the previous "
+                    "connector.stream_replaced event were not audited)");
+  }
   AuditConnectorEvent(connector, "connector.stream_replaced", std::move(details));
 }
 

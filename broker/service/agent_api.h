@@ -8,7 +8,9 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "broker/metrics/broker_metrics.h"
+#include "broker/service/audit_throttle.h"
 #include "broker/service/connector_ca.h"
+#include "broker/store/certificate_store.h"
 #include "broker/store/store.h"
 #include "certbridge/v1/agent.pb.h"
 #include "common/clock.h"
@@ -30,6 +32,14 @@ struct AgentApiOptions {
   // Counts reconnecting agents. Not owned; must outlive the AgentApi. nullptr: nothing is
   // recorded.
   BrokerMetrics* metrics = nullptr;
+  // Where the tenant's delivery certificate is read for the approval (CheckRegistration),
+  // which the agent pins. Not owned; must outlive the AgentApi. nullptr: approvals carry
+  // no delivery certificate (the agent then pins on first use).
+  CertificateStore* delivery_certificates = nullptr;
+  // A connector's stream takeovers are audited (connector.stream_replaced) at most once
+  // per this interval per connector; the row after a quiet spell counts the takeovers
+  // left out. Cloned agents fighting over one registration take over at every reconnect.
+  absl::Duration stream_replaced_audit_interval = absl::Minutes(1);
 };
 
 class AgentApi {
@@ -42,8 +52,10 @@ class AgentApi {
   // token; INVALID_ARGUMENT bad CSR or fields.
   absl::StatusOr<v1::RegisterResponse> Register(const v1::RegisterRequest& r);
 
-  // One look, no waiting: PENDING or APPROVED. NOT_FOUND unknown connector or wrong poll
-  // secret; PERMISSION_DENIED rejected; FAILED_PRECONDITION code expired.
+  // One look, no waiting: PENDING or APPROVED. APPROVED carries the tenant's delivery
+  // certificate and its SHA-256 fingerprint when the tenant has one (the agent pins it).
+  // NOT_FOUND unknown connector or wrong poll secret; PERMISSION_DENIED rejected;
+  // FAILED_PRECONDITION code expired.
   absl::StatusOr<v1::GetRegistrationResponse> CheckRegistration(
       const v1::GetRegistrationRequest& r);
 
@@ -72,7 +84,9 @@ class AgentApi {
   // the caller ends this stream. Such a takeover is logged and audited.
   absl::Status RecordHeartbeat(const ConnectorRecord& connector, const std::string& replica_id,
                                absl::Time connect_time);
-  // Audits that a newer stream of `connector` replaced an older one (`details` says where).
+  // Audits that a newer stream of `connector` replaced an older one (`details` says where),
+  // at most once per options.stream_replaced_audit_interval per connector (AuditThrottle);
+  // a row after left-out takeovers says how many. Callers log every takeover.
   void ReportStreamReplaced(const ConnectorRecord& connector, std::string details);
   // Ends this stream's session, unless a newer stream owns it.
   absl::Status EndSession(const std::string& connector_id, const std::string& replica_id,
@@ -89,6 +103,9 @@ class AgentApi {
   SessionRecord StreamSession(const ConnectorRecord& connector, const std::string& replica_id,
                               absl::Time connect_time) const;
   absl::StatusOr<ConnectorRecord> CheckActive(absl::StatusOr<ConnectorRecord> connector);
+  // Sets the tenant's delivery certificate and its fingerprint on an APPROVED answer.
+  absl::Status AddDeliveryCertificate(const std::string& tenant_id,
+                                      v1::GetRegistrationResponse& out);
   // An audit event by the connector itself about itself.
   void AuditConnectorEvent(const ConnectorRecord& connector, absl::string_view action,
                            std::string details);
@@ -99,6 +116,7 @@ class AgentApi {
   AgentApiOptions options_;
   NoBrokerMetrics no_metrics_;
   BrokerMetrics* metrics_;  // options_.metrics or &no_metrics_
+  AuditThrottle stream_replaced_audits_;
 };
 
 }  // namespace certbridge::broker

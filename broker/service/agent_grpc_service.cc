@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "broker/service/stream_outbox.h"
+#include "common/adcs/ca_identity.h"
 #include "common/grpc_status.h"
 #include "common/log.h"
 
@@ -244,7 +245,8 @@ class AgentGrpcService::ConnectStream final
     info.tenant_id = connector.tenant_id;
     info.connector_id = connector.connector_id;
     // RecordHello refused a Hello whose identity differs from the approved one.
-    info.ca_identity = connector.ca_identity.empty() ? hello.ca_identity() : connector.ca_identity;
+    info.ca_identity = connector.ca_identity.empty() ? adcs::NormalizeCaIdentity(hello.ca_identity())
+                                                     : connector.ca_identity;
     info.ca_ids = connector.ca_ids;
     info.window = hello.max_concurrent_jobs() > 0 ? std::min(hello.max_concurrent_jobs(), 64) : 4;
     const int64_t slot = service_->dispatcher_->AddAgent(info, this);

@@ -40,6 +40,17 @@ void SetCaError(CertificateRequestRecord& r, const v1::JobResult& result) {
   r.remedy = remedy;
 }
 
+// Who may take the request's next job: the CA identity that talked to the CA (AD CS shows
+// a pending request, and the earlier submission a retry looks up, only to the requester),
+// and in key-generation mode only this connector: the generated key is in its pending key
+// store, and another agent — even under the same account — would fetch a certificate for
+// a key it does not have.
+std::string StickyIdentity(const CertificateRequestRecord& request,
+                           const std::string& connector_id, const std::string& ca_identity) {
+  if (request.key_type.empty()) return ca_identity;
+  return ConnectorBoundIdentity(ca_identity, connector_id);
+}
+
 absl::Duration RetrieveDelay(const CertificateRequestRecord& request, absl::Time now,
                              const JobOutcomeOptions& options) {
   // Officers act within minutes or hours: ask often at first, then back off.
@@ -69,12 +80,34 @@ absl::StatusOr<JobCompletion> OutcomeOfJob(const CertificateRequestRecord& reque
     const bool unreachable =
         result.error_code() == "UNAVAILABLE" || result.error_code() == "DEADLINE_EXCEEDED";
     if (unreachable && job.attempts < options.max_unreachable_attempts) {
-      c.job_state = JobState::kReady;
-      c.retry_not_before = now + options.unreachable_retry_delay * job.attempts;
       r.waiting_reason = absl::StrCat("the CA could not be reached from connector ",
                                       connector_id, " (", result.error_message(),
                                       "); retrying");
-      if (job.kind == JobKind::kSubmit) r.state = RequestState::kQueued;
+      const absl::Time retry_at = now + options.unreachable_retry_delay * job.attempts;
+      if (job.kind != JobKind::kSubmit) {
+        // RETRIEVE and REVOKE are sticky already (required_identity).
+        c.job_state = JobState::kReady;
+        c.retry_not_before = retry_at;
+        return c;
+      }
+      // The submission may have reached the CA (DEADLINE_EXCEEDED: the answer was lost).
+      // Only the same identity finds it there (the retry looks it up first), so the retry
+      // is pinned to it: another identity would submit again and could be issued a second
+      // certificate. A job put back READY keeps its required_identity (the store does not
+      // change it), so the retry is a new job carrying the pin, and this one ends.
+      r.state = RequestState::kQueued;
+      c.job_state = JobState::kFailed;
+      JobRecord retry;
+      retry.tenant_id = job.tenant_id;
+      retry.request_name = job.request_name;
+      retry.ca_id = job.ca_id;
+      retry.kind = JobKind::kSubmit;
+      retry.state = JobState::kReady;
+      retry.required_identity = StickyIdentity(request, connector_id, ca_identity);
+      retry.not_before = retry_at;
+      retry.attempts = job.attempts;  // counts toward max_unreachable_attempts; > 1 looks up first
+      retry.create_time = now;
+      c.follow_up = retry;
       return c;
     }
     c.job_state = JobState::kFailed;
@@ -172,7 +205,7 @@ absl::StatusOr<JobCompletion> OutcomeOfJob(const CertificateRequestRecord& reque
       retrieve.ca_id = job.ca_id;
       retrieve.kind = JobKind::kRetrieve;
       retrieve.state = JobState::kReady;
-      retrieve.required_identity = ca_identity;
+      retrieve.required_identity = StickyIdentity(request, connector_id, ca_identity);
       retrieve.not_before = now + RetrieveDelay(request, now, options);
       retrieve.create_time = now;
       c.follow_up = retrieve;
@@ -191,6 +224,16 @@ absl::StatusOr<JobCompletion> OutcomeOfJob(const CertificateRequestRecord& reque
   }
 }
 
+namespace {
+
+bool BoundToAnotherConnector(const JobRecord& job, const std::string& connector_id) {
+  const size_t separator = job.required_identity.find('\x1f');
+  return separator != std::string::npos &&
+         job.required_identity.compare(separator + 1, std::string::npos, connector_id) != 0;
+}
+
+}  // namespace
+
 absl::Status CheckResultSender(const JobRecord& job, const std::string& connector_id,
                                const std::vector<std::string>& ca_ids) {
   if (job.state == JobState::kLeased) {
@@ -199,7 +242,8 @@ absl::Status CheckResultSender(const JobRecord& job, const std::string& connecto
                                                     job.connector_id, ", not to ", connector_id));
   }
   if (job.state == JobState::kReady && job.connector_id.empty() &&
-      std::find(ca_ids.begin(), ca_ids.end(), job.ca_id) != ca_ids.end()) {
+      std::find(ca_ids.begin(), ca_ids.end(), job.ca_id) != ca_ids.end() &&
+      !BoundToAnotherConnector(job, connector_id)) {
     return absl::OkStatus();
   }
   return absl::PermissionDeniedError(absl::StrCat("job ", job.job_id, " was not given to connector ",

@@ -2,12 +2,17 @@
 // fate and any follow-up job. Pure (no I/O) so every CA answer is unit-tested.
 //
 //   ISSUED (3)             → request ISSUED with certificate, serial, notAfter
-//   UNDER_SUBMISSION (5)   → PENDING_APPROVAL + a RETRIEVE job for the same CA identity,
-//                            with backoff growing with the request's age
+//   UNDER_SUBMISSION (5)   → PENDING_APPROVAL + a RETRIEVE job for the same CA identity
+//                            (key-generation mode: for the same connector, which holds the
+//                            key), with backoff growing with the request's age
 //   DENIED (2)             → DENIED with the catalog's code and remedy
 //   ERROR (1) / other      → FAILED with the catalog's code and remedy
-//   CA not reached         → job READY again after a backoff (the request says why it
-//                            waits); after `max_unreachable_attempts`, FAILED
+//   CA not reached         → retried after a backoff (the request says why it waits);
+//                            after `max_unreachable_attempts`, FAILED. A SUBMIT's retry is
+//                            a new job pinned like a RETRIEVE (same CA identity; in
+//                            key-generation mode the same connector): the first may have
+//                            reached the CA, and only that identity finds it there.
+//                            RETRIEVE/REVOKE jobs go READY again (already pinned).
 //   REVOKE answered 0      → REVOKED; otherwise the request stays ISSUED with the error
 #ifndef CERTBRIDGE_BROKER_SERVICE_JOB_OUTCOME_H_
 #define CERTBRIDGE_BROKER_SERVICE_JOB_OUTCOME_H_
@@ -41,7 +46,8 @@ absl::StatusOr<JobCompletion> OutcomeOfJob(const CertificateRequestRecord& reque
 // Whether the agent `connector_id` (serving `ca_ids`) may report the result of `job`:
 // the lease holder may; while nobody holds it (its lease expired and it is READY again)
 // a connector serving the job's CA may, since it could have claimed it and its journal
-// may hold the CA's answer. Otherwise PERMISSION_DENIED naming who holds the job: another
+// may hold the CA's answer — unless the job is bound to another connector
+// (ConnectorBoundIdentity). Otherwise PERMISSION_DENIED naming who holds the job: another
 // connector of the same tenant cannot complete work it was never given.
 absl::Status CheckResultSender(const JobRecord& job, const std::string& connector_id,
                                const std::vector<std::string>& ca_ids);

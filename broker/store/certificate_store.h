@@ -114,7 +114,8 @@ struct JobRecord {
   JobKind kind = JobKind::kSubmit;
   JobState state = JobState::kReady;
   // RETRIEVE and REVOKE (and a SUBMIT whose lease expired): only a connector whose
-  // ca_identity equals this may claim it. Empty: any connector serving the CA.
+  // ca_identity equals this may claim it. Empty: any connector serving the CA. A value
+  // made by ConnectorBoundIdentity: only that one connector (running as that identity).
   std::string required_identity;
   std::string connector_id;  // the lease holder while LEASED
   absl::Time lease_until = absl::InfinitePast();
@@ -124,6 +125,14 @@ struct JobRecord {
   int32_t revocation_reason = 0;  // REVOKE
   absl::Time create_time;
 };
+
+// required_identity for a job only `connector_id` may claim: key-generation work whose
+// generated key is in that agent's pending key store. ClaimJobs matches it against
+// params.ca_identity + "\x1f" + params.connector_id (no identity or id holds \x1f).
+inline std::string ConnectorBoundIdentity(const std::string& ca_identity,
+                                          const std::string& connector_id) {
+  return ca_identity + '\x1f' + connector_id;
+}
 
 struct CreateRequestResult {
   CertificateRequestRecord request;
@@ -243,7 +252,8 @@ class CertificateStore {
   virtual absl::StatusOr<JobRecord> AddJob(const JobRecord& job) = 0;
 
   // Leases READY jobs (not_before <= now) of params.tenant_id whose ca_id is in
-  // params.ca_ids and whose required_identity is empty or equals params.ca_identity,
+  // params.ca_ids and whose required_identity is empty, equals params.ca_identity or
+  // equals ConnectorBoundIdentity(params.ca_identity, params.connector_id),
   // oldest first, at most params.limit, and never more than params.per_ca_limit LEASED
   // per CA in total. Claimed jobs become LEASED to params.connector_id until
   // params.lease_until with attempts + 1; a QUEUED request of a claimed SUBMIT becomes

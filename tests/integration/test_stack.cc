@@ -6,6 +6,8 @@
 #include <regex>
 #include <utility>
 
+#include <libpq-fe.h>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -40,6 +42,36 @@ TestStack::~TestStack() {
 
 std::string TestStack::operator_key() const {
   return std::string(absl::StripAsciiWhitespace(ReadFileOrEmpty(pki("operator.key"))));
+}
+
+pid_t TestStack::postgres_pid() const {
+  // postmaster.pid's first line is the postmaster's pid.
+  const std::string content = ReadFileOrEmpty(postgres_->dir() + "/data/postmaster.pid");
+  std::vector<absl::string_view> lines = absl::StrSplit(content, '\n');
+  int pid = -1;
+  if (lines.empty() || !absl::SimpleAtoi(absl::StripAsciiWhitespace(lines[0]), &pid)) return -1;
+  return pid;
+}
+
+absl::StatusOr<std::vector<std::string>> TestStack::QueryRow(const std::string& sql) const {
+  PGconn* conn = PQconnectdb(database_dsn_.c_str());
+  if (PQstatus(conn) != CONNECTION_OK) {
+    std::string message = PQerrorMessage(conn);
+    PQfinish(conn);
+    return absl::UnavailableError(absl::StrCat("connect to the stack's database: ", message));
+  }
+  PGresult* result = PQexec(conn, sql.c_str());
+  absl::StatusOr<std::vector<std::string>> row = std::vector<std::string>();
+  if (PQresultStatus(result) != PGRES_TUPLES_OK) {
+    row = absl::InternalError(absl::StrCat("query failed: ", PQerrorMessage(conn)));
+  } else if (PQntuples(result) > 0) {
+    for (int column = 0; column < PQnfields(result); ++column) {
+      row->push_back(PQgetvalue(result, 0, column));
+    }
+  }
+  PQclear(result);
+  PQfinish(conn);
+  return row;
 }
 
 absl::StatusOr<BrokerProcess> TestStack::StartBroker(const std::vector<std::string>& extra_flags) {
@@ -234,7 +266,8 @@ std::unique_ptr<v1::AgentService::Stub> TestStack::AgentStub(const BrokerProcess
 
 bool IsTerminal(v1::CertificateRequest::State state) {
   std::optional<broker::RequestState> as_stored =
-      broker::RequestStateFromName(v1::CertificateRequest::State_Name(state));
+      broker::RequestStateFromName(
+          absl::StripPrefix(v1::CertificateRequest::State_Name(state), "STATE_"));
   return as_stored.has_value() && broker::IsTerminal(*as_stored);
 }
 

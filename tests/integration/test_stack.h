@@ -80,6 +80,14 @@ class TestStack {
   const std::string& dsn() const { return database_dsn_; }
   // The stack's PostgreSQL server, for fault tests (Crash / Restart).
   PostgresServer& postgres() { return *postgres_; }
+  // The PostgreSQL server's postmaster (its backends are its children), from
+  // data/postmaster.pid; -1 when it is not running.
+  pid_t postgres_pid() const;
+  // Runs one statement on the stack's database (the brokers' database) in a connection of
+  // its own and returns the first row's columns as text (NULL as ""); an empty vector when
+  // it returns no row. For figures a test or benchmark reads, e.g. pg_stat_database.
+  // Errors: UNAVAILABLE cannot connect; INTERNAL the statement failed.
+  absl::StatusOr<std::vector<std::string>> QueryRow(const std::string& sql) const;
   std::string pki(const std::string& file) const { return dir_ + "/pki/" + file; }
   std::string operator_key() const;
 

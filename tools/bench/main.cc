@@ -39,10 +39,18 @@
 #include "agent/ca/emulator_ca_backend.h"
 #include "common/pki/pki.h"
 #include "tests/integration/test_stack.h"
+#include "tools/bench/certificate_cost.h"
 #include "tools/bench/load.h"
+#include "tools/bench/proc_figures.h"
 
 ABSL_FLAG(int, requests, 300, "certificates per measured run (raw, end to end, recovery)");
 ABSL_FLAG(int, concurrency, 8, "calls in flight at once");
+ABSL_FLAG(int, single_caller_requests, 50,
+          "certificates in the one-caller runs (raw and end to end) that give the broker-added "
+          "latency at one caller (0 skips)");
+ABSL_FLAG(bool, two_tenants, true,
+          "repeat the end-to-end run split between two tenants (half the callers each, each "
+          "tenant with --agents agents of its own)");
 ABSL_FLAG(int, agents, 2, "certbridge-agent processes serving the CA");
 ABSL_FLAG(int, agent_window, 4, "each agent's --max-concurrent-jobs (its credit window)");
 ABSL_FLAG(int, idle_streams, 200, "idle agent streams opened to one broker (0 skips)");
@@ -76,7 +84,19 @@ constexpr char kTemplate[] = "CertbridgeDevice";
 // Every figure printed at the end; a missing phase leaves its fields at their defaults.
 struct Figures {
   LoadResult raw;
+  double raw_emulator_cpu_ms = 0;  // the emulator's CPU per certificate in the raw run
+  LoadResult raw_single;           // one caller
   LoadResult end_to_end;
+  LoadResult end_to_end_single;    // one caller
+  bool cost_measured = false;
+  CostPerCertificate cost;         // of the end-to-end run
+  double idle_transactions_per_second = 0;
+  double idle_durable_commits_per_second = 0;
+  bool two_tenants_measured = false;
+  LoadResult tenant_a;             // the same total load split between two tenants
+  LoadResult tenant_b;
+  int two_tenants_not_issued = 0;
+  int two_tenants_duplicates = 0;
   int end_to_end_requests = 0;
   int end_to_end_not_issued = 0;
   int end_to_end_duplicates = 0;
@@ -112,19 +132,6 @@ struct Figures {
 };
 
 std::string Message(const absl::Status& status) { return std::string(status.message()); }
-
-int64_t RssKib(pid_t pid) {
-  for (absl::string_view line :
-       absl::StrSplit(ReadFileOrEmpty(absl::StrCat("/proc/", pid, "/status")), '\n')) {
-    if (absl::ConsumePrefix(&line, "VmRSS:")) {
-      int64_t kib = 0;
-      line = absl::StripAsciiWhitespace(line);
-      absl::ConsumeSuffix(&line, "kB");
-      if (absl::SimpleAtoi(absl::StripAsciiWhitespace(line), &kib)) return kib;
-    }
-  }
-  return -1;
-}
 
 // Streams the broker has logged as ended, so that the idle figure can show none of the
 // bench's streams was dropped (e.g. as a duplicate of the same connector) before RSS was read.
@@ -194,7 +201,7 @@ absl::Status WaitConnected(TestStack& stack, const BrokerProcess& broker, const 
         get.set_connector_id(connector_id);
         v1::Connector c;
         return admin->GetConnector(CallContext(tenant.key).get(), get, &c).ok() &&
-               c.connectivity() == v1::Connector::CONNECTED;
+               c.connectivity() == v1::Connector::CONNECTIVITY_CONNECTED;
       },
       absl::Seconds(60));
   if (!connected) return absl::DeadlineExceededError("connector " + connector_id + " never connected");
@@ -220,7 +227,7 @@ std::unique_ptr<v1::CertificateService::Stub> CertificateClient(const std::strin
 }
 
 bool Terminal(CertificateRequest::State state) {
-  return state != CertificateRequest::QUEUED && state != CertificateRequest::DISPATCHED &&
+  return state != CertificateRequest::STATE_QUEUED && state != CertificateRequest::STATE_DISPATCHED &&
          state != CertificateRequest::STATE_UNSPECIFIED;
 }
 
@@ -296,7 +303,7 @@ class IssuedLedger {
  public:
   void Record(int index, const Outcome& outcome) {
     absl::MutexLock lock(&mu_);
-    if (outcome.error.empty() && outcome.request.state() == CertificateRequest::ISSUED) {
+    if (outcome.error.empty() && outcome.request.state() == CertificateRequest::STATE_ISSUED) {
       if (!serials_.insert(outcome.request.serial_number()).second) ++duplicates_;
     } else {
       ++not_issued_;
@@ -347,10 +354,24 @@ absl::Status MeasureRaw(const EmulatorProcessHandle& emulator, Figures& figures)
   };
   RunClosedLoop(warmup, absl::GetFlag(FLAGS_concurrency),
                 [&](int i) { return submit((*csrs)[n + i]); });
+  const absl::Duration emulator_cpu_before = ProcessTreeCpu(emulator.process->pid());
   figures.raw = RunClosedLoop(n, absl::GetFlag(FLAGS_concurrency),
                               [&](int i) { return submit((*csrs)[i]); });
+  figures.raw_emulator_cpu_ms =
+      absl::ToDoubleMilliseconds(ProcessTreeCpu(emulator.process->pid()) - emulator_cpu_before) /
+      std::max(1, n);
   if (figures.raw.failures > 0) {
     return absl::InternalError(absl::StrCat(figures.raw.failures, " raw Submits were not issued"));
+  }
+  const int single = absl::GetFlag(FLAGS_single_caller_requests);
+  if (single > 0) {
+    absl::StatusOr<std::vector<std::string>> single_csrs = MakeCsrs(single, "raw-single");
+    if (!single_csrs.ok()) return single_csrs.status();
+    figures.raw_single = RunClosedLoop(single, 1, [&](int i) { return submit((*single_csrs)[i]); });
+    if (figures.raw_single.failures > 0) {
+      return absl::InternalError(
+          absl::StrCat(figures.raw_single.failures, " raw one-caller Submits were not issued"));
+    }
   }
   return absl::OkStatus();
 }
@@ -365,14 +386,15 @@ struct EndToEndRun {
 
 absl::StatusOr<EndToEndRun> RunEndToEnd(TestStack& stack, const BrokerProcess& broker,
                                         const Tenant& tenant, const std::string& label, int n,
-                                        int warmup) {
+                                        int warmup, int concurrency = -1) {
+  if (concurrency < 0) concurrency = absl::GetFlag(FLAGS_concurrency);
   absl::StatusOr<std::vector<std::string>> csrs = MakeCsrs(n + warmup, label);
   if (!csrs.ok()) return csrs.status();
   const ClientConfig client{ReadFileOrEmpty(stack.pki("tls-ca.pem")), broker.api_address(),
                             tenant.key};
   auto stub = CertificateClient(client.tls_root_pem, client.address);
   const std::string run = absl::StrCat(absl::ToUnixNanos(absl::Now()));
-  RunClosedLoop(warmup, absl::GetFlag(FLAGS_concurrency), [&](int i) {
+  RunClosedLoop(warmup, concurrency, [&](int i) {
     return CreateUntilTerminal(
                *stub, client,
                CsrRequest(tenant, absl::StrCat("warm-", label, "-", run, "-", i), (*csrs)[n + i]),
@@ -381,12 +403,12 @@ absl::StatusOr<EndToEndRun> RunEndToEnd(TestStack& stack, const BrokerProcess& b
   });
   IssuedLedger ledger;
   EndToEndRun out;
-  out.load = RunClosedLoop(n, absl::GetFlag(FLAGS_concurrency), [&](int i) {
+  out.load = RunClosedLoop(n, concurrency, [&](int i) {
     Outcome outcome = CreateUntilTerminal(
         *stub, client, CsrRequest(tenant, absl::StrCat(label, "-", run, "-", i), (*csrs)[i]),
         absl::Seconds(120));
     ledger.Record(i, outcome);
-    return outcome.error.empty() && outcome.request.state() == CertificateRequest::ISSUED;
+    return outcome.error.empty() && outcome.request.state() == CertificateRequest::STATE_ISSUED;
   });
   out.not_issued = ledger.not_issued();
   out.duplicates = ledger.duplicates();
@@ -394,16 +416,64 @@ absl::StatusOr<EndToEndRun> RunEndToEnd(TestStack& stack, const BrokerProcess& b
   return out;
 }
 
+// The end-to-end run at --concurrency, with the cost of each certificate (database and CPU,
+// tools/bench/certificate_cost.h) measured around it; then the one-caller run.
 absl::Status MeasureEndToEnd(TestStack& stack, const BrokerProcess& broker, const Tenant& tenant,
-                             Figures& figures) {
+                             const CostProcesses& processes, Figures& figures) {
   const int n = absl::GetFlag(FLAGS_requests);
-  absl::StatusOr<EndToEndRun> run =
-      RunEndToEnd(stack, broker, tenant, "e2e", n, absl::GetFlag(FLAGS_warmup));
+  absl::StatusOr<EndToEndRun> warm =
+      RunEndToEnd(stack, broker, tenant, "warm", absl::GetFlag(FLAGS_warmup), 0);
+  if (!warm.ok()) return warm.status();
+  // What the idle stack costs the database per second (sweeps, heartbeats): it is part of
+  // every figure below, since each snapshot waits kStatsSettle first.
+  absl::StatusOr<CostSnapshot> idle_start = TakeCostSnapshot(stack, processes);
+  if (!idle_start.ok()) return idle_start.status();
+  absl::StatusOr<CostSnapshot> before = TakeCostSnapshot(stack, processes);
+  if (!before.ok()) return before.status();
+  const double idle_seconds = absl::ToDoubleSeconds(kStatsSettle);
+  figures.idle_transactions_per_second =
+      (before->xact_commit - idle_start->xact_commit - 1 + before->xact_rollback -
+       idle_start->xact_rollback) / idle_seconds;
+  figures.idle_durable_commits_per_second = (before->next_xid - idle_start->next_xid) / idle_seconds;
+  absl::StatusOr<EndToEndRun> run = RunEndToEnd(stack, broker, tenant, "e2e", n, 0);
   if (!run.ok()) return run.status();
+  absl::StatusOr<CostSnapshot> after = TakeCostSnapshot(stack, processes);
+  if (!after.ok()) return after.status();
+  figures.cost = PerCertificate(*before, *after, static_cast<int>(run->load.latencies.size()));
+  figures.cost_measured = true;
   figures.end_to_end = std::move(run->load);
   figures.end_to_end_requests = n;
   figures.end_to_end_not_issued = run->not_issued;
   figures.end_to_end_duplicates = run->duplicates;
+  const int single = absl::GetFlag(FLAGS_single_caller_requests);
+  if (single > 0) {
+    absl::StatusOr<EndToEndRun> one = RunEndToEnd(stack, broker, tenant, "single", single, 0, 1);
+    if (!one.ok()) return one.status();
+    figures.end_to_end_single = std::move(one->load);
+    figures.end_to_end_not_issued += one->not_issued;
+    figures.end_to_end_duplicates += one->duplicates;
+  }
+  return absl::OkStatus();
+}
+
+// The same total load as the end-to-end run (--requests calls by --concurrency callers),
+// split in half between `a` and `b`, both at once: one tenant's throughput should not be
+// bounded by a per-tenant hot row.
+absl::Status MeasureTwoTenants(TestStack& stack, const BrokerProcess& broker, const Tenant& a,
+                               const Tenant& b, Figures& figures) {
+  const int n = absl::GetFlag(FLAGS_requests);
+  const int callers = std::max(1, absl::GetFlag(FLAGS_concurrency) / 2);
+  absl::StatusOr<EndToEndRun> run_b;
+  std::thread tenant_b([&] { run_b = RunEndToEnd(stack, broker, b, "two-b", n / 2, 0, callers); });
+  absl::StatusOr<EndToEndRun> run_a = RunEndToEnd(stack, broker, a, "two-a", n - n / 2, 0, callers);
+  tenant_b.join();
+  if (!run_a.ok()) return run_a.status();
+  if (!run_b.ok()) return run_b.status();
+  figures.tenant_a = std::move(run_a->load);
+  figures.tenant_b = std::move(run_b->load);
+  figures.two_tenants_not_issued = run_a->not_issued + run_b->not_issued;
+  figures.two_tenants_duplicates = run_a->duplicates + run_b->duplicates;
+  figures.two_tenants_measured = true;
   return absl::OkStatus();
 }
 
@@ -556,20 +626,6 @@ absl::StatusOr<std::vector<ConnectorCredentials>> RegisterConnectors(TestStack& 
   return out;
 }
 
-// "Max open files" (soft) of a process, from /proc/<pid>/limits; -1 if unreadable.
-int64_t OpenFilesLimit(pid_t pid) {
-  for (absl::string_view line :
-       absl::StrSplit(ReadFileOrEmpty(absl::StrCat("/proc/", pid, "/limits")), '\n')) {
-    if (absl::ConsumePrefix(&line, "Max open files")) {
-      std::vector<absl::string_view> fields = absl::StrSplit(line, ' ', absl::SkipEmpty());
-      int64_t soft = 0;
-      if (!fields.empty() && absl::SimpleAtoi(fields[0], &soft)) return soft;
-      if (!fields.empty() && fields[0] == "unlimited") return INT64_MAX;
-    }
-  }
-  return -1;
-}
-
 // Descriptors a process needs besides one per stream (listeners, PostgreSQL, agents, logs).
 constexpr int kSpareFiles = 512;
 
@@ -716,7 +772,7 @@ absl::Status MeasureRecovery(TestStack& stack, BrokerProcess& broker,
         absl::Seconds(90));
     ledger.Record(i, outcome);
     done.fetch_add(1);
-    const bool issued = outcome.error.empty() && outcome.request.state() == CertificateRequest::ISSUED;
+    const bool issued = outcome.error.empty() && outcome.request.state() == CertificateRequest::STATE_ISSUED;
     if (issued) {
       absl::MutexLock lock(&mu);
       // Only an answer to an attempt begun after the kill proves the new broker issues.
@@ -767,6 +823,49 @@ void PrintTable(const Figures& f, const std::string& load_at_start) {
   row("end to end: requests / not issued / duplicates",
       absl::StrCat(f.end_to_end_requests, " / ", f.end_to_end_not_issued, " / ",
                    f.end_to_end_duplicates));
+  if (!f.raw_single.latencies.empty() && !f.end_to_end_single.latencies.empty()) {
+    const absl::Duration raw1 = Quantile(f.raw_single.latencies, 0.5);
+    const absl::Duration e2e1 = Quantile(f.end_to_end_single.latencies, 0.5);
+    const absl::Duration raw1_99 = Quantile(f.raw_single.latencies, 0.99);
+    const absl::Duration e2e1_99 = Quantile(f.end_to_end_single.latencies, 0.99);
+    row("one caller: raw p50 / p99", Ms(raw1) + " / " + Ms(raw1_99));
+    row("one caller: end to end p50 / p99", Ms(e2e1) + " / " + Ms(e2e1_99));
+    row("one caller: broker-added latency p50 / p99 (target 3 / 15 ms)",
+        Ms(e2e1 - raw1) + " / " + Ms(e2e1_99 - raw1_99));
+  }
+  row(absl::StrCat("broker-added latency p50 at ", c, " callers (target 10 ms)"),
+      Ms(e2e_p50 - raw_p50));
+  if (f.cost_measured) {
+    const CostPerCertificate& k = f.cost;
+    row("per certificate: transactions (commits+rollbacks; target 5)",
+        absl::StrFormat("%.2f (%.2f rollbacks)", k.transactions, k.rollbacks));
+    row("per certificate: durable commits (xids; target 3)",
+        absl::StrFormat("%.2f", k.durable_commits));
+    row("per certificate: rows inserted / updated",
+        absl::StrFormat("%.2f / %.2f", k.rows_inserted, k.rows_updated));
+    row("per certificate: WAL records / KiB / writes / syncs",
+        absl::StrFormat("%.1f / %.2f / %.2f / %.2f", k.wal_records, k.wal_kib, k.wal_writes,
+                        k.wal_syncs));
+    row("per certificate CPU ms: PostgreSQL / broker",
+        absl::StrFormat("%.2f / %.2f", k.postgres_cpu_ms, k.broker_cpu_ms));
+    row("per certificate CPU ms: agents / emulator / bench",
+        absl::StrFormat("%.2f / %.2f / %.2f", k.agents_cpu_ms, k.emulator_cpu_ms, k.bench_cpu_ms));
+    row("per certificate CPU ms: broker+PostgreSQL+agents vs emulator",
+        absl::StrFormat("%.2f vs %.2f", k.postgres_cpu_ms + k.broker_cpu_ms + k.agents_cpu_ms,
+                        k.emulator_cpu_ms));
+    row("raw run: emulator CPU ms per certificate", absl::StrFormat("%.2f", f.raw_emulator_cpu_ms));
+    row("idle stack: transactions/s / durable commits/s",
+        absl::StrFormat("%.1f / %.1f", f.idle_transactions_per_second,
+                        f.idle_durable_commits_per_second));
+  }
+  if (f.two_tenants_measured) {
+    row("one tenant: certificates/s", absl::StrFormat("%.1f", f.end_to_end.per_second()));
+    row("two tenants, same total load: certificates/s A + B",
+        absl::StrFormat("%.1f + %.1f = %.1f", f.tenant_a.per_second(), f.tenant_b.per_second(),
+                        f.tenant_a.per_second() + f.tenant_b.per_second()));
+    row("two tenants: not issued / duplicates",
+        absl::StrCat(f.two_tenants_not_issued, " / ", f.two_tenants_duplicates));
+  }
   if (f.idle_measured) {
     row("idle streams held by one broker / ended early",
         absl::StrCat(f.idle_streams_open, " / ", f.idle_streams_ended_early));
@@ -831,6 +930,35 @@ void PrintTable(const Figures& f, const std::string& load_at_start) {
   }
 }
 
+// Registers --agents agents in `tenant`, assigns them its CA and starts them against the
+// emulator; each is appended to `agents` once the broker shows it connected.
+absl::Status StartAgents(TestStack& stack, const BrokerProcess& broker, const Tenant& tenant,
+                         const EmulatorProcessHandle& emulator,
+                         std::vector<std::unique_ptr<testing::ChildProcess>>& agents) {
+  auto admin = stack.AdminStub(broker);
+  for (int i = 0; i < absl::GetFlag(FLAGS_agents); ++i) {
+    absl::StatusOr<RegisteredAgent> agent = stack.RegisterAgent(broker, tenant.key, kIdentity);
+    if (!agent.ok()) return agent.status();
+    v1::AssignCertificateAuthorityRequest assign;
+    assign.set_ca_id(tenant.ca_id);
+    assign.set_connector_id(agent->connector_id);
+    v1::Connector connector;
+    grpc::Status s =
+        admin->AssignCertificateAuthority(CallContext(tenant.key).get(), assign, &connector);
+    if (!s.ok()) return absl::InternalError("assign CA: " + s.error_message());
+    absl::StatusOr<std::unique_ptr<testing::ChildProcess>> process = stack.StartAgent(
+        *agent, emulator,
+        {absl::StrCat("--max-concurrent-jobs=", absl::GetFlag(FLAGS_agent_window)),
+         "--backoff-base-ms=100", "--backoff-max-ms=500"});
+    if (!process.ok()) return process.status();
+    if (absl::Status c = WaitConnected(stack, broker, tenant, agent->connector_id); !c.ok()) {
+      return absl::Status(c.code(), absl::StrCat(c.message(), "\n", (*process)->Log()));
+    }
+    agents.push_back(*std::move(process));
+  }
+  return absl::OkStatus();
+}
+
 int Run() {
   Figures figures;
   const std::string load_at_start = LoadAverage();
@@ -868,43 +996,27 @@ int Run() {
     return 2;
   }
   std::vector<std::unique_ptr<testing::ChildProcess>> agents;
-  {
-    auto admin = (*stack)->AdminStub(*broker);
-    for (int i = 0; i < absl::GetFlag(FLAGS_agents); ++i) {
-      absl::StatusOr<RegisteredAgent> agent = (*stack)->RegisterAgent(*broker, tenant->key, kIdentity);
-      if (!agent.ok()) {
-        std::fprintf(stderr, "certbridge-bench: agent: %s\n", Message(agent.status()).c_str());
-        return 2;
-      }
-      v1::AssignCertificateAuthorityRequest assign;
-      assign.set_ca_id(tenant->ca_id);
-      assign.set_connector_id(agent->connector_id);
-      v1::Connector connector;
-      grpc::Status s =
-          admin->AssignCertificateAuthority(CallContext(tenant->key).get(), assign, &connector);
-      if (!s.ok()) {
-        std::fprintf(stderr, "certbridge-bench: assign CA: %s\n", s.error_message().c_str());
-        return 2;
-      }
-      absl::StatusOr<std::unique_ptr<testing::ChildProcess>> process = (*stack)->StartAgent(
-          *agent, *emulator,
-          {absl::StrCat("--max-concurrent-jobs=", absl::GetFlag(FLAGS_agent_window)),
-           "--backoff-base-ms=100", "--backoff-max-ms=500"});
-      if (!process.ok()) {
-        std::fprintf(stderr, "certbridge-bench: agent: %s\n", Message(process.status()).c_str());
-        return 2;
-      }
-      if (absl::Status c = WaitConnected(**stack, *broker, *tenant, agent->connector_id); !c.ok()) {
-        std::fprintf(stderr, "certbridge-bench: %s\n%s\n", Message(c).c_str(), (*process)->Log().c_str());
-        return 2;
-      }
-      agents.push_back(*std::move(process));
-    }
+  if (absl::Status s = StartAgents(**stack, *broker, *tenant, *emulator, agents); !s.ok()) {
+    std::fprintf(stderr, "certbridge-bench: %s\n", Message(s).c_str());
+    return 2;
   }
+  CostProcesses processes{.postgres = (*stack)->postgres_pid(),
+                          .broker = broker->process->pid(),
+                          .agents = {},
+                          .emulator = emulator->process->pid()};
+  for (const auto& agent : agents) processes.agents.push_back(agent->pid());
   step("2/4 end to end");
-  if (absl::Status s = MeasureEndToEnd(**stack, *broker, *tenant, figures); !s.ok()) {
+  if (absl::Status s = MeasureEndToEnd(**stack, *broker, *tenant, processes, figures); !s.ok()) {
     std::fprintf(stderr, "certbridge-bench: end to end: %s\n", Message(s).c_str());
     return 2;
+  }
+  if (absl::GetFlag(FLAGS_two_tenants)) {
+    step("2a/4 one tenant vs two tenants at the same total load");
+    absl::StatusOr<Tenant> second = CreateTenant(**stack, *broker);
+    absl::Status s = second.status();
+    if (s.ok()) s = StartAgents(**stack, *broker, *second, *emulator, agents);
+    if (s.ok()) s = MeasureTwoTenants(**stack, *broker, *tenant, *second, figures);
+    if (!s.ok()) std::fprintf(stderr, "certbridge-bench: two tenants: %s\n", Message(s).c_str());
   }
   if (absl::GetFlag(FLAGS_flood_callers) > 0) {
     step("2b/4 noisy neighbour");
@@ -932,6 +1044,7 @@ int Run() {
   const bool failed = figures.end_to_end_not_issued > 0 || figures.idle_streams_ended_early > 0 ||
                       figures.end_to_end_duplicates > 0 || figures.during_idle_not_issued > 0 ||
                       figures.during_idle_duplicates > 0 ||
+                      figures.two_tenants_not_issued > 0 || figures.two_tenants_duplicates > 0 ||
                       figures.raw.failures > 0 || figures.recovery_lost > 0 ||
                       figures.recovery_duplicates > 0 || !recovery_ok;
   if (failed) std::printf("\nFAILED: a request was not issued, was lost or was issued twice\n");

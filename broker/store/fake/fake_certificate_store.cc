@@ -310,7 +310,9 @@ absl::StatusOr<std::vector<JobRecord>> FakeStore::ClaimJobs(const ClaimParams& p
       if (static_cast<int>(claimed.size()) >= params.limit) break;
       if (job.tenant_id != params.tenant_id || job.state != JobState::kReady ||
           cas.count(job.ca_id) == 0 || job.not_before > params.now ||
-          (!job.required_identity.empty() && job.required_identity != params.ca_identity) ||
+          (!job.required_identity.empty() && job.required_identity != params.ca_identity &&
+           job.required_identity !=
+               ConnectorBoundIdentity(params.ca_identity, params.connector_id)) ||
           leased[job.ca_id] >= params.per_ca_limit) {
         continue;
       }

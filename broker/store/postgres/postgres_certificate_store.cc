@@ -266,7 +266,7 @@ constexpr Statement kClaimJobs = {
     "picked AS (SELECT p.job_id FROM cas CROSS JOIN LATERAL ("
     " SELECT j.job_id FROM job j WHERE j.tenant_id = $1 AND j.ca_id = cas.ca_id "
     " AND j.state = 'READY' AND j.not_before <= $4::timestamptz "
-    " AND (j.required_identity = '' OR j.required_identity = $3) "
+    " AND (j.required_identity IN ('', $3, $3::text || E'\\x1f' || $5::text)) "
     " ORDER BY j.job_id "
     " LIMIT greatest(0, $7::integer - (SELECT count(*) FROM job l WHERE l.tenant_id = $1 "
     "   AND l.ca_id = cas.ca_id AND l.state = 'LEASED')) "

@@ -150,8 +150,8 @@ TEST_F(JobOutcomeTest, UnreachableCaRetriesThenFails) {
   result.set_error_message("RPC server unavailable");
   auto retry = Outcome(result);
   ASSERT_TRUE(retry.ok());
-  EXPECT_EQ(retry->job_state, JobState::kReady);
-  EXPECT_GT(retry->retry_not_before, now_);
+  ASSERT_TRUE(retry->follow_up.has_value());
+  EXPECT_GT(retry->follow_up->not_before, now_);
   EXPECT_EQ(retry->request.state, RequestState::kQueued);
   EXPECT_TRUE(absl::StrContains(retry->request.waiting_reason, "could not be reached"));
 
@@ -162,6 +162,75 @@ TEST_F(JobOutcomeTest, UnreachableCaRetriesThenFails) {
   EXPECT_EQ(failed->request.state, RequestState::kFailed);
   EXPECT_EQ(failed->request.hresult, adcs::kRpcServerUnavailable);
   EXPECT_FALSE(failed->request.remedy.empty());
+}
+
+// Before, the retry was the same job put back READY with no required identity: a
+// connector under another account serving the CA could claim it, find nothing at the CA
+// under its own identity and submit again — a second certificate for one request.
+TEST_F(JobOutcomeTest, UnreachableSubmitRetryIsPinnedToTheSubmittingIdentity) {
+  for (const char* code : {"UNAVAILABLE", "DEADLINE_EXCEEDED"}) {
+    SCOPED_TRACE(code);
+    v1::JobResult result;
+    result.set_error_code(code);
+    result.set_error_message("the CA did not answer in time");
+    auto retry = Outcome(result);
+    ASSERT_TRUE(retry.ok()) << retry.status();
+    EXPECT_EQ(retry->request.state, RequestState::kQueued);
+    EXPECT_EQ(retry->job_state, JobState::kFailed) << "this job ends; its retry carries the pin";
+    ASSERT_TRUE(retry->follow_up.has_value());
+    EXPECT_EQ(retry->follow_up->kind, JobKind::kSubmit);
+    EXPECT_EQ(retry->follow_up->required_identity, "CORP\\svc");
+    EXPECT_EQ(retry->follow_up->attempts, job_.attempts) << "still counts toward the limit";
+    EXPECT_EQ(retry->follow_up->not_before,
+              now_ + JobOutcomeOptions().unreachable_retry_delay * job_.attempts);
+    EXPECT_EQ(retry->follow_up->ca_id, "ca");
+  }
+}
+
+TEST_F(JobOutcomeTest, UnreachableRetrieveStaysTheSamePinnedJob) {
+  job_.kind = JobKind::kRetrieve;
+  job_.required_identity = "CORP\\svc";
+  request_.state = RequestState::kPendingApproval;
+  v1::JobResult result;
+  result.set_error_code("UNAVAILABLE");
+  auto retry = Outcome(result);
+  ASSERT_TRUE(retry.ok()) << retry.status();
+  EXPECT_EQ(retry->job_state, JobState::kReady);
+  EXPECT_EQ(retry->request.state, RequestState::kPendingApproval);
+  EXPECT_FALSE(retry->follow_up.has_value());
+}
+
+// Before, a key-generation request's RETRIEVE went to any connector of the CA identity,
+// though only the submitting agent's pending key store holds the generated key.
+TEST_F(JobOutcomeTest, KeyGenerationRetrieveIsBoundToTheConnectorHoldingTheKey) {
+  request_.key_type = "EC-P256";
+  v1::JobResult result;
+  result.set_ca_answered(true);
+  result.set_disposition(adcs::kDispositionUnderSubmission);
+  result.set_ca_request_id(77);
+  auto c = Outcome(result);
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_TRUE(c->follow_up.has_value());
+  EXPECT_EQ(c->follow_up->kind, JobKind::kRetrieve);
+  EXPECT_EQ(c->follow_up->required_identity, ConnectorBoundIdentity("CORP\\svc", "conn-1"));
+
+  // And so is a key-generation SUBMIT's retry after the CA was unreachable.
+  v1::JobResult unreachable;
+  unreachable.set_error_code("DEADLINE_EXCEEDED");
+  auto retry = Outcome(unreachable);
+  ASSERT_TRUE(retry.ok() && retry->follow_up.has_value());
+  EXPECT_EQ(retry->follow_up->required_identity, ConnectorBoundIdentity("CORP\\svc", "conn-1"));
+}
+
+TEST(CheckResultSenderTest, AJobBoundToAConnectorAcceptsOnlyThatConnector) {
+  JobRecord job;
+  job.job_id = 9;
+  job.ca_id = "ca-1";
+  job.state = JobState::kReady;
+  job.required_identity = ConnectorBoundIdentity("CORP\\svc", "conn-a");
+  EXPECT_TRUE(CheckResultSender(job, "conn-a", {"ca-1"}).ok());
+  EXPECT_EQ(CheckResultSender(job, "conn-b", {"ca-1"}).code(),
+            absl::StatusCode::kPermissionDenied);
 }
 
 TEST_F(JobOutcomeTest, RevokeAnsweredZeroRevokes) {

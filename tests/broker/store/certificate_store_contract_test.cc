@@ -703,6 +703,21 @@ TEST_P(CertificateStoreContractTest, ExpireLeasesPutsJobsBackForTheSameIdentity)
   EXPECT_EQ(certs_->GetCertificateRequest("t1", "req-1")->connector_id, "c1");
 }
 
+// A key-generation RETRIEVE is bound to the connector whose pending key store holds the
+// key: another connector under the same CA identity does not get it.
+TEST_P(CertificateStoreContractTest, ConnectorBoundJobGoesOnlyToThatConnector) {
+  JobRecord bound = SubmitJob();
+  bound.kind = JobKind::kRetrieve;
+  bound.required_identity = ConnectorBoundIdentity("CORP\\svc-a", "c1");
+  Create("t1", "req-1", "ca1", bound);
+  EXPECT_THAT(ClaimOk(Claim("t1", {"ca1"}, "c2", "CORP\\svc-a")), IsEmpty());
+  EXPECT_THAT(ClaimOk(Claim("t1", {"ca1"}, "c1", "CORP\\svc-b")), IsEmpty());
+  std::vector<JobRecord> claimed = ClaimOk(Claim("t1", {"ca1"}, "c1", "CORP\\svc-a"));
+  ASSERT_EQ(claimed.size(), 1u);
+  EXPECT_EQ(claimed[0].required_identity, ConnectorBoundIdentity("CORP\\svc-a", "c1"));
+  EXPECT_EQ(claimed[0].connector_id, "c1");
+}
+
 // ---- Updates and change order.
 
 TEST_P(CertificateStoreContractTest, UpdateIsConditionalOnStateAndCanFailOpenJobs) {
