@@ -29,6 +29,8 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "broker/metrics/prometheus/prometheus_broker_metrics.h"
+#include "broker/scep/scep_enrollment.h"
+#include "broker/scep/scep_http_server.h"
 #include "broker/service/admin_api.h"
 #include "broker/service/admin_grpc_service.h"
 #include "broker/service/agent_api.h"
@@ -74,11 +76,18 @@ ABSL_FLAG(int, heartbeat_interval_seconds, 30, "how often agents send heartbeats
 ABSL_FLAG(std::string, replica_id, "", "name of this replica in session rows; default host-pid");
 ABSL_FLAG(std::string, port_file, "",
           "write the bound ports here as api=N and agent=N lines (and metrics=N with "
-          "--metrics_listen, health=N with --health_listen)");
+          "--metrics_listen, health=N with --health_listen, scep=N with --scep_listen)");
 ABSL_FLAG(std::string, health_listen, "",
           "address:port of a plaintext gRPC port serving only grpc.health.v1 (port 0 picks "
           "one), for Kubernetes gRPC probes, which cannot check the broker's TLS ports; "
           "NOT_SERVING once the broker drains; empty: none");
+ABSL_FLAG(std::string, scep_listen, "",
+          "address:port of the SCEP listener (/scep/<profile>/pkiclient.exe, RFC 8894; port 0 "
+          "picks one; docs/scep.md); empty: no SCEP");
+ABSL_FLAG(std::string, scep_tls_cert_file, "",
+          "PEM certificate chain for HTTPS on --scep_listen; empty (with --scep_tls_key_file "
+          "empty): plain HTTP, SCEP protecting its own payload");
+ABSL_FLAG(std::string, scep_tls_key_file, "", "PEM private key of --scep_tls_cert_file");
 ABSL_FLAG(std::string, metrics_listen, "",
           "address:port of the Prometheus metrics port (GET /metrics, plain HTTP; port 0 picks "
           "one); empty: no metrics port");
@@ -451,6 +460,28 @@ int Run() {
         StartMetricsPort(metrics_listen, registry);
     if (!started.ok()) return Fail("metrics port", started.status());
     exposer = *std::move(started);
+  // The SCEP listener (docs/scep.md). scep_enrollment is the ScepEnrollment implementation
+  // (profiles, challenges, RA certificate, the request pipeline), constructed with the other
+  // services; without one --scep_listen is refused rather than serving nothing.
+  scep::ScepEnrollment* scep_enrollment = nullptr;
+  int scep_port = 0;
+  std::unique_ptr<scep::ScepHttpServer> scep_server;
+  if (const std::string scep_listen = absl::GetFlag(FLAGS_scep_listen); !scep_listen.empty()) {
+    if (scep_enrollment == nullptr) {
+      return Fail("SCEP port", absl::FailedPreconditionError(
+                                   "--scep_listen is set but this broker has no SCEP enrollment "
+                                   "back end; leave --scep_listen empty"));
+    }
+    absl::StatusOr<std::unique_ptr<scep::ScepHttpServer>> started = scep::StartScepServer(
+        {.listen = scep_listen,
+         .tls_cert_file = absl::GetFlag(FLAGS_scep_tls_cert_file),
+         .tls_key_file = absl::GetFlag(FLAGS_scep_tls_key_file)},
+        scep_enrollment);
+    if (!started.ok()) return Fail("SCEP port", started.status());
+    scep_server = *std::move(started);
+    scep_port = scep_server->port();
+  }
+
     metrics_port = exposer->GetListeningPorts().front();
   }
 
@@ -459,7 +490,8 @@ int Run() {
     const std::string tmp = path + ".tmp";
     std::ofstream(tmp) << "api=" << api_port << "\nagent=" << agent_port << "\n"
                        << (metrics_port != 0 ? absl::StrCat("metrics=", metrics_port, "\n") : "")
-                       << (health_port != 0 ? absl::StrCat("health=", health_port, "\n") : "");
+                       << (health_port != 0 ? absl::StrCat("health=", health_port, "\n") : "")
+                       << (scep_port != 0 ? absl::StrCat("scep=", scep_port, "\n") : "");
     std::rename(tmp.c_str(), path.c_str());
   }
   LogInfo("broker.serving", {{"api_port", absl::StrCat(api_port)},
@@ -473,6 +505,7 @@ int Run() {
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+                             {"scep_port", absl::StrCat(scep_port)},
   int signal_number = 0;
   sigwait(&signals, &signal_number);
   LogInfo("broker.draining", {{"signal", absl::StrCat(signal_number)}});
@@ -490,6 +523,9 @@ int Run() {
   api_server->Shutdown(deadline);
   if (health_server != nullptr) health_server->Shutdown(deadline);
   (*store)->SetChangeListener(nullptr);
+  // SCEP first: it stops accepting and waits for the Enroll/Poll calls in progress, which
+  // need the worker pool and the store still running.
+  scep_server.reset();
   pool.Shutdown();
   stop_reloading.Notify();
   if (operator_key_reloader.joinable()) operator_key_reloader.join();

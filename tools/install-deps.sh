@@ -14,6 +14,8 @@ packages=(
   wine wine64 msitools wixl tinyproxy haproxy
   podman runc netavark aardvark-dns iptables debootstrap
   golang-go golang-github-masterminds-sprig-dev golang-k8s-sigs-yaml-dev
+  libmicrohttpd-dev  # the broker's SCEP listener (broker/scep/scep_http_server.h)
+  scep  # micromdm's scepclient, the SCEP client of tests/broker/scep's front-end test
 )
 
 missing=()

@@ -135,6 +135,7 @@ absl::StatusOr<MintedScepChallenge> ScepProfileApi::CreateChallenge(const Caller
     as_csr.subject = *subject;
   }
   for (const std::string& text : spec.subject_alt_names) {
+    RETURN_IF_ERROR(CheckText("subject_alt_names", text, 1024, /*required=*/true));
     ASSIGN_OR_RETURN(pki::SubjectAltName san, pki::ParseSanText(text));
     challenge.subject_alt_names.push_back(pki::SanText(san));
     as_csr.sans.push_back(std::move(san));

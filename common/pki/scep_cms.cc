@@ -2,7 +2,9 @@
 // enveloping and degenerate certificate bags.
 #include "common/pki/scep_cms.h"
 
+#include <openssl/err.h>
 #include <openssl/pkcs7.h>
+#include <openssl/provider.h>
 
 #include <cstring>
 #include <memory>
@@ -21,7 +23,8 @@ using BorrowedX509Stack = std::unique_ptr<STACK_OF(X509), BorrowedX509StackFree>
 using Pkcs7Ptr = OpenSslPtr<PKCS7, PKCS7_free>;
 
 // RFC 8894 section 3.5.2: AES-128-CBC is mandatory; 3DES-CBC is what pre-AES clients
-// (and NDES) speak. Single DES, RC2 and GCM are refused (failInfo badAlg).
+// (and NDES) speak. RC2, GCM and the rest are refused (failInfo badAlg). Single DES is read
+// but never written: see ReadsLegacyDes.
 const EVP_CIPHER* AcceptedCipher(int nid) {
   switch (nid) {
     case NID_aes_128_cbc:
@@ -35,6 +38,27 @@ const EVP_CIPHER* AcceptedCipher(int nid) {
     default:
       return nullptr;
   }
+}
+
+// Single DES-CBC is what micromdm's scepclient 2.1.0 (Debian's `scep`, much of the Apple
+// MDM tooling) envelopes with, whatever GetCACaps says. OpenSSL 3 keeps DES in its legacy
+// provider; it is loaded into a library context of its own, used only to open such an
+// envelope, so nothing else in the process can pick DES by accident. The envelope carries
+// the CSR (public) and the challenge (single use); replies always use AES.
+bool ReadsLegacyDes(int nid) { return nid == NID_des_cbc; }
+
+OSSL_LIB_CTX* LegacyDesContext() {
+  static OSSL_LIB_CTX* const context = [] {
+    OSSL_LIB_CTX* created = OSSL_LIB_CTX_new();
+    if (created != nullptr && (OSSL_PROVIDER_load(created, "default") == nullptr ||
+                               OSSL_PROVIDER_load(created, "legacy") == nullptr)) {
+      OSSL_LIB_CTX_free(created);
+      created = nullptr;
+    }
+    ERR_clear_error();
+    return created;
+  }();
+  return context;
 }
 
 }  // namespace
@@ -233,13 +257,25 @@ absl::StatusOr<std::string> OpenEnvelope(absl::string_view envelope_der, X509* c
     return absl::InvalidArgumentError("SCEP envelope has no content encryption algorithm");
   }
   const int nid = OBJ_obj2nid(p7->d.enveloped->enc_data->algorithm->algorithm);
-  if (AcceptedCipher(nid) == nullptr) {
+  if (ReadsLegacyDes(nid) && LegacyDesContext() != nullptr) {
+    // Re-read the envelope into the legacy context (d2i into an object made with _ex keeps
+    // its library context).
+    CMS_ContentInfo* in_legacy = CMS_ContentInfo_new_ex(LegacyDesContext(), nullptr);
+    const unsigned char* q = reinterpret_cast<const unsigned char*>(envelope_der.data());
+    if (in_legacy == nullptr ||
+        d2i_CMS_ContentInfo(&in_legacy, &q, static_cast<long>(envelope_der.size())) == nullptr) {
+      CMS_ContentInfo_free(in_legacy);
+      return absl::InvalidArgumentError(
+          absl::StrCat("SCEP envelope (DES-CBC) does not parse: ", TakeOpenSslError()));
+    }
+    cms->reset(in_legacy);
+  } else if (AcceptedCipher(nid) == nullptr) {
     *bad_algorithm = true;
     char oid[80] = "";
     OBJ_obj2txt(oid, sizeof oid, p7->d.enveloped->enc_data->algorithm->algorithm, 0);
     return absl::InvalidArgumentError(absl::StrCat(
         "SCEP envelope uses content cipher ", oid,
-        "; accepted: AES-128/192/256-CBC, DES-EDE3-CBC (GetCACaps advertises AES)"));
+        "; accepted: AES-128/192/256-CBC, DES-EDE3-CBC, DES-CBC (GetCACaps advertises AES)"));
   }
   BioPtr out(BIO_new(BIO_s_mem()));
   if (out == nullptr ||

@@ -12,7 +12,9 @@
 // certificate travels in the message), whose signed attributes carry the SCEP fields
 // (2.16.840.1.113733.1.9.x) and whose content is an EnvelopedData for the RA: a PKCS#10 for
 // PKCSReq/RenewalReq, an IssuerAndSubject for CertPoll. Content encryption AES-128/192/256-CBC
-// or 3DES-CBC (RFC 8894 section 3.5.2 lets old clients use 3DES), RSA key transport.
+// or 3DES-CBC (RFC 8894 section 3.5.2 lets old clients use 3DES), RSA key transport. Single
+// DES-CBC is also opened (never written), in a library context of its own with OpenSSL's
+// legacy provider: micromdm's scepclient 2.1.0 (Debian's `scep`) sends nothing else.
 //
 // Errors: INVALID_ARGUMENT for input that is not a SCEP message of a supported kind (too
 // large, not DER, missing attribute, unsupported type) naming what is wrong; INTERNAL for an
@@ -71,7 +73,8 @@ struct ScepRequest {
   // not accepted, kBadRequest for a PKCS#10 that does not parse or verify, kBadMessageCheck
   // otherwise).
   ScepFailInfo content_fail_info = ScepFailInfo::kBadMessageCheck;
-  // The envelope's content cipher as OpenSSL names it ("AES-128-CBC", "DES-EDE3-CBC").
+  // The envelope's content cipher as OpenSSL names it ("AES-128-CBC", "DES-EDE3-CBC",
+  // "DES-CBC").
   std::string content_cipher;
   // PKCSReq / RenewalReq: the PKCS#10, its signature verified (ParseCsr's rules), and its
   // challengePassword attribute ("" when absent).

@@ -1,0 +1,411 @@
+// Front-end test of the broker's SCEP listener (broker/scep/scep_http_server.h): the real
+// HTTP/HTTPS server in this process, behind it an honest test ScepEnrollment that issues
+// from a test CA in this process (not the broker's pipeline: the end-to-end test through
+// broker, agent and emulator is tests/integration's). The clients are ones nobody here
+// wrote: Debian's scepclient (micromdm/scep) and curl; the openssl command line checks what
+// was issued.
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "broker/scep/scep_enrollment.h"
+#include "broker/scep/scep_http_server.h"
+#include "common/pki/pki.h"
+#include "common/pki/scep_message.h"
+#include "gtest/gtest.h"
+#include "tests/common/pki/openssl_cli.h"
+
+namespace certbridge::broker::scep {
+namespace {
+
+using pki::testing::CommandResult;
+using pki::testing::RunCommand;
+using pki::testing::ScratchDir;
+
+constexpr char kChallenge[] = "front-end-challenge";
+
+// Profiles: "devices" issues at once; "approval" answers PENDING to a transaction's first
+// request and issues on the next (an officer approving in between). Every certificate is
+// issued once per transaction and handed out again on a repeat.
+class TestCaEnrollment : public ScepEnrollment {
+ public:
+  TestCaEnrollment() {
+    const absl::Time now = absl::Now();
+    ca_ = *pki::SigningCa::CreateSelfSigned("CN=SCEP front-end test CA", pki::KeyType::kRsa2048,
+                                            now - absl::Hours(1), now + absl::Hours(48));
+    pki::PrivateKey ra_key = *pki::PrivateKey::Generate(pki::KeyType::kRsa2048);
+    pki::IssueParams params;
+    params.csr_der = pki::ParseCsr(*pki::CreateCsrPem(ra_key, {.subject = "CN=SCEP front-end RA"}))->der;
+    params.not_before = now - absl::Hours(1);
+    params.not_after = now + absl::Hours(24);
+    ra_certificate_pem_ = ca_->Issue(params)->pem;
+    ra_private_key_pem_ = ra_key.ToPem();
+  }
+
+  absl::StatusOr<ScepProfileMaterial> FindProfile(absl::string_view profile_id) override {
+    if (profile_id != "devices" && profile_id != "approval") {
+      return absl::NotFoundError(absl::StrCat("SCEP profile \"", profile_id, "\""));
+    }
+    ScepProfileMaterial material;
+    material.tenant_id = "tenant-1";
+    material.profile_id = std::string(profile_id);
+    material.ra_certificate_pem = ra_certificate_pem_;
+    material.ra_private_key_pem = ra_private_key_pem_;
+    material.ca_chain_pem = {ca_->certificate().pem};
+    return material;
+  }
+
+  ScepEnrollmentResult Enroll(const ScepProfileMaterial& profile,
+                              const ScepEnrollmentRequest& request) override {
+    if (request.renewal) {
+      // A renewal is signed with a certificate this CA issued; no challenge.
+      absl::StatusOr<pki::CertificateInfo> signer =
+          pki::ParseCertificate(request.signer_certificate_der);
+      if (signer.ok()) signer = pki::VerifyChain(signer->pem, ca_->certificate().pem, absl::Now());
+      if (!signer.ok()) return Failure(ScepFailInfo::kBadCertId, signer.status().ToString());
+    } else if (request.challenge_password != kChallenge) {
+      return Failure(ScepFailInfo::kBadRequest, "wrong challenge");
+    }
+    absl::MutexLock lock(&mu_);
+    const std::string key = absl::StrCat(request.renewal ? "renew:" : "new:",
+                                         request.transaction_id);
+    Transaction& transaction = transactions_[key];
+    last_transaction_key_[request.transaction_id] = key;
+    if (transaction.csr_der.empty()) {
+      transaction.csr_der = request.csr_der;
+      if (profile.profile_id == "approval") return Pending();
+    }
+    return IssueLocked(transaction);
+  }
+
+  ScepEnrollmentResult Poll(const ScepProfileMaterial& /*profile*/,
+                            absl::string_view transaction_id) override {
+    absl::MutexLock lock(&mu_);
+    auto key = last_transaction_key_.find(transaction_id);
+    if (key == last_transaction_key_.end()) {
+      return Failure(ScepFailInfo::kBadCertId, "unknown transaction");
+    }
+    return IssueLocked(transactions_[key->second]);
+  }
+
+  int issued_count() {
+    absl::MutexLock lock(&mu_);
+    return issued_count_;
+  }
+  const pki::SigningCa& ca() const { return *ca_; }
+  const std::string& ra_certificate_pem() const { return ra_certificate_pem_; }
+
+ private:
+  struct Transaction {
+    std::string csr_der;
+    std::string certificate_der;
+  };
+
+  static ScepEnrollmentResult Failure(ScepFailInfo info, std::string detail) {
+    ScepEnrollmentResult result;
+    result.status = ScepEnrollmentResult::Status::kFailure;
+    result.fail_info = info;
+    result.detail = std::move(detail);
+    return result;
+  }
+  static ScepEnrollmentResult Pending() {
+    ScepEnrollmentResult result;
+    result.status = ScepEnrollmentResult::Status::kPending;
+    return result;
+  }
+
+  ScepEnrollmentResult IssueLocked(Transaction& transaction) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (transaction.certificate_der.empty()) {
+      pki::IssueParams params;
+      params.csr_der = transaction.csr_der;
+      params.not_before = absl::Now() - absl::Minutes(5);
+      params.not_after = absl::Now() + absl::Hours(24);
+      params.extended_key_usages = {"1.3.6.1.5.5.7.3.2"};
+      absl::StatusOr<pki::CertificateInfo> issued = ca_->Issue(params);
+      if (!issued.ok()) return Failure(ScepFailInfo::kBadRequest, issued.status().ToString());
+      transaction.certificate_der = issued->der;
+      ++issued_count_;
+    }
+    ScepEnrollmentResult result;
+    result.status = ScepEnrollmentResult::Status::kSuccess;
+    result.certificate_der = transaction.certificate_der;
+    return result;
+  }
+
+  std::unique_ptr<pki::SigningCa> ca_;
+  std::string ra_certificate_pem_;
+  std::string ra_private_key_pem_;
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, Transaction> transactions_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, std::string> last_transaction_key_ ABSL_GUARDED_BY(mu_);
+  int issued_count_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+class ScepHttpFrontEndTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<std::unique_ptr<ScepHttpServer>> server =
+        ScepHttpServer::Start({.listen = "127.0.0.1:0"}, &enrollment_);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+    ASSERT_GT(server_->port(), 0);
+    ca_path_ = dir_.Write("ca.pem", enrollment_.ca().certificate().pem);
+  }
+
+  std::string Url(absl::string_view profile) const {
+    return absl::StrCat("http://127.0.0.1:", server_->port(), "/scep/", profile,
+                        "/pkiclient.exe");
+  }
+
+  // scepclient in a directory of its own (it keeps key.pem, csr.pem and client.pem there).
+  CommandResult RunScepClient(absl::string_view profile, absl::string_view device_dir,
+                              absl::string_view challenge, absl::string_view cn) {
+    const std::string device = dir_.Path(device_dir);
+    RunCommand(absl::StrCat("mkdir -p ", device));
+    return RunCommand(absl::StrCat("timeout 120 scepclient -server-url ", Url(profile),
+                                   " -private-key ", device, "/key.pem -challenge '", challenge,
+                                   "' -cn ", cn, " -debug"));
+  }
+
+  // curl's status code and body for one request.
+  struct HttpAnswer {
+    int status = 0;
+    std::string body;
+    std::string output;
+  };
+  HttpAnswer Curl(const std::string& args) {
+    const std::string out = dir_.Path("curl.out");
+    CommandResult result = RunCommand(absl::StrCat("rm -f ", out, "; curl -sS --max-time 30 -o ",
+                                                   out, " -w '%{http_code}' ", args));
+    HttpAnswer answer;
+    answer.output = result.output;
+    answer.body = dir_.Read("curl.out");
+    int code = 0;
+    const std::string digits = result.output.substr(
+        result.output.size() >= 3 ? result.output.size() - 3 : 0);
+    if (absl::SimpleAtoi(digits, &code)) answer.status = code;
+    return answer;
+  }
+
+  pki::ScepClientRequestParams DeviceRequest(const std::string& challenge) {
+    pki::PrivateKey key = *pki::PrivateKey::Generate(pki::KeyType::kRsa2048);
+    device_key_pem_ = key.ToPem();
+    device_cert_pem_ = *pki::SelfSignedScepSignerPem(device_key_pem_, "CN=curl-device");
+    pki::ScepClientRequestParams params;
+    params.transaction_id = absl::StrCat("curl-", pki::RandomToken(8));
+    params.csr = *pki::CreateCsrPem(key, {.subject = "CN=curl-device",
+                                          .sans = {},
+                                          .challenge_password = challenge});
+    params.signer_certificate_pem = device_cert_pem_;
+    params.signer_private_key_pem = device_key_pem_;
+    params.recipient_certificate_pem = enrollment_.ra_certificate_pem();
+    return params;
+  }
+
+  TestCaEnrollment enrollment_;
+  ScratchDir dir_;
+  std::unique_ptr<ScepHttpServer> server_;
+  std::string ca_path_;
+  std::string device_key_pem_;
+  std::string device_cert_pem_;
+};
+
+TEST_F(ScepHttpFrontEndTest, GetCaCapsListsTheCapabilities) {
+  HttpAnswer answer = Curl(absl::StrCat("'", Url("devices"), "?operation=GetCACaps'"));
+  EXPECT_EQ(answer.status, 200) << answer.output;
+  EXPECT_EQ(answer.body, "POSTPKIOperation\nSHA-256\nSHA-512\nAES\nSCEPStandard\nRenewal\n");
+}
+
+TEST_F(ScepHttpFrontEndTest, GetCaCertIsRaThenCa) {
+  HttpAnswer answer = Curl(absl::StrCat("'", Url("devices"), "?operation=GetCACert'"));
+  ASSERT_EQ(answer.status, 200) << answer.output;
+  absl::StatusOr<std::vector<std::string>> certs = pki::ReadDegeneratePkcs7(answer.body);
+  ASSERT_TRUE(certs.ok()) << certs.status();
+  ASSERT_EQ(certs->size(), 2u);
+  EXPECT_EQ((*certs)[0], pki::ParseCertificate(enrollment_.ra_certificate_pem())->der);
+  EXPECT_EQ((*certs)[1], enrollment_.ca().certificate().der);
+}
+
+TEST_F(ScepHttpFrontEndTest, UnknownProfileOperationAndPathAreRefused) {
+  EXPECT_EQ(Curl(absl::StrCat("'", Url("nope"), "?operation=GetCACaps'")).status, 404);
+  EXPECT_EQ(Curl(absl::StrCat("'", Url("devices"), "?operation=GetCRL'")).status, 400);
+  EXPECT_EQ(Curl(absl::StrCat("'http://127.0.0.1:", server_->port(),
+                              "/other/devices/pkiclient.exe?operation=GetCACaps'"))
+                .status,
+            404);
+  EXPECT_EQ(Curl(absl::StrCat("-X DELETE '", Url("devices"), "?operation=GetCACaps'")).status,
+            405);
+  // Not a SCEP message at all: no CertRep can be built.
+  dir_.Write("junk.bin", "junk");
+  EXPECT_EQ(Curl(absl::StrCat("--data-binary @", dir_.Path("junk.bin"), " '", Url("devices"),
+                              "?operation=PKIOperation'"))
+                .status,
+            400);
+}
+
+TEST_F(ScepHttpFrontEndTest, OversizedMessageIsRefusedBeforeParsing) {
+  dir_.Write("big.bin", std::string(pki::kMaxScepMessageBytes + 1, '\x30'));
+  HttpAnswer answer = Curl(absl::StrCat("--data-binary @", dir_.Path("big.bin"), " '",
+                                        Url("devices"), "?operation=PKIOperation'"));
+  EXPECT_EQ(answer.status, 413) << answer.output;
+  EXPECT_EQ(enrollment_.issued_count(), 0);
+}
+
+TEST_F(ScepHttpFrontEndTest, PostAndGetPkiOperationIssue) {
+  pki::ScepClientRequestParams params = DeviceRequest(kChallenge);
+  const std::string message = *pki::BuildScepClientRequest(params);
+  dir_.Write("req.der", message);
+  HttpAnswer posted = Curl(absl::StrCat("-H 'Content-Type: application/x-pki-message' ",
+                                        "--data-binary @", dir_.Path("req.der"), " '",
+                                        Url("devices"), "?operation=PKIOperation'"));
+  ASSERT_EQ(posted.status, 200) << posted.output;
+  absl::StatusOr<pki::ScepCertRep> rep = pki::ReadScepCertRep(
+      posted.body, enrollment_.ra_certificate_pem(), device_cert_pem_, device_key_pem_);
+  ASSERT_TRUE(rep.ok()) << rep.status();
+  EXPECT_EQ(rep->status, pki::ScepPkiStatus::kSuccess);
+  EXPECT_EQ(rep->transaction_id, params.transaction_id);
+  absl::StatusOr<pki::CertificateInfo> issued = pki::ParseCertificate(rep->issued_certificate_der);
+  ASSERT_TRUE(issued.ok()) << issued.status();
+  EXPECT_EQ(issued->subject, "CN=curl-device");
+
+  // The same transaction by GET (base64, percent-encoded): the same certificate, not a
+  // second one.
+  const std::string encoded = absl::StrReplaceAll(absl::Base64Escape(message),
+                                                  {{"+", "%2B"}, {"/", "%2F"}, {"=", "%3D"}});
+  HttpAnswer got = Curl(absl::StrCat("'", Url("devices"), "?operation=PKIOperation&message=",
+                                     encoded, "'"));
+  ASSERT_EQ(got.status, 200) << got.output;
+  absl::StatusOr<pki::ScepCertRep> again = pki::ReadScepCertRep(
+      got.body, enrollment_.ra_certificate_pem(), device_cert_pem_, device_key_pem_);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->issued_certificate_der, rep->issued_certificate_der);
+  EXPECT_EQ(enrollment_.issued_count(), 1);
+}
+
+TEST_F(ScepHttpFrontEndTest, CertPollCollectsAPendingRequest) {
+  pki::ScepClientRequestParams params = DeviceRequest(kChallenge);
+  dir_.Write("req.der", *pki::BuildScepClientRequest(params));
+  HttpAnswer first = Curl(absl::StrCat("--data-binary @", dir_.Path("req.der"), " '",
+                                       Url("approval"), "?operation=PKIOperation'"));
+  ASSERT_EQ(first.status, 200) << first.output;
+  EXPECT_EQ(pki::ReadScepCertRep(first.body, enrollment_.ra_certificate_pem(), "", "")->status,
+            pki::ScepPkiStatus::kPending);
+
+  params.message_type = pki::ScepMessageType::kCertPoll;
+  params.poll_issuer = "CN=SCEP front-end test CA";
+  params.poll_subject = "CN=curl-device";
+  dir_.Write("poll.der", *pki::BuildScepClientRequest(params));
+  HttpAnswer polled = Curl(absl::StrCat("--data-binary @", dir_.Path("poll.der"), " '",
+                                        Url("approval"), "?operation=PKIOperation'"));
+  ASSERT_EQ(polled.status, 200) << polled.output;
+  absl::StatusOr<pki::ScepCertRep> rep = pki::ReadScepCertRep(
+      polled.body, enrollment_.ra_certificate_pem(), device_cert_pem_, device_key_pem_);
+  ASSERT_TRUE(rep.ok()) << rep.status();
+  EXPECT_EQ(rep->status, pki::ScepPkiStatus::kSuccess);
+  EXPECT_FALSE(rep->issued_certificate_der.empty());
+}
+
+TEST_F(ScepHttpFrontEndTest, WrongChallengeIsFailureBadRequest) {
+  dir_.Write("req.der", *pki::BuildScepClientRequest(DeviceRequest("wrong")));
+  HttpAnswer answer = Curl(absl::StrCat("--data-binary @", dir_.Path("req.der"), " '",
+                                        Url("devices"), "?operation=PKIOperation'"));
+  ASSERT_EQ(answer.status, 200) << answer.output;
+  absl::StatusOr<pki::ScepCertRep> rep =
+      pki::ReadScepCertRep(answer.body, enrollment_.ra_certificate_pem(), "", "");
+  ASSERT_TRUE(rep.ok()) << rep.status();
+  EXPECT_EQ(rep->status, pki::ScepPkiStatus::kFailure);
+  EXPECT_EQ(rep->fail_info, pki::ScepFailInfo::kBadRequest);
+  EXPECT_EQ(enrollment_.issued_count(), 0);
+}
+
+TEST_F(ScepHttpFrontEndTest, HttpsServesWithTheGivenCertificate) {
+  const absl::Time now = absl::Now();
+  pki::PrivateKey tls_key = *pki::PrivateKey::Generate(pki::KeyType::kEcP256);
+  pki::IssueParams params;
+  params.csr_der = pki::ParseCsr(*pki::CreateCsrPem(
+      tls_key, {.subject = "CN=localhost", .sans = {{pki::SubjectAltName::Type::kIp, "127.0.0.1"}}}))->der;
+  params.not_before = now - absl::Hours(1);
+  params.not_after = now + absl::Hours(24);
+  params.extended_key_usages = {"1.3.6.1.5.5.7.3.1"};
+  const std::string tls_cert = enrollment_.ca().Issue(params)->pem;
+  absl::StatusOr<std::unique_ptr<ScepHttpServer>> https = ScepHttpServer::Start(
+      {.listen = "127.0.0.1:0", .tls_certificate_pem = tls_cert,
+       .tls_private_key_pem = tls_key.ToPem()},
+      &enrollment_);
+  ASSERT_TRUE(https.ok()) << https.status();
+  EXPECT_TRUE((*https)->tls());
+  HttpAnswer answer = Curl(absl::StrCat("--cacert ", ca_path_, " 'https://127.0.0.1:",
+                                        (*https)->port(),
+                                        "/scep/devices/pkiclient.exe?operation=GetCACaps'"));
+  EXPECT_EQ(answer.status, 200) << answer.output;
+  EXPECT_TRUE(absl::StrContains(answer.body, "SCEPStandard"));
+}
+
+TEST_F(ScepHttpFrontEndTest, ListenAddressAndTlsMaterialAreChecked) {
+  EXPECT_EQ(ScepHttpServer::Start({.listen = "nonsense"}, &enrollment_).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ScepHttpServer::Start({.listen = "127.0.0.1:0", .tls_certificate_pem = "x"},
+                                  &enrollment_)
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ScepHttpServer::Start({.listen = absl::StrCat("127.0.0.1:", server_->port())},
+                                  &enrollment_)
+                .status()
+                .code(),
+            absl::StatusCode::kUnavailable);
+}
+
+// micromdm's scepclient: GetCACaps, GetCACert, PKCSReq with a challenge; the certificate it
+// writes chains to the test CA. Then a renewal signed with that certificate.
+TEST_F(ScepHttpFrontEndTest, ScepClientEnrollsAndRenews) {
+  CommandResult enrolled = RunScepClient("devices", "device1", kChallenge, "device-1");
+  ASSERT_EQ(enrolled.exit_code, 0) << enrolled.output;
+  const std::string cert = dir_.Path("device1/client.pem");
+  CommandResult verified = RunCommand(absl::StrCat("openssl verify -CAfile ", ca_path_, " ", cert));
+  EXPECT_EQ(verified.exit_code, 0) << verified.output;
+  CommandResult subject = RunCommand(absl::StrCat("openssl x509 -noout -subject -in ", cert));
+  EXPECT_TRUE(absl::StrContains(subject.output, "CN = device-1")) << subject.output;
+  EXPECT_EQ(enrollment_.issued_count(), 1);
+
+  const std::string first = dir_.Read("device1/client.pem");
+  CommandResult renewed = RunScepClient("devices", "device1", "", "device-1");
+  ASSERT_EQ(renewed.exit_code, 0) << renewed.output;
+  EXPECT_NE(dir_.Read("device1/client.pem"), first);
+  verified = RunCommand(absl::StrCat("openssl verify -CAfile ", ca_path_, " ", cert));
+  EXPECT_EQ(verified.exit_code, 0) << verified.output;
+  EXPECT_EQ(enrollment_.issued_count(), 2);
+}
+
+TEST_F(ScepHttpFrontEndTest, ScepClientIsToldBadRequestForAWrongChallenge) {
+  CommandResult refused = RunScepClient("devices", "device2", "not-the-challenge", "device-2");
+  EXPECT_NE(refused.exit_code, 0) << refused.output;
+  EXPECT_TRUE(absl::StrContains(refused.output, "failInfo")) << refused.output;
+  EXPECT_TRUE(absl::StrContains(refused.output, "badRequest") ||
+              absl::StrContains(refused.output, "failInfo: 2"))
+      << refused.output;
+  EXPECT_EQ(enrollment_.issued_count(), 0);
+}
+
+// scepclient waits 30 s after PENDING, then asks again with the same transaction.
+TEST_F(ScepHttpFrontEndTest, ScepClientWaitsThroughPendingToSuccess) {
+  CommandResult enrolled = RunScepClient("approval", "device3", kChallenge, "device-3");
+  ASSERT_EQ(enrolled.exit_code, 0) << enrolled.output;
+  EXPECT_TRUE(absl::StrContains(enrolled.output, "PENDING")) << enrolled.output;
+  CommandResult verified = RunCommand(
+      absl::StrCat("openssl verify -CAfile ", ca_path_, " ", dir_.Path("device3/client.pem")));
+  EXPECT_EQ(verified.exit_code, 0) << verified.output;
+  EXPECT_EQ(enrollment_.issued_count(), 1);
+}
+
+}  // namespace
+}  // namespace certbridge::broker::scep
