@@ -156,8 +156,9 @@ class CertificateGrpcService::WatchStream final
         End(ToGrpcStatus(changes.status()));
         return;
       }
+      // One event per change, in the store's history order (change numbers are not
+      // monotonic in it: certificate_store.h), from the cursor on; reads are one at a time.
       for (const CertificateRequestRecord& r : *changes) {
-        if (r.change_seq <= cursor_) continue;
         cursor_ = r.change_seq;
         v1::CertificateRequestEvent event;
         event.set_cursor(absl::StrCat(r.change_seq));

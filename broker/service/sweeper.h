@@ -6,7 +6,10 @@
 //
 // Sweeper runs every `period` on its own thread: leases whose agent vanished go back to
 // READY, QUEUED requests past their deadline become EXPIRED with the reason, and every CA
-// with READY jobs is woken once more in case a notification was lost.
+// with READY jobs is woken once more in case a notification was lost. It also removes
+// request changes (the Watch history) older than the retention, a bounded batch per pass,
+// so a Watch cursor older than that is refused and the client re-lists
+// (docs/architecture.md §4.8).
 #ifndef CERTBRIDGE_BROKER_SERVICE_SWEEPER_H_
 #define CERTBRIDGE_BROKER_SERVICE_SWEEPER_H_
 
@@ -48,8 +51,9 @@ class ChangeFanout final : public ChangeListener {
 class Sweeper {
  public:
   // Nothing is owned; all must outlive this. Starts the thread.
+  // change_retention: how long request changes are kept for Watch cursors (> 0).
   Sweeper(CertificateStore* requests, CertificateApi* api, JobDispatcher* dispatcher,
-          const Clock* clock, absl::Duration period);
+          const Clock* clock, absl::Duration period, absl::Duration change_retention);
   // Stops and joins the thread.
   ~Sweeper();
 
@@ -62,6 +66,7 @@ class Sweeper {
   JobDispatcher* dispatcher_;
   const Clock* clock_;
   absl::Duration period_;
+  absl::Duration change_retention_;
   absl::Notification stop_;
   std::thread thread_;
 };

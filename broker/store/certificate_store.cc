@@ -147,12 +147,6 @@ absl::Status ValidateWaitingState(RequestState state) {
       RequestStateName(state)));
 }
 
-absl::Status RequestChangedMeanwhile(const std::string& name, RequestState expected) {
-  return absl::AbortedError(absl::StrCat("request ", name, " is no longer ",
-                                         RequestStateName(expected),
-                                         ": it changed while the job's result was decided"));
-}
-
 absl::Status ValidateJob(const JobRecord& job) {
   RETURN_IF_ERROR(ValidateId("tenant id", job.tenant_id));
   RETURN_IF_ERROR(ValidateId("certificate request name", job.request_name));

@@ -6,10 +6,15 @@
 // request is NOT_FOUND exactly as a missing one.
 //
 // Ordering and wake-ups:
-// - Every write of a request gives it a new change_seq from a per-tenant counter that is
-//   incremented inside the same transaction (the tenant row is locked until commit), so
-//   change_seq order is commit order within a tenant and a Watch cursor never skips a
-//   change.
+// - Every write of a request (creation included) appends a change to the tenant's history:
+//   a copy of the request as that write left it, numbered by a store-wide change number
+//   that becomes the request's change_seq. ListRequestChanges returns the history in an
+//   order that never puts a change before one that was readable earlier, and a request's
+//   changes in the order of its writes (PostgreSQL: transaction id, then change number, of
+//   transactions older than every one still open; docs/architecture.md §4.8), so a Watch
+//   cursor never skips a change. No tenant-wide row is written.
+// - Changes are kept until DeleteRequestChangesBefore removes them (the sweeper, after the
+//   retention); a cursor whose change is gone is FAILED_PRECONDITION.
 // - Each writing transaction sends at most one NOTIFY (channel "certbridge_events") with a
 //   small payload; every replica's listener turns it into ChangeListener calls. The fake
 //   calls the listener synchronously after the write, outside its lock.
@@ -103,7 +108,9 @@ struct CertificateRequestRecord {
 
   // Assigned by the store.
   int64_t seq = 0;         // insertion order, for List paging (newest first)
-  int64_t change_seq = 0;  // per-tenant, increases with every write; the Watch cursor
+  // The number of the change that wrote this copy (store-wide, increasing with every
+  // write); the Watch cursor.
+  int64_t change_seq = 0;
 };
 
 struct JobRecord {
@@ -194,10 +201,11 @@ class ChangeListener {
     (void)tenant_id;
     (void)connector_id;
   }
-  // A request of this tenant changed (change_seq is its new value). request_name may be
-  // empty: several requests of the tenant changed, the newest at change_seq (PostgresStore
-  // collapses a claim's or a sweep's many changes so that one NOTIFY stays small); read
-  // them with ListRequestChanges.
+  // A request of this tenant changed (change_seq is the change's number). request_name may
+  // be empty: several requests of the tenant changed, the newest numbered change_seq
+  // (PostgresStore collapses a claim's or a sweep's many changes so that one NOTIFY stays
+  // small, and reports a tenant so after its listener reconnects); read them with
+  // ListRequestChanges.
   virtual void OnRequestChanged(const std::string& tenant_id, const std::string& request_name,
                                 int64_t change_seq) = 0;
 };
@@ -233,12 +241,22 @@ class CertificateStore {
       const std::string& tenant_id, const RequestFilter& filter, int64_t before_seq,
       int limit) = 0;
 
-  // Requests whose change_seq > after_change_seq, in change_seq order, at most `limit`.
+  // The tenant's changes after the change numbered after_change_seq (0: from the oldest
+  // kept), in history order (see the top of this file), at most `limit`: one record per
+  // write, each the request as that write left it (change_seq = the change's number; a
+  // request appears once per change). FAILED_PRECONDITION (UnknownChangeCursor) when
+  // after_change_seq > 0 is not a kept change of this tenant (removed after the retention,
+  // or never this tenant's).
   virtual absl::StatusOr<std::vector<CertificateRequestRecord>> ListRequestChanges(
       const std::string& tenant_id, int64_t after_change_seq, int limit) = 0;
-  // The tenant's current change_seq (0 if nothing changed yet). NOT_FOUND for an unknown
-  // tenant.
+  // The number of the tenant's newest readable change: ListRequestChanges from it returns
+  // exactly what is written later. 0 if it has none. NOT_FOUND for an unknown tenant.
   virtual absl::StatusOr<int64_t> LatestChangeSeq(const std::string& tenant_id) = 0;
+  // Removes up to `limit` changes (any tenant) whose request update_time at the change is
+  // before `update_time_before`, oldest first; returns how many. The request rows are
+  // untouched. INVALID_ARGUMENT for limit <= 0.
+  virtual absl::StatusOr<int> DeleteRequestChangesBefore(absl::Time update_time_before,
+                                                         int limit) = 0;
 
   // Conditional update of the request's mutable fields (from `update`) if its state is
   // one of `from`; FAILED_PRECONDITION naming the current state otherwise. When

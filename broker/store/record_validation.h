@@ -11,6 +11,7 @@
 #include "absl/strings/string_view.h"
 #include "broker/store/certificate_store.h"
 #include "broker/store/store.h"
+#include "broker/store/store_errors.h"
 
 namespace certbridge::broker {
 
@@ -36,12 +37,6 @@ absl::Status ValidateAuditLimit(int limit);
 absl::Status ValidateCertificateRequest(const CertificateRequestRecord& request);
 // A job to insert: ids as ValidateId, state READY.
 absl::Status ValidateJob(const JobRecord& job);
-// ABORTED "request <name> is no longer <state> ...": CompleteJob's answer when the
-// request changed after the outcome was decided (JobCompletion::expected_request_state).
-absl::Status RequestChangedMeanwhile(const std::string& name, RequestState expected);
-// ABORTED "connector <id>: a newer stream took the session over": RefreshSession's answer
-// to a stream whose session another stream owns now.
-absl::Status SessionTakenOver(const std::string& connector_id);
 // INVALID_ARGUMENT unless `state` is DISPATCHED or PENDING_APPROVAL (the states that wait
 // at the CA and are expired by age).
 absl::Status ValidateWaitingState(RequestState state);

@@ -91,13 +91,6 @@ absl::Status ValidateCertificateAuthority(const CertificateAuthorityRecord& ca) 
   return ValidateId("certificate authority name", ca.ca_name);
 }
 
-absl::Status SessionTakenOver(const std::string& connector_id) {
-  return absl::AbortedError(absl::StrCat(
-      "connector \"", connector_id,
-      "\": a newer stream of this connector took the session over; only one agent may run "
-      "per registration (if two machines share one state directory, register each)"));
-}
-
 absl::Status ValidateSession(const SessionRecord& session) {
   RETURN_IF_ERROR(ValidateId("connector id", session.connector_id));
   RETURN_IF_ERROR(ValidateId("tenant id", session.tenant_id));

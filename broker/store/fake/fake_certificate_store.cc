@@ -12,18 +12,6 @@
 namespace certbridge::broker {
 namespace {
 
-absl::Status TenantNotFound(const std::string& tenant_id) {
-  return absl::NotFoundError(absl::StrCat("tenant \"", tenant_id, "\" not found"));
-}
-
-absl::Status RequestNotFound(const std::string& name) {
-  return absl::NotFoundError(absl::StrCat("certificate request \"", name, "\" not found"));
-}
-
-absl::Status JobNotFound(int64_t job_id) {
-  return absl::NotFoundError(absl::StrCat("job ", job_id, " not found"));
-}
-
 // Every mutable field, as PostgreSQL's UPDATE ... SET writes them.
 void ApplyMutableFields(const CertificateRequestRecord& from, CertificateRequestRecord* to) {
   to->state = from.state;
@@ -81,8 +69,9 @@ CertificateRequestRecord* FakeStore::FindRequest(const std::string& tenant_id,
   return &it->second;
 }
 
-int64_t FakeStore::NextChangeSeq(const std::string& tenant_id) {
-  return ++change_seqs_[tenant_id];
+void FakeStore::RecordChange(CertificateRequestRecord* r) {
+  r->change_seq = next_change_seq_++;
+  changes_[r->change_seq] = *r;
 }
 
 JobRecord FakeStore::InsertJob(JobRecord job) {
@@ -141,7 +130,7 @@ absl::StatusOr<CreateRequestResult> FakeStore::CreateCertificateRequest(
     ApplyMutableFields(request, &stored);
     stored.state = RequestState::kQueued;
     stored.seq = next_request_seq_++;
-    stored.change_seq = NextChangeSeq(request.tenant_id);
+    RecordChange(&stored);
     requests_[stored.name] = stored;
     JobRecord inserted = InsertJob(job);
     result.request = stored;
@@ -219,15 +208,19 @@ absl::StatusOr<std::vector<CertificateRequestRecord>> FakeStore::ListRequestChan
   absl::MutexLock lock(&mu_);
   RETURN_IF_ERROR(BeginCall());
   RETURN_IF_ERROR(ValidatePageSize("request change", limit));
-  std::vector<CertificateRequestRecord> out;
-  for (const auto& [name, r] : requests_) {
-    if (r.tenant_id == tenant_id && r.change_seq > after_change_seq) out.push_back(r);
+  if (after_change_seq < 0) return UnknownChangeCursor(after_change_seq);
+  if (after_change_seq > 0) {
+    auto cursor = changes_.find(after_change_seq);
+    if (cursor == changes_.end() || cursor->second.tenant_id != tenant_id) {
+      return UnknownChangeCursor(after_change_seq);
+    }
   }
-  std::sort(out.begin(), out.end(),
-            [](const CertificateRequestRecord& a, const CertificateRequestRecord& b) {
-              return a.change_seq < b.change_seq;
-            });
-  if (out.size() > static_cast<size_t>(limit)) out.resize(limit);
+  std::vector<CertificateRequestRecord> out;
+  for (auto it = changes_.upper_bound(after_change_seq);
+       it != changes_.end() && static_cast<int>(out.size()) < limit; ++it) {
+    if (it->second.tenant_id != tenant_id) continue;
+    out.push_back(it->second);
+  }
   return out;
 }
 
@@ -235,8 +228,27 @@ absl::StatusOr<int64_t> FakeStore::LatestChangeSeq(const std::string& tenant_id)
   absl::MutexLock lock(&mu_);
   RETURN_IF_ERROR(BeginCall());
   if (!TenantExists(tenant_id)) return TenantNotFound(tenant_id);
-  auto it = change_seqs_.find(tenant_id);
-  return it == change_seqs_.end() ? 0 : it->second;
+  for (auto it = changes_.rbegin(); it != changes_.rend(); ++it) {
+    if (it->second.tenant_id == tenant_id) return it->first;
+  }
+  return 0;
+}
+
+absl::StatusOr<int> FakeStore::DeleteRequestChangesBefore(absl::Time update_time_before,
+                                                          int limit) {
+  absl::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(BeginCall());
+  RETURN_IF_ERROR(ValidatePageSize("request change", limit));
+  int deleted = 0;
+  for (auto it = changes_.begin(); it != changes_.end() && deleted < limit;) {
+    if (it->second.update_time < update_time_before) {
+      it = changes_.erase(it);
+      ++deleted;
+    } else {
+      ++it;
+    }
+  }
+  return deleted;
 }
 
 absl::StatusOr<CertificateRequestRecord> FakeStore::UpdateCertificateRequest(
@@ -253,7 +265,7 @@ absl::StatusOr<CertificateRequestRecord> FakeStore::UpdateCertificateRequest(
           "certificate request \"", name, "\": state is ", RequestStateName(r->state)));
     }
     ApplyMutableFields(update, r);
-    r->change_seq = NextChangeSeq(tenant_id);
+    RecordChange(r);
     if (fail_open_jobs) {
       for (auto& [id, job] : jobs_) {
         if (job.tenant_id == tenant_id && job.request_name == name &&
@@ -329,7 +341,7 @@ absl::StatusOr<std::vector<JobRecord>> FakeStore::ClaimJobs(const ClaimParams& p
       r->connector_id = params.connector_id;
       r->ca_identity = params.ca_identity;
       r->update_time = TruncateToMicros(params.now);
-      r->change_seq = NextChangeSeq(r->tenant_id);
+      RecordChange(r);
       changes.push_back({r->tenant_id, "", r->name, r->change_seq});
     }
   }
@@ -380,7 +392,7 @@ absl::StatusOr<CertificateRequestRecord> FakeStore::CompleteJob(const JobComplet
     }
     if (completion.update_request || completion.job_state != JobState::kReady) {
       ApplyMutableFields(completion.request, r);
-      r->change_seq = NextChangeSeq(r->tenant_id);
+      RecordChange(r);
       changes.push_back({r->tenant_id, "", r->name, r->change_seq});
     }
     if (follow_up.has_value()) {

@@ -11,18 +11,6 @@
 namespace certbridge::broker {
 namespace {
 
-absl::Status ConnectorNotFound(const std::string& connector_id) {
-  return absl::NotFoundError(absl::StrCat("connector \"", connector_id, "\" not found"));
-}
-
-absl::Status CaNotFound(const std::string& ca_id) {
-  return absl::NotFoundError(absl::StrCat("certificate authority \"", ca_id, "\" not found"));
-}
-
-absl::Status TenantNotFound(const std::string& tenant_id) {
-  return absl::NotFoundError(absl::StrCat("tenant \"", tenant_id, "\" not found"));
-}
-
 absl::Status WrongState(const std::string& connector_id, absl::string_view operation,
                         ConnectorState state) {
   return absl::FailedPreconditionError(absl::StrCat("connector \"", connector_id, "\": ",

@@ -131,6 +131,8 @@ class FakeStore final : public Store, public CertificateStore {
   absl::StatusOr<std::vector<CertificateRequestRecord>> ListRequestChanges(
       const std::string& tenant_id, int64_t after_change_seq, int limit) override;
   absl::StatusOr<int64_t> LatestChangeSeq(const std::string& tenant_id) override;
+  absl::StatusOr<int> DeleteRequestChangesBefore(absl::Time update_time_before,
+                                                 int limit) override;
   absl::StatusOr<CertificateRequestRecord> UpdateCertificateRequest(
       const std::string& tenant_id, const std::string& name,
       const std::vector<RequestState>& from, const CertificateRequestRecord& update,
@@ -185,8 +187,8 @@ class FakeStore final : public Store, public CertificateStore {
   // The request if it is in `tenant_id`; nullptr otherwise.
   CertificateRequestRecord* FindRequest(const std::string& tenant_id, const std::string& name)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The tenant's next change_seq. REQUIRES: the tenant exists.
-  int64_t NextChangeSeq(const std::string& tenant_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Numbers a write of *r (its change_seq) and appends the copy to the history.
+  void RecordChange(CertificateRequestRecord* r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Inserts a validated job; returns the stored copy.
   JobRecord InsertJob(JobRecord job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -207,7 +209,10 @@ class FakeStore final : public Store, public CertificateStore {
   int64_t next_event_id_ ABSL_GUARDED_BY(mu_) = 1;
 
   std::map<std::string, std::string> delivery_certificates_ ABSL_GUARDED_BY(mu_);  // by tenant
-  std::map<std::string, int64_t> change_seqs_ ABSL_GUARDED_BY(mu_);                // by tenant
+  // Every kept change, in change_seq order (the fake commits one write at a time, so
+  // change_seq order is commit order).
+  std::map<int64_t, CertificateRequestRecord> changes_ ABSL_GUARDED_BY(mu_);
+  int64_t next_change_seq_ ABSL_GUARDED_BY(mu_) = 1;
   std::map<std::string, CertificateRequestRecord> requests_ ABSL_GUARDED_BY(mu_);  // by name
   std::map<int64_t, JobRecord> jobs_ ABSL_GUARDED_BY(mu_);                         // by job id
   int64_t next_request_seq_ ABSL_GUARDED_BY(mu_) = 1;

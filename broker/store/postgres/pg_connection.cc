@@ -16,6 +16,7 @@ namespace certbridge::broker::pg {
 namespace {
 
 constexpr char kConstraintPayload[] = "type.certbridge.dev/store.constraint";
+constexpr char kConflictPayload[] = "type.certbridge.dev/store.transaction_conflict";
 
 // libpq messages end in a newline and may span lines; one line reads better in a log.
 std::string OneLine(const char* message) {
@@ -37,6 +38,10 @@ std::string TimeParam(absl::Time t) {
 std::string ConstraintName(const absl::Status& status) {
   auto payload = status.GetPayload(kConstraintPayload);
   return payload.has_value() ? std::string(*payload) : std::string();
+}
+
+bool IsTransactionConflict(const absl::Status& status) {
+  return absl::IsAborted(status) && status.GetPayload(kConflictPayload).has_value();
 }
 
 int64_t Rows::affected() const {
@@ -165,6 +170,7 @@ absl::Status Connection::ErrorStatus(const PGresult* result, absl::string_view w
   absl::Status status(code, message);
   const char* constraint = PQresultErrorField(result, PG_DIAG_CONSTRAINT_NAME);
   if (constraint != nullptr) status.SetPayload(kConstraintPayload, absl::Cord(constraint));
+  if (code == absl::StatusCode::kAborted) status.SetPayload(kConflictPayload, absl::Cord(sqlstate));
   return status;
 }
 

@@ -71,6 +71,10 @@ class Rows {
 // caller can say which key was taken. Messages carry the statement name and SQLSTATE,
 // never parameter values.
 std::string ConstraintName(const absl::Status& status);
+// True for an ABORTED status that PostgreSQL raised (40001 serialization failure, 40P01
+// deadlock): the whole transaction may be run again as it was. False for an ABORTED a
+// store method made itself (e.g. "re-read and decide again"), which the caller handles.
+bool IsTransactionConflict(const absl::Status& status);
 
 class Connection {
  public:

@@ -2,9 +2,9 @@
 // numbers and change notifications.
 //
 // Locks are always taken in this order, so that no two transactions deadlock:
-//   per-CA advisory lock (claims only) -> job rows -> tenant row -> certificate_request rows.
-// Every write of a request first increments tenant.change_seq (the tenant row stays
-// locked until commit), which makes change_seq order commit order within a tenant.
+//   per-CA advisory lock (claims only) -> job rows -> certificate_request rows.
+// Every write of a request appends a request_change row through the triggers of migration
+// 0005; Watch reads those in (xid, change_id) order, and no tenant-wide row is written.
 //
 // Notifications: one pg_notify('certbridge_events', payload) per writing transaction,
 // sent in the COMMIT round trip; notify_payload.h defines the payload.
@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <set>
 #include <utility>
@@ -49,23 +50,39 @@ constexpr int kClaimLockClass = 73121502;
 // second per replica costs nothing.
 constexpr absl::Duration kMinReconnectDelay = absl::Milliseconds(100);
 constexpr absl::Duration kMaxReconnectDelay = absl::Seconds(1);
+// ListRequestChanges' waits for changes hidden behind a still-open older transaction:
+// 1 + 2 + 4 ms at most.
+constexpr absl::Duration kHiddenChangeBackoff = absl::Milliseconds(1);
+constexpr int kHiddenChangeAttempts = 4;
 
 // ---- SQL. Statements are built once from the column lists below, so that the request
 // columns are spelled in one place.
 
+// The request's identity columns, then its mutable ones from `p` (the request row "r." or
+// one of its changes "c."), as RequestFromRow reads them.
+#define CB_IDENTITY_COLUMNS                                                                  \
+  "r.name, r.tenant_id, r.request_id, r.ca_id, r.template_name, r.params_fingerprint, "     \
+  "r.csr_pem, r.key_type, r.subject, array_to_string(r.subject_alt_names, E'\\x1f'), "      \
+  "r.pkcs12_profile, r.sid, r.device_id, "                                                 \
+  "(SELECT string_agg(l.key || E'\\x1f' || l.value, E'\\x1e' ORDER BY l.key) "            \
+  " FROM jsonb_each_text(r.labels) l), "                                                   \
+  "r.attributes, extract(epoch from r.create_time), extract(epoch from r.queue_deadline), "
+#define CB_MUTABLE_COLUMNS(p)                                                                \
+  p "state, extract(epoch from " p "update_time), " p "ca_request_id, " p "disposition, "    \
+  p "hresult, " p "disposition_message, " p "error_code, " p "error_message, " p "remedy, "  \
+  p "waiting_reason, " p "connector_id, " p "ca_identity, " p "certificate_pem, "           \
+  p "chain_pem, " p "serial_hex, extract(epoch from " p "not_after), encode(" p "pkcs12, "   \
+  "'hex'), encode(" p "enveloped_password, 'hex'), " p "revocation_reason, "               \
+  "extract(epoch from " p "revoke_time), "
+
 constexpr char kRequestColumns[] =
-    "r.name, r.tenant_id, r.request_id, r.ca_id, r.template_name, r.params_fingerprint, "
-    "r.csr_pem, r.key_type, r.subject, array_to_string(r.subject_alt_names, E'\\x1f'), "
-    "r.pkcs12_profile, r.sid, r.device_id, "
-    "(SELECT string_agg(l.key || E'\\x1f' || l.value, E'\\x1e' ORDER BY l.key) "
-    " FROM jsonb_each_text(r.labels) l), "
-    "r.attributes, extract(epoch from r.create_time), extract(epoch from r.queue_deadline), "
-    "r.state, extract(epoch from r.update_time), r.ca_request_id, r.disposition, r.hresult, "
-    "r.disposition_message, r.error_code, r.error_message, r.remedy, r.waiting_reason, "
-    "r.connector_id, r.ca_identity, r.certificate_pem, r.chain_pem, r.serial_hex, "
-    "extract(epoch from r.not_after), encode(r.pkcs12, 'hex'), "
-    "encode(r.enveloped_password, 'hex'), r.revocation_reason, "
-    "extract(epoch from r.revoke_time), r.seq, r.change_seq ";
+    CB_IDENTITY_COLUMNS CB_MUTABLE_COLUMNS("r.") "r.seq, r.change_seq ";
+// A request as it was at one change: its change_id is the record's change_seq.
+constexpr char kChangeColumns[] =
+    CB_IDENTITY_COLUMNS CB_MUTABLE_COLUMNS("c.") "r.seq, c.change_id ";
+
+#undef CB_IDENTITY_COLUMNS
+#undef CB_MUTABLE_COLUMNS
 
 // The mutable request fields after `state`, in MutableParams order: column and value
 // expression ("$" is replaced by the parameter number).
@@ -133,6 +150,9 @@ struct OwnedStatement {
 };
 
 // $1 name, $2 tenant, $3..$17 identity fields, $18..$36 mutable fields, $37..$46 the job.
+// Returns the request's seq and change_seq, both NULL when the request id was taken. The
+// change_seq written here is a placeholder: the change trigger (migration 0005) numbers it.
+// A missing tenant fails the foreign key (NOT_FOUND).
 const OwnedStatement& CreateRequestStatement() {
   static const OwnedStatement* const kStatement = [] {
     std::vector<std::string> columns, values;
@@ -143,9 +163,7 @@ const OwnedStatement& CreateRequestStatement() {
     return new OwnedStatement{
         "create_certificate_request",
         absl::StrCat(
-            "WITH t AS (UPDATE tenant SET change_seq = change_seq + 1 WHERE tenant_id = $2 "
-            "RETURNING change_seq), "
-            "ins AS (INSERT INTO certificate_request AS r (name, tenant_id, request_id, ca_id, "
+            "WITH ins AS (INSERT INTO certificate_request AS r (name, tenant_id, request_id, ca_id, "
             "template_name, params_fingerprint, csr_pem, key_type, subject, subject_alt_names, "
             "pkcs12_profile, sid, device_id, labels, attributes, create_time, queue_deadline, "
             "state, ",
@@ -155,15 +173,14 @@ const OwnedStatement& CreateRequestStatement() {
             "jsonb_object(string_to_array($14, E'\\x1f')), $15, $16::timestamptz, "
             "$17::timestamptz, 'QUEUED', ",
             absl::StrJoin(values, ", "),
-            ", t.change_seq FROM t ON CONFLICT (tenant_id, request_id) DO NOTHING "
+            ", 0 ON CONFLICT (tenant_id, request_id) DO NOTHING "
             "RETURNING r.seq, r.change_seq), "
             "job AS (INSERT INTO job (tenant_id, request_name, ca_id, kind, state, "
             "required_identity, connector_id, lease_until, not_before, attempts, serial_hex, "
             "revocation_reason, create_time) SELECT $2, $1, $37, $38, 'READY', $39, $40, "
             "$41::timestamptz, $42::timestamptz, $43::integer, $44, $45::integer, "
             "$46::timestamptz FROM ins RETURNING job_id) "
-            "SELECT EXISTS (SELECT 1 FROM t), (SELECT seq FROM ins), "
-            "(SELECT change_seq FROM ins)")};
+            "SELECT (SELECT seq FROM ins), (SELECT change_seq FROM ins)")};
   }();
   return *kStatement;
 }
@@ -173,12 +190,8 @@ const OwnedStatement& CreateRequestStatement() {
 const OwnedStatement& UpdateRequestStatement() {
   static const OwnedStatement* const kStatement = new OwnedStatement{
       "update_certificate_request",
-      absl::StrCat("WITH t AS (UPDATE tenant SET change_seq = change_seq + 1 "
-                   "WHERE tenant_id = $1 RETURNING change_seq) "
-                   "UPDATE certificate_request r SET state = $3, ",
-                   MutableSetList(4),
-                   ", change_seq = t.change_seq FROM t "
-                   "WHERE r.tenant_id = $1 AND r.name = $2 "
+      absl::StrCat("UPDATE certificate_request r SET state = $3, ", MutableSetList(4),
+                   " WHERE r.tenant_id = $1 AND r.name = $2 "
                    "AND r.state = ANY (string_to_array($23, ',')) RETURNING ",
                    kRequestColumns)};
   return *kStatement;
@@ -210,9 +223,6 @@ CB_REQUEST_QUERY(ListRequestsStatement, "list_certificate_requests",
                  "AND ($4::text = '' OR r.ca_id = $4::text) "
                  "AND ($5::text = '' OR r.device_id = $5::text) "
                  "ORDER BY r.seq DESC LIMIT $6::integer")
-CB_REQUEST_QUERY(ListChangesStatement, "list_request_changes",
-                 "WHERE r.tenant_id = $1 AND r.change_seq > $2::bigint "
-                 "ORDER BY r.change_seq LIMIT $3::integer")
 CB_REQUEST_QUERY(ListOverdueStatement, "list_overdue_queued_requests",
                  "WHERE r.state = 'QUEUED' AND r.queue_deadline < $1::timestamptz "
                  "ORDER BY r.queue_deadline, r.name COLLATE \"C\" LIMIT $2::integer")
@@ -223,13 +233,48 @@ CB_REQUEST_QUERY(ListWaitingByAgeStatement, "list_waiting_requests_by_age",
 
 #undef CB_REQUEST_QUERY
 
+// $1 tenant, $2 cursor (a change_id of the tenant, or 0: from the oldest kept), $3 limit.
+// Only changes of transactions older than the oldest one still in progress: any change
+// not yet readable sorts after every change returned (the rule in migration 0005).
+const OwnedStatement& ListChangesStatement() {
+  static const OwnedStatement* const kStatement = new OwnedStatement{
+      "list_request_changes",
+      absl::StrCat(
+          "SELECT ", kChangeColumns,
+          "FROM request_change c JOIN certificate_request r "
+          "ON r.tenant_id = c.tenant_id AND r.name = c.request_name "
+          "WHERE c.tenant_id = $1 AND c.xid < pg_snapshot_xmin(pg_current_snapshot()) "
+          "AND ($2::bigint = 0 OR (c.xid, c.change_id) > (SELECT p.xid, p.change_id "
+          " FROM request_change p WHERE p.tenant_id = $1 AND p.change_id = $2::bigint)) "
+          "ORDER BY c.xid, c.change_id LIMIT $3::integer")};
+  return *kStatement;
+}
+
 constexpr Statement kSetDelivery = {
     "set_delivery_certificate",
     "UPDATE tenant SET delivery_certificate_pem = $2 WHERE tenant_id = $1"};
 constexpr Statement kGetDelivery = {
     "get_delivery_certificate", "SELECT delivery_certificate_pem FROM tenant WHERE tenant_id = $1"};
-constexpr Statement kLatestChangeSeq = {"latest_change_seq",
-                                        "SELECT change_seq FROM tenant WHERE tenant_id = $1"};
+// The tenant exists; its newest readable change (NULL if none).
+constexpr Statement kLatestChangeSeq = {
+    "latest_change_seq",
+    "SELECT EXISTS (SELECT 1 FROM tenant WHERE tenant_id = $1), "
+    "(SELECT c.change_id FROM request_change c WHERE c.tenant_id = $1 "
+    " AND c.xid < pg_snapshot_xmin(pg_current_snapshot()) "
+    " ORDER BY c.xid DESC, c.change_id DESC LIMIT 1)"};
+// Whether the cursor is one of the tenant's kept changes, and whether the tenant has
+// committed changes that are not readable yet (an older transaction is still open).
+constexpr Statement kChangeCursorState = {
+    "change_cursor_state",
+    "SELECT EXISTS (SELECT 1 FROM request_change WHERE tenant_id = $1 "
+    " AND change_id = $2::bigint), "
+    "EXISTS (SELECT 1 FROM request_change WHERE tenant_id = $1 "
+    " AND xid >= pg_snapshot_xmin(pg_current_snapshot()))"};
+// The retention sweep, oldest first, a bounded batch per transaction.
+constexpr Statement kDeleteChangesBefore = {
+    "delete_request_changes_before",
+    "DELETE FROM request_change WHERE change_id IN (SELECT change_id FROM request_change "
+    " WHERE update_time < $1::timestamptz ORDER BY change_id LIMIT $2::integer)"};
 constexpr Statement kRequestState = {
     "certificate_request_state",
     "SELECT state FROM certificate_request WHERE tenant_id = $1 AND name = $2"};
@@ -278,22 +323,13 @@ constexpr Statement kClaimJobs = {
     "extract(epoch from j.not_before), j.attempts, j.serial_hex, j.revocation_reason, "
     "extract(epoch from j.create_time)"};
 // $1 tenant, $2 request names joined by \x1f, $3 connector, $4 ca_identity, $5 now.
-// The tenant counter is advanced by the number of those still QUEUED in this statement's
-// snapshot; requests only ever leave QUEUED, so fewer may be updated (a gap in
-// change_seq, which is harmless) but never more (which would repeat one).
+// Each request still QUEUED becomes DISPATCHED (its change is numbered by the trigger).
 constexpr Statement kDispatchRequests = {
     "dispatch_requests",
-    "WITH cand AS (SELECT r.name FROM certificate_request r WHERE r.tenant_id = $1 "
-    " AND r.name = ANY (string_to_array($2, E'\\x1f')) AND r.state = 'QUEUED'), "
-    "n AS (SELECT count(*) AS n FROM cand), "
-    "t AS (UPDATE tenant SET change_seq = change_seq + (SELECT n FROM n) "
-    " WHERE tenant_id = $1 RETURNING change_seq), "
-    "num AS (SELECT cand.name, t.change_seq - (SELECT n FROM n) "
-    " + row_number() OVER (ORDER BY cand.name) AS cs FROM cand, t) "
     "UPDATE certificate_request r SET state = 'DISPATCHED', connector_id = $3, "
-    "ca_identity = $4, update_time = $5::timestamptz, change_seq = num.cs FROM num "
-    "WHERE r.tenant_id = $1 AND r.name = num.name AND r.state = 'QUEUED' "
-    "RETURNING r.name, r.change_seq"};
+    "ca_identity = $4, update_time = $5::timestamptz "
+    "WHERE r.tenant_id = $1 AND r.name = ANY (string_to_array($2, E'\\x1f')) "
+    "AND r.state = 'QUEUED' RETURNING r.name, r.change_seq"};
 constexpr Statement kExpireLeases = {
     "expire_leases",
     "WITH e AS (UPDATE job j SET state = 'READY', connector_id = '', "
@@ -307,11 +343,15 @@ constexpr Statement kExpireLeases = {
     " RETURNING j.tenant_id, j.ca_id) "
     "SELECT tenant_id, ca_id, count(*) FROM e GROUP BY tenant_id, ca_id "
     "ORDER BY tenant_id COLLATE \"C\", ca_id COLLATE \"C\""};
-// Every tenant's latest change_seq, read by the listener each time LISTEN takes effect:
-// a tenant whose change_seq grew between two reads changed while notifications could not
-// arrive.
-constexpr Statement kTenantChangeSeqs = {
-    "tenant_change_seqs", "SELECT tenant_id, change_seq FROM tenant WHERE change_seq > 0"};
+// What the listener reads each time LISTEN takes effect: the newest change number, and
+// per tenant the newest change numbered after $1 (the newest at the previous LISTEN):
+// those tenants changed while notifications could not arrive.
+constexpr Statement kNewestChange = {
+    "newest_request_change", "SELECT coalesce(max(change_id), 0) FROM request_change"};
+constexpr Statement kTenantsChangedSince = {
+    "tenants_changed_since",
+    "SELECT tenant_id, max(change_id) FROM request_change WHERE change_id > $1::bigint "
+    "GROUP BY tenant_id"};
 constexpr Statement kListCasWithReadyJobs = {
     "list_cas_with_ready_jobs",
     "SELECT tenant_id, ca_id FROM job WHERE state = 'READY' AND not_before <= $1::timestamptz "
@@ -446,26 +486,35 @@ std::vector<Param> JobInsertParams(const JobRecord& job) {
           TimeParam(job.create_time)};
 }
 
-// ---- Errors with the object's name.
-
-absl::Status TenantNotFound(const std::string& tenant_id) {
-  return absl::NotFoundError(absl::StrCat("tenant \"", tenant_id, "\" not found"));
-}
-
-absl::Status RequestNotFound(const std::string& name) {
-  return absl::NotFoundError(absl::StrCat("certificate request \"", name, "\" not found"));
-}
-
-absl::Status JobNotFound(int64_t job_id) {
-  return absl::NotFoundError(absl::StrCat("job ", job_id, " not found"));
-}
-
 // ---- Transactions that notify.
 
+// How often a transaction that PostgreSQL aborted for a conflict (serialization failure,
+// deadlock) is run again before ABORTED reaches the caller. The change trigger's
+// per-request order check (migration 0005) is such a conflict: it only needs a newer
+// transaction id, which the next attempt has.
+constexpr int kConflictAttempts = 3;
+
+absl::Status WriteTransactionOnce(pg::Connection& conn, const std::string& begin_sql,
+                                  const std::function<absl::Status(std::vector<NotifyEvent>*,
+                                                                   bool*)>& fn);
+
 // BEGIN (plus whatever `begin_sql` adds), fn(&events), then one round trip with the
-// NOTIFY (if any event) and COMMIT. fn may set *rollback to end without writing.
+// NOTIFY (if any event) and COMMIT. fn may set *rollback to end without writing. fn runs
+// again, in a new transaction, after a conflict PostgreSQL raised: it must set all of its
+// results on every run.
 template <typename Fn>
 absl::Status WriteTransaction(pg::Connection& conn, const std::string& begin_sql, Fn&& fn) {
+  absl::Status status;
+  for (int attempt = 1; attempt <= kConflictAttempts; ++attempt) {
+    status = WriteTransactionOnce(conn, begin_sql, fn);
+    if (!pg::IsTransactionConflict(status)) break;
+  }
+  return status;
+}
+
+absl::Status WriteTransactionOnce(pg::Connection& conn, const std::string& begin_sql,
+                                  const std::function<absl::Status(std::vector<NotifyEvent>*,
+                                                                   bool*)>& fn) {
   absl::Status status = conn.ExecScript("begin", begin_sql).status();
   std::vector<NotifyEvent> events;
   bool rollback = false;
@@ -585,10 +634,9 @@ absl::StatusOr<CreateRequestResult> PostgresStore::CreateCertificateRequest(
           return absl::AlreadyExistsError(
               absl::StrCat("certificate request \"", request.name, "\" already exists"));
         }
+        if (absl::IsNotFound(rows.status())) return TenantNotFound(request.tenant_id);
         RETURN_IF_ERROR(rows.status());
-        ASSIGN_OR_RETURN(bool tenant_exists, rows->Bool(0, 0));
-        if (!tenant_exists) return TenantNotFound(request.tenant_id);
-        if (rows->IsNull(0, 1)) {
+        if (rows->IsNull(0, 0)) {
           // The request id is taken: return the stored request, write nothing.
           *rollback = true;
           ASSIGN_OR_RETURN(Rows stored, conn->Exec(GetRequestByRequestIdStatement().get(),
@@ -600,8 +648,8 @@ absl::StatusOr<CreateRequestResult> PostgresStore::CreateCertificateRequest(
         }
         result.created = true;
         result.request = request;
-        ASSIGN_OR_RETURN(result.request.seq, rows->Int(0, 1));
-        ASSIGN_OR_RETURN(result.request.change_seq, rows->Int(0, 2));
+        ASSIGN_OR_RETURN(result.request.seq, rows->Int(0, 0));
+        ASSIGN_OR_RETURN(result.request.change_seq, rows->Int(0, 1));
         events->push_back({request.tenant_id,
                            TruncateToMicros(job.not_before) <= TruncateToMicros(request.create_time)
                                ? job.ca_id
@@ -670,18 +718,47 @@ absl::StatusOr<std::vector<CertificateRequestRecord>> PostgresStore::ListCertifi
 absl::StatusOr<std::vector<CertificateRequestRecord>> PostgresStore::ListRequestChanges(
     const std::string& tenant_id, int64_t after_change_seq, int limit) {
   RETURN_IF_ERROR(ValidatePageSize("request change", limit));
+  if (after_change_seq < 0) return UnknownChangeCursor(after_change_seq);
   ASSIGN_OR_RETURN(Lease conn, Acquire());
-  ASSIGN_OR_RETURN(Rows rows, conn->Exec(ListChangesStatement().get(),
-                                         {tenant_id, absl::StrCat(after_change_seq),
-                                          absl::StrCat(limit)}));
-  return AllRows<CertificateRequestRecord>(rows, RequestFromRow);
+  // Changes committed behind a transaction that is still open are not readable yet (the
+  // ordering rule); such transactions last milliseconds, so a short wait usually saves the
+  // caller a notification round. After the last attempt the caller is told of them by
+  // their NOTIFY or its own periodic re-read.
+  absl::Duration backoff = kHiddenChangeBackoff;
+  for (int attempt = 1;; ++attempt) {
+    ASSIGN_OR_RETURN(Rows rows, conn->Exec(ListChangesStatement().get(),
+                                           {tenant_id, absl::StrCat(after_change_seq),
+                                            absl::StrCat(limit)}));
+    if (rows.size() == limit) return AllRows<CertificateRequestRecord>(rows, RequestFromRow);
+    ASSIGN_OR_RETURN(Rows state, conn->Exec(kChangeCursorState,
+                                            {tenant_id, absl::StrCat(after_change_seq)}));
+    ASSIGN_OR_RETURN(bool cursor_kept, state.Bool(0, 0));
+    ASSIGN_OR_RETURN(bool hidden, state.Bool(0, 1));
+    if (after_change_seq > 0 && !cursor_kept) return UnknownChangeCursor(after_change_seq);
+    if (!hidden || attempt == kHiddenChangeAttempts) {
+      return AllRows<CertificateRequestRecord>(rows, RequestFromRow);
+    }
+    absl::SleepFor(backoff);
+    backoff *= 2;
+  }
 }
 
 absl::StatusOr<int64_t> PostgresStore::LatestChangeSeq(const std::string& tenant_id) {
   ASSIGN_OR_RETURN(Lease conn, Acquire());
   ASSIGN_OR_RETURN(Rows rows, conn->Exec(kLatestChangeSeq, {tenant_id}));
-  if (rows.size() == 0) return TenantNotFound(tenant_id);
-  return rows.Int(0, 0);
+  ASSIGN_OR_RETURN(bool tenant_exists, rows.Bool(0, 0));
+  if (!tenant_exists) return TenantNotFound(tenant_id);
+  if (rows.IsNull(0, 1)) return 0;
+  return rows.Int(0, 1);
+}
+
+absl::StatusOr<int> PostgresStore::DeleteRequestChangesBefore(absl::Time update_time_before,
+                                                              int limit) {
+  RETURN_IF_ERROR(ValidatePageSize("request change", limit));
+  ASSIGN_OR_RETURN(Lease conn, Acquire());
+  ASSIGN_OR_RETURN(Rows rows, conn->Exec(kDeleteChangesBefore,
+                                         {TimeParam(update_time_before), absl::StrCat(limit)}));
+  return static_cast<int>(rows.affected());
 }
 
 absl::StatusOr<CertificateRequestRecord> PostgresStore::UpdateCertificateRequest(
@@ -965,9 +1042,12 @@ void PostgresStore::StopListening() {
 void PostgresStore::ListenLoop() {
   std::unique_ptr<pg::Connection> conn;
   absl::Duration delay = kMinReconnectDelay;
-  // Each tenant's change_seq as of the last LISTEN or notification, and whether LISTEN was
-  // in effect before: a reconnect reports what grew in between.
-  std::map<std::string, int64_t> seen_change_seq;
+  // The newest change number when LISTEN last took effect, and whether it had before: a
+  // reconnect reports every tenant with a change numbered after it. (A change numbered
+  // earlier by a transaction that was still open then, and that committed while the
+  // connection was down, is not reported; Watch streams re-read every few seconds and
+  // waiting calls answer at their deadline, so it is late, not lost.)
+  int64_t seen_newest = 0;
   bool connected_before = false;
   // Waits up to `timeout` for the socket (or only the wake pipe when fd < 0); false when
   // asked to stop.
@@ -987,43 +1067,39 @@ void PostgresStore::ListenLoop() {
       if (status.ok()) {
         status = (*opened)->ExecScript("listen", absl::StrCat("LISTEN ", kChannel)).status();
       }
-      // LISTEN first, then the snapshot: a change committed after the snapshot is
-      // notified, one committed before it is in it (one in between is both: harmless).
-      // The snapshot is read through the pool, so that the listening session's last query
-      // stays its LISTEN (what an operator looks for in pg_stat_activity).
-      absl::StatusOr<Rows> seqs = absl::UnavailableError("no listening connection");
-      if (!status.ok()) {
-        seqs = status;
-      } else if (absl::StatusOr<Lease> pooled = Acquire(); !pooled.ok()) {
-        seqs = pooled.status();
-      } else {
-        seqs = (*pooled)->Exec(kTenantChangeSeqs, {});
+      // LISTEN first, then the reads: a change committed after them is notified, one
+      // committed before them is in them (one in between is both: harmless). They go
+      // through the pool, so that the listening session's last query stays its LISTEN
+      // (what an operator looks for in pg_stat_activity). Changes committed while this
+      // thread had no connection reached no one: each such tenant is reported as "some
+      // requests changed, up to change_seq", which listeners handle by reading
+      // ListRequestChanges from their own cursor. (READY jobs need no such report: the
+      // dispatcher's sweep looks for them.)
+      std::vector<std::pair<std::string, int64_t>> missed;
+      if (status.ok()) {
+        absl::StatusOr<Lease> pooled = Acquire();
+        absl::StatusOr<Rows> newest =
+            pooled.ok() ? (*pooled)->Exec(kNewestChange, {}) : pooled.status();
+        absl::StatusOr<int64_t> newest_change = newest.ok() ? newest->Int(0, 0) : newest.status();
+        status = newest_change.status();
+        if (status.ok() && connected_before) {
+          absl::StatusOr<Rows> changed =
+              (*pooled)->Exec(kTenantsChangedSince, {absl::StrCat(seen_newest)});
+          status = changed.status();
+          for (int r = 0; status.ok() && r < changed->size(); ++r) {
+            absl::StatusOr<int64_t> seq = changed->Int(r, 1);
+            if (seq.ok()) missed.emplace_back(changed->Text(r, 0), *seq);
+          }
+        }
+        if (status.ok()) seen_newest = std::max(seen_newest, *newest_change);
       }
-      if (!seqs.ok()) {
+      if (!status.ok()) {
         if (!wait(-1, delay)) break;
         delay = std::min(delay * 2, kMaxReconnectDelay);
         continue;
       }
       conn = std::move(opened).value();
       delay = kMinReconnectDelay;
-      // Changes committed while this thread had no connection reached no one: report each
-      // such tenant as "some requests changed, up to change_seq", which listeners already
-      // handle by reading ListRequestChanges from their own cursor. (READY jobs need no
-      // such report: the dispatcher's sweep looks for them.)
-      std::vector<std::pair<std::string, int64_t>> missed;
-      std::map<std::string, int64_t> now_seen;
-      for (int r = 0; r < seqs->size(); ++r) {
-        absl::StatusOr<int64_t> seq = seqs->Int(r, 1);
-        if (!seq.ok()) continue;
-        const std::string tenant_id = seqs->Text(r, 0);
-        now_seen[tenant_id] = *seq;
-        auto before = seen_change_seq.find(tenant_id);
-        if (connected_before &&
-            (before == seen_change_seq.end() || before->second < *seq)) {
-          missed.emplace_back(tenant_id, *seq);
-        }
-      }
-      seen_change_seq = std::move(now_seen);
       connected_before = true;
       {
         absl::MutexLock lock(&listen_mu_);
@@ -1038,10 +1114,6 @@ void PostgresStore::ListenLoop() {
       absl::MutexLock lock(&dispatch_mu_);
       std::vector<NotifyConnectorChange> connectors;
       std::vector<NotifyEvent> events = DecodeNotifyPayload(payload, &connectors);
-      for (const NotifyEvent& e : events) {
-        int64_t& seen = seen_change_seq[e.tenant_id];
-        seen = std::max(seen, e.change_seq);
-      }
       if (listener_ == nullptr) continue;
       for (const NotifyEvent& e : events) {
         if (!e.ca_id.empty()) listener_->OnJobsReady(e.tenant_id, e.ca_id);

@@ -283,18 +283,6 @@ absl::StatusOr<AuditEventRecord> AuditEventFromRow(const Rows& rows, int r) {
 
 // ---- Errors with the object's name.
 
-absl::Status ConnectorNotFound(const std::string& connector_id) {
-  return absl::NotFoundError(absl::StrCat("connector \"", connector_id, "\" not found"));
-}
-
-absl::Status CaNotFound(const std::string& ca_id) {
-  return absl::NotFoundError(absl::StrCat("certificate authority \"", ca_id, "\" not found"));
-}
-
-absl::Status TenantNotFound(const std::string& tenant_id) {
-  return absl::NotFoundError(absl::StrCat("tenant \"", tenant_id, "\" not found"));
-}
-
 // A foreign key on tenant_id failed: the tenant is missing. Other codes pass through.
 absl::Status MissingTenantIfNotFound(absl::Status status, const std::string& tenant_id) {
   return absl::IsNotFound(status) ? TenantNotFound(tenant_id) : status;

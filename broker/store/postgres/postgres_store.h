@@ -159,6 +159,8 @@ class PostgresStore final : public Store, public CertificateStore {
   absl::StatusOr<std::vector<CertificateRequestRecord>> ListRequestChanges(
       const std::string& tenant_id, int64_t after_change_seq, int limit) override;
   absl::StatusOr<int64_t> LatestChangeSeq(const std::string& tenant_id) override;
+  absl::StatusOr<int> DeleteRequestChangesBefore(absl::Time update_time_before,
+                                                 int limit) override;
   absl::StatusOr<CertificateRequestRecord> UpdateCertificateRequest(
       const std::string& tenant_id, const std::string& name,
       const std::vector<RequestState>& from, const CertificateRequestRecord& update,

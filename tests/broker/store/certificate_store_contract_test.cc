@@ -16,6 +16,7 @@
 #include "broker/store/certificate_store.h"
 #include "broker/store/fake/fake_store.h"
 #include "broker/store/postgres/migrations.h"
+#include "broker/store/postgres/pg_connection.h"
 #include "broker/store/postgres/postgres_store.h"
 #include "broker/store/store.h"
 #include "gmock/gmock.h"
@@ -798,18 +799,68 @@ TEST_P(CertificateStoreContractTest, ChangeSeqIncreasesWithEveryWriteAndListsInO
   for (size_t i = 1; i < seqs.size(); ++i) EXPECT_LT(seqs[i - 1], seqs[i]);
   EXPECT_EQ(*certs_->LatestChangeSeq("t1"), seqs.back());
 
-  // Each request appears once, at its latest change.
+  // Every write is a change of its own, with the request as that write left it.
   absl::StatusOr<std::vector<CertificateRequestRecord>> changes =
       certs_->ListRequestChanges("t1", 0, 10);
   ASSERT_TRUE(changes.ok()) << changes.status();
-  EXPECT_THAT(Names(*changes), ElementsAre("b", "a"));
-  EXPECT_EQ((*changes)[1].change_seq, seqs.back());
-  EXPECT_THAT(Names(*certs_->ListRequestChanges("t1", 0, 1)), ElementsAre("b"));
-  EXPECT_THAT(Names(*certs_->ListRequestChanges("t1", (*changes)[0].change_seq, 10)),
-              ElementsAre("a"));
+  ASSERT_EQ(changes->size(), 5u);
+  std::vector<int64_t> listed_seqs;
+  for (const CertificateRequestRecord& c : *changes) listed_seqs.push_back(c.change_seq);
+  EXPECT_EQ(listed_seqs, seqs);
+  EXPECT_THAT(Names(*changes), ElementsAre("a", "b", b.change_seq < a.change_seq ? "b" : "a",
+                                           b.change_seq < a.change_seq ? "a" : "b", "a"));
+  std::vector<RequestState> states;
+  for (const CertificateRequestRecord& c : *changes) states.push_back(c.state);
+  EXPECT_THAT(states, ElementsAre(RequestState::kQueued, RequestState::kQueued,
+                                  RequestState::kDispatched, RequestState::kDispatched,
+                                  RequestState::kIssued));
+  EXPECT_EQ((*changes)[0].connector_id, "");  // as created, not as it is now
+  EXPECT_EQ((*changes)[0].seq, a.seq);
+  EXPECT_THAT(Names(*certs_->ListRequestChanges("t1", 0, 1)), ElementsAre("a"));
+  EXPECT_THAT(Names(*certs_->ListRequestChanges("t1", seqs[3], 10)), ElementsAre("a"));
   EXPECT_THAT(*certs_->ListRequestChanges("t1", seqs.back(), 10), IsEmpty());
   EXPECT_EQ(certs_->ListRequestChanges("t1", 0, 0).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// A cursor that is not one of the tenant's kept changes (another tenant's, made up, or
+// removed after the retention) is FAILED_PRECONDITION: the client re-lists.
+TEST_P(CertificateStoreContractTest, ChangesAreKeptUntilDeletedAndOldCursorsAreRefused) {
+  CertificateRequestRecord first = Create("t1", "a");
+  const int64_t other_tenants = Create("t2", "other").change_seq;
+  CertificateRequestRecord later = first;
+  later.update_time = kT0 + absl::Hours(2);
+  later.remedy = "later";
+  CertificateRequestRecord updated = *certs_->UpdateCertificateRequest(
+      "t1", "a", {RequestState::kQueued}, later, false);
+  EXPECT_EQ(certs_->ListRequestChanges("t1", other_tenants, 10).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(certs_->ListRequestChanges("t1", updated.change_seq + 1000, 10).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(certs_->ListRequestChanges("t1", -1, 10).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  ASSERT_EQ(certs_->ListRequestChanges("t1", first.change_seq, 10)->size(), 1u);
+
+  // The creations (update_time kT0) go, the update (kT0 + 2 h) stays.
+  EXPECT_EQ(certs_->DeleteRequestChangesBefore(kT0 + absl::Hours(1), 0).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(*certs_->DeleteRequestChangesBefore(kT0 + absl::Hours(1), 1), 1);
+  EXPECT_EQ(*certs_->DeleteRequestChangesBefore(kT0 + absl::Hours(1), 100), 1);
+  EXPECT_EQ(*certs_->DeleteRequestChangesBefore(kT0 + absl::Hours(1), 100), 0);
+  absl::StatusOr<std::vector<CertificateRequestRecord>> from_old =
+      certs_->ListRequestChanges("t1", first.change_seq, 10);
+  EXPECT_EQ(from_old.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(from_old.status().message()),
+              ::testing::HasSubstr("list the certificate requests again"));
+  absl::StatusOr<std::vector<CertificateRequestRecord>> kept =
+      certs_->ListRequestChanges("t1", 0, 10);
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  ASSERT_EQ(kept->size(), 1u);
+  EXPECT_EQ((*kept)[0].remedy, "later");
+  EXPECT_EQ(*certs_->LatestChangeSeq("t1"), updated.change_seq);
+  EXPECT_EQ(*certs_->LatestChangeSeq("t2"), 0);
+  // The requests themselves stay.
+  EXPECT_TRUE(certs_->GetCertificateRequest("t2", "other").ok());
 }
 
 // ---- Lists.
@@ -1007,13 +1058,19 @@ TEST(PostgresCertificateStoreTest, ConcurrentClaimsNeverShareAJob) {
     }
   }
   EXPECT_EQ(dispatched, 16);
-  // Dispatching gave every request its own change_seq.
+  // Every creation and every dispatch is a change with a number of its own.
   absl::StatusOr<std::vector<CertificateRequestRecord>> changes =
       certs->ListRequestChanges("t1", 0, 1000);
   ASSERT_TRUE(changes.ok());
   std::set<int64_t> seqs;
-  for (const CertificateRequestRecord& r : *changes) seqs.insert(r.change_seq);
-  EXPECT_EQ(seqs.size(), static_cast<size_t>(kJobs));
+  int dispatches = 0;
+  for (const CertificateRequestRecord& r : *changes) {
+    seqs.insert(r.change_seq);
+    if (r.state == RequestState::kDispatched) ++dispatches;
+  }
+  EXPECT_EQ(changes->size(), static_cast<size_t>(kJobs + 16));
+  EXPECT_EQ(seqs.size(), changes->size());
+  EXPECT_EQ(dispatches, 16);
 }
 
 // A claim that dispatches more requests than one small NOTIFY can name reports them as
@@ -1042,6 +1099,61 @@ TEST(PostgresCertificateStoreTest, ManyChangesInOneTransactionArriveAsOneTenantR
   ASSERT_TRUE(latest.ok());
   EXPECT_TRUE(listener.WaitForChange("t1", "", *latest));
   (*listening)->SetChangeListener(nullptr);
+}
+
+// A change committed behind an older transaction that is still open is not readable until
+// that transaction ends, and then comes after the older transaction's change: a reader
+// that took a cursor in between skips nothing (the rule in migration 0005).
+TEST(PostgresCertificateStoreTest, ChangesBehindAnOpenOlderTransactionWaitForIt) {
+  absl::StatusOr<Backend> backend = MakePostgres();
+  ASSERT_TRUE(backend.ok()) << backend.status();
+  ASSERT_TRUE(backend->owner->CreateTenant({"t1", "", kT0}).ok());
+  ASSERT_TRUE(backend->certs->CreateCertificateRequest(NewRequest("t1", "a"), SubmitJob()).ok());
+  absl::StatusOr<std::unique_ptr<pg::Connection>> older =
+      pg::Connection::Open(backend->dsn, absl::Seconds(10));
+  ASSERT_TRUE(older.ok()) << older.status();
+  ASSERT_TRUE((*older)
+                  ->ExecScript("older", "BEGIN; UPDATE certificate_request SET remedy = 'older' "
+                                        "WHERE name = 'a'")
+                  .ok());
+  const int64_t cursor = *backend->certs->LatestChangeSeq("t1");
+  absl::StatusOr<CreateRequestResult> b =
+      backend->certs->CreateCertificateRequest(NewRequest("t1", "b"), SubmitJob());
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_THAT(*backend->certs->ListRequestChanges("t1", cursor, 10), IsEmpty());
+  EXPECT_EQ(*backend->certs->LatestChangeSeq("t1"), cursor);
+
+  ASSERT_TRUE((*older)->ExecScript("commit", "COMMIT").ok());
+  absl::StatusOr<std::vector<CertificateRequestRecord>> changes =
+      backend->certs->ListRequestChanges("t1", cursor, 10);
+  ASSERT_TRUE(changes.ok()) << changes.status();
+  EXPECT_THAT(Names(*changes), ElementsAre("a", "b"));
+  EXPECT_EQ((*changes)[0].remedy, "older");
+  EXPECT_LT((*changes)[0].change_seq, b->request.change_seq);
+  EXPECT_EQ(*backend->certs->LatestChangeSeq("t1"), b->request.change_seq);
+}
+
+// A transaction that would write a request after a newer transaction wrote it (and so
+// sort before that change) is refused with a conflict, which the store retries.
+TEST(PostgresCertificateStoreTest, AnOlderTransactionCannotWriteAfterANewerOne) {
+  absl::StatusOr<Backend> backend = MakePostgres();
+  ASSERT_TRUE(backend.ok()) << backend.status();
+  ASSERT_TRUE(backend->owner->CreateTenant({"t1", "", kT0}).ok());
+  CertificateRequestRecord a =
+      backend->certs->CreateCertificateRequest(NewRequest("t1", "a"), SubmitJob())->request;
+  absl::StatusOr<std::unique_ptr<pg::Connection>> older =
+      pg::Connection::Open(backend->dsn, absl::Seconds(10));
+  ASSERT_TRUE(older.ok()) << older.status();
+  ASSERT_TRUE((*older)->ExecScript("older", "BEGIN; SELECT pg_current_xact_id()").ok());
+  a.remedy = "newer";
+  ASSERT_TRUE(backend->certs
+                  ->UpdateCertificateRequest("t1", "a", {RequestState::kQueued}, a, false)
+                  .ok());
+  absl::StatusOr<pg::Rows> late = (*older)->ExecScript(
+      "older update", "UPDATE certificate_request SET remedy = 'older' WHERE name = 'a'");
+  EXPECT_EQ(late.status().code(), absl::StatusCode::kAborted) << late.status();
+  EXPECT_TRUE(pg::IsTransactionConflict(late.status()));
+  EXPECT_EQ(backend->certs->GetCertificateRequest("t1", "a")->remedy, "newer");
 }
 
 TEST(PostgresCertificateStoreTest, ListenerReconnectsAfterTheConnectionDrops) {
