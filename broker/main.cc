@@ -122,9 +122,6 @@ ABSL_FLAG(int, max_queued_calls_per_api_key, 256,
           "calls of one API key waiting for a worker thread; more are refused at once");
 ABSL_FLAG(absl::Duration, sweep_interval, absl::Seconds(2),
           "period of the safety-net sweep (expired leases, overdue requests, lost wake-ups)");
-ABSL_FLAG(absl::Duration, watch_retention, absl::Hours(7 * 24),
-          "how long request changes are kept for Watch: a Watch cursor older than this is "
-          "refused (FAILED_PRECONDITION) and the client lists again (docs/certificates.md)");
 ABSL_FLAG(absl::Duration, max_connection_age, absl::Minutes(30),
           "stream rebalancing: an agent stream older than this (+-10% jitter) is sent Drain "
           "and reconnects, possibly to a replica added since; an API connection older than "
@@ -368,12 +365,8 @@ int Run() {
                                              certificate_limits);
   ChangeFanout fanout(&dispatcher, &certificate_service, &agent_service);
   (*store)->SetChangeListener(&fanout);
-  if (absl::GetFlag(FLAGS_watch_retention) <= absl::ZeroDuration()) {
-    return Fail("--watch_retention", absl::InvalidArgumentError(
-                                         "--watch_retention must be positive (default 168h)"));
-  }
   Sweeper sweeper(store->get(), &certificate_api, &dispatcher, &clock,
-                  absl::GetFlag(FLAGS_sweep_interval), absl::GetFlag(FLAGS_watch_retention));
+                  absl::GetFlag(FLAGS_sweep_interval));
   // The backlog gauges read the database on a connection of their own, only when someone
   // can scrape them.
   const std::string metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
@@ -460,13 +453,6 @@ int Run() {
     MarkServing(*health_server, all);
   }
 
-  int metrics_port = 0;
-  std::unique_ptr<prometheus::Exposer> exposer;
-  if (!metrics_listen.empty()) {
-    absl::StatusOr<std::unique_ptr<prometheus::Exposer>> started =
-        StartMetricsPort(metrics_listen, registry);
-    if (!started.ok()) return Fail("metrics port", started.status());
-    exposer = *std::move(started);
   // The SCEP listener (docs/scep.md). scep_enrollment is the ScepEnrollment implementation
   // (profiles, challenges, RA certificate, the request pipeline), constructed with the other
   // services; without one --scep_listen is refused rather than serving nothing.
@@ -489,6 +475,13 @@ int Run() {
     scep_port = scep_server->port();
   }
 
+  int metrics_port = 0;
+  std::unique_ptr<prometheus::Exposer> exposer;
+  if (!metrics_listen.empty()) {
+    absl::StatusOr<std::unique_ptr<prometheus::Exposer>> started =
+        StartMetricsPort(metrics_listen, registry);
+    if (!started.ok()) return Fail("metrics port", started.status());
+    exposer = *std::move(started);
     metrics_port = exposer->GetListeningPorts().front();
   }
 
@@ -505,6 +498,7 @@ int Run() {
                              {"agent_port", absl::StrCat(agent_port)},
                              {"metrics_port", absl::StrCat(metrics_port)},
                              {"health_port", absl::StrCat(health_port)},
+                             {"scep_port", absl::StrCat(scep_port)},
                              {"replica_id", replica_id}});
 
   // SIGTERM/SIGINT were blocked in main() before any thread started; wait for one here.
@@ -512,7 +506,6 @@ int Run() {
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
-                             {"scep_port", absl::StrCat(scep_port)},
   int signal_number = 0;
   sigwait(&signals, &signal_number);
   LogInfo("broker.draining", {{"signal", absl::StrCat(signal_number)}});
@@ -523,6 +516,9 @@ int Run() {
     }
   }
 
+  // SCEP first: it stops accepting and waits for the Enroll/Poll calls in progress, which
+  // need the worker pool and the store still running.
+  scep_server.reset();
   agent_service.Drain(/*reconnect_after_ms=*/1000);
   certificate_service.Drain();
   const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(5);
@@ -530,9 +526,6 @@ int Run() {
   api_server->Shutdown(deadline);
   if (health_server != nullptr) health_server->Shutdown(deadline);
   (*store)->SetChangeListener(nullptr);
-  // SCEP first: it stops accepting and waits for the Enroll/Poll calls in progress, which
-  // need the worker pool and the store still running.
-  scep_server.reset();
   pool.Shutdown();
   stop_reloading.Notify();
   if (operator_key_reloader.joinable()) operator_key_reloader.join();
