@@ -122,6 +122,9 @@ ABSL_FLAG(int, max_queued_calls_per_api_key, 256,
           "calls of one API key waiting for a worker thread; more are refused at once");
 ABSL_FLAG(absl::Duration, sweep_interval, absl::Seconds(2),
           "period of the safety-net sweep (expired leases, overdue requests, lost wake-ups)");
+ABSL_FLAG(absl::Duration, watch_retention, absl::Hours(7 * 24),
+          "how long request changes are kept for Watch: a Watch cursor older than this is "
+          "refused (FAILED_PRECONDITION) and the client lists again (docs/certificates.md)");
 ABSL_FLAG(absl::Duration, max_connection_age, absl::Minutes(30),
           "stream rebalancing: an agent stream older than this (+-10% jitter) is sent Drain "
           "and reconnects, possibly to a replica added since; an API connection older than "
@@ -365,8 +368,12 @@ int Run() {
                                              certificate_limits);
   ChangeFanout fanout(&dispatcher, &certificate_service, &agent_service);
   (*store)->SetChangeListener(&fanout);
+  if (absl::GetFlag(FLAGS_watch_retention) <= absl::ZeroDuration()) {
+    return Fail("--watch_retention", absl::InvalidArgumentError(
+                                         "--watch_retention must be positive (default 168h)"));
+  }
   Sweeper sweeper(store->get(), &certificate_api, &dispatcher, &clock,
-                  absl::GetFlag(FLAGS_sweep_interval));
+                  absl::GetFlag(FLAGS_sweep_interval), absl::GetFlag(FLAGS_watch_retention));
   // The backlog gauges read the database on a connection of their own, only when someone
   // can scrape them.
   const std::string metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
