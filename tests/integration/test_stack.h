@@ -80,6 +80,7 @@ class TestStack {
   const std::string& dsn() const { return database_dsn_; }
   // The stack's PostgreSQL server, for fault tests (Crash / Restart).
   PostgresServer& postgres() { return *postgres_; }
+  const PostgresServer& postgres() const { return *postgres_; }
   // The PostgreSQL server's postmaster (its backends are its children), from
   // data/postmaster.pid; -1 when it is not running.
   pid_t postgres_pid() const;

@@ -10,6 +10,9 @@
 //     to be flushed (an fsync with synchronous_commit = on) — the "durable commits";
 //   - pg_stat_wal: WAL records, bytes, writes and syncs (syncs stay 0 while the server runs
 //     with fsync = off, as the test stack's does);
+//   - the commit records themselves, counted by pg_waldump --stats=record between the two
+//     snapshots' WAL positions: a cross-check of the transaction-id count (they differ by
+//     transactions that wrote and then rolled back, and by the bench's own reads: none);
 //   - /proc of each process tree (tools/bench/proc_figures.h), and getrusage for the bench.
 //
 // pg_stat_database is fed by each backend at most once a second, so a snapshot first waits
@@ -21,6 +24,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -49,6 +53,7 @@ struct CostSnapshot {
   int64_t wal_bytes = 0;
   int64_t wal_write = 0;
   int64_t wal_sync = 0;
+  std::string wal_lsn;  // pg_current_wal_lsn()
   absl::Duration postgres_cpu;
   absl::Duration broker_cpu;
   absl::Duration agents_cpu;
@@ -72,6 +77,7 @@ struct CostPerCertificate {
   double wal_kib = 0;
   double wal_writes = 0;
   double wal_syncs = 0;
+  double wal_commit_records = -1;  // -1: pg_waldump unavailable or failed
   double postgres_cpu_ms = 0;
   double broker_cpu_ms = 0;
   double agents_cpu_ms = 0;
@@ -79,8 +85,9 @@ struct CostPerCertificate {
   double bench_cpu_ms = 0;
 };
 
-CostPerCertificate PerCertificate(const CostSnapshot& before, const CostSnapshot& after,
-                                  int certificates);
+// `stack` is used for pg_waldump over the WAL written between the snapshots.
+CostPerCertificate PerCertificate(const testing::TestStack& stack, const CostSnapshot& before,
+                                  const CostSnapshot& after, int certificates);
 
 }  // namespace certbridge::bench
 

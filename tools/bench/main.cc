@@ -439,7 +439,7 @@ absl::Status MeasureEndToEnd(TestStack& stack, const BrokerProcess& broker, cons
   if (!run.ok()) return run.status();
   absl::StatusOr<CostSnapshot> after = TakeCostSnapshot(stack, processes);
   if (!after.ok()) return after.status();
-  figures.cost = PerCertificate(*before, *after, static_cast<int>(run->load.latencies.size()));
+  figures.cost = PerCertificate(stack, *before, *after, static_cast<int>(run->load.latencies.size()));
   figures.cost_measured = true;
   figures.end_to_end = std::move(run->load);
   figures.end_to_end_requests = n;
@@ -841,6 +841,8 @@ void PrintTable(const Figures& f, const std::string& load_at_start) {
         absl::StrFormat("%.2f (%.2f rollbacks)", k.transactions, k.rollbacks));
     row("per certificate: durable commits (xids; target 3)",
         absl::StrFormat("%.2f", k.durable_commits));
+    row("per certificate: commit records in the WAL (pg_waldump)",
+        k.wal_commit_records < 0 ? std::string("n/a") : absl::StrFormat("%.2f", k.wal_commit_records));
     row("per certificate: rows inserted / updated",
         absl::StrFormat("%.2f / %.2f", k.rows_inserted, k.rows_updated));
     row("per certificate: WAL records / KiB / writes / syncs",
