@@ -124,9 +124,10 @@ const Command kRun = {
 const Command kTrustDeliveryCertificate = {
     "trust-delivery-certificate",
     "Pin the tenant's delivery certificate by its SHA-256 fingerprint: key-generation jobs\n"
-    "envelope PKCS#12 passwords only to the pinned certificate. The first key-generation job\n"
-    "pins the certificate it carries (the fingerprint is logged); run this, after checking\n"
-    "the fingerprint with the tenant, when the tenant replaces its delivery certificate.\n"
+    "envelope PKCS#12 passwords only to the pinned certificate. register pins the one the\n"
+    "approval carries (if the tenant had none then, the first key-generation job pins the one\n"
+    "it carries, logged); run this, after checking the fingerprint with the tenant, when the\n"
+    "tenant replaces its delivery certificate.\n"
     "A running agent uses the new pin from its next job.",
     {
         {"sha256", "HEX", "the certificate's SHA-256 fingerprint, with or without colons (required)"},
@@ -365,6 +366,14 @@ int Register(int argc, char** argv) {
             << result->registration.tenant_id << ")\n"
             << "Certificate " << result->leaf.serial_hex << " valid until "
             << FormatUtc(result->leaf.not_after) << "\n"
+            << (result->delivery_certificate_sha256.empty()
+                    ? std::string("Delivery certificate: none yet (the tenant has not set "
+                                  "one); the first key-generation job's is pinned and "
+                                  "logged\n")
+                    : absl::StrCat("Pinned delivery certificate SHA-256 ",
+                                   FormatSha256Fingerprint(result->delivery_certificate_sha256),
+                                   "\n  (compare it with the fingerprint your MDM vendor "
+                                   "publishes)\n"))
             << "Saved to " << params.state_dir << ". Start the agent with:\n"
             << "  certbridge-agent run --state-dir " << params.state_dir << "\n";
   return kExitOk;
@@ -383,7 +392,9 @@ void LogPolicy(const AgentPolicy& policy, const AgentPolicyState& state) {
            {"delivery_certificate_sha256",
             !pin.ok()              ? pin.status().ToString()
             : pin->has_value()     ? FormatSha256Fingerprint(**pin)
-                                   : "not pinned yet (the first key-generation job pins it)"}});
+                                   : "not pinned (the tenant had no delivery certificate "
+                                     "at registration; the first key-generation job pins "
+                                     "it)"}});
   for (const std::string& open : policy.OpenEnds()) {
     LogWarning("policy.open", {{"what", open}});
   }

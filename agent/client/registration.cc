@@ -1,6 +1,8 @@
 #include "agent/client/registration.h"
 
 #include <algorithm>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,6 +16,8 @@
 #include "agent/client/backoff.h"
 #include "agent/client/broker_channel.h"
 #include "agent/events/admin_events.h"
+#include "agent/jobs/agent_policy.h"
+#include "agent/jobs/agent_policy_state.h"
 #include "certbridge/v1/agent.grpc.pb.h"
 #include "common/grpc_status.h"
 #include "common/log.h"
@@ -202,7 +206,15 @@ absl::StatusOr<RegistrationResult> RegisterAgent(const RegistrationParams& param
         "the broker returned a certificate for a different key than this agent's; "
         "nothing was saved: ask the broker operator to check the connector CA");
   }
+  // Pinned before the registration is saved: an agent that runs is never one whose pin
+  // was skipped. The customer compares the fingerprint with what the MDM vendor publishes.
+  ASSIGN_OR_RETURN(std::unique_ptr<AgentPolicyState> policy_state,
+                   AgentPolicyState::Open(dir.FilePath("policy")));
+  ASSIGN_OR_RETURN(std::optional<std::string> pinned,
+                   policy_state->PinAtRegistration(approved.delivery_certificate_sha256(),
+                                                   approved.delivery_certificate_pem()));
   RegistrationResult result;
+  result.delivery_certificate_sha256 = pinned.value_or("");
   result.registration = {
       .broker_address = params.broker_address,
       .tenant_id = approved.tenant_id(),
@@ -220,6 +232,11 @@ absl::StatusOr<RegistrationResult> RegisterAgent(const RegistrationParams& param
   LogInfo("agent.registered", {{"connector_id", result.registration.connector_id},
                                {"tenant_id", result.registration.tenant_id},
                                {"serial", leaf.serial_hex},
+                               {"delivery_certificate_sha256",
+                                pinned.has_value()
+                                    ? FormatSha256Fingerprint(*pinned)
+                                    : "none (the tenant has no delivery certificate yet; the "
+                                      "first key-generation job's is pinned)"},
                                {"not_after", absl::FormatTime(leaf.not_after)}});
   if (params.event_log != nullptr) {
     params.event_log->Report(ApprovedEvent(result.registration.connector_id,

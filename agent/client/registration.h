@@ -4,6 +4,8 @@
 // (AgentService.Register, no client certificate), prints the registration code and URL for
 // a person to approve, long-polls GetRegistration until approval, then stores the key, the
 // issued chain, the broker's root and the identity in the state dir (see state_dir.h).
+// The tenant's delivery certificate sent with the approval is pinned in the agent's policy
+// state (AgentPolicyState::PinAtRegistration) before anything is saved.
 //
 //   ASSIGN_OR_RETURN(RegistrationResult r, RegisterAgent(params, RealClock(), std::cout));
 //
@@ -16,7 +18,8 @@
 //   PERMISSION_DENIED    an admin rejected the registration
 //   FAILED_PRECONDITION  the token or the registration code expired, or the state dir is unsafe
 //   UNAVAILABLE          the broker could not be reached for Register
-//   INVALID_ARGUMENT     bad parameters, or the broker refused the request
+//   INVALID_ARGUMENT     bad parameters, or the broker refused the request, or the
+//                        approval's delivery certificate does not match its fingerprint
 //   INTERNAL             the broker's certificate does not match our key; I/O errors
 #ifndef CERTBRIDGE_AGENT_CLIENT_REGISTRATION_H_
 #define CERTBRIDGE_AGENT_CLIENT_REGISTRATION_H_
@@ -61,6 +64,9 @@ struct RegistrationParams {
 struct RegistrationResult {
   AgentRegistration registration;
   pki::CertificateInfo leaf;
+  // The tenant's delivery certificate pinned at registration (64 lower-case hex digits);
+  // empty when the tenant had none at approval (the first key-generation job pins it).
+  std::string delivery_certificate_sha256;
 };
 
 // Blocks until approval or a final error. Writes the approval box and progress to `out`;

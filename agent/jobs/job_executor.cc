@@ -356,7 +356,8 @@ std::optional<v1::JobResult> JobExecutor::CheckPolicy(const v1::Job& job) {
     value = *presented;
     refusal = AgentPolicy::CheckDeliveryCertificate(*pinned, *presented);
     if (!pinned->has_value()) {
-      // Trust on first use: the registration carries no delivery certificate, so the first
+      // Trust on first use: registration pins the tenant's delivery certificate, so no pin
+      // means the tenant had none at approval (or the agent predates the pin); the first
       // key-generation job's is pinned. Not enveloping to it unless the pin is on disk.
       if (absl::Status s = options_.policy_state->PinDeliveryCertificate(*presented); !s.ok()) {
         return ErrorResult(job.job_id(), s);

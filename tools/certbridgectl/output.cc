@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/pki/delivery.h"
 #include "common/pki/pki.h"
 #include "tools/certbridgectl/command_line.h"
 #include "tools/certbridgectl/table.h"
@@ -186,7 +187,22 @@ std::string Render(const BrokerRequest& request, const v1::Connector& c, absl::T
     fields.emplace_back("Registration code expires",
                         TimeWithAge(true, c.registration_code_expire_time(), now));
   }
-  return absl::StrCat(ConnectorHeadline(request, c), RenderFields(fields));
+  std::string pin_note;
+  if (std::holds_alternative<v1::ApproveConnectorRequest>(request)) {
+    // What the agent pins at registration; the admin checks it against the MDM vendor's.
+    pin_note =
+        c.delivery_certificate_sha256().empty()
+            ? "\nDelivery certificate: none. The tenant has no delivery certificate, so the agent\n"
+              "pins none at registration: its first key-generation job pins the certificate that\n"
+              "job carries (trust on first use). Set one first (certbridgectl\n"
+              "delivery-certificate set FILE) for new agents to pin it when approved.\n"
+            : absl::StrCat(
+                  "\nDelivery certificate SHA-256 (the agent pins it at registration):\n  ",
+                  pki::FormatSha256Fingerprint(c.delivery_certificate_sha256()),
+                  "\nCompare it with the fingerprint your MDM vendor publishes. The agent refuses\n"
+                  "key-generation jobs that carry another delivery certificate.\n");
+  }
+  return absl::StrCat(ConnectorHeadline(request, c), RenderFields(fields), pin_note);
 }
 
 std::string Render(const BrokerRequest&, const v1::ListConnectorsResponse& response,

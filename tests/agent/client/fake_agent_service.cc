@@ -152,12 +152,22 @@ grpc::Status FakeAgentService::Register(grpc::ServerContext*, const v1::Register
   return grpc::Status::OK;
 }
 
+void FakeAgentService::SetApprovalDeliveryCertificate(std::string sha256, std::string pem) {
+  absl::MutexLock lock(&mu_);
+  approval_delivery_sha256_ = std::move(sha256);
+  approval_delivery_pem_ = std::move(pem);
+}
+
 grpc::Status FakeAgentService::GetRegistration(grpc::ServerContext*,
                                                const v1::GetRegistrationRequest* request,
                                                v1::GetRegistrationResponse* response) {
   std::string csr;
+  std::string delivery_sha256;
+  std::string delivery_pem;
   {
     absl::MutexLock lock(&mu_);
+    delivery_sha256 = approval_delivery_sha256_;
+    delivery_pem = approval_delivery_pem_;
     ++observed_.polls;
     if (poll_error_.has_value()) return *poll_error_;
     if (request->connector_id() != "c-1" || request->poll_secret() != "poll-secret" ||
@@ -180,6 +190,8 @@ grpc::Status FakeAgentService::GetRegistration(grpc::ServerContext*,
   response->set_tenant_id("t-1");
   response->set_connector_id("c-1");
   response->set_certificate_chain_pem(*chain);
+  response->set_delivery_certificate_sha256(delivery_sha256);
+  response->set_delivery_certificate_pem(delivery_pem);
   return grpc::Status::OK;
 }
 

@@ -84,6 +84,9 @@ class FakeAgentService final : public certbridge::v1::AgentService::Service {
   void SetAckResults(bool ack);
   // Accepted enrollment token (default "good-token").
   void SetEnrollmentToken(std::string token);
+  // Registration: APPROVED carries this delivery certificate fingerprint and PEM (default
+  // none, as for a tenant without one).
+  void SetApprovalDeliveryCertificate(std::string sha256, std::string pem);
 
   // --- Observation ---
   Observed observed() const;
@@ -116,6 +119,8 @@ class FakeAgentService final : public certbridge::v1::AgentService::Service {
   int pending_polls_ ABSL_GUARDED_BY(mu_) = 0;
   std::optional<grpc::Status> poll_error_ ABSL_GUARDED_BY(mu_);
   std::string token_ ABSL_GUARDED_BY(mu_) = "good-token";
+  std::string approval_delivery_sha256_ ABSL_GUARDED_BY(mu_);
+  std::string approval_delivery_pem_ ABSL_GUARDED_BY(mu_);
   std::vector<certbridge::v1::Job> jobs_to_send_ ABSL_GUARDED_BY(mu_);
   bool ack_results_ ABSL_GUARDED_BY(mu_) = true;
 };

@@ -8,7 +8,9 @@
 #include <thread>
 
 #include "agent/client/state_dir.h"
+#include "agent/jobs/agent_policy_state.h"
 #include "common/clock.h"
+#include "common/pki/delivery.h"
 #include "common/pki/pki.h"
 #include "gtest/gtest.h"
 #include "tests/agent/support/platform_test_support.h"
@@ -105,6 +107,54 @@ TEST_F(RegistrationTest, RegistersWaitsForApprovalAndStoresKeyAndChain) {
   ASSERT_TRUE(key.ok());
   EXPECT_TRUE(pki::KeyMatchesCertificate(*key, pki::SplitPemChain(creds->chain_pem)->front()));
   EXPECT_EQ(pki::SplitPemChain(creds->chain_pem)->size(), 2u);
+}
+
+std::string DeliveryCertificatePem(const std::string& subject) {
+  auto ca = pki::SigningCa::CreateSelfSigned(subject, pki::KeyType::kEcP256,
+                                             absl::Now() - absl::Hours(1),
+                                             absl::Now() + absl::Hours(24));
+  EXPECT_TRUE(ca.ok()) << ca.status();
+  return ca.ok() ? (*ca)->certificate().pem : "";
+}
+
+// Before, registration pinned nothing: the first key-generation job's certificate was.
+TEST_F(RegistrationTest, ApprovalsDeliveryCertificateIsPinnedAndPrinted) {
+  const std::string pem = DeliveryCertificatePem("CN=MDM delivery");
+  const std::string sha256 = *pki::DeliveryCertificateSha256(pem);
+  service_->SetApprovalDeliveryCertificate(sha256, pem);
+  std::ostringstream out;
+  absl::StatusOr<RegistrationResult> result = RegisterAgent(Params(), clock_, out);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->delivery_certificate_sha256, sha256);
+  auto policy = AgentPolicyState::Open(root_ + "/state/policy");
+  ASSERT_TRUE(policy.ok()) << policy.status();
+  auto pinned = (*policy)->PinnedDeliveryCertificate();
+  ASSERT_TRUE(pinned.ok() && pinned->has_value()) << pinned.status();
+  EXPECT_EQ(**pinned, sha256);
+}
+
+TEST_F(RegistrationTest, ApprovalWhoseFingerprintIsNotItsCertificatesSavesNothing) {
+  const std::string pem = DeliveryCertificatePem("CN=MDM delivery");
+  const std::string other = *pki::DeliveryCertificateSha256(DeliveryCertificatePem("CN=Other"));
+  service_->SetApprovalDeliveryCertificate(other, pem);
+  std::ostringstream out;
+  absl::StatusOr<RegistrationResult> result = RegisterAgent(Params(), clock_, out);
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(result.status().message().find("nothing was pinned"), std::string::npos)
+      << result.status();
+  EXPECT_FALSE(StateDir(root_ + "/state").HasRegistration());
+}
+
+TEST_F(RegistrationTest, ApprovalWithoutDeliveryCertificatePinsNothing) {
+  std::ostringstream out;
+  absl::StatusOr<RegistrationResult> result = RegisterAgent(Params(), clock_, out);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->delivery_certificate_sha256, "");
+  auto policy = AgentPolicyState::Open(root_ + "/state/policy");
+  ASSERT_TRUE(policy.ok()) << policy.status();
+  auto pinned = (*policy)->PinnedDeliveryCertificate();
+  ASSERT_TRUE(pinned.ok()) << pinned.status();
+  EXPECT_FALSE(pinned->has_value());
 }
 
 TEST_F(RegistrationTest, ExplicitCaIdentityIsSent) {

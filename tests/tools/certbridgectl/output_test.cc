@@ -92,6 +92,28 @@ TEST(OutputTest, ApprovedConnectorShowsWhatHappenedAndItsDetails) {
   EXPECT_THAT(text, ::testing::Not(HasSubstr("Registration code expires")));
 }
 
+TEST(OutputTest, ApprovalShowsTheDeliveryCertificateFingerprintTheAgentPins) {
+  v1::ApproveConnectorRequest request;
+  request.set_registration_code("K7XQ-2M9P");
+  v1::Connector connector = ActiveConnector();
+  connector.set_delivery_certificate_sha256(std::string(62, 'a') + "0f");
+  const std::string text = RenderTable(request, connector, kNow);
+  EXPECT_THAT(text, HasSubstr("\nDelivery certificate SHA-256 (the agent pins it at "
+                              "registration):\n  AA:AA:"));
+  EXPECT_THAT(text, HasSubstr(":AA:0F\nCompare it with the fingerprint your MDM vendor"));
+  // Only the approval, where the admin can still compare before the agent pins it.
+  EXPECT_THAT(RenderTable(v1::GetConnectorRequest(), connector, kNow),
+              ::testing::Not(HasSubstr("Delivery certificate")));
+}
+
+TEST(OutputTest, ApprovalWithoutDeliveryCertificateSaysTheAgentPinsOnFirstUse) {
+  v1::ApproveConnectorRequest request;
+  request.set_registration_code("K7XQ-2M9P");
+  const std::string text = RenderTable(request, ActiveConnector(), kNow);
+  EXPECT_THAT(text, HasSubstr("\nDelivery certificate: none."));
+  EXPECT_THAT(text, HasSubstr("(trust on first use)"));
+}
+
 TEST(OutputTest, GetConnectorHasNoHeadline) {
   EXPECT_THAT(RenderTable(v1::GetConnectorRequest(), ActiveConnector(), kNow),
               ::testing::StartsWith("Connector ID:"));
