@@ -39,6 +39,7 @@
 #include "agent/ca/emulator_ca_backend.h"
 #include "common/pki/pki.h"
 #include "tests/integration/test_stack.h"
+#include "tools/bench/certificate_client.h"
 #include "tools/bench/certificate_cost.h"
 #include "tools/bench/load.h"
 #include "tools/bench/proc_figures.h"
@@ -77,9 +78,6 @@ using testing::RegisteredAgent;
 using testing::TestStack;
 using v1::CertificateRequest;
 
-constexpr char kIdentity[] = "CORP\\AGENT01$";
-constexpr char kCaConfig[] = "adcs01.corp.example\\Corp Issuing CA";
-constexpr char kTemplate[] = "CertbridgeDevice";
 
 // Every figure printed at the end; a missing phase leaves its fields at their defaults.
 struct Figures {
@@ -152,190 +150,6 @@ std::string LoadAverage() {
   return absl::StrCat(fields[0], " ", fields[1], " ", fields[2]);
 }
 
-absl::StatusOr<std::vector<std::string>> MakeCsrs(int count, const std::string& prefix) {
-  std::vector<std::string> csrs;
-  csrs.reserve(count);
-  for (int i = 0; i < count; ++i) {
-    absl::StatusOr<pki::PrivateKey> key = pki::PrivateKey::Generate(pki::KeyType::kEcP256);
-    if (!key.ok()) return key.status();
-    absl::StatusOr<std::string> csr =
-        pki::CreateCsrPem(*key, {.subject = absl::StrCat("CN=", prefix, "-", i, ",O=Bench")});
-    if (!csr.ok()) return csr.status();
-    csrs.push_back(*std::move(csr));
-  }
-  return csrs;
-}
-
-struct Tenant {
-  std::string key;  // admin + certificates scopes
-  std::string ca_id;
-};
-
-absl::StatusOr<Tenant> CreateTenant(TestStack& stack, const BrokerProcess& broker) {
-  auto admin = stack.AdminStub(broker);
-  v1::CreateTenantRequest create;
-  create.set_display_name("bench");
-  v1::Tenant tenant;
-  grpc::Status s = admin->CreateTenant(CallContext(stack.operator_key()).get(), create, &tenant);
-  if (!s.ok()) return absl::InternalError("CreateTenant: " + s.error_message());
-  v1::CreateApiKeyRequest key_request;
-  key_request.set_tenant_id(tenant.tenant_id());
-  key_request.add_scopes("admin,certificates");
-  v1::CreateApiKeyResponse key;
-  s = admin->CreateApiKey(CallContext(stack.operator_key()).get(), key_request, &key);
-  if (!s.ok()) return absl::InternalError("CreateApiKey: " + s.error_message());
-  v1::CreateCertificateAuthorityRequest ca_request;
-  ca_request.set_config_string(kCaConfig);
-  v1::CertificateAuthority ca;
-  s = admin->CreateCertificateAuthority(CallContext(key.secret()).get(), ca_request, &ca);
-  if (!s.ok()) return absl::InternalError("CreateCertificateAuthority: " + s.error_message());
-  return Tenant{key.secret(), ca.ca_id()};
-}
-
-absl::Status WaitConnected(TestStack& stack, const BrokerProcess& broker, const Tenant& tenant,
-                           const std::string& connector_id) {
-  auto admin = stack.AdminStub(broker);
-  const bool connected = testing::WaitUntil(
-      [&] {
-        v1::GetConnectorRequest get;
-        get.set_connector_id(connector_id);
-        v1::Connector c;
-        return admin->GetConnector(CallContext(tenant.key).get(), get, &c).ok() &&
-               c.connectivity() == v1::Connector::CONNECTIVITY_CONNECTED;
-      },
-      absl::Seconds(60));
-  if (!connected) return absl::DeadlineExceededError("connector " + connector_id + " never connected");
-  return absl::OkStatus();
-}
-
-// A CertificateService client on a channel of its own (a unique channel argument keeps
-// gRPC from sharing a subchannel with another channel), reconnecting fast after the broker
-// dies so that the recovery figure measures the broker and agents, not gRPC's default 1 s+
-// reconnect backoff.
-std::unique_ptr<v1::CertificateService::Stub> CertificateClient(const std::string& tls_root_pem,
-                                                                const std::string& address) {
-  static std::atomic<int> channel_number{0};
-  grpc::SslCredentialsOptions tls;
-  tls.pem_root_certs = tls_root_pem;
-  grpc::ChannelArguments args;
-  args.SetInt("certbridge.bench.channel", channel_number.fetch_add(1));
-  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 50);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 50);
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 250);
-  return v1::CertificateService::NewStub(
-      grpc::CreateCustomChannel(address, grpc::SslCredentials(tls), args));
-}
-
-bool Terminal(CertificateRequest::State state) {
-  return state != CertificateRequest::STATE_QUEUED && state != CertificateRequest::STATE_DISPATCHED &&
-         state != CertificateRequest::STATE_UNSPECIFIED;
-}
-
-bool Retryable(grpc::StatusCode code) {
-  return code == grpc::StatusCode::UNAVAILABLE || code == grpc::StatusCode::DEADLINE_EXCEEDED ||
-         code == grpc::StatusCode::ABORTED || code == grpc::StatusCode::CANCELLED ||
-         code == grpc::StatusCode::UNKNOWN || code == grpc::StatusCode::INTERNAL;
-}
-
-// What an MDM-side client does: CreateCertificateRequest with one request_id, repeated
-// (the call is idempotent on request_id) until the request is terminal or `budget` runs out.
-// Where and as whom the MDM-side client calls.
-struct ClientConfig {
-  std::string tls_root_pem;
-  std::string address;  // the broker's API port
-  std::string api_key;
-};
-
-struct Outcome {
-  CertificateRequest request;     // the last answer
-  std::string error;              // why there is no terminal answer
-  absl::Time last_attempt_start;  // of the attempt that got the terminal answer
-};
-
-// `shared` serves the first attempt. After a failed call the retries go over a channel of
-// their own: gRPC 1.51's channel to a broker that was killed and restarted on the same port
-// was seen to stay in TRANSIENT_FAILURE ("failed to connect to all addresses") for minutes,
-// and a fresh channel is what a client that reconnects would use anyway.
-Outcome CreateUntilTerminal(v1::CertificateService::Stub& shared, const ClientConfig& client,
-                            const v1::CreateCertificateRequestRequest& request,
-                            absl::Duration budget) {
-  Outcome outcome;
-  std::unique_ptr<v1::CertificateService::Stub> own;
-  const absl::Time deadline = absl::Now() + budget;
-  while (absl::Now() < deadline) {
-    outcome.last_attempt_start = absl::Now();
-    v1::CertificateService::Stub& stub = own != nullptr ? *own : shared;
-    grpc::Status s = stub.CreateCertificateRequest(
-        CallContext(client.api_key, absl::Seconds(45)).get(), request, &outcome.request);
-    if (s.ok() && Terminal(outcome.request.state())) {
-      outcome.error.clear();
-      return outcome;
-    }
-    if (!s.ok()) {
-      outcome.error = absl::StrCat("status ", s.error_code(), ": ", s.error_message());
-      if (!Retryable(s.error_code())) return outcome;
-      if (absl::GetFlag(FLAGS_verbose)) {
-        std::fprintf(stderr, "retrying %s: %s\n", request.request_id().c_str(), outcome.error.c_str());
-      }
-      // The broker is down or restarting: retry soon (backoff, not synchronisation).
-      absl::SleepFor(absl::Milliseconds(50));
-      own = CertificateClient(client.tls_root_pem, client.address);
-    } else {
-      outcome.error = "still " + CertificateRequest::State_Name(outcome.request.state());
-    }
-  }
-  return outcome;
-}
-
-v1::CreateCertificateRequestRequest CsrRequest(const Tenant& tenant, const std::string& id,
-                                               const std::string& csr) {
-  v1::CreateCertificateRequestRequest r;
-  r.set_request_id(id);
-  r.set_ca_id(tenant.ca_id);
-  r.set_template_name(kTemplate);
-  r.set_csr_pem(csr);
-  r.mutable_wait_timeout()->set_seconds(30);
-  return r;
-}
-
-// Issued serials of one run, to count duplicates and requests not issued.
-class IssuedLedger {
- public:
-  void Record(int index, const Outcome& outcome) {
-    absl::MutexLock lock(&mu_);
-    if (outcome.error.empty() && outcome.request.state() == CertificateRequest::STATE_ISSUED) {
-      if (!serials_.insert(outcome.request.serial_number()).second) ++duplicates_;
-    } else {
-      ++not_issued_;
-      if (first_errors_.size() < 5) {
-        first_errors_.push_back(absl::StrCat(
-            "request ", index, ": ",
-            outcome.error.empty() ? CertificateRequest::State_Name(outcome.request.state())
-                                  : outcome.error,
-            " ", outcome.request.error_message()));
-      }
-    }
-  }
-  int duplicates() const {
-    absl::MutexLock lock(&mu_);
-    return duplicates_;
-  }
-  int not_issued() const {
-    absl::MutexLock lock(&mu_);
-    return not_issued_;
-  }
-  void PrintErrors() const {
-    absl::MutexLock lock(&mu_);
-    for (const std::string& e : first_errors_) std::fprintf(stderr, "  %s\n", e.c_str());
-  }
-
- private:
-  mutable absl::Mutex mu_;
-  std::set<std::string> serials_ ABSL_GUARDED_BY(mu_);
-  int duplicates_ ABSL_GUARDED_BY(mu_) = 0;
-  int not_issued_ ABSL_GUARDED_BY(mu_) = 0;
-  std::vector<std::string> first_errors_ ABSL_GUARDED_BY(mu_);
-};
 
 absl::Status MeasureRaw(const EmulatorProcessHandle& emulator, Figures& figures) {
   const int n = absl::GetFlag(FLAGS_requests);
@@ -391,7 +205,7 @@ absl::StatusOr<EndToEndRun> RunEndToEnd(TestStack& stack, const BrokerProcess& b
   absl::StatusOr<std::vector<std::string>> csrs = MakeCsrs(n + warmup, label);
   if (!csrs.ok()) return csrs.status();
   const ClientConfig client{ReadFileOrEmpty(stack.pki("tls-ca.pem")), broker.api_address(),
-                            tenant.key};
+                            tenant.key, absl::GetFlag(FLAGS_verbose)};
   auto stub = CertificateClient(client.tls_root_pem, client.address);
   const std::string run = absl::StrCat(absl::ToUnixNanos(absl::Now()));
   RunClosedLoop(warmup, concurrency, [&](int i) {
@@ -408,7 +222,7 @@ absl::StatusOr<EndToEndRun> RunEndToEnd(TestStack& stack, const BrokerProcess& b
         *stub, client, CsrRequest(tenant, absl::StrCat(label, "-", run, "-", i), (*csrs)[i]),
         absl::Seconds(120));
     ledger.Record(i, outcome);
-    return outcome.error.empty() && outcome.request.state() == CertificateRequest::STATE_ISSUED;
+    return Issued(outcome);
   });
   out.not_issued = ledger.not_issued();
   out.duplicates = ledger.duplicates();
@@ -733,7 +547,7 @@ absl::Status MeasureRecovery(TestStack& stack, BrokerProcess& broker,
   absl::StatusOr<std::vector<std::string>> csrs = MakeCsrs(n, "recovery");
   if (!csrs.ok()) return csrs.status();
   const ClientConfig client{ReadFileOrEmpty(stack.pki("tls-ca.pem")), broker.api_address(),
-                            tenant.key};
+                            tenant.key, absl::GetFlag(FLAGS_verbose)};
   auto stub = CertificateClient(client.tls_root_pem, client.address);
   const std::string run = absl::StrCat(absl::ToUnixNanos(absl::Now()));
   std::atomic<int> done{0};
@@ -772,7 +586,7 @@ absl::Status MeasureRecovery(TestStack& stack, BrokerProcess& broker,
         absl::Seconds(90));
     ledger.Record(i, outcome);
     done.fetch_add(1);
-    const bool issued = outcome.error.empty() && outcome.request.state() == CertificateRequest::STATE_ISSUED;
+    const bool issued = Issued(outcome);
     if (issued) {
       absl::MutexLock lock(&mu);
       // Only an answer to an attempt begun after the kill proves the new broker issues.
