@@ -26,7 +26,7 @@ declare -A budget=([sid_fuzz]=4000000 [serial_number_fuzz]=3000000
                    [request_attributes_fuzz]=150000 [subject_alt_names_fuzz]=120000
                    [subject_fuzz]=60000 [csr_fuzz]=25000 [certificate_fuzz]=25000
                    [agent_message_fuzz]=350000 [notify_payload_fuzz]=15000
-                   [emulator_submit_fuzz]=4000)
+                   [emulator_submit_fuzz]=4000 [scep_message_fuzz]=2000)
 command -v clang++ >/dev/null || { echo "fuzz: clang++ not installed" >&2; exit 1; }
 
 targets=("$@")

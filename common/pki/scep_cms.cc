@@ -79,7 +79,7 @@ absl::StatusOr<const ASN1_TYPE*> OneSignedAttribute(CMS_SignerInfo* signer, cons
   if (object == nullptr) return OpenSslInternalError(absl::StrCat("OID of ", name));
   const int index = CMS_signed_get_attr_by_OBJ(signer, object.get(), -1);
   if (index < 0) {
-    return absl::NotFoundError(absl::StrCat("SCEP message has no ", name, " attribute"));
+    return absl::InvalidArgumentError(absl::StrCat("SCEP message has no ", name, " attribute"));
   }
   if (CMS_signed_get_attr_by_OBJ(signer, object.get(), index) >= 0) {
     return absl::InvalidArgumentError(

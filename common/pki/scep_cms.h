@@ -36,8 +36,8 @@ BioPtr ContentBio(absl::string_view data);
 absl::StatusOr<CmsPtr> ReadCmsDer(absl::string_view der, absl::string_view what);
 std::string CmsToDer(CMS_ContentInfo* cms);
 
-// The one value of a signed attribute. NOT_FOUND when absent; INVALID_ARGUMENT when repeated,
-// multi-valued or of the wrong type. String attributes accept PrintableString, UTF8String and
+// The one value of a signed attribute. INVALID_ARGUMENT when absent, repeated, multi-valued or
+// of the wrong type. String attributes accept PrintableString, UTF8String and
 // IA5String (clients differ); nonces must be OCTET STRINGs.
 absl::StatusOr<std::string> SignedStringAttribute(CMS_SignerInfo* signer, const char* oid,
                                                   absl::string_view name);
