@@ -29,7 +29,13 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "broker/metrics/prometheus/prometheus_broker_metrics.h"
+#include "broker/scep/postgres_scep_store.h"
+#include "broker/scep/ra_key_vault.h"
 #include "broker/scep/scep_enrollment.h"
+#include "broker/scep/scep_enrollment_service.h"
+#include "broker/scep/scep_grpc_service.h"
+#include "broker/scep/scep_profile_api.h"
+#include "broker/scep/scep_ra_certificates.h"
 #include "broker/scep/scep_http_server.h"
 #include "broker/service/admin_api.h"
 #include "broker/service/admin_grpc_service.h"
@@ -88,6 +94,15 @@ ABSL_FLAG(std::string, scep_tls_cert_file, "",
           "PEM certificate chain for HTTPS on --scep_listen; empty (with --scep_tls_key_file "
           "empty): plain HTTP, SCEP protecting its own payload");
 ABSL_FLAG(std::string, scep_tls_key_file, "", "PEM private key of --scep_tls_cert_file");
+ABSL_FLAG(std::string, scep_ra_secret_file, "",
+          "file holding the secret (>= 32 bytes, the same on every replica; e.g. `openssl rand "
+          "-hex 32`) from which the keys sealing SCEP RA private keys in the database are "
+          "derived (HKDF-SHA-256); needed for SCEP enrollment and RA certificate renewal");
+ABSL_FLAG(absl::Duration, scep_ra_renewal_interval, absl::Minutes(1),
+          "how often the SCEP RA certificates are checked: requested for new profiles, "
+          "installed once issued, renewed at half their lifetime");
+ABSL_FLAG(absl::Duration, scep_enrollment_wait, absl::Seconds(5),
+          "how long a SCEP PKCSReq waits for the CA before the device is told PENDING and polls");
 ABSL_FLAG(std::string, metrics_listen, "",
           "address:port of the Prometheus metrics port (GET /metrics, plain HTTP; port 0 picks "
           "one); empty: no metrics port");
@@ -366,6 +381,38 @@ int Run() {
   certificate_limits.metrics = &metrics;
   CertificateGrpcService certificate_service(&certificate_api, store->get(), &gate, &pool, &clock,
                                              certificate_limits);
+  // The SCEP back end (docs/scep.md): profiles and challenges in their own tables, RA keys
+  // sealed under keys derived from --scep_ra_secret_file (without it: profiles can be
+  // managed, but no enrollment and no RA certificate).
+  scep::PostgresScepStoreOptions scep_store_options;
+  scep_store_options.dsn = dsn;
+  absl::StatusOr<std::unique_ptr<scep::PostgresScepStore>> scep_store =
+      scep::PostgresScepStore::Create(scep_store_options);
+  if (!scep_store.ok()) return Fail("database (SCEP)", scep_store.status());
+  scep::ScepProfileApi scep_profile_api(store->get(), scep_store->get(), &clock);
+  scep::ScepGrpcService scep_grpc_service(&scep_profile_api, &gate);
+  std::unique_ptr<scep::RaKeyVault> ra_vault;
+  std::unique_ptr<scep::ScepEnrollmentService> scep_enrollment_service;
+  std::unique_ptr<scep::ScepRaCertificates> scep_ra;
+  std::unique_ptr<scep::ScepRaRenewalTask> scep_ra_task;
+  if (const std::string secret_file = absl::GetFlag(FLAGS_scep_ra_secret_file);
+      !secret_file.empty()) {
+    absl::StatusOr<std::string> secret = ReadFile("scep_ra_secret_file", secret_file);
+    if (!secret.ok()) return Fail("config", secret.status());
+    absl::StatusOr<scep::RaKeyVault> vault = scep::RaKeyVault::Create(*secret);
+    if (!vault.ok()) return Fail("config", vault.status());
+    ra_vault = std::make_unique<scep::RaKeyVault>(*std::move(vault));
+    scep::ScepEnrollmentOptions enrollment_options;
+    enrollment_options.wait = absl::GetFlag(FLAGS_scep_enrollment_wait);
+    scep_enrollment_service = std::make_unique<scep::ScepEnrollmentService>(
+        store->get(), store->get(), scep_store->get(), &certificate_api, ra_vault.get(), &clock,
+        enrollment_options);
+    scep_ra = std::make_unique<scep::ScepRaCertificates>(store->get(), store->get(),
+                                                         scep_store->get(), &certificate_api,
+                                                         ra_vault.get(), &clock);
+    scep_ra_task = std::make_unique<scep::ScepRaRenewalTask>(
+        scep_ra.get(), absl::GetFlag(FLAGS_scep_ra_renewal_interval));
+  }
   ChangeFanout fanout(&dispatcher, &certificate_service, &agent_service);
   (*store)->SetChangeListener(&fanout);
   if (absl::GetFlag(FLAGS_watch_retention) <= absl::ZeroDuration()) {
@@ -409,6 +456,7 @@ int Run() {
                                &api_port);
   api_builder.RegisterService(&admin_service);
   api_builder.RegisterService(&certificate_service);
+  api_builder.RegisterService(&scep_grpc_service);
   std::unique_ptr<grpc::Server> api_server = api_builder.BuildAndStart();
   if (!api_server || api_port == 0) {
     return Fail("api port", absl::UnavailableError(absl::StrCat(
@@ -463,14 +511,14 @@ int Run() {
   // The SCEP listener (docs/scep.md). scep_enrollment is the ScepEnrollment implementation
   // (profiles, challenges, RA certificate, the request pipeline), constructed with the other
   // services; without one --scep_listen is refused rather than serving nothing.
-  scep::ScepEnrollment* scep_enrollment = nullptr;
+  scep::ScepEnrollment* scep_enrollment = scep_enrollment_service.get();
   int scep_port = 0;
   std::unique_ptr<scep::ScepHttpServer> scep_server;
   if (const std::string scep_listen = absl::GetFlag(FLAGS_scep_listen); !scep_listen.empty()) {
     if (scep_enrollment == nullptr) {
       return Fail("SCEP port", absl::FailedPreconditionError(
-                                   "--scep_listen is set but this broker has no SCEP enrollment "
-                                   "back end; leave --scep_listen empty"));
+                                   "--scep_listen needs --scep_ra_secret_file (the secret "
+                                   "the SCEP RA keys are sealed with; docs/scep.md)"));
     }
     absl::StatusOr<std::unique_ptr<scep::ScepHttpServer>> started = scep::StartScepServer(
         {.listen = scep_listen,

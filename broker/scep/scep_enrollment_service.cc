@@ -165,18 +165,22 @@ ScepEnrollmentResult ScepEnrollmentService::EnrollNew(const ScepProfileRecord& p
   std::string sid;
   std::string device_id;
   std::string challenge_hash;  // DYNAMIC: consumed below, once everything else passed
-  const bool renewal_by_certificate = request.renewal && !request.signer_certificate_der.empty() &&
-                                      request.challenge_password.empty();
+  // RFC 8894 §3.3.1.2: a renewal is signed with the certificate being renewed (RenewalReq,
+  // or a PKCSReq signed with a CA-issued certificate, as some clients send it) and needs no
+  // challenge. A new device signs with a self-signed certificate and needs one.
+  absl::StatusOr<pki::CertificateInfo> signer = absl::NotFoundError("no signer certificate");
+  if (!request.signer_certificate_der.empty() &&
+      request.signer_certificate_der.size() <= kMaxSignerCertificate) {
+    signer = pki::ParseCertificate(request.signer_certificate_der);
+  }
+  const bool renewal_by_certificate =
+      request.challenge_password.empty() && !request.signer_certificate_der.empty() &&
+      (request.renewal || (signer.ok() && signer->issuer != signer->subject));
   if (renewal_by_certificate) {
-    // RFC 8894 §3.3.1.2: a RenewalReq is signed with the certificate being renewed. Only
-    // one this profile issued, still valid, for the same subject, renews.
-    if (request.signer_certificate_der.size() > kMaxSignerCertificate) {
-      return Refuse(profile, request, ScepFailInfo::kBadCertId, "the signing certificate is too large");
-    }
-    absl::StatusOr<pki::CertificateInfo> signer = pki::ParseCertificate(request.signer_certificate_der);
+    // Only a certificate this profile issued, still valid, for the same subject, renews.
     if (!signer.ok()) {
       return Refuse(profile, request, ScepFailInfo::kBadCertId,
-                    absl::StrCat("the RenewalReq's signing certificate: ", signer.status().message()));
+                    absl::StrCat("the renewal's signing certificate: ", signer.status().message()));
     }
     absl::StatusOr<CertificateRequestRecord> previous =
         requests_->GetCertificateRequestBySerial(profile.tenant_id, profile.ca_id, signer->serial_hex);

@@ -356,6 +356,13 @@ TEST_F(ScepEnrollmentServiceTest, RenewalSignedWithTheIssuedCertificateNeedsNoCh
   ASSERT_TRUE(request.ok());
   EXPECT_EQ(request->sid, kSid);  // the strong mapping carries over to the renewed certificate
 
+  // A PKCSReq signed with the issued certificate (how some clients renew) is a renewal too.
+  r.transaction_id = "tx-renew-pkcsreq";
+  r.renewal = false;
+  r.csr_der = NewDevice("CN=device42").csr_der;
+  EXPECT_EQ(service_->Enroll(*service_->FindProfile("p-dyn"), r).status, Status::kPending);
+  r.renewal = true;
+
   // A certificate this profile did not issue does not renew.
   auto stranger = pki::SigningCa::CreateSelfSigned("CN=device42", pki::KeyType::kEcP256,
                                                    clock_.Now() - absl::Hours(1), clock_.Now() + absl::Hours(1));
