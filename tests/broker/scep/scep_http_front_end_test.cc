@@ -327,6 +327,24 @@ TEST_F(ScepHttpFrontEndTest, WrongChallengeIsFailureBadRequest) {
   EXPECT_EQ(enrollment_.issued_count(), 0);
 }
 
+// Enveloped to the CA instead of the RA: the RA cannot open it, and says so in a CertRep the
+// device can read (FAILURE badMessageCheck), not with an HTTP error.
+TEST_F(ScepHttpFrontEndTest, EnvelopeTheRaCannotOpenIsFailureBadMessageCheck) {
+  pki::ScepClientRequestParams params = DeviceRequest(kChallenge);
+  params.recipient_certificate_pem = enrollment_.ca().certificate().pem;
+  dir_.Write("req.der", *pki::BuildScepClientRequest(params));
+  HttpAnswer answer = Curl(absl::StrCat("--data-binary @", dir_.Path("req.der"), " '",
+                                        Url("devices"), "?operation=PKIOperation'"));
+  ASSERT_EQ(answer.status, 200) << answer.output;
+  absl::StatusOr<pki::ScepCertRep> rep =
+      pki::ReadScepCertRep(answer.body, enrollment_.ra_certificate_pem(), "", "");
+  ASSERT_TRUE(rep.ok()) << rep.status();
+  EXPECT_EQ(rep->status, pki::ScepPkiStatus::kFailure);
+  EXPECT_EQ(rep->fail_info, pki::ScepFailInfo::kBadMessageCheck);
+  EXPECT_EQ(rep->transaction_id, params.transaction_id);
+  EXPECT_EQ(enrollment_.issued_count(), 0);
+}
+
 TEST_F(ScepHttpFrontEndTest, HttpsServesWithTheGivenCertificate) {
   const absl::Time now = absl::Now();
   pki::PrivateKey tls_key = *pki::PrivateKey::Generate(pki::KeyType::kEcP256);
