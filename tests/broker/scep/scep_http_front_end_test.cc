@@ -6,6 +6,8 @@
 // was issued.
 #include <memory>
 #include <string>
+#include <thread>
+#include <atomic>
 #include <utility>
 #include <vector>
 
@@ -16,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "broker/scep/scep_enrollment.h"
 #include "broker/scep/scep_http_server.h"
@@ -66,6 +69,14 @@ class TestCaEnrollment : public ScepEnrollment {
 
   ScepEnrollmentResult Enroll(const ScepProfileMaterial& profile,
                               const ScepEnrollmentRequest& request) override {
+    if (hold_enrollments_) {
+      // An enrollment waiting for the CA, as the real one waits a bounded time.
+      {
+        absl::MutexLock lock(&mu_);
+        ++held_;
+      }
+      release_.WaitForNotificationWithTimeout(absl::Seconds(60));
+    }
     if (request.renewal) {
       // A renewal is signed with a certificate this CA issued; no challenge.
       absl::StatusOr<pki::CertificateInfo> signer =
@@ -96,6 +107,15 @@ class TestCaEnrollment : public ScepEnrollment {
     }
     return IssueLocked(transactions_[key->second]);
   }
+
+  // Enroll blocks until Release (at most 60 s); WaitHeld waits until `count` are blocked.
+  void HoldEnrollments() { hold_enrollments_ = true; }
+  bool WaitHeld(int count) {
+    absl::MutexLock lock(&mu_);
+    auto reached = [this, count]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return held_ >= count; };
+    return mu_.AwaitWithTimeout(absl::Condition(&reached), absl::Seconds(30));
+  }
+  void Release() { release_.Notify(); }
 
   int issued_count() {
     absl::MutexLock lock(&mu_);
@@ -141,6 +161,8 @@ class TestCaEnrollment : public ScepEnrollment {
     return result;
   }
 
+  std::atomic<bool> hold_enrollments_{false};
+  absl::Notification release_;
   std::unique_ptr<pki::SigningCa> ca_;
   std::string ra_certificate_pem_;
   std::string ra_private_key_pem_;
@@ -148,6 +170,7 @@ class TestCaEnrollment : public ScepEnrollment {
   absl::flat_hash_map<std::string, Transaction> transactions_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, std::string> last_transaction_key_ ABSL_GUARDED_BY(mu_);
   int issued_count_ ABSL_GUARDED_BY(mu_) = 0;
+  int held_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 class ScepHttpFrontEndTest : public ::testing::Test {
@@ -343,6 +366,44 @@ TEST_F(ScepHttpFrontEndTest, EnvelopeTheRaCannotOpenIsFailureBadMessageCheck) {
   EXPECT_EQ(rep->fail_info, pki::ScepFailInfo::kBadMessageCheck);
   EXPECT_EQ(rep->transaction_id, params.transaction_id);
   EXPECT_EQ(enrollment_.issued_count(), 0);
+}
+
+// Enroll blocks its connection's thread only: while one waits for the CA, the listener
+// still answers other connections; with the per-address limit reached, a further connection
+// from the same address is refused instead of queueing.
+TEST_F(ScepHttpFrontEndTest, BlockedEnrollmentHoldsOnlyItsConnection) {
+  enrollment_.HoldEnrollments();
+  dir_.Write("req.der", *pki::BuildScepClientRequest(DeviceRequest(kChallenge)));
+  HttpAnswer held;
+  std::thread enrolling([&] {
+    CommandResult result = RunCommand(absl::StrCat(
+        "curl -sS --max-time 60 -o ", dir_.Path("held.out"), " -w '%{http_code}' --data-binary @",
+        dir_.Path("req.der"), " '", Url("devices"), "?operation=PKIOperation'"));
+    held.output = result.output;
+  });
+  ASSERT_TRUE(enrollment_.WaitHeld(1));
+  HttpAnswer caps = Curl(absl::StrCat("'", Url("devices"), "?operation=GetCACaps'"));
+  EXPECT_EQ(caps.status, 200) << caps.output;
+
+  absl::StatusOr<std::unique_ptr<ScepHttpServer>> one_per_address = ScepHttpServer::Start(
+      {.listen = "127.0.0.1:0", .max_connections_per_address = 1}, &enrollment_);
+  ASSERT_TRUE(one_per_address.ok()) << one_per_address.status();
+  const std::string limited_url = absl::StrCat("http://127.0.0.1:", (*one_per_address)->port(),
+                                               "/scep/devices/pkiclient.exe");
+  std::thread second_held([&] {
+    RunCommand(absl::StrCat("curl -sS --max-time 60 -o /dev/null --data-binary @",
+                            dir_.Path("req.der"), " '", limited_url,
+                            "?operation=PKIOperation'"));
+  });
+  ASSERT_TRUE(enrollment_.WaitHeld(2));
+  HttpAnswer extra = Curl(absl::StrCat("'", limited_url, "?operation=GetCACaps'"));
+  EXPECT_NE(extra.status, 200) << "a second connection from the same address was served: "
+                               << extra.output;
+
+  enrollment_.Release();
+  enrolling.join();
+  second_held.join();
+  EXPECT_TRUE(absl::EndsWith(held.output, "200")) << held.output;
 }
 
 TEST_F(ScepHttpFrontEndTest, HttpsServesWithTheGivenCertificate) {
