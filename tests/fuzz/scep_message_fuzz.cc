@@ -2,7 +2,8 @@
 // device POSTs to /scep/<profile>/pkiclient.exe) and pki::ReadDegeneratePkcs7. The RA below
 // is a throwaway test identity generated for this target (not a secret); the seeds in
 // corpus/scep_message_fuzz/ are PKCSReq (AES-128, AES-256, 3DES), RenewalReq and CertPoll
-// messages enveloped to it, a CertRep and a GetCACert bag, so the fuzzer starts past the
+// messages enveloped to it, a PKCSReq Debian's scepclient sent to it (single DES-CBC, the
+// legacy-provider path), a CertRep and a GetCACert bag, so the fuzzer starts past the
 // signature and the envelope. Properties: a message that opens says what it is; one whose
 // content opened carries a PKCS#10 that ParseCsr accepts (PKCSReq/RenewalReq) or both names
 // (CertPoll); nothing is returned for an input over the 64 KiB bound.
