@@ -376,21 +376,6 @@ absl::StatusOr<CertificateRequestRecord> CertificateApi::Revoke(
         "request ", request->name, " is ", RequestStateName(request->state),
         "; only ISSUED certificates can be revoked"));
   }
-  if (absl::StartsWith(request->error_code, "REVOKE_") ||
-      absl::StartsWith(request->error_code, "AGENT_POLICY_")) {
-    // The outcome of an earlier revocation attempt: cleared, so that neither the caller
-    // waiting below nor a Watch client takes it for the answer to this one.
-    CertificateRequestRecord update = *request;
-    update.error_code.clear();
-    update.error_message.clear();
-    update.remedy.clear();
-    update.hresult = 0;
-    update.update_time = clock_->Now();
-    request = requests_->UpdateCertificateRequest(caller.tenant_id, request->name,
-                                                  {RequestState::kIssued}, update,
-                                                  /*fail_open_jobs=*/false);
-    if (!request.ok()) return request.status();
-  }
   JobRecord revoke;
   revoke.tenant_id = caller.tenant_id;
   revoke.request_name = request->name;
@@ -402,6 +387,20 @@ absl::StatusOr<CertificateRequestRecord> CertificateApi::Revoke(
   revoke.revocation_reason = r.reason();
   revoke.not_before = clock_->Now();
   revoke.create_time = clock_->Now();
+  if (absl::StartsWith(request->error_code, "REVOKE_") ||
+      absl::StartsWith(request->error_code, "AGENT_POLICY_")) {
+    // The outcome of an earlier revocation attempt: cleared, so that neither the caller
+    // waiting below nor a Watch client takes it for the answer to this one. Cleared and
+    // queued in one transaction: a failure leaves neither.
+    CertificateRequestRecord update = *request;
+    update.error_code.clear();
+    update.error_message.clear();
+    update.remedy.clear();
+    update.hresult = 0;
+    update.update_time = clock_->Now();
+    return requests_->UpdateRequestAndAddJob(caller.tenant_id, request->name,
+                                             {RequestState::kIssued}, update, revoke);
+  }
   RETURN_IF_ERROR(requests_->AddJob(revoke).status());
   return request;
 }

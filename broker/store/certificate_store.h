@@ -269,6 +269,14 @@ class CertificateStore {
   // Adds a job (e.g. REVOKE) for an existing request. Returns it with its id.
   virtual absl::StatusOr<JobRecord> AddJob(const JobRecord& job) = 0;
 
+  // UpdateCertificateRequest (without failing open jobs) and AddJob of `job` for the same
+  // request (its tenant_id and request_name are set from the arguments), in one
+  // transaction: both or neither. E.g. a revocation that clears an earlier attempt's
+  // outcome and queues its REVOKE. Errors as the two methods'; returns the stored request.
+  virtual absl::StatusOr<CertificateRequestRecord> UpdateRequestAndAddJob(
+      const std::string& tenant_id, const std::string& name, const std::vector<RequestState>& from,
+      const CertificateRequestRecord& update, const JobRecord& job) = 0;
+
   // Leases READY jobs (not_before <= now) of params.tenant_id whose ca_id is in
   // params.ca_ids and whose required_identity is empty, equals params.ca_identity or
   // equals ConnectorBoundIdentity(params.ca_identity, params.connector_id),

@@ -297,6 +297,37 @@ absl::StatusOr<JobRecord> FakeStore::AddJob(const JobRecord& job) {
   return inserted;
 }
 
+absl::StatusOr<CertificateRequestRecord> FakeStore::UpdateRequestAndAddJob(
+    const std::string& tenant_id, const std::string& name, const std::vector<RequestState>& from,
+    const CertificateRequestRecord& update, const JobRecord& job) {
+  CertificateRequestRecord result;
+  JobRecord inserted;
+  {
+    absl::MutexLock lock(&mu_);
+    RETURN_IF_ERROR(BeginCall());
+    JobRecord new_job = job;
+    new_job.tenant_id = tenant_id;
+    new_job.request_name = name;
+    RETURN_IF_ERROR(ValidateJob(new_job));
+    CertificateRequestRecord* r = FindRequest(tenant_id, name);
+    if (r == nullptr) return RequestNotFound(name);
+    if (!Contains(from, r->state)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "certificate request \"", name, "\": state is ", RequestStateName(r->state)));
+    }
+    ApplyMutableFields(update, r);
+    RecordChange(r);
+    inserted = InsertJob(new_job);
+    result = *r;
+  }
+  std::vector<Change> changes = {{tenant_id, "", name, result.change_seq}};
+  if (inserted.not_before <= inserted.create_time) {
+    changes.push_back({tenant_id, inserted.ca_id, "", 0});
+  }
+  Notify(changes);
+  return result;
+}
+
 absl::StatusOr<std::vector<JobRecord>> FakeStore::ClaimJobs(const ClaimParams& params) {
   std::vector<JobRecord> claimed;
   std::vector<Change> changes;

@@ -138,6 +138,10 @@ class FakeStore final : public Store, public CertificateStore {
       const std::vector<RequestState>& from, const CertificateRequestRecord& update,
       bool fail_open_jobs) override;
   absl::StatusOr<JobRecord> AddJob(const JobRecord& job) override;
+  absl::StatusOr<CertificateRequestRecord> UpdateRequestAndAddJob(
+      const std::string& tenant_id, const std::string& name,
+      const std::vector<RequestState>& from, const CertificateRequestRecord& update,
+      const JobRecord& job) override;
   absl::StatusOr<std::vector<JobRecord>> ClaimJobs(const ClaimParams& params) override;
   absl::StatusOr<CertificateRequestRecord> CompleteJob(const JobCompletion& completion) override;
   absl::StatusOr<int> ExpireLeases(absl::Time now) override;

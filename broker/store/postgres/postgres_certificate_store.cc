@@ -807,6 +807,36 @@ absl::StatusOr<JobRecord> PostgresStore::AddJob(const JobRecord& job) {
   return result;
 }
 
+absl::StatusOr<CertificateRequestRecord> PostgresStore::UpdateRequestAndAddJob(
+    const std::string& tenant_id, const std::string& name, const std::vector<RequestState>& from,
+    const CertificateRequestRecord& update, const JobRecord& job) {
+  JobRecord new_job = job;
+  new_job.tenant_id = tenant_id;
+  new_job.request_name = name;
+  RETURN_IF_ERROR(ValidateJob(new_job));
+  ASSIGN_OR_RETURN(Lease conn, Acquire());
+  CertificateRequestRecord result;
+  RETURN_IF_ERROR(WriteTransaction(
+      *conn, "BEGIN", [&](std::vector<NotifyEvent>* events, bool*) -> absl::Status {
+        ASSIGN_OR_RETURN(Rows rows, conn->Exec(UpdateRequestStatement().get(),
+                                               UpdateRequestParams(tenant_id, name, update, from)));
+        if (rows.size() == 0) {
+          ASSIGN_OR_RETURN(Rows state, conn->Exec(kRequestState, {tenant_id, name}));
+          if (state.size() == 0) return RequestNotFound(name);
+          return absl::FailedPreconditionError(
+              absl::StrCat("certificate request \"", name, "\": state is ", state.Text(0, 0)));
+        }
+        ASSIGN_OR_RETURN(result, RequestFromRow(rows, 0));
+        events->push_back({tenant_id, "", name, result.change_seq});
+        RETURN_IF_ERROR(conn->Exec(kInsertJob, JobInsertParams(new_job)).status());
+        if (TruncateToMicros(new_job.not_before) <= TruncateToMicros(new_job.create_time)) {
+          events->push_back({tenant_id, new_job.ca_id, "", 0});
+        }
+        return absl::OkStatus();
+      }));
+  return result;
+}
+
 absl::StatusOr<std::vector<JobRecord>> PostgresStore::ClaimJobs(const ClaimParams& params) {
   if (params.per_ca_limit <= 0) {
     return absl::InvalidArgumentError(

@@ -777,6 +777,60 @@ TEST_P(CertificateStoreContractTest, AddJobAddsClaimableWork) {
   EXPECT_EQ(certs_->AddJob(orphan).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+// A revocation clears an earlier attempt's outcome and queues its REVOKE in one
+// transaction: both happen or neither.
+TEST_P(CertificateStoreContractTest, UpdateRequestAndAddJobIsAllOrNothing) {
+  CertificateRequestRecord created = Create("t1", "req-1");
+  ASSERT_EQ(ClaimOk(Claim("t1", {"ca1"})).size(), 1u);  // the SUBMIT; req-1 is DISPATCHED
+  CertificateRequestRecord update = *certs_->GetCertificateRequest("t1", "req-1");
+  update.remedy = "cleared";
+  update.update_time = kT0 + absl::Seconds(3);
+  JobRecord revoke;
+  revoke.ca_id = "ca1";
+  revoke.kind = JobKind::kRevoke;
+  revoke.serial_hex = "0a1b";
+  revoke.revocation_reason = 1;
+  revoke.create_time = kT0;
+
+  EXPECT_EQ(certs_->UpdateRequestAndAddJob("t1", "req-1", {RequestState::kIssued}, update, revoke)
+                .status()
+                .code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(certs_->UpdateRequestAndAddJob("t1", "nope", {RequestState::kDispatched}, update,
+                                           revoke)
+                .status()
+                .code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(certs_->UpdateRequestAndAddJob("t2", "req-1", {RequestState::kDispatched}, update,
+                                           revoke)
+                .status()
+                .code(),
+            absl::StatusCode::kNotFound);
+  JobRecord bad = revoke;
+  bad.ca_id = "";
+  EXPECT_EQ(certs_->UpdateRequestAndAddJob("t1", "req-1", {RequestState::kDispatched}, update,
+                                           bad)
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(ClaimOk(Claim("t1", {"ca1"})), IsEmpty());  // nothing was queued
+  EXPECT_EQ(certs_->GetCertificateRequest("t1", "req-1")->remedy, "");
+
+  absl::StatusOr<CertificateRequestRecord> stored =
+      certs_->UpdateRequestAndAddJob("t1", "req-1", {RequestState::kDispatched}, update, revoke);
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_EQ(stored->remedy, "cleared");
+  EXPECT_EQ(stored->update_time, kT0 + absl::Seconds(3));
+  EXPECT_GT(stored->change_seq, created.change_seq);
+  EXPECT_EQ(*certs_->LatestChangeSeq("t1"), stored->change_seq);
+  std::vector<JobRecord> queued = ClaimOk(Claim("t1", {"ca1"}));
+  ASSERT_EQ(queued.size(), 1u);
+  EXPECT_EQ(queued[0].kind, JobKind::kRevoke);
+  EXPECT_EQ(queued[0].tenant_id, "t1");
+  EXPECT_EQ(queued[0].request_name, "req-1");
+  EXPECT_EQ(queued[0].serial_hex, "0a1b");
+}
+
 TEST_P(CertificateStoreContractTest, ChangeSeqIncreasesWithEveryWriteAndListsInOrder) {
   EXPECT_EQ(*certs_->LatestChangeSeq("t1"), 0);
   std::vector<int64_t> seqs;
