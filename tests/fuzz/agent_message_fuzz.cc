@@ -176,8 +176,15 @@ void CheckCompletion(const Broker& b, const CertificateRequestRecord& request,
   }
   if (c.follow_up.has_value()) {
     FUZZ_CHECK(ValidateJob(*c.follow_up).ok());
-    FUZZ_CHECK(c.follow_up->kind == JobKind::kRetrieve);
-    FUZZ_CHECK(c.follow_up->required_identity == kCaIdentity);
+    // A RETRIEVE after UNDER_SUBMISSION, or a SUBMIT's retry (this job ends) after the CA
+    // was unreachable: both pinned to the reporting identity, and in key-generation mode to
+    // the connector that holds the key.
+    FUZZ_CHECK(c.follow_up->kind == JobKind::kRetrieve ||
+               (c.follow_up->kind == JobKind::kSubmit && job.kind == JobKind::kSubmit &&
+                c.job_state == JobState::kFailed));
+    FUZZ_CHECK(c.follow_up->required_identity ==
+               (request.key_type.empty() ? std::string(kCaIdentity)
+                                         : ConnectorBoundIdentity(kCaIdentity, kConnector)));
   }
 }
 

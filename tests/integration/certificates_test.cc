@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "common/pki/delivery.h"
 #include "common/pki/pki.h"
 #include "tests/integration/test_stack.h"
 
@@ -260,6 +261,85 @@ TEST_F(CertificatesTest, KeyGenerationModeReturnsPkcs12WhosePasswordOpensWithThe
     EXPECT_TRUE(absl::StrContains(opened.out, "PRIVATE KEY"));
     EXPECT_TRUE(absl::StrContains(opened.out, "mac-7"));
   }
+}
+
+// Before, the agent pinned the delivery certificate its first key-generation job carried,
+// so a broker that swapped the tenant's certificate after the registration got its new one
+// trusted. Now the approval carries the certificate and the agent pins it at registration.
+TEST_F(CertificatesTest, SwappedDeliveryCertificateIsRefusedByTheAgentUntilTheCustomerRepins) {
+  Tenant t = NewTenant("pinned delivery");
+  const std::string dir = absl::StrCat(stack_->dir(), "/pin-", absl::ToUnixNanos(absl::Now()));
+  ASSERT_EQ(RunCommand({"mkdir", "-p", dir}).exit_code, 0);
+  auto make_certificate = [&](const std::string& name) {
+    CommandResult made = RunCommand({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                                     "-days", "30", "-subj", "/CN=" + name, "-keyout",
+                                     dir + "/" + name + ".key", "-out", dir + "/" + name + ".pem"});
+    EXPECT_EQ(made.exit_code, 0) << made.err;
+    return ReadFileOrEmpty(dir + "/" + name + ".pem");
+  };
+  auto set_delivery = [&](const std::string& pem) {
+    v1::SetDeliveryCertificateRequest set;
+    set.set_certificate_pem(pem);
+    v1::DeliveryCertificate stored;
+    grpc::Status s = admin_->SetDeliveryCertificate(CallContext(t.key).get(), set, &stored);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+  };
+  const std::string published = make_certificate("published");
+  const std::string swapped = make_certificate("swapped");
+  const std::string published_sha256 = *pki::DeliveryCertificateSha256(published);
+  const std::string swapped_sha256 = *pki::DeliveryCertificateSha256(swapped);
+  set_delivery(published);
+
+  RegisteredAgent registered;
+  auto agent = StartAgent(t, "CORP\\AGENT01$", &registered);
+  ASSERT_NE(agent, nullptr);
+  EXPECT_EQ(ReadFileOrEmpty(registered.state_dir + "/policy/delivery-certificate.sha256"),
+            published_sha256 + "\n")
+      << "pinned at registration, before any job";
+
+  set_delivery(swapped);  // the broker (or a stolen admin key) swaps the certificate
+  auto keygen_request = [&](const std::string& id) {
+    v1::CreateCertificateRequestRequest r;
+    r.set_request_id(id);
+    r.set_ca_id(t.ca_id);
+    r.set_template_name("CertbridgeDevice");
+    r.mutable_wait_timeout()->set_seconds(30);
+    // EC P-256 by number: the enum's value names are being renamed, its numbers are not.
+    r.mutable_key_generation()->set_key_spec(static_cast<v1::KeySpec>(4));
+    r.mutable_key_generation()->mutable_subject()->set_rfc4514("CN=mac-8,O=Example");
+    return r;
+  };
+  CertificateRequest refused;
+  grpc::Status s = Create(t, keygen_request("pinned-1"), &refused);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(refused.error_code(), "AGENT_POLICY_DELIVERY_CERTIFICATE_CHANGED")
+      << refused.DebugString() << agent->Log();
+  EXPECT_TRUE(refused.pkcs12().empty());
+  EXPECT_TRUE(refused.enveloped_password().empty());
+  EXPECT_TRUE(absl::StrContains(refused.remedy(), "trust-delivery-certificate --sha256 " +
+                                                      swapped_sha256))
+      << refused.remedy();
+  EXPECT_TRUE(absl::StrContains(agent->Log(), "job.refused")) << agent->Log();
+  EXPECT_TRUE(absl::StrContains(agent->Log(), pki::FormatSha256Fingerprint(swapped_sha256)))
+      << agent->Log();
+
+  // The customer's admin confirms the new fingerprint and re-pins on the agent's host; the
+  // running agent uses it from its next job.
+  CommandResult repinned =
+      RunCommand({BuildPath("bin/certbridge-agent"), "trust-delivery-certificate", "--sha256",
+                  pki::FormatSha256Fingerprint(swapped_sha256), "--state-dir",
+                  registered.state_dir});
+  ASSERT_EQ(repinned.exit_code, 0) << repinned.out << repinned.err;
+  CertificateRequest issued;
+  s = Create(t, keygen_request("pinned-2"), &issued);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(issued.error_code(), "") << issued.DebugString() << agent->Log();
+  EXPECT_FALSE(issued.pkcs12().empty());
+  WriteFile(dir + "/p.cms", issued.enveloped_password());
+  CommandResult password = RunCommand({"openssl", "cms", "-decrypt", "-inform", "DER", "-in",
+                                       dir + "/p.cms", "-recip", dir + "/swapped.pem", "-inkey",
+                                       dir + "/swapped.key"});
+  EXPECT_EQ(password.exit_code, 0) << password.err;
 }
 
 TEST_F(CertificatesTest, PendingApprovalIsRetrievedAfterTheOfficerApprovesAndWatchSeesIt) {
