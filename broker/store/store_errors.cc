@@ -41,7 +41,8 @@ absl::Status UnknownChangeCursor(int64_t cursor) {
   return absl::FailedPreconditionError(absl::StrCat(
       "change cursor ", cursor,
       " is older than the change history kept, or not one this tenant was given: list the "
-      "certificate requests again and watch from the cursor that list returns"));
+      "certificate requests again for their current state and watch from cursor 0 (the oldest "
+      "change kept)"));
 }
 
 }  // namespace certbridge::broker

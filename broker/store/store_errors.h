@@ -28,7 +28,7 @@ absl::Status RequestChangedMeanwhile(const std::string& name, RequestState expec
 absl::Status SessionTakenOver(const std::string& connector_id);
 // FAILED_PRECONDITION: ListRequestChanges' answer to a cursor that is not one of the
 // tenant's kept changes (older than the retention, or never given to this tenant). The
-// client lists the requests again and watches from the cursor the list returns.
+// client lists the requests again and watches from cursor 0 (the oldest change kept).
 absl::Status UnknownChangeCursor(int64_t cursor);
 
 }  // namespace certbridge::broker
