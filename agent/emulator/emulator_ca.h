@@ -99,8 +99,15 @@ class EmulatorCa {
   void IssueLocked(adcsemu::v1::RequestRecord& record) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void DenyLocked(adcsemu::v1::RequestRecord& record, int disposition, uint32_t hresult,
                   std::string message) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status PersistLocked(const adcsemu::v1::RequestRecord& record)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Records `record` in the state and the log. With `deferred_sync` the log append does
+  // not wait for the disk: the caller must call store_->SyncThrough(*deferred_sync) before
+  // it answers.
+  absl::Status PersistLocked(const adcsemu::v1::RequestRecord& record,
+                             uint64_t* deferred_sync = nullptr) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Submit up to its answer, with the log record appended but not yet synced.
+  absl::StatusOr<adcsemu::v1::CaResponse> SubmitUnsynced(const std::string& identity,
+                                                         const adcsemu::v1::SubmitRequest& request,
+                                                         uint64_t& sync_position);
   adcsemu::v1::CaResponse ResponseFor(const adcsemu::v1::RequestRecord& record,
                                       bool with_certificate) const;
   adcsemu::v1::RequestRecord* FindRequestLocked(int64_t request_id)
@@ -113,8 +120,10 @@ class EmulatorCa {
   mutable absl::Mutex faults_mu_;
   adcsemu::v1::Faults faults_ ABSL_GUARDED_BY(faults_mu_);
 
+  // Set once at construction. Appends happen under mu_; SyncThrough is called without it
+  // (state_store.h), so that Submits share an fdatasync instead of each holding mu_ for one.
+  const std::unique_ptr<StateStore> store_;
   absl::Mutex mu_;
-  std::unique_ptr<StateStore> store_ ABSL_GUARDED_BY(mu_);
   // All requests, CRL number and current CRL; requests are found through index_.
   adcsemu::v1::EmulatorState state_ ABSL_GUARDED_BY(mu_);
   std::map<int64_t, int> index_ ABSL_GUARDED_BY(mu_);  // request id -> position in requests

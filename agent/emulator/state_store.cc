@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <algorithm>
 #include <map>
 
 #include "absl/strings/str_cat.h"
@@ -148,6 +149,45 @@ absl::StatusOr<std::unique_ptr<StateStore>> StateStore::Open(const std::string& 
 StateStore::~StateStore() { ::close(log_fd_); }
 
 absl::Status StateStore::Append(const adcsemu::v1::LogRecord& record) {
+  absl::StatusOr<uint64_t> position = AppendDeferred(record);
+  if (!position.ok()) return position.status();
+  return SyncThrough(*position);
+}
+
+absl::StatusOr<uint64_t> StateStore::AppendDeferred(const adcsemu::v1::LogRecord& record) {
+  RETURN_IF_ERROR(WriteRecord(record));
+  return appended_.fetch_add(1) + 1;
+}
+
+absl::Status StateStore::SyncThrough(uint64_t position) {
+  if (!sync_) return absl::OkStatus();
+  absl::MutexLock lock(&sync_mu_);
+  while (sync_error_.ok() && synced_ < position) {
+    if (syncing_) {
+      sync_mu_.Await(absl::Condition(
+          +[](bool* syncing) { return !*syncing; }, &syncing_));
+      continue;
+    }
+    // Lead one fdatasync for every record written so far, without the lock, so that
+    // appends and other waiters go on meanwhile.
+    syncing_ = true;
+    const uint64_t covers = appended_.load();
+    sync_mu_.Unlock();
+    const int rc = ::fdatasync(log_fd_);
+    const int saved_errno = errno;
+    sync_mu_.Lock();
+    syncing_ = false;
+    if (rc != 0) {
+      errno = saved_errno;
+      sync_error_ = ErrnoError("fdatasync", "requests.log");
+    } else {
+      synced_ = std::max(synced_, covers);
+    }
+  }
+  return sync_error_;
+}
+
+absl::Status StateStore::WriteRecord(const adcsemu::v1::LogRecord& record) {
   std::string bytes;
   record.SerializeToString(&bytes);
   const uint32_t len = static_cast<uint32_t>(bytes.size());
@@ -155,10 +195,7 @@ absl::Status StateStore::Append(const adcsemu::v1::LogRecord& record) {
   framed.reserve(4 + bytes.size());
   for (int i = 0; i < 4; ++i) framed.push_back(static_cast<char>((len >> (8 * i)) & 0xff));
   framed += bytes;
-  absl::Status s = WriteAll(log_fd_, framed, "requests.log");
-  if (!s.ok()) return s;
-  if (sync_ && ::fdatasync(log_fd_) != 0) return ErrnoError("fdatasync", "requests.log");
-  return absl::OkStatus();
+  return WriteAll(log_fd_, framed, "requests.log");
 }
 
 }  // namespace certbridge::emulator
