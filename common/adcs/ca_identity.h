@@ -1,7 +1,6 @@
 // The Windows account an agent runs as ("CORP\ADCS01$"), which AD CS sees as the requester
-// and which decides who may RETRIEVE or REVOKE a request (docs/architecture.md, job
-// routing). Windows compares account names ignoring case, so "corp\adcs01$" is the same
-// account.
+// and which decides who may RETRIEVE or REVOKE a request (docs/architecture.md §4.6).
+// Windows compares account names ignoring case, so "corp\adcs01$" is the same account.
 //
 // The one home of the CA identity rule: the broker normalises an identity where it enters
 // (Register, Hello) and where it is compared, so the claim of a sticky job (an exact
