@@ -42,6 +42,7 @@
 #include "tools/bench/certificate_client.h"
 #include "tools/bench/certificate_cost.h"
 #include "tools/bench/load.h"
+#include "tools/bench/noisy_neighbour.h"
 #include "tools/bench/proc_figures.h"
 
 ABSL_FLAG(int, requests, 300, "certificates per measured run (raw, end to end, recovery)");
@@ -60,6 +61,14 @@ ABSL_FLAG(int, idle_threads, 4,
 ABSL_FLAG(bool, recovery, true, "measure recovery after the broker is killed mid-run");
 ABSL_FLAG(int, flood_callers, 32, "callers of the flooding tenant in the noisy-neighbour run (0 skips)");
 ABSL_FLAG(int, quiet_calls, 300, "calls the quiet tenant times, alone and during the flood");
+ABSL_FLAG(bool, flood_process, true,
+          "run the flooding tenant's callers in a process of their own at nice 19 "
+          "(false: as threads of the bench, at normal priority)");
+// The flood process's own flags (tools/bench/noisy_neighbour.h); not for people.
+ABSL_FLAG(bool, flood_only, false, "internal: be the flood process");
+ABSL_FLAG(std::string, flood_address, "", "internal: the flood process's broker API address");
+ABSL_FLAG(std::string, flood_key_file, "", "internal: file holding the flooding tenant's API key");
+ABSL_FLAG(std::string, flood_tls_root, "", "internal: the flood process's TLS root file");
 ABSL_FLAG(int, warmup, 20, "unmeasured calls before raw and end-to-end runs");
 ABSL_FLAG(bool, verbose, false, "print every retried CreateCertificateRequest error");
 
@@ -122,11 +131,7 @@ struct Figures {
   LoadResult recovery;
   // Noisy neighbour: the quiet tenant's calls alone, then while another tenant floods.
   bool neighbour_measured = false;
-  LoadResult quiet_alone;
-  LoadResult quiet_during_flood;
-  int64_t flood_ok = 0;
-  int64_t flood_refused = 0;  // RESOURCE_EXHAUSTED
-  absl::Duration flood_wall;
+  NeighbourFigures neighbour;
 };
 
 std::string Message(const absl::Status& status) { return std::string(status.message()); }
@@ -288,60 +293,6 @@ absl::Status MeasureTwoTenants(TestStack& stack, const BrokerProcess& broker, co
   figures.two_tenants_not_issued = run_a->not_issued + run_b->not_issued;
   figures.two_tenants_duplicates = run_a->duplicates + run_b->duplicates;
   figures.two_tenants_measured = true;
-  return absl::OkStatus();
-}
-
-// One tenant floods the API with `flood_callers` closed-loop ListCertificateRequests calls
-// (each a database read) while another, quiet tenant makes the same call one at a time;
-// the quiet tenant's latency alone and during the flood, measured in one run, shows what
-// a flooding tenant costs the others (fair worker queues and rate limits, docs/security.md).
-absl::Status MeasureNoisyNeighbour(TestStack& stack, const BrokerProcess& broker,
-                                   const Tenant& quiet, Figures& figures) {
-  const int flooders = absl::GetFlag(FLAGS_flood_callers);
-  const int quiet_calls = absl::GetFlag(FLAGS_quiet_calls);
-  absl::StatusOr<Tenant> loud = CreateTenant(stack, broker);
-  if (!loud.ok()) return loud.status();
-  const std::string root = ReadFileOrEmpty(stack.pki("tls-ca.pem"));
-  auto quiet_stub = CertificateClient(root, broker.api_address());
-  auto list_once = [&](v1::CertificateService::Stub& stub, const std::string& key) {
-    v1::ListCertificateRequestsRequest list;
-    list.set_page_size(1);
-    v1::ListCertificateRequestsResponse out;
-    auto context = CallContext(key);
-    return stub.ListCertificateRequests(context.get(), list, &out);
-  };
-  auto quiet_run = [&] {
-    return RunClosedLoop(quiet_calls, 1,
-                         [&](int) { return list_once(*quiet_stub, quiet.key).ok(); });
-  };
-  figures.quiet_alone = quiet_run();
-
-  std::atomic<bool> stop{false};
-  std::atomic<int64_t> ok{0}, refused{0};
-  std::vector<std::thread> flood;
-  const absl::Time flood_start = absl::Now();
-  for (int i = 0; i < flooders; ++i) {
-    flood.emplace_back([&] {
-      auto stub = CertificateClient(root, broker.api_address());
-      while (!stop.load()) {
-        grpc::Status s = list_once(*stub, loud->key);
-        if (s.ok()) {
-          ok.fetch_add(1);
-        } else if (s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
-          refused.fetch_add(1);
-        }
-      }
-    });
-  }
-  // Let the flood reach its pace before timing the quiet tenant.
-  testing::WaitUntil([&] { return ok.load() + refused.load() >= 200; }, absl::Seconds(30));
-  figures.quiet_during_flood = quiet_run();
-  stop.store(true);
-  for (std::thread& t : flood) t.join();
-  figures.flood_wall = absl::Now() - flood_start;
-  figures.flood_ok = ok.load();
-  figures.flood_refused = refused.load();
-  figures.neighbour_measured = true;
   return absl::OkStatus();
 }
 
@@ -711,22 +662,23 @@ void PrintTable(const Figures& f, const std::string& load_at_start) {
     row("idle streams", "not measured");
   }
   if (f.neighbour_measured) {
-    const absl::Duration alone_p99 = Quantile(f.quiet_alone.latencies, 0.99);
-    const absl::Duration flood_p99 = Quantile(f.quiet_during_flood.latencies, 0.99);
+    const absl::Duration alone_p99 = Quantile(f.neighbour.quiet_alone.latencies, 0.99);
+    const absl::Duration flood_p99 = Quantile(f.neighbour.quiet_during_flood.latencies, 0.99);
     row("quiet tenant alone: List p50 / p99",
-        Ms(Quantile(f.quiet_alone.latencies, 0.5)) + " / " + Ms(alone_p99));
+        Ms(Quantile(f.neighbour.quiet_alone.latencies, 0.5)) + " / " + Ms(alone_p99));
     row(absl::StrCat("quiet tenant, other tenant flooding (", absl::GetFlag(FLAGS_flood_callers),
-                     " callers): p50 / p99"),
-        Ms(Quantile(f.quiet_during_flood.latencies, 0.5)) + " / " + Ms(flood_p99));
+                     absl::GetFlag(FLAGS_flood_process) ? " callers, own process" : " callers, in bench",
+                     "): p50 / p99"),
+        Ms(Quantile(f.neighbour.quiet_during_flood.latencies, 0.5)) + " / " + Ms(flood_p99));
     row("quiet tenant p99 during flood / alone (bound: 4.0)",
         alone_p99 > absl::ZeroDuration()
             ? absl::StrFormat("%.2f", absl::FDivDuration(flood_p99, alone_p99))
             : "n/a");
     row("flooding tenant: calls/s served / refused (RESOURCE_EXHAUSTED)",
-        absl::StrFormat("%.0f / %d", f.flood_ok / absl::ToDoubleSeconds(f.flood_wall),
-                        static_cast<int>(f.flood_refused)));
+        absl::StrFormat("%.0f / %d", f.neighbour.flood_ok / absl::ToDoubleSeconds(f.neighbour.flood_wall),
+                        static_cast<int>(f.neighbour.flood_refused)));
     row("quiet tenant failed calls alone / during flood",
-        absl::StrCat(f.quiet_alone.failures, " / ", f.quiet_during_flood.failures));
+        absl::StrCat(f.neighbour.quiet_alone.failures, " / ", f.neighbour.quiet_during_flood.failures));
   } else {
     row("noisy neighbour", "not measured");
   }
@@ -773,6 +725,13 @@ absl::Status StartAgents(TestStack& stack, const BrokerProcess& broker, const Te
     agents.push_back(*std::move(process));
   }
   return absl::OkStatus();
+}
+
+// This binary, which the noisy-neighbour run starts again as the flood process.
+std::string SelfExe() {
+  char path[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", path, sizeof(path) - 1);
+  return n > 0 ? std::string(path, static_cast<size_t>(n)) : std::string();
 }
 
 int Run() {
@@ -836,7 +795,14 @@ int Run() {
   }
   if (absl::GetFlag(FLAGS_flood_callers) > 0) {
     step("2b/4 noisy neighbour");
-    if (absl::Status s = MeasureNoisyNeighbour(**stack, *broker, *tenant, figures); !s.ok()) {
+    NeighbourOptions options{.flood_callers = absl::GetFlag(FLAGS_flood_callers),
+                             .quiet_calls = absl::GetFlag(FLAGS_quiet_calls),
+                             .flood_in_own_process = absl::GetFlag(FLAGS_flood_process),
+                             .self_exe = SelfExe()};
+    if (absl::Status s = MeasureNoisyNeighbour(**stack, *broker, *tenant, options, figures.neighbour);
+        s.ok()) {
+      figures.neighbour_measured = true;
+    } else {
       std::fprintf(stderr, "certbridge-bench: noisy neighbour: %s\n", Message(s).c_str());
     }
   }
@@ -895,6 +861,12 @@ void RaiseOpenFilesLimit() {
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
+  if (absl::GetFlag(FLAGS_flood_only)) {
+    // Stays in the bench's process group, so that StopProcessGroup reaches it too.
+    return certbridge::bench::RunFloodProcess(
+        absl::GetFlag(FLAGS_flood_address), absl::GetFlag(FLAGS_flood_key_file),
+        absl::GetFlag(FLAGS_flood_tls_root), absl::GetFlag(FLAGS_flood_callers));
+  }
   // Lead a process group of our own so that StopProcessGroup reaches only what we started.
   (void)::setpgid(0, 0);
   ::signal(SIGINT, StopProcessGroup);
