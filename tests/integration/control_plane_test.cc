@@ -727,15 +727,18 @@ TEST_F(ControlPlaneTest, OnlyTheNewestStreamOfAConnectorStaysConnected) {
   EXPECT_EQ(GetConnector(t.admin_key, agent->connector_id).connectivity(),
             v1::Connector::CONNECTED);
 
+  // Both takeovers were seen on the first replica within a minute: audited once (the audit
+  // is rate-limited per connector so that clones cannot flood it; docs/security.md).
   int replaced = 0;
   auto count_replaced = [&] {
     v1::ListAuditEventsResponse events;
     replaced = 0;
     if (!admin_->ListAuditEvents(CallContext(t.admin_key).get(), {}, &events).ok()) return false;
     for (const auto& e : events.events()) replaced += e.action() == "connector.stream_replaced";
-    return replaced == 2;
+    return replaced >= 1;
   };
   EXPECT_TRUE(WaitUntil(count_replaced, absl::Seconds(5))) << replaced << " takeovers audited";
+  EXPECT_EQ(replaced, 1);
   third.context->TryCancel();
   (void)third.stream->Finish();
 }
