@@ -54,6 +54,10 @@ bool StopsWaiting(RequestState state) {
 
 }  // namespace
 
+std::string RenewalTransactionKey(absl::string_view transaction_id, absl::string_view serial_hex) {
+  return absl::StrCat(transaction_id, "\nrenewal-of:", serial_hex);
+}
+
 std::string ScepRequestId(absl::string_view profile_id, absl::string_view transaction_id) {
   return absl::StrCat("scep-", pki::Sha256Hex(absl::StrCat(profile_id, "\n", transaction_id)));
 }
@@ -123,7 +127,37 @@ ScepEnrollmentResult ScepEnrollmentService::Enroll(const ScepProfileMaterial& ma
     return Refuse(*profile, request, ScepFailInfo::kBadRequest,
                   absl::StrCat("transactionID must be 1..", kMaxTransactionId, " printable ASCII characters"));
   }
-  const std::string request_id = ScepRequestId(profile->profile_id, request.transaction_id);
+  // RFC 8894 §3.3.1.2: a renewal is signed with the certificate being renewed (RenewalReq,
+  // or a PKCSReq signed with a CA-issued certificate, as some clients send it) and needs no
+  // challenge. A new device signs with a self-signed certificate and needs one.
+  absl::StatusOr<pki::CertificateInfo> signer = absl::NotFoundError("no signer certificate");
+  if (!request.signer_certificate_der.empty() &&
+      request.signer_certificate_der.size() <= kMaxSignerCertificate) {
+    signer = pki::ParseCertificate(request.signer_certificate_der);
+  }
+  const bool ca_issued_signer = signer.ok() && signer->issuer != signer->subject;
+  // A client that reuses its CSR (scepclient keeps csr.pem) still carries the first
+  // enrollment's challenge: a signer this profile issued makes it a renewal all the same.
+  bool signer_issued_here = false;
+  if (ca_issued_signer) {
+    absl::StatusOr<CertificateRequestRecord> previous = requests_->GetCertificateRequestBySerial(
+        profile->tenant_id, profile->ca_id, signer->serial_hex);
+    if (previous.ok()) {
+      auto label = previous->labels.find(kLabelProfile);
+      signer_issued_here = label != previous->labels.end() && label->second == profile->profile_id;
+    }
+  }
+  const bool renewal_by_certificate =
+      !request.signer_certificate_der.empty() &&
+      (signer_issued_here ||
+       (request.challenge_password.empty() && (request.renewal || ca_issued_signer)));
+  // Clients that keep their key (scepclient) renew with the transactionID of the first
+  // enrollment (a digest of the public key) and even the same CSR: the renewed
+  // certificate's serial tells the renewal apart from a retry of that enrollment.
+  const std::string request_id =
+      renewal_by_certificate && signer.ok()
+          ? ScepRequestId(profile->profile_id, RenewalTransactionKey(request.transaction_id, signer->serial_hex))
+          : ScepRequestId(profile->profile_id, request.transaction_id);
   absl::StatusOr<CertificateRequestRecord> existing =
       requests_->GetCertificateRequestByRequestId(profile->tenant_id, request_id);
   if (existing.ok()) {
@@ -140,12 +174,13 @@ ScepEnrollmentResult ScepEnrollmentService::Enroll(const ScepProfileMaterial& ma
     return Failure(ScepFailInfo::kBadRequest,
                    absl::StrCat("looking up transaction: ", existing.status().message()));
   }
-  return EnrollNew(*profile, request, request_id);
+  return EnrollNew(*profile, request, request_id, renewal_by_certificate, signer);
 }
 
-ScepEnrollmentResult ScepEnrollmentService::EnrollNew(const ScepProfileRecord& profile,
-                                                      const ScepEnrollmentRequest& request,
-                                                      const std::string& request_id) {
+ScepEnrollmentResult ScepEnrollmentService::EnrollNew(
+    const ScepProfileRecord& profile, const ScepEnrollmentRequest& request,
+    const std::string& request_id, bool renewal_by_certificate,
+    const absl::StatusOr<pki::CertificateInfo>& signer) {
   if (request.csr_der.empty() || request.csr_der.size() > kMaxCsrDer) {
     return Refuse(profile, request, ScepFailInfo::kBadRequest,
                   absl::StrCat("the CSR is ", request.csr_der.size(), " bytes; 1..", kMaxCsrDer, " expected"));
@@ -165,17 +200,6 @@ ScepEnrollmentResult ScepEnrollmentService::EnrollNew(const ScepProfileRecord& p
   std::string sid;
   std::string device_id;
   std::string challenge_hash;  // DYNAMIC: consumed below, once everything else passed
-  // RFC 8894 §3.3.1.2: a renewal is signed with the certificate being renewed (RenewalReq,
-  // or a PKCSReq signed with a CA-issued certificate, as some clients send it) and needs no
-  // challenge. A new device signs with a self-signed certificate and needs one.
-  absl::StatusOr<pki::CertificateInfo> signer = absl::NotFoundError("no signer certificate");
-  if (!request.signer_certificate_der.empty() &&
-      request.signer_certificate_der.size() <= kMaxSignerCertificate) {
-    signer = pki::ParseCertificate(request.signer_certificate_der);
-  }
-  const bool renewal_by_certificate =
-      request.challenge_password.empty() && !request.signer_certificate_der.empty() &&
-      (request.renewal || (signer.ok() && signer->issuer != signer->subject));
   if (renewal_by_certificate) {
     // Only a certificate this profile issued, still valid, for the same subject, renews.
     if (!signer.ok()) {
@@ -315,6 +339,15 @@ ScepEnrollmentResult ScepEnrollmentService::Poll(const ScepProfileMaterial& mate
   }
   if (!request.ok()) {
     return Failure(ScepFailInfo::kBadRequest, absl::StrCat("poll: ", request.status().message()));
+  }
+  // The same transactionID may have been renewed (see Enroll): the newest request wins.
+  for (int hops = 0; hops < 64 && request->state == RequestState::kIssued && !request->serial_hex.empty();
+       ++hops) {
+    absl::StatusOr<CertificateRequestRecord> renewal = requests_->GetCertificateRequestByRequestId(
+        profile->tenant_id,
+        ScepRequestId(profile->profile_id, RenewalTransactionKey(transaction_id, request->serial_hex)));
+    if (!renewal.ok()) break;
+    request = std::move(renewal);
   }
   return Answer(*profile, *std::move(request), /*wait=*/false);
 }

@@ -38,6 +38,7 @@
 #include "broker/store/certificate_store.h"
 #include "broker/store/store.h"
 #include "common/clock.h"
+#include "common/pki/pki.h"
 
 namespace certbridge::broker::scep {
 
@@ -45,6 +46,10 @@ namespace certbridge::broker::scep {
 // id and the transactionID, so any transactionID (up to 256 bytes) fits the 128-byte
 // request_id and the same pair always maps to the same request.
 std::string ScepRequestId(absl::string_view profile_id, absl::string_view transaction_id);
+// The transaction key of a renewal signed with certificate `serial_hex`: clients that keep
+// their key renew under the first enrollment's transactionID, so the renewed serial tells
+// a renewal from a retry. Poll follows these from the first request to the newest.
+std::string RenewalTransactionKey(absl::string_view transaction_id, absl::string_view serial_hex);
 
 struct ScepEnrollmentOptions {
   // How long Enroll waits for a terminal state (or PENDING_APPROVAL) before answering
@@ -78,7 +83,8 @@ class ScepEnrollmentService final : public ScepEnrollment {
   // Steps 2-4 of Enroll for a transaction not seen before.
   ScepEnrollmentResult EnrollNew(const ScepProfileRecord& profile,
                                  const ScepEnrollmentRequest& request,
-                                 const std::string& request_id);
+                                 const std::string& request_id, bool renewal_by_certificate,
+                                 const absl::StatusOr<pki::CertificateInfo>& signer);
   // The request's state now, or after a bounded wait when `wait`.
   ScepEnrollmentResult Answer(const ScepProfileRecord& profile, CertificateRequestRecord request,
                               bool wait);

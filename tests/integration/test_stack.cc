@@ -107,6 +107,7 @@ absl::StatusOr<BrokerProcess> TestStack::StartBroker(const std::vector<std::stri
           if (absl::ConsumePrefix(&line, "metrics=")) {
             (void)absl::SimpleAtoi(line, &broker.metrics_port);
           }
+          if (absl::ConsumePrefix(&line, "scep=")) (void)absl::SimpleAtoi(line, &broker.scep_port);
         }
         return (broker.api_port != 0 && broker.agent_port != 0) || !broker.process->Running();
       },

@@ -41,6 +41,7 @@ struct BrokerProcess {
   int agent_port = 0;
   int metrics_port = 0;  // 0 unless started with --metrics_listen
   int health_port = 0;   // 0 unless started with --health_listen
+  int scep_port = 0;     // 0 unless started with --scep_listen
   std::string api_address() const { return "127.0.0.1:" + std::to_string(api_port); }
   std::string agent_address() const { return "127.0.0.1:" + std::to_string(agent_port); }
 };

@@ -352,7 +352,8 @@ TEST_F(ScepEnrollmentServiceTest, RenewalSignedWithTheIssuedCertificateNeedsNoCh
   r.signer_certificate_der = issued.der;
   ScepEnrollmentResult result = service_->Enroll(*service_->FindProfile("p-dyn"), r);
   EXPECT_EQ(result.status, Status::kPending) << result.detail;
-  auto request = store_.GetCertificateRequestByRequestId("t-1", ScepRequestId("p-dyn", "tx-renew"));
+  auto request = store_.GetCertificateRequestByRequestId(
+      "t-1", ScepRequestId("p-dyn", RenewalTransactionKey("tx-renew", issued.serial_hex)));
   ASSERT_TRUE(request.ok());
   EXPECT_EQ(request->sid, kSid);  // the strong mapping carries over to the renewed certificate
 
@@ -371,6 +372,27 @@ TEST_F(ScepEnrollmentServiceTest, RenewalSignedWithTheIssuedCertificateNeedsNoCh
   ScepEnrollmentResult refused = service_->Enroll(*service_->FindProfile("p-dyn"), r);
   EXPECT_EQ(refused.status, Status::kFailure);
   EXPECT_EQ(refused.fail_info, ScepFailInfo::kBadCertId);
+}
+
+// scepclient keeps its key: its renewal has the first enrollment's transactionID and the
+// same CSR, signed with the issued certificate. It is a new request, not a retry, and Poll
+// of that transactionID follows to it.
+TEST_F(ScepEnrollmentServiceTest, RenewalWithTheSameKeyAndTransactionIsANewRequest) {
+  Device device = NewDevice("CN=device42");
+  const std::string challenge = MintChallenge("p-dyn", "", {}, "");
+  Enroll("p-dyn", "tx-1", device.csr_der, challenge);
+  pki::CertificateInfo first = IssueAtCa("p-dyn", "tx-1");
+  ScepEnrollmentRequest r;
+  r.transaction_id = "tx-1";
+  r.csr_der = device.csr_der;
+  r.challenge_password = challenge;  // the reused CSR still carries the used challenge
+  r.renewal = false;                 // and scepclient sends it as a PKCSReq
+  r.signer_certificate_der = first.der;
+  EXPECT_EQ(service_->Enroll(*service_->FindProfile("p-dyn"), r).status, Status::kPending);
+  EXPECT_EQ(RequestCount(), 2);
+  EXPECT_EQ(Poll("p-dyn", "tx-1").status, Status::kPending);  // the renewal, not the first
+  EXPECT_EQ(service_->Enroll(*service_->FindProfile("p-dyn"), r).status, Status::kPending);
+  EXPECT_EQ(RequestCount(), 2);  // a retry of the renewal is the same request
 }
 
 TEST_F(ScepEnrollmentServiceTest, EnrollWaitsBoundedForTheCa) {
