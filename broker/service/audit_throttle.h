@@ -1,7 +1,7 @@
 // AuditThrottle: thins out an audit event that can repeat without bound for one key, so a
-// misbehaving client cannot fill the audit log (docs/security.md, "Audit volume"). The
-// first event of a key is written; after that at most one per `interval`, and the one
-// written carries how many were left out since the previous one.
+// misbehaving client cannot fill the audit log (docs/security.md, "One live stream per
+// connector"). The first event of a key is written; after that at most one per `interval`,
+// and the one written carries how many were left out since the previous one.
 //
 //   AuditThrottle throttle(absl::Minutes(1));
 //   if (std::optional<int64_t> left_out = throttle.Admit(connector_id, clock->Now())) {
