@@ -65,6 +65,7 @@ ABSL_FLAG(bool, flood_process, true,
           "run the flooding tenant's callers in a process of their own at nice 19 "
           "(false: as threads of the bench, at normal priority)");
 // The flood process's own flags (tools/bench/noisy_neighbour.h); not for people.
+ABSL_FLAG(int, flood_nice, 19, "nice level of the flood process (--flood_process)");
 ABSL_FLAG(bool, flood_only, false, "internal: be the flood process");
 ABSL_FLAG(std::string, flood_address, "", "internal: the flood process's broker API address");
 ABSL_FLAG(std::string, flood_key_file, "", "internal: file holding the flooding tenant's API key");
@@ -667,7 +668,9 @@ void PrintTable(const Figures& f, const std::string& load_at_start) {
     row("quiet tenant alone: List p50 / p99",
         Ms(Quantile(f.neighbour.quiet_alone.latencies, 0.5)) + " / " + Ms(alone_p99));
     row(absl::StrCat("quiet tenant, other tenant flooding (", absl::GetFlag(FLAGS_flood_callers),
-                     absl::GetFlag(FLAGS_flood_process) ? " callers, own process" : " callers, in bench",
+                     absl::GetFlag(FLAGS_flood_process)
+                         ? absl::StrCat(" callers, own process at nice ", absl::GetFlag(FLAGS_flood_nice))
+                         : std::string(" callers, in bench"),
                      "): p50 / p99"),
         Ms(Quantile(f.neighbour.quiet_during_flood.latencies, 0.5)) + " / " + Ms(flood_p99));
     row("quiet tenant p99 during flood / alone (bound: 4.0)",
@@ -798,6 +801,7 @@ int Run() {
     NeighbourOptions options{.flood_callers = absl::GetFlag(FLAGS_flood_callers),
                              .quiet_calls = absl::GetFlag(FLAGS_quiet_calls),
                              .flood_in_own_process = absl::GetFlag(FLAGS_flood_process),
+                             .flood_nice = absl::GetFlag(FLAGS_flood_nice),
                              .self_exe = SelfExe()};
     if (absl::Status s = MeasureNoisyNeighbour(**stack, *broker, *tenant, options, figures.neighbour);
         s.ok()) {
@@ -865,7 +869,8 @@ int main(int argc, char** argv) {
     // Stays in the bench's process group, so that StopProcessGroup reaches it too.
     return certbridge::bench::RunFloodProcess(
         absl::GetFlag(FLAGS_flood_address), absl::GetFlag(FLAGS_flood_key_file),
-        absl::GetFlag(FLAGS_flood_tls_root), absl::GetFlag(FLAGS_flood_callers));
+        absl::GetFlag(FLAGS_flood_tls_root), absl::GetFlag(FLAGS_flood_callers),
+        absl::GetFlag(FLAGS_flood_nice));
   }
   // Lead a process group of our own so that StopProcessGroup reaches only what we started.
   (void)::setpgid(0, 0);

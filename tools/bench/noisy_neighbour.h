@@ -2,8 +2,8 @@
 // ListCertificateRequests latency alone and while another tenant floods the API.
 //
 // The flooding callers run in a process of their own by default: the bench re-executes
-// itself with --flood_only, and that process lowers itself to nice 19 before it starts a
-// thread, so that on a machine with few cores the flood's TLS and HTTP/2
+// itself with --flood_only, and that process lowers itself to nice 19 (--flood_nice)
+// before it starts a thread, so that on a machine with few cores the flood's TLS and HTTP/2
 // client work yields to the broker, PostgreSQL and the quiet caller. The figure then
 // measures how the broker shares itself between tenants rather than how the bench's own
 // threads share the CPU with the quiet caller. The broker still does all the flood's
@@ -28,6 +28,7 @@ struct NeighbourOptions {
   // True: the flood runs in a nice-19 process of its own (`self_exe --flood_only`);
   // false: as threads of this process at normal priority (the figure before 2026-12-02).
   bool flood_in_own_process = true;
+  int flood_nice = 19;     // the flood process's nice level
   std::string self_exe;  // this binary, for the flood process
 };
 
@@ -46,11 +47,11 @@ absl::Status MeasureNoisyNeighbour(testing::TestStack& stack, const testing::Bro
 
 // What the flood process runs, until SIGTERM or the death of its parent: `callers`
 // closed-loop ListCertificateRequests calls to `address` with the API key read from
-// `key_file` (never on the command line), trusting `tls_root_file`. Prints "flood: at
-// pace" once 200 calls returned and, at the end, "flood: ok=N refused=M wall_ms=W".
+// `key_file` (never on the command line), trusting `tls_root_file`, at nice level `nice`.
+// Prints "flood: at pace" once 200 calls returned and, at the end, "flood: ok=N refused=M wall_ms=W".
 // Returns the process exit code.
 int RunFloodProcess(const std::string& address, const std::string& key_file,
-                    const std::string& tls_root_file, int callers);
+                    const std::string& tls_root_file, int callers, int nice);
 
 }  // namespace certbridge::bench
 
