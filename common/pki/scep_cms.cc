@@ -187,8 +187,11 @@ absl::StatusOr<int> SignedNumberAttribute(CMS_SignerInfo* signer, const char* oi
 absl::StatusOr<std::string> SignScepMessage(absl::string_view content, X509* signer_cert,
                                             EVP_PKEY* signer_key,
                                             const std::vector<ScepAttribute>& attributes) {
-  unsigned int flags = CMS_BINARY | CMS_PARTIAL | CMS_NOSMIMECAP;
-  if (content.empty()) flags |= CMS_DETACHED;
+  // A CertRep without pkcsPKIEnvelope (PENDING, FAILURE) still carries its eContent, empty,
+  // rather than being a detached signature: certmonger's scep-submit verifies with
+  // PKCS7_verify and no detached data, and refuses a CertRep without content ("PKCS7
+  // routines::no content"); tests/broker/scep/scep_certmonger_front_end_test shows it.
+  const unsigned int flags = CMS_BINARY | CMS_PARTIAL | CMS_NOSMIMECAP;
   CmsPtr cms(CMS_sign(nullptr, nullptr, nullptr, nullptr, flags));
   if (cms == nullptr) return OpenSslInternalError("SCEP SignedData");
   CMS_SignerInfo* signer =

@@ -25,6 +25,7 @@
 #include "common/pki/pki.h"
 #include "common/pki/scep_message.h"
 #include "gtest/gtest.h"
+#include "tests/broker/scep/scep_front_end_test_enrollment.h"
 #include "tests/common/pki/openssl_cli.h"
 
 namespace certbridge::broker::scep {
@@ -34,144 +35,8 @@ using pki::testing::CommandResult;
 using pki::testing::RunCommand;
 using pki::testing::ScratchDir;
 
-constexpr char kChallenge[] = "front-end-challenge";
-
-// Profiles: "devices" issues at once; "approval" answers PENDING to a transaction's first
-// request and issues on the next (an officer approving in between). Every certificate is
-// issued once per transaction and handed out again on a repeat.
-class TestCaEnrollment : public ScepEnrollment {
- public:
-  TestCaEnrollment() {
-    const absl::Time now = absl::Now();
-    ca_ = *pki::SigningCa::CreateSelfSigned("CN=SCEP front-end test CA", pki::KeyType::kRsa2048,
-                                            now - absl::Hours(1), now + absl::Hours(48));
-    pki::PrivateKey ra_key = *pki::PrivateKey::Generate(pki::KeyType::kRsa2048);
-    pki::IssueParams params;
-    params.csr_der = pki::ParseCsr(*pki::CreateCsrPem(ra_key, {.subject = "CN=SCEP front-end RA"}))->der;
-    params.not_before = now - absl::Hours(1);
-    params.not_after = now + absl::Hours(24);
-    ra_certificate_pem_ = ca_->Issue(params)->pem;
-    ra_private_key_pem_ = ra_key.ToPem();
-  }
-
-  absl::StatusOr<ScepProfileMaterial> FindProfile(absl::string_view profile_id) override {
-    if (profile_id != "devices" && profile_id != "approval") {
-      return absl::NotFoundError(absl::StrCat("SCEP profile \"", profile_id, "\""));
-    }
-    ScepProfileMaterial material;
-    material.tenant_id = "tenant-1";
-    material.profile_id = std::string(profile_id);
-    material.ra_certificate_pem = ra_certificate_pem_;
-    material.ra_private_key_pem = ra_private_key_pem_;
-    material.ca_chain_pem = {ca_->certificate().pem};
-    return material;
-  }
-
-  ScepEnrollmentResult Enroll(const ScepProfileMaterial& profile,
-                              const ScepEnrollmentRequest& request) override {
-    if (hold_enrollments_) {
-      // An enrollment waiting for the CA, as the real one waits a bounded time.
-      {
-        absl::MutexLock lock(&mu_);
-        ++held_;
-      }
-      release_.WaitForNotificationWithTimeout(absl::Seconds(60));
-    }
-    if (request.renewal) {
-      // A renewal is signed with a certificate this CA issued; no challenge.
-      absl::StatusOr<pki::CertificateInfo> signer =
-          pki::ParseCertificate(request.signer_certificate_der);
-      if (signer.ok()) signer = pki::VerifyChain(signer->pem, ca_->certificate().pem, absl::Now());
-      if (!signer.ok()) return Failure(ScepFailInfo::kBadCertId, signer.status().ToString());
-    } else if (request.challenge_password != kChallenge) {
-      return Failure(ScepFailInfo::kBadRequest, "wrong challenge");
-    }
-    absl::MutexLock lock(&mu_);
-    const std::string key = absl::StrCat(request.renewal ? "renew:" : "new:",
-                                         request.transaction_id);
-    Transaction& transaction = transactions_[key];
-    last_transaction_key_[request.transaction_id] = key;
-    if (transaction.csr_der.empty()) {
-      transaction.csr_der = request.csr_der;
-      if (profile.profile_id == "approval") return Pending();
-    }
-    return IssueLocked(transaction);
-  }
-
-  ScepEnrollmentResult Poll(const ScepProfileMaterial& /*profile*/,
-                            absl::string_view transaction_id) override {
-    absl::MutexLock lock(&mu_);
-    auto key = last_transaction_key_.find(transaction_id);
-    if (key == last_transaction_key_.end()) {
-      return Failure(ScepFailInfo::kBadCertId, "unknown transaction");
-    }
-    return IssueLocked(transactions_[key->second]);
-  }
-
-  // Enroll blocks until Release (at most 60 s); WaitHeld waits until `count` are blocked.
-  void HoldEnrollments() { hold_enrollments_ = true; }
-  bool WaitHeld(int count) {
-    absl::MutexLock lock(&mu_);
-    auto reached = [this, count]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return held_ >= count; };
-    return mu_.AwaitWithTimeout(absl::Condition(&reached), absl::Seconds(30));
-  }
-  void Release() { release_.Notify(); }
-
-  int issued_count() {
-    absl::MutexLock lock(&mu_);
-    return issued_count_;
-  }
-  const pki::SigningCa& ca() const { return *ca_; }
-  const std::string& ra_certificate_pem() const { return ra_certificate_pem_; }
-
- private:
-  struct Transaction {
-    std::string csr_der;
-    std::string certificate_der;
-  };
-
-  static ScepEnrollmentResult Failure(ScepFailInfo info, std::string detail) {
-    ScepEnrollmentResult result;
-    result.status = ScepEnrollmentResult::Status::kFailure;
-    result.fail_info = info;
-    result.detail = std::move(detail);
-    return result;
-  }
-  static ScepEnrollmentResult Pending() {
-    ScepEnrollmentResult result;
-    result.status = ScepEnrollmentResult::Status::kPending;
-    return result;
-  }
-
-  ScepEnrollmentResult IssueLocked(Transaction& transaction) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (transaction.certificate_der.empty()) {
-      pki::IssueParams params;
-      params.csr_der = transaction.csr_der;
-      params.not_before = absl::Now() - absl::Minutes(5);
-      params.not_after = absl::Now() + absl::Hours(24);
-      params.extended_key_usages = {"1.3.6.1.5.5.7.3.2"};
-      absl::StatusOr<pki::CertificateInfo> issued = ca_->Issue(params);
-      if (!issued.ok()) return Failure(ScepFailInfo::kBadRequest, issued.status().ToString());
-      transaction.certificate_der = issued->der;
-      ++issued_count_;
-    }
-    ScepEnrollmentResult result;
-    result.status = ScepEnrollmentResult::Status::kSuccess;
-    result.certificate_der = transaction.certificate_der;
-    return result;
-  }
-
-  std::atomic<bool> hold_enrollments_{false};
-  absl::Notification release_;
-  std::unique_ptr<pki::SigningCa> ca_;
-  std::string ra_certificate_pem_;
-  std::string ra_private_key_pem_;
-  absl::Mutex mu_;
-  absl::flat_hash_map<std::string, Transaction> transactions_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, std::string> last_transaction_key_ ABSL_GUARDED_BY(mu_);
-  int issued_count_ ABSL_GUARDED_BY(mu_) = 0;
-  int held_ ABSL_GUARDED_BY(mu_) = 0;
-};
+using testing::kChallenge;
+using testing::TestCaEnrollment;
 
 class ScepHttpFrontEndTest : public ::testing::Test {
  protected:
@@ -427,6 +292,95 @@ TEST_F(ScepHttpFrontEndTest, HttpsServesWithTheGivenCertificate) {
                                         "/scep/devices/pkiclient.exe?operation=GetCACaps'"));
   EXPECT_EQ(answer.status, 200) << answer.output;
   EXPECT_TRUE(absl::StrContains(answer.body, "SCEPStandard"));
+}
+
+// The broker's --scep_tls_cert_file/--scep_tls_key_file path (StartScepServer reads the
+// files): scepclient enrolls over HTTPS, trusting only the test CA (Go reads SSL_CERT_FILE).
+TEST_F(ScepHttpFrontEndTest, ScepClientEnrollsOverHttpsFromTheTlsFiles) {
+  const absl::Time now = absl::Now();
+  pki::PrivateKey tls_key = *pki::PrivateKey::Generate(pki::KeyType::kEcP256);
+  pki::IssueParams params;
+  params.csr_der = pki::ParseCsr(*pki::CreateCsrPem(
+      tls_key, {.subject = "CN=localhost", .sans = {{pki::SubjectAltName::Type::kIp, "127.0.0.1"}}}))->der;
+  params.not_before = now - absl::Hours(1);
+  params.not_after = now + absl::Hours(24);
+  params.extended_key_usages = {"1.3.6.1.5.5.7.3.1"};
+  const std::string cert_file = dir_.Write("tls.crt", enrollment_.ca().Issue(params)->pem);
+  const std::string key_file = dir_.Write("tls.key", tls_key.ToPem());
+  absl::StatusOr<std::unique_ptr<ScepHttpServer>> https = StartScepServer(
+      {.listen = "127.0.0.1:0", .tls_cert_file = cert_file, .tls_key_file = key_file},
+      &enrollment_);
+  ASSERT_TRUE(https.ok()) << https.status();
+  ASSERT_TRUE((*https)->tls());
+
+  const std::string device = dir_.Path("https-device");
+  RunCommand(absl::StrCat("mkdir -p ", device));
+  const std::string url = absl::StrCat("https://127.0.0.1:", (*https)->port(),
+                                       "/scep/devices/pkiclient.exe");
+  CommandResult enrolled = RunCommand(absl::StrCat(
+      "SSL_CERT_FILE=", ca_path_, " timeout 60 scepclient -server-url ", url, " -private-key ",
+      device, "/key.pem -challenge '", kChallenge, "' -cn https-device"));
+  ASSERT_EQ(enrolled.exit_code, 0) << enrolled.output;
+  CommandResult verified = RunCommand(
+      absl::StrCat("openssl verify -CAfile ", ca_path_, " ", device, "/client.pem"));
+  EXPECT_EQ(verified.exit_code, 0) << verified.output;
+  EXPECT_EQ(enrollment_.issued_count(), 1);
+
+  // Without trusting the test CA, scepclient refuses the listener's certificate.
+  CommandResult untrusted = RunCommand(absl::StrCat(
+      "SSL_CERT_FILE=/dev/null timeout 60 scepclient -server-url ", url, " -private-key ",
+      device, "/key2.pem -challenge '", kChallenge, "' -cn https-device-2"));
+  EXPECT_NE(untrusted.exit_code, 0) << untrusted.output;
+  EXPECT_TRUE(absl::StrContains(untrusted.output, "certificate")) << untrusted.output;
+  EXPECT_EQ(enrollment_.issued_count(), 1);
+}
+
+// max_connections is global: with a limit of 1 and one connection held by an Enroll, a
+// further connection is refused even though the per-address limit (32) allows it.
+TEST_F(ScepHttpFrontEndTest, GlobalConnectionLimitRefusesAFurtherConnection) {
+  enrollment_.HoldEnrollments();
+  absl::StatusOr<std::unique_ptr<ScepHttpServer>> one_connection = ScepHttpServer::Start(
+      {.listen = "127.0.0.1:0", .max_connections = 1}, &enrollment_);
+  ASSERT_TRUE(one_connection.ok()) << one_connection.status();
+  const std::string url = absl::StrCat("http://127.0.0.1:", (*one_connection)->port(),
+                                       "/scep/devices/pkiclient.exe");
+  dir_.Write("req.der", *pki::BuildScepClientRequest(DeviceRequest(kChallenge)));
+  std::string held_output;
+  std::thread held([&] {
+    held_output = RunCommand(absl::StrCat("curl -sS --max-time 60 -o /dev/null -w '%{http_code}' "
+                                          "--data-binary @", dir_.Path("req.der"), " '", url,
+                                          "?operation=PKIOperation'"))
+                      .output;
+  });
+  ASSERT_TRUE(enrollment_.WaitHeld(1));
+  HttpAnswer extra = Curl(absl::StrCat("'", url, "?operation=GetCACaps'"));
+  EXPECT_NE(extra.status, 200) << "a connection over the global limit was served: "
+                               << extra.output;
+  enrollment_.Release();
+  held.join();
+  EXPECT_TRUE(absl::EndsWith(held_output, "200")) << held_output;
+  // With the held connection gone, the next one is served again.
+  EXPECT_EQ(Curl(absl::StrCat("'", url, "?operation=GetCACaps'")).status, 200);
+}
+
+// A connection that sends nothing is closed after idle_timeout (1 s here): a client that
+// only opens the socket and reads sees end of file well before the 10 s bound; with the
+// default 30 s it would not.
+TEST_F(ScepHttpFrontEndTest, IdleConnectionIsClosedAfterTheIdleTimeout) {
+  absl::StatusOr<std::unique_ptr<ScepHttpServer>> short_idle = ScepHttpServer::Start(
+      {.listen = "127.0.0.1:0", .idle_timeout = absl::Seconds(1)}, &enrollment_);
+  ASSERT_TRUE(short_idle.ok()) << short_idle.status();
+  CommandResult idle = RunCommand(absl::StrCat(
+      "timeout 10 bash -c 'exec 3<>/dev/tcp/127.0.0.1/", (*short_idle)->port(),
+      "; cat <&3; echo closed-by-server'"));
+  EXPECT_EQ(idle.exit_code, 0) << idle.output;
+  EXPECT_TRUE(absl::StrContains(idle.output, "closed-by-server")) << idle.output;
+
+  // The same idle client against the default listener is still open at the bound.
+  CommandResult default_idle = RunCommand(absl::StrCat(
+      "timeout 3 bash -c 'exec 3<>/dev/tcp/127.0.0.1/", server_->port(),
+      "; cat <&3; echo closed-by-server'"));
+  EXPECT_EQ(default_idle.exit_code, 124) << default_idle.output;
 }
 
 TEST_F(ScepHttpFrontEndTest, ListenAddressAndTlsMaterialAreChecked) {
