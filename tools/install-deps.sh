@@ -16,6 +16,7 @@ packages=(
   golang-go golang-github-masterminds-sprig-dev golang-k8s-sigs-yaml-dev
   libmicrohttpd-dev  # the broker's SCEP listener (broker/scep/scep_http_server.h)
   scep  # micromdm's scepclient, the SCEP client of tests/broker/scep's front-end test
+  certmonger  # certmonger and its scep-submit: the second SCEP client (tests/broker/scep)
 )
 
 missing=()
