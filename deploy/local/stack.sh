@@ -70,16 +70,20 @@ emulator="127.0.0.1:$(tr -d '[:space:]' <"$state/emulator.port")"
 echo "listening on $emulator"
 
 say "Broker"
+# The secret the SCEP RA keys are sealed with (docs/scep.md): a file, never a flag value.
+[ -s "$state/scep-ra.secret" ] || (umask 077; openssl rand -hex 32 >"$state/scep-ra.secret")
 start_bg broker "$bin/certbridge-broker" --database_url="$dsn" \
   --api_listen=127.0.0.1:0 --agent_listen=127.0.0.1:0 --metrics_listen=127.0.0.1:0 \
   --tls_cert="$state/pki/broker.pem" --tls_key="$state/pki/broker.key" \
   --connector_ca_cert="$state/pki/connector-ca.pem" --connector_ca_key="$state/pki/connector-ca.key" \
   --operator_key_file="$state/pki/operator.key" --port_file="$state/broker.ports" \
-  --registration_url_base="https://console.local.invalid/connectors/approve"
+  --registration_url_base="https://console.local.invalid/connectors/approve" \
+  --scep_listen=127.0.0.1:0 --scep_ra_secret_file="$state/scep-ra.secret" --scep_ra_renewal_interval=2s
 wait_for "$state/broker.ports" 60 || die "broker did not start: $(cat "$state/broker.log")"
 api_port=$(sed -n 's/^api=//p' "$state/broker.ports")
 agent_port=$(sed -n 's/^agent=//p' "$state/broker.ports")
 metrics_port=$(sed -n 's/^metrics=//p' "$state/broker.ports")
+scep_port=$(sed -n 's/^scep=//p' "$state/broker.ports")
 echo "API port 127.0.0.1:$api_port, agent port 127.0.0.1:$agent_port"
 echo "Prometheus metrics: http://127.0.0.1:$metrics_port/metrics (series: docs/monitoring.md)"
 
@@ -132,11 +136,26 @@ ctl connectors list
 say "Issuing a certificate"
 "$root/deploy/local/issue-demo.sh" "$state" "$ca"
 
+say "SCEP profile (docs/scep.md)"
+profile=$(ctl scep profiles create --display-name "Local devices" --ca-id "$ca" \
+  --template CertbridgeDevice --ra-template CertbridgeScepRa | sed -n 's/^profile_id: //p')
+for _ in $(seq 150); do
+  ctl scep profiles get "$profile" | grep -q '^ra_certificate: issued' && break
+  sleep 0.2
+done
+ctl scep profiles get "$profile"
+scep_challenge=$(ctl scep challenges create "$profile" --device-id demo-device 2>/dev/null)
+
 cat <<TXT
 
 The stack keeps running. Try:
   export CERTBRIDGE_API_KEY=\$(cat .stack/admin.key)
   $bin/certbridgectl --broker 127.0.0.1:$api_port --ca-cert .stack/pki/tls-ca.pem connectors list
   curl -s http://127.0.0.1:$metrics_port/metrics | grep '^certbridge_requests_total'
+SCEP URL: http://127.0.0.1:$scep_port/scep/$profile/pkiclient.exe
+A fresh single-use challenge (1 h): $scep_challenge
+  scepclient -server-url http://127.0.0.1:$scep_port/scep/$profile/pkiclient.exe \\
+    -private-key /tmp/device.key -challenge '$scep_challenge' -cn demo-device
+More challenges: $bin/certbridgectl --broker 127.0.0.1:$api_port --ca-cert .stack/pki/tls-ca.pem scep challenges create $profile
 Logs: .stack/*.log. Stop with: deploy/local/stack.sh down
 TXT

@@ -14,6 +14,7 @@
 #include "absl/strings/string_view.h"
 #include "common/clock.h"
 #include "tools/certbridgectl/commands.h"
+#include "tools/certbridgectl/scep_commands.h"
 
 namespace {
 
@@ -61,6 +62,9 @@ int main(int argc, char** argv) {
     }
   }
   std::vector<std::string> args(argv + 1, argv + argc);
+  if (certbridge::ctl::IsScepCommand(args)) {
+    return certbridge::ctl::RunScepCommand(args, env, std::cout, std::cerr);
+  }
   certbridge::RealClock clock;
   return certbridge::ctl::RunCertbridgectl(args, env, clock, std::cout, std::cerr,
                                            interrupter);
