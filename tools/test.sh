@@ -8,6 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 tools/install-deps.sh
+echo "== buf lint and buf breaking of the protos against the previous commit"
+tools/check-protos.sh
 export CCACHE_BASEDIR="$PWD"
 build=${CERTBRIDGE_BUILD:-build}
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null

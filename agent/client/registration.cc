@@ -172,7 +172,7 @@ absl::StatusOr<RegistrationResult> RegisterAgent(const RegistrationParams& param
     grpc::Status s = stub->GetRegistration(&ctx, poll, &response);
     if (s.ok()) {
       backoff.Reset();
-      if (response.state() == v1::GetRegistrationResponse::APPROVED) {
+      if (response.state() == v1::GetRegistrationResponse::STATE_APPROVED) {
         approved = std::move(response);
         break;
       }

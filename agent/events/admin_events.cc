@@ -1,6 +1,7 @@
 #include "agent/events/admin_events.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "common/adcs/error_catalog.h"
 
 namespace certbridge::agent {
@@ -12,7 +13,7 @@ std::string FormatUtc(absl::Time t) {
 
 // "SUBMIT job 42 for request tenants/t-1/requests/r-7 on CA "adcs01\Corp CA""
 std::string JobName(const v1::Job& job) {
-  return absl::StrCat(v1::Job::Kind_Name(job.kind()), " job ", job.job_id(), " for request ",
+  return absl::StrCat(absl::StripPrefix(v1::Job::Kind_Name(job.kind()), "KIND_"), " job ", job.job_id(), " for request ",
                       job.request_name(), " on CA \"", job.ca_config(), "\"");
 }
 
@@ -23,7 +24,7 @@ std::string WithHint(std::string text, const v1::JobResult& result) {
 
 bool Succeeded(const v1::Job& job, const v1::JobResult& result) {
   if (!result.ca_answered()) return false;
-  if (job.kind() == v1::Job::REVOKE) return result.revoke_hresult() == adcs::kHresultOk;
+  if (job.kind() == v1::Job::KIND_REVOKE) return result.revoke_hresult() == adcs::kHresultOk;
   switch (result.disposition()) {
     case adcs::kDispositionIssued:
     case adcs::kDispositionIssuedOutOfBand:
@@ -79,7 +80,7 @@ AdminEvent CertificateRenewedEvent(absl::string_view serial_hex, absl::Time not_
 std::optional<AdminEvent> JobEvent(const v1::Job& job, const v1::JobResult& result) {
   if (Succeeded(job, result)) return std::nullopt;
   const uint32_t hresult =
-      job.kind() == v1::Job::REVOKE ? result.revoke_hresult() : result.hresult();
+      job.kind() == v1::Job::KIND_REVOKE ? result.revoke_hresult() : result.hresult();
   const bool unreachable =
       (result.ca_answered() && hresult == adcs::kRpcServerUnavailable) ||
       (!result.ca_answered() &&

@@ -20,7 +20,10 @@ namespace {
 
 namespace v1 = ::certbridge::v1;
 
-std::string KindName(v1::Job::Kind kind) { return v1::Job::Kind_Name(kind); }
+// "SUBMIT", not the enum value's name KIND_SUBMIT: the word the logs and events use.
+std::string KindName(v1::Job::Kind kind) {
+  return std::string(absl::StripPrefix(v1::Job::Kind_Name(kind), "KIND_"));
+}
 
 v1::JobResult ErrorResult(int64_t job_id, const absl::Status& status) {
   v1::JobResult r;
@@ -194,7 +197,7 @@ std::vector<v1::JobResult> JobExecutor::PrepareHello() {
     }
     // The agent died while this job was with the CA.
     // A job the policy refuses is not looked up: the worker refuses it (Execute).
-    if (entry.job.kind() == v1::Job::SUBMIT && !CheckPolicy(entry.job).has_value()) {
+    if (entry.job.kind() == v1::Job::KIND_SUBMIT && !CheckPolicy(entry.job).has_value()) {
       absl::StatusOr<CaBackend*> ca = options_.backends->ForConfig(entry.job.ca_config());
       absl::StatusOr<CaResult> found =
           ca.ok() ? (*ca)->FindRequestByAttribute({.attribute_name = kRequestIdAttribute,
@@ -275,13 +278,13 @@ v1::JobResult JobExecutor::Execute(const v1::Job& job, bool lookup_first) {
     result = ErrorResult(job.job_id(), ca.status());
   } else {
     switch (job.kind()) {
-      case v1::Job::SUBMIT:
+      case v1::Job::KIND_SUBMIT:
         result = RunSubmit(job, **ca, lookup_first);
         break;
-      case v1::Job::RETRIEVE:
+      case v1::Job::KIND_RETRIEVE:
         result = RunRetrieve(job, **ca);
         break;
-      case v1::Job::REVOKE:
+      case v1::Job::KIND_REVOKE:
         result = RunRevoke(job, **ca);
         break;
       default:
@@ -312,7 +315,7 @@ v1::JobResult JobExecutor::Execute(const v1::Job& job, bool lookup_first) {
   const std::string ca_request_id = result.ca_answered() ? absl::StrCat(result.ca_request_id()) : "";
   const std::string hresult =
       !result.ca_answered() ? ""
-      : job.kind() == v1::Job::REVOKE ? adcs::FormatHresult(result.revoke_hresult())
+      : job.kind() == v1::Job::KIND_REVOKE ? adcs::FormatHresult(result.revoke_hresult())
                                       : adcs::FormatHresult(result.hresult());
   LogInfo("job.finished", {{"job_id", job_id},
                            {"request", job.request_name()},
@@ -335,17 +338,17 @@ std::optional<v1::JobResult> JobExecutor::CheckPolicy(const v1::Job& job) {
   const AgentPolicy& policy = options_.policy;
   std::optional<PolicyRefusal> refusal = policy.CheckCaConfig(job.ca_config());
   std::string value = job.ca_config();
-  if (!refusal.has_value() && job.kind() == v1::Job::SUBMIT) {
+  if (!refusal.has_value() && job.kind() == v1::Job::KIND_SUBMIT) {
     refusal = policy.CheckTemplates(job.attributes());
     value = adcs::ParseRequestAttributes(job.attributes()).CertificateTemplate().value_or("");
   }
-  if (!refusal.has_value() && job.kind() == v1::Job::REVOKE) {
+  if (!refusal.has_value() && job.kind() == v1::Job::KIND_REVOKE) {
     value = job.serial_number();
     absl::StatusOr<bool> issued_here = options_.policy_state->WasIssuedHere(job.serial_number());
     if (!issued_here.ok()) return ErrorResult(job.job_id(), issued_here.status());
     refusal = policy.CheckRevoke(job.serial_number(), *issued_here);
   }
-  if (!refusal.has_value() && job.kind() == v1::Job::SUBMIT && job.has_key_generation() &&
+  if (!refusal.has_value() && job.kind() == v1::Job::KIND_SUBMIT && job.has_key_generation() &&
       !job.key_generation().delivery_certificate_pem().empty()) {
     absl::StatusOr<std::string> presented =
         DeliveryCertificateFingerprint(job.key_generation().delivery_certificate_pem());

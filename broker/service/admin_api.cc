@@ -15,6 +15,7 @@
 #include "broker/service/proto_mapping.h"
 #include "common/log.h"
 #include "common/pki/delivery.h"
+#include "common/pki/pem.h"
 #include "common/pki/pki.h"
 #include "common/status_macros.h"
 
@@ -443,10 +444,9 @@ absl::StatusOr<google::protobuf::Empty> AdminApi::DeleteConnector(
 absl::StatusOr<v1::ListAuditEventsResponse> AdminApi::ListAuditEvents(
     const Caller& caller, const v1::ListAuditEventsRequest& r) {
   RETURN_IF_ERROR(RequireTenantScope(caller, kScopeAdmin));
-  int limit = r.page_size() == 0 ? 100 : r.page_size();
-  if (limit < 0 || limit > 1000) {
-    return absl::InvalidArgumentError("page_size must be between 1 and 1000");
-  }
+  if (r.page_size() < 0) return absl::InvalidArgumentError("page_size must not be negative");
+  // AIP-158: a page_size above the maximum is read as the maximum, not refused.
+  const int limit = r.page_size() == 0 ? 100 : std::min(r.page_size(), 1000);
   ASSIGN_OR_RETURN(int64_t before,
                    ids_.DecodePageToken(caller.tenant_id, IdKind::kAuditPage, r.page_token()));
   ASSIGN_OR_RETURN(std::vector<AuditEventRecord> events,
@@ -470,6 +470,11 @@ absl::StatusOr<v1::DeliveryCertificate> AdminApi::SetDeliveryCertificate(
   if (r.certificate_pem().size() > 16 * 1024) {
     return absl::InvalidArgumentError("certificate_pem is larger than 16 KiB");
   }
+  if (pki::PemHoldsPrivateKey(r.certificate_pem())) {
+    return absl::InvalidArgumentError(
+        "certificate_pem holds a private key; nothing was stored: send the certificate only "
+        "and keep the key with whoever opens the PKCS#12 passwords");
+  }
   absl::StatusOr<pki::CertificateInfo> cert = pki::ParseCertificate(r.certificate_pem());
   if (!cert.ok()) {
     return absl::InvalidArgumentError(
@@ -487,7 +492,7 @@ absl::StatusOr<v1::DeliveryCertificate> AdminApi::SetDeliveryCertificate(
   v1::DeliveryCertificate out;
   out.set_certificate_pem(cert->pem);
   out.set_subject(cert->subject);
-  ToProto(cert->not_after, out.mutable_not_after());
+  ToProto(cert->not_after, out.mutable_expire_time());
   return out;
 }
 
@@ -503,7 +508,7 @@ absl::StatusOr<v1::DeliveryCertificate> AdminApi::GetDeliveryCertificate(
   v1::DeliveryCertificate out;
   out.set_certificate_pem(cert.pem);
   out.set_subject(cert.subject);
-  ToProto(cert.not_after, out.mutable_not_after());
+  ToProto(cert.not_after, out.mutable_expire_time());
   return out;
 }
 

@@ -126,14 +126,14 @@ absl::StatusOr<v1::GetRegistrationResponse> AgentApi::CheckRegistration(
             "the registration code expired before an admin approved it; run "
             "`certbridge-agent register --force` with a new enrollment token");
       }
-      out.set_state(v1::GetRegistrationResponse::PENDING);
+      out.set_state(v1::GetRegistrationResponse::STATE_PENDING);
       return out;
     case ConnectorState::kRejected:
       return absl::PermissionDeniedError(
           "an administrator rejected this connector's registration");
     case ConnectorState::kActive:
     case ConnectorState::kDisabled:
-      out.set_state(v1::GetRegistrationResponse::APPROVED);
+      out.set_state(v1::GetRegistrationResponse::STATE_APPROVED);
       out.set_tenant_id(connector->tenant_id);
       out.set_certificate_chain_pem(connector->certificate_chain_pem);
       RETURN_IF_ERROR(AddDeliveryCertificate(connector->tenant_id, out));

@@ -359,7 +359,7 @@ grpc::ServerUnaryReactor* AgentGrpcService::GetRegistration(
   RegistrationPoll::Hooks hooks;
   hooks.read = [this, request] { return api_->CheckRegistration(*request); };
   hooks.settled = [](const v1::GetRegistrationResponse& r) {
-    return r.state() != v1::GetRegistrationResponse::PENDING;
+    return r.state() != v1::GetRegistrationResponse::STATE_PENDING;
   };
   const std::string source = PeerHost(context->peer());
   hooks.forget = [this, connector_id, source](RegistrationPoll* poll) {

@@ -11,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/strings/str_join.h"
 #include "broker/service/field_checks.h"
 #include "broker/service/ids.h"
@@ -37,11 +38,11 @@ constexpr size_t kMaxSubjectText = 4096;
 
 std::optional<pki::SubjectAltName::Type> SanType(v1::SubjectAltName::Type type) {
   switch (type) {
-    case v1::SubjectAltName::DNS: return pki::SubjectAltName::Type::kDns;
-    case v1::SubjectAltName::EMAIL: return pki::SubjectAltName::Type::kEmail;
-    case v1::SubjectAltName::URI: return pki::SubjectAltName::Type::kUri;
-    case v1::SubjectAltName::IP: return pki::SubjectAltName::Type::kIp;
-    case v1::SubjectAltName::UPN: return pki::SubjectAltName::Type::kUpn;
+    case v1::SubjectAltName::TYPE_DNS: return pki::SubjectAltName::Type::kDns;
+    case v1::SubjectAltName::TYPE_EMAIL: return pki::SubjectAltName::Type::kEmail;
+    case v1::SubjectAltName::TYPE_URI: return pki::SubjectAltName::Type::kUri;
+    case v1::SubjectAltName::TYPE_IP: return pki::SubjectAltName::Type::kIp;
+    case v1::SubjectAltName::TYPE_UPN: return pki::SubjectAltName::Type::kUpn;
     default: return std::nullopt;
   }
 }
@@ -60,7 +61,7 @@ absl::StatusOr<std::vector<pki::SubjectAltName>> ConvertSans(
     std::optional<pki::SubjectAltName::Type> type = SanType(san.type());
     if (!type) {
       return absl::InvalidArgumentError(
-          "subject_alt_names: type is required (DNS, EMAIL, URI, IP or UPN)");
+          "subject_alt_names: type is required (TYPE_DNS, TYPE_EMAIL, TYPE_URI, TYPE_IP or TYPE_UPN)");
     }
     out.push_back({*type, san.value()});
   }
@@ -103,14 +104,15 @@ absl::StatusOr<std::string> SubjectFromRequest(const v1::Subject& subject) {
 
 absl::StatusOr<std::string> KeyTypeOf(v1::KeySpec spec) {
   switch (spec) {
-    case v1::RSA_2048: return std::string("RSA-2048");
-    case v1::RSA_3072: return std::string("RSA-3072");
-    case v1::RSA_4096: return std::string("RSA-4096");
-    case v1::EC_P256: return std::string("EC-P256");
-    case v1::EC_P384: return std::string("EC-P384");
+    case v1::KEY_SPEC_RSA_2048: return std::string("RSA-2048");
+    case v1::KEY_SPEC_RSA_3072: return std::string("RSA-3072");
+    case v1::KEY_SPEC_RSA_4096: return std::string("RSA-4096");
+    case v1::KEY_SPEC_EC_P256: return std::string("EC-P256");
+    case v1::KEY_SPEC_EC_P384: return std::string("EC-P384");
     default:
       return absl::InvalidArgumentError(
-          "key_generation.key_spec is required: RSA_2048, RSA_3072, RSA_4096, EC_P256 or EC_P384");
+          "key_generation.key_spec is required: KEY_SPEC_RSA_2048, KEY_SPEC_RSA_3072, "
+          "KEY_SPEC_RSA_4096, KEY_SPEC_EC_P256 or KEY_SPEC_EC_P384");
   }
 }
 
@@ -244,7 +246,7 @@ absl::StatusOr<CertificateRequestRecord> CertificateApi::Create(
         request.subject_alt_names.push_back(
             absl::StrCat("uri:tag:microsoft.com,2022-09-14:sid:", r.sid()));
       }
-      request.pkcs12_profile = keygen.pkcs12_profile() == v1::LEGACY ? "LEGACY" : "MODERN";
+      request.pkcs12_profile = keygen.pkcs12_profile() == v1::PKCS12_PROFILE_LEGACY ? "LEGACY" : "MODERN";
       ASSIGN_OR_RETURN(std::string delivery, requests_->GetDeliveryCertificate(caller.tenant_id));
       if (delivery.empty()) {
         return absl::FailedPreconditionError(
@@ -293,26 +295,34 @@ absl::StatusOr<CertificateRequestRecord> CertificateApi::Create(
 absl::StatusOr<CertificateRequestRecord> CertificateApi::Get(
     const Caller& caller, const v1::GetCertificateRequestRequest& r) {
   RETURN_IF_ERROR(RequireTenantScope(caller, kScopeCertificates));
-  if (!r.name().empty()) {
-    RETURN_IF_ERROR(CheckText("name", r.name(), 64, true));
-    return requests_->GetCertificateRequest(caller.tenant_id, r.name());
+  switch (r.lookup_case()) {
+    case v1::GetCertificateRequestRequest::kName:
+      RETURN_IF_ERROR(CheckText("name", r.name(), 64, true));
+      return requests_->GetCertificateRequest(caller.tenant_id, r.name());
+    case v1::GetCertificateRequestRequest::kRequestId:
+      RETURN_IF_ERROR(CheckText("request_id", r.request_id(), kMaxRequestId, true));
+      return requests_->GetCertificateRequestByRequestId(caller.tenant_id, r.request_id());
+    case v1::GetCertificateRequestRequest::LOOKUP_NOT_SET:
+      break;
   }
-  RETURN_IF_ERROR(CheckText("request_id", r.request_id(), kMaxRequestId, true));
-  return requests_->GetCertificateRequestByRequestId(caller.tenant_id, r.request_id());
+  return absl::InvalidArgumentError("set name or request_id");
 }
 
 absl::StatusOr<v1::ListCertificateRequestsResponse> CertificateApi::List(
     const Caller& caller, const v1::ListCertificateRequestsRequest& r) {
   RETURN_IF_ERROR(RequireTenantScope(caller, kScopeCertificates));
-  const int limit = r.page_size() == 0 ? 50 : r.page_size();
-  if (limit < 0 || limit > 500) return absl::InvalidArgumentError("page_size must be 1..500");
+  if (r.page_size() < 0) return absl::InvalidArgumentError("page_size must not be negative");
+  // AIP-158: a page_size above the maximum is read as the maximum, not refused.
+  const int limit = r.page_size() == 0 ? 50 : std::min(r.page_size(), 500);
   ASSIGN_OR_RETURN(int64_t before,
                    ids_.DecodePageToken(caller.tenant_id, IdKind::kRequestPage, r.page_token()));
   RequestFilter filter;
   filter.ca_id = r.ca_id();
   filter.device_id = r.device_id();
   if (r.state() != v1::CertificateRequest::STATE_UNSPECIFIED) {
-    filter.state = RequestStateFromName(v1::CertificateRequest::State_Name(r.state()));
+    // The API names a state STATE_<store name> (buf's enum value prefix rule).
+    filter.state = RequestStateFromName(
+        absl::StripPrefix(v1::CertificateRequest::State_Name(r.state()), "STATE_"));
   }
   ASSIGN_OR_RETURN(std::vector<CertificateRequestRecord> records,
                    requests_->ListCertificateRequests(caller.tenant_id, filter, before, limit));
@@ -353,24 +363,38 @@ absl::StatusOr<CertificateRequestRecord> CertificateApi::Revoke(
   static constexpr int kReasons[] = {0, 1, 3, 4, 5, 6};
   if (std::find(std::begin(kReasons), std::end(kReasons), r.reason()) == std::end(kReasons)) {
     return absl::InvalidArgumentError(
-        "reason must be a CRL reason: 0 unspecified, 1 key compromise, 3 affiliation changed, "
-        "4 superseded, 5 cessation of operation, 6 certificate hold");
+        "reason must be a RevocationReason: REVOCATION_REASON_UNSPECIFIED, _KEY_COMPROMISE, "
+        "_AFFILIATION_CHANGED, _SUPERSEDED, _CESSATION_OF_OPERATION or _CERTIFICATE_HOLD");
   }
   absl::StatusOr<CertificateRequestRecord> request;
-  if (!r.name().empty()) {
+  if (r.target_case() == v1::RevokeCertificateRequest::kName) {
     request = requests_->GetCertificateRequest(caller.tenant_id, r.name());
-  } else {
-    RETURN_IF_ERROR(CheckText("ca_id", r.ca_id(), 64, true));
-    RETURN_IF_ERROR(CheckText("serial_number", r.serial_number(), adcs::kMaxSerialNumberText,
-                              /*required=*/true));
-    absl::StatusOr<std::string> serial = adcs::NormalizeSerialNumber(r.serial_number());
+  } else if (r.target_case() == v1::RevokeCertificateRequest::kCertificateSerial) {
+    const v1::CertificateSerial& target = r.certificate_serial();
+    RETURN_IF_ERROR(CheckText("certificate_serial.ca_id", target.ca_id(), 64, true));
+    RETURN_IF_ERROR(CheckText("certificate_serial.serial_number", target.serial_number(),
+                              adcs::kMaxSerialNumberText, /*required=*/true));
+    absl::StatusOr<std::string> serial = adcs::NormalizeSerialNumber(target.serial_number());
     if (!serial.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("serial_number: ", serial.status().message()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("certificate_serial.serial_number: ", serial.status().message()));
     }
-    request = requests_->GetCertificateRequestBySerial(caller.tenant_id, r.ca_id(), *serial);
+    request = requests_->GetCertificateRequestBySerial(caller.tenant_id, target.ca_id(), *serial);
+  } else {
+    return absl::InvalidArgumentError("set name or certificate_serial");
   }
   if (!request.ok()) return request.status();
-  if (request->state == RequestState::kRevoked) return request;
+  if (request->state == RequestState::kRevoked) {
+    // A retry of the revocation that was done gets the same answer; another reason is
+    // refused, since the reason a certificate was revoked with is not changed through
+    // certbridge (docs/certificates.md, "Following requests").
+    if (request->revocation_reason == static_cast<int32_t>(r.reason())) return request;
+    return absl::FailedPreconditionError(absl::StrCat(
+        "request ", request->name, " is already REVOKED with ",
+        v1::RevocationReason_Name(static_cast<v1::RevocationReason>(request->revocation_reason)),
+        ", not ", v1::RevocationReason_Name(r.reason()),
+        "; a revoked certificate's reason cannot be changed"));
+  }
   if (request->state != RequestState::kIssued) {
     return absl::FailedPreconditionError(absl::StrCat(
         "request ", request->name, " is ", RequestStateName(request->state),
@@ -538,7 +562,7 @@ v1::CertificateRequest CertificateApi::ToProto(const CertificateRequestRecord& r
   out.set_ca_id(r.ca_id);
   out.set_template_name(r.template_name);
   v1::CertificateRequest::State state = v1::CertificateRequest::STATE_UNSPECIFIED;
-  v1::CertificateRequest::State_Parse(std::string(RequestStateName(r.state)), &state);
+  v1::CertificateRequest::State_Parse(absl::StrCat("STATE_", RequestStateName(r.state)), &state);
   out.set_state(state);
   broker::ToProto(r.create_time, out.mutable_create_time());
   broker::ToProto(r.update_time, out.mutable_update_time());
@@ -564,7 +588,7 @@ v1::CertificateRequest CertificateApi::ToProto(const CertificateRequestRecord& r
     }
   }
   out.set_serial_number(r.serial_hex);
-  if (r.not_after != absl::InfinitePast()) broker::ToProto(r.not_after, out.mutable_not_after());
+  if (r.not_after != absl::InfinitePast()) broker::ToProto(r.not_after, out.mutable_expire_time());
   out.set_pkcs12(r.pkcs12);
   out.set_enveloped_password(r.enveloped_password);
   out.set_error_code(r.error_code);
@@ -573,7 +597,9 @@ v1::CertificateRequest CertificateApi::ToProto(const CertificateRequestRecord& r
   out.set_waiting_reason(r.waiting_reason);
   out.set_connector_id(r.connector_id);
   out.set_ca_identity(r.ca_identity);
-  out.set_revocation_reason(r.revocation_reason);
+  if (r.revocation_reason >= 0) {  // -1: never revoked
+    out.set_revocation_reason(static_cast<v1::RevocationReason>(r.revocation_reason));
+  }
   if (r.revoke_time != absl::InfinitePast()) broker::ToProto(r.revoke_time, out.mutable_revoke_time());
   return out;
 }

@@ -23,8 +23,8 @@ constexpr int kWatchBatch = 100;
 // can take hours).
 bool Settled(const v1::CertificateRequest& r) {
   switch (r.state()) {
-    case v1::CertificateRequest::QUEUED:
-    case v1::CertificateRequest::DISPATCHED:
+    case v1::CertificateRequest::STATE_QUEUED:
+    case v1::CertificateRequest::STATE_DISPATCHED:
       return false;
     default:
       return true;
@@ -32,7 +32,7 @@ bool Settled(const v1::CertificateRequest& r) {
 }
 
 bool RevokeSettled(const v1::CertificateRequest& r) {
-  return r.state() == v1::CertificateRequest::REVOKED || r.error_code().rfind("REVOKE_", 0) == 0 ||
+  return r.state() == v1::CertificateRequest::STATE_REVOKED || r.error_code().rfind("REVOKE_", 0) == 0 ||
          r.error_code().rfind("AGENT_POLICY_", 0) == 0;
 }
 

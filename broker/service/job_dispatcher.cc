@@ -163,7 +163,7 @@ absl::StatusOr<v1::Job> JobDispatcher::BuildJob(const JobRecord& job) {
   out.set_attempt(job.attempts);
   switch (job.kind) {
     case JobKind::kSubmit:
-      out.set_kind(v1::Job::SUBMIT);
+      out.set_kind(v1::Job::KIND_SUBMIT);
       out.set_attributes(request->attributes);
       if (request->key_type.empty()) {
         out.set_csr_pem(request->csr_pem);
@@ -184,7 +184,7 @@ absl::StatusOr<v1::Job> JobDispatcher::BuildJob(const JobRecord& job) {
       }
       break;
     case JobKind::kRetrieve:
-      out.set_kind(v1::Job::RETRIEVE);
+      out.set_kind(v1::Job::KIND_RETRIEVE);
       out.set_ca_request_id(request->ca_request_id);
       if (!request->key_type.empty()) {
         // The agent that generated the key builds the PKCS#12 when the certificate comes.
@@ -192,7 +192,7 @@ absl::StatusOr<v1::Job> JobDispatcher::BuildJob(const JobRecord& job) {
       }
       break;
     case JobKind::kRevoke:
-      out.set_kind(v1::Job::REVOKE);
+      out.set_kind(v1::Job::KIND_REVOKE);
       out.set_serial_number(job.serial_hex);
       out.set_revocation_reason(job.revocation_reason);
       break;

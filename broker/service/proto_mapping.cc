@@ -35,12 +35,12 @@ v1::Connector ToProto(const ConnectorRecord& c) {
   v1::Connector out;
   out.set_connector_id(c.connector_id);
   switch (c.state) {
-    case ConnectorState::kPending: out.set_state(v1::Connector::PENDING); break;
-    case ConnectorState::kActive: out.set_state(v1::Connector::ACTIVE); break;
-    case ConnectorState::kDisabled: out.set_state(v1::Connector::DISABLED); break;
-    case ConnectorState::kRejected: out.set_state(v1::Connector::REJECTED); break;
+    case ConnectorState::kPending: out.set_state(v1::Connector::STATE_PENDING); break;
+    case ConnectorState::kActive: out.set_state(v1::Connector::STATE_ACTIVE); break;
+    case ConnectorState::kDisabled: out.set_state(v1::Connector::STATE_DISABLED); break;
+    case ConnectorState::kRejected: out.set_state(v1::Connector::STATE_REJECTED); break;
   }
-  out.set_connectivity(c.connected ? v1::Connector::CONNECTED : v1::Connector::DISCONNECTED);
+  out.set_connectivity(c.connected ? v1::Connector::CONNECTIVITY_CONNECTED : v1::Connector::CONNECTIVITY_DISCONNECTED);
   out.set_host(c.host);
   out.set_os(c.os);
   out.set_agent_version(c.agent_version);

@@ -1,6 +1,7 @@
 #include "common/pki/pem.h"
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace certbridge::pki {
@@ -13,6 +14,10 @@ std::string PemEncode(absl::string_view label, absl::string_view der) {
   }
   absl::StrAppend(&out, "-----END ", label, "-----\n");
   return out;
+}
+
+bool PemHoldsPrivateKey(absl::string_view text) {
+  return absl::StrContains(text, "PRIVATE KEY-----");
 }
 
 }  // namespace certbridge::pki

@@ -13,6 +13,11 @@ namespace certbridge::pki {
 // `label` e.g. "CERTIFICATE REQUEST". The DER is not checked.
 std::string PemEncode(absl::string_view label, absl::string_view der);
 
+// Whether `text` holds a PEM private key of any kind ("PRIVATE KEY", "RSA PRIVATE KEY",
+// "EC PRIVATE KEY", "ENCRYPTED PRIVATE KEY"): a certificate upload that also carries its
+// key is refused before anything parses it, so the key is never stored or logged.
+bool PemHoldsPrivateKey(absl::string_view text);
+
 }  // namespace certbridge::pki
 
 #endif  // CERTBRIDGE_COMMON_PKI_PEM_H_

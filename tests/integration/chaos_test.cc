@@ -349,7 +349,7 @@ class ChaosTest : public ::testing::Test {
     CertificateRequest out;
     while (absl::Now() < give_up) {
       if (!CreateUntilAccepted(channels, r, true, give_up, &out)) break;
-      if (out.state() == CertificateRequest::ISSUED) return absl::Now() - since;
+      if (out.state() == CertificateRequest::STATE_ISSUED) return absl::Now() - since;
       if (IsTerminal(out.state())) {
         ADD_FAILURE() << "probe " << label << " ended " << out.DebugString();
         return absl::Now() - since;
@@ -380,7 +380,7 @@ class ChaosTest : public ::testing::Test {
       get.set_connector_id(registered_.connector_id);
       v1::Connector c;
       if (admin->GetConnector(CallContext(key_, absl::Seconds(5)).get(), get, &c).ok()) {
-        return c.connectivity() == v1::Connector::CONNECTED;
+        return c.connectivity() == v1::Connector::CONNECTIVITY_CONNECTED;
       }
     }
     return false;
@@ -593,13 +593,13 @@ TEST_F(ChaosTest, EveryRequestEndsOnceThroughKillsRestartsAndAPartition) {
     std::string key = CertificateRequest::State_Name(t.state);
     if (!t.error_code.empty()) absl::StrAppend(&key, " ", t.error_code);
     ++by_state[key];
-    if (t.state == CertificateRequest::ISSUED) {
+    if (t.state == CertificateRequest::STATE_ISSUED) {
       ++issued;
-    } else if (t.state == CertificateRequest::FAILED) {
+    } else if (t.state == CertificateRequest::STATE_FAILED) {
       EXPECT_EQ(t.hresult, kCaUnreachable) << id << " FAILED for another reason: " << t.error_code
                                            << " " << t.error_message;
       EXPECT_FALSE(t.error_message.empty()) << id;
-    } else if (t.state == CertificateRequest::EXPIRED) {
+    } else if (t.state == CertificateRequest::STATE_EXPIRED) {
       EXPECT_EQ(t.error_code, "CONNECTORS_DISCONNECTED") << id << ": " << t.error_message;
       EXPECT_FALSE(t.error_message.empty()) << id;
     } else if (IsTerminal(t.state)) {
@@ -637,7 +637,7 @@ TEST_F(ChaosTest, EveryRequestEndsOnceThroughKillsRestartsAndAPartition) {
   for (const auto& [name, serials] : ca_issued) {
     duplicates += static_cast<int>(serials.size()) - 1;
     auto it = by_name.find(name);
-    if (it == by_name.end() || it->second->state != CertificateRequest::ISSUED) {
+    if (it == by_name.end() || it->second->state != CertificateRequest::STATE_ISSUED) {
       ++certificate_for_unissued;
       ADD_FAILURE() << "the CA issued for " << name << " which certbridge does not show ISSUED";
     } else if (serials.size() == 1) {
@@ -647,7 +647,7 @@ TEST_F(ChaosTest, EveryRequestEndsOnceThroughKillsRestartsAndAPartition) {
     if (serials.size() > 1) ADD_FAILURE() << name << " issued " << serials.size() << " times";
   }
   for (const auto& [name, t] : by_name) {
-    if (t->state == CertificateRequest::ISSUED && ca_issued.count(name) == 0) {
+    if (t->state == CertificateRequest::STATE_ISSUED && ca_issued.count(name) == 0) {
       ++issued_without_certificate;
       ADD_FAILURE() << name << " is ISSUED but the CA holds no certificate for it";
     }
@@ -658,7 +658,7 @@ TEST_F(ChaosTest, EveryRequestEndsOnceThroughKillsRestartsAndAPartition) {
   // A sample of certificates, spread over the run, verified by OpenSSL against the CA.
   std::vector<std::string> issued_names;
   for (const auto& [name, t] : by_name) {
-    if (t->state == CertificateRequest::ISSUED) issued_names.push_back(name);
+    if (t->state == CertificateRequest::STATE_ISSUED) issued_names.push_back(name);
   }
   int verified = 0;
   if (!issued_names.empty()) {

@@ -219,7 +219,7 @@ TEST_F(ControlPlaneTest, AgentRegistersIsApprovedConnectsRenewsAndIsCutOffWhenDi
   auto listed = ParseJson<v1::ListConnectorsResponse>(list_out.out);
   ASSERT_EQ(listed.connectors_size(), 1);
   const v1::Connector pending = listed.connectors(0);
-  EXPECT_EQ(pending.state(), v1::Connector::PENDING);
+  EXPECT_EQ(pending.state(), v1::Connector::STATE_PENDING);
   EXPECT_EQ(pending.host(), "adcs-agent1.corp.example.com");
   EXPECT_EQ(pending.ca_identity(), "CORP\\svc-certbridge");
   auto [forged_chain, forged_key] =
@@ -256,12 +256,12 @@ TEST_F(ControlPlaneTest, AgentRegistersIsApprovedConnectsRenewsAndIsCutOffWhenDi
   ASSERT_TRUE(WaitUntil(
       [&] {
         return GetConnector(admin_key, pending.connector_id()).connectivity() ==
-               v1::Connector::CONNECTED;
+               v1::Connector::CONNECTIVITY_CONNECTED;
       },
       absl::Seconds(30)))
       << (*running)->Log();
   v1::Connector connected = GetConnector(admin_key, pending.connector_id());
-  EXPECT_EQ(connected.state(), v1::Connector::ACTIVE);
+  EXPECT_EQ(connected.state(), v1::Connector::STATE_ACTIVE);
   EXPECT_TRUE(connected.has_last_seen_time());
 
   // A CA is added and assigned; the connector lists it.
@@ -293,7 +293,7 @@ TEST_F(ControlPlaneTest, AgentRegistersIsApprovedConnectsRenewsAndIsCutOffWhenDi
         return absl::StrContains(serial.out, renewed_serial);
       },
       absl::Seconds(10)));
-  EXPECT_EQ(GetConnector(admin_key, pending.connector_id()).connectivity(), v1::Connector::CONNECTED);
+  EXPECT_EQ(GetConnector(admin_key, pending.connector_id()).connectivity(), v1::Connector::CONNECTIVITY_CONNECTED);
 
   // Disabling cuts the stream at once.
   v1::DisableConnectorRequest disable;
@@ -304,7 +304,7 @@ TEST_F(ControlPlaneTest, AgentRegistersIsApprovedConnectsRenewsAndIsCutOffWhenDi
   ASSERT_TRUE(WaitUntil(
       [&] {
         return GetConnector(admin_key, pending.connector_id()).connectivity() ==
-               v1::Connector::DISCONNECTED;
+               v1::Connector::CONNECTIVITY_DISCONNECTED;
       },
       absl::Seconds(5)));
   const absl::Duration cut_after = absl::Now() - disabled_at;
@@ -387,7 +387,7 @@ TEST_F(ControlPlaneTest, RegistrationCodesAreTenantScopedSingleUseAndRejectable)
   approve.set_registration_code(typed);
   grpc::Status own = admin_->ApproveConnector(CallContext(a.admin_key).get(), approve, &out);
   ASSERT_TRUE(own.ok()) << own.error_message();
-  EXPECT_EQ(out.state(), v1::Connector::ACTIVE);
+  EXPECT_EQ(out.state(), v1::Connector::STATE_ACTIVE);
   grpc::Status again = admin_->ApproveConnector(CallContext(a.admin_key).get(), approve, &out);
   EXPECT_EQ(again.error_code(), grpc::StatusCode::NOT_FOUND) << again.error_message();
 
@@ -396,7 +396,7 @@ TEST_F(ControlPlaneTest, RegistrationCodesAreTenantScopedSingleUseAndRejectable)
   poll.set_poll_secret(registered.poll_secret());
   v1::GetRegistrationResponse approved;
   ASSERT_TRUE(agent_->GetRegistration(CallContext("").get(), poll, &approved).ok());
-  EXPECT_EQ(approved.state(), v1::GetRegistrationResponse::APPROVED);
+  EXPECT_EQ(approved.state(), v1::GetRegistrationResponse::STATE_APPROVED);
   EXPECT_TRUE(absl::StrContains(approved.certificate_chain_pem(), "BEGIN CERTIFICATE"));
   poll.set_poll_secret("wrong");
   grpc::Status wrong_secret = agent_->GetRegistration(CallContext("").get(), poll, &approved);
@@ -408,7 +408,7 @@ TEST_F(ControlPlaneTest, RegistrationCodesAreTenantScopedSingleUseAndRejectable)
   v1::RejectConnectorRequest reject;
   reject.set_registration_code(second.registration_code());
   ASSERT_TRUE(admin_->RejectConnector(CallContext(a.admin_key).get(), reject, &out).ok());
-  EXPECT_EQ(out.state(), v1::Connector::REJECTED);
+  EXPECT_EQ(out.state(), v1::Connector::STATE_REJECTED);
   v1::GetRegistrationRequest poll2;
   poll2.set_connector_id(second.connector_id());
   poll2.set_poll_secret(second.poll_secret());
@@ -447,7 +447,7 @@ TEST_F(ControlPlaneTest, LongPollReturnsAsSoonAsTheConnectorIsApproved) {
   std::unique_lock<std::mutex> lock(mu);
   ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(35), [&] { return done; }));
   EXPECT_TRUE(poll_status.ok()) << poll_status.error_message();
-  EXPECT_EQ(response.state(), v1::GetRegistrationResponse::APPROVED);
+  EXPECT_EQ(response.state(), v1::GetRegistrationResponse::STATE_APPROVED);
   EXPECT_LT(absl::Now() - approved_at, absl::Seconds(2));
 }
 
@@ -643,7 +643,7 @@ TEST_F(ControlPlaneTest, DisablingOnAnotherReplicaCutsTheStreamThere) {
   ASSERT_TRUE(WaitUntil(
       [&] {
         return GetConnector(t.admin_key, agent->connector_id).connectivity() ==
-               v1::Connector::CONNECTED;
+               v1::Connector::CONNECTIVITY_CONNECTED;
       },
       absl::Seconds(30)))
       << (*running)->Log();
@@ -659,7 +659,7 @@ TEST_F(ControlPlaneTest, DisablingOnAnotherReplicaCutsTheStreamThere) {
   ASSERT_TRUE(WaitUntil(
       [&] {
         return GetConnector(t.admin_key, agent->connector_id).connectivity() ==
-               v1::Connector::DISCONNECTED;
+               v1::Connector::CONNECTIVITY_DISCONNECTED;
       },
       absl::Seconds(5)));
   const absl::Duration cut_after = absl::Now() - disabled_at;
@@ -725,7 +725,7 @@ TEST_F(ControlPlaneTest, OnlyTheNewestStreamOfAConnectorStaysConnected) {
   EXPECT_EQ(second_end.error_code(), grpc::StatusCode::ABORTED) << second_end.error_message();
   ASSERT_TRUE(third.stream->Write(heartbeat));
   EXPECT_EQ(GetConnector(t.admin_key, agent->connector_id).connectivity(),
-            v1::Connector::CONNECTED);
+            v1::Connector::CONNECTIVITY_CONNECTED);
 
   // Both takeovers were seen on the first replica within a minute: audited once (the audit
   // is rate-limited per connector so that clones cannot flood it; docs/security.md).

@@ -562,7 +562,7 @@ TEST_F(LoadBalancerTest, StreamsSpreadAndEveryRequestIssuesOnceThroughSigtermAnd
           << "call waiting on the draining replica: " << held_status[i].error_code() << " "
           << held_status[i].error_message() << " (SIGTERM " << Seconds(term - held_start)
           << " after the calls' connection was made)";
-      EXPECT_EQ(held[i].state(), CertificateRequest::QUEUED);
+      EXPECT_EQ(held[i].state(), CertificateRequest::STATE_QUEUED);
     }
     EXPECT_LT(held_answered, absl::Seconds(5)) << "waiting calls were not answered at drain";
     std::optional<int> exit_code = brokers_[victim].process->WaitForExit(absl::Seconds(15));
@@ -654,7 +654,7 @@ TEST_F(LoadBalancerTest, StreamsSpreadAndEveryRequestIssuesOnceThroughSigtermAnd
   EXPECT_TRUE(drained) << open.size() << " request(s) not terminal, e.g. " << *open.begin();
   int issued = 0;
   for (const auto& [id, t] : ledger) {
-    if (t.state == CertificateRequest::ISSUED) {
+    if (t.state == CertificateRequest::STATE_ISSUED) {
       ++issued;
     } else if (IsTerminal(t.state)) {
       ADD_FAILURE() << id << " ended " << CertificateRequest::State_Name(t.state) << " "
@@ -694,7 +694,7 @@ TEST_F(LoadBalancerTest, StreamsSpreadAndEveryRequestIssuesOnceThroughSigtermAnd
   int duplicates = 0;
   for (const auto& [id, t] : ledger) {
     auto it = ca_issued.find(t.name);
-    if (t.state != CertificateRequest::ISSUED) continue;
+    if (t.state != CertificateRequest::STATE_ISSUED) continue;
     if (it == ca_issued.end()) {
       ADD_FAILURE() << id << " is ISSUED but the CA holds no certificate for it";
       continue;

@@ -249,7 +249,7 @@ TEST_F(MetricsTest, PrometheusScrapesTheSeriesOfALiveBrokerUnderLoad) {
         grpc::Status s = stub->CreateCertificateRequest(
             CallContext(key.secret(), absl::Seconds(60)).get(),
             CsrRequest(served_ca, absl::StrCat("load-", t, "-", i), 30), &out);
-        if (!s.ok() || out.state() != v1::CertificateRequest::ISSUED) {
+        if (!s.ok() || out.state() != v1::CertificateRequest::STATE_ISSUED) {
           absl::MutexLock lock(&mu);
           failures.push_back(absl::StrCat("load-", t, "-", i, ": ", s.error_message(), " ",
                                           v1::CertificateRequest::State_Name(out.state())));

@@ -172,7 +172,7 @@ TEST_F(ProxyTest, AgentRegistersConnectsAndIssuesOnlyThroughTheProxy) {
   auto run = stack_->StartAgent(*agent, emulator_, {"--backoff-max-ms", "1000"});
   ASSERT_TRUE(run.ok()) << run.status();
   ASSERT_TRUE(WaitUntil(
-      [&] { return Connectivity(key.secret(), agent->connector_id) == v1::Connector::CONNECTED; },
+      [&] { return Connectivity(key.secret(), agent->connector_id) == v1::Connector::CONNECTIVITY_CONNECTED; },
       absl::Seconds(30)))
       << (*run)->Log() << "\nproxy log:\n" << proxy->Log();
   EXPECT_GT(CountOf(proxy->Log(), connect_line), connects_after_registration) << proxy->Log();
@@ -194,7 +194,7 @@ TEST_F(ProxyTest, AgentRegistersConnectsAndIssuesOnlyThroughTheProxy) {
   grpc::Status s = stack_->CertificateStub(broker_)->CreateCertificateRequest(
       CallContext(key.secret(), absl::Seconds(60)).get(), request, &issued);
   ASSERT_TRUE(s.ok()) << s.error_message();
-  ASSERT_EQ(issued.state(), v1::CertificateRequest::ISSUED) << issued.DebugString() << (*run)->Log();
+  ASSERT_EQ(issued.state(), v1::CertificateRequest::STATE_ISSUED) << issued.DebugString() << (*run)->Log();
   const std::string cert_path = stack_->dir() + "/proxied.pem";
   std::ofstream(cert_path) << issued.certificate_pem();
   CommandResult verify =
@@ -207,7 +207,7 @@ TEST_F(ProxyTest, AgentRegistersConnectsAndIssuesOnlyThroughTheProxy) {
   proxy->process->Signal(SIGKILL);
   proxy->process->WaitForExit(absl::Seconds(10));
   EXPECT_TRUE(WaitUntil(
-      [&] { return Connectivity(key.secret(), agent->connector_id) == v1::Connector::DISCONNECTED; },
+      [&] { return Connectivity(key.secret(), agent->connector_id) == v1::Connector::CONNECTIVITY_DISCONNECTED; },
       absl::Seconds(30)))
       << (*run)->Log();
   // ...and comes back through the proxy when the proxy does.
@@ -215,7 +215,7 @@ TEST_F(ProxyTest, AgentRegistersConnectsAndIssuesOnlyThroughTheProxy) {
   absl::StatusOr<Tinyproxy> restarted = StartTinyproxy(port);
   ASSERT_TRUE(restarted.ok()) << restarted.status();
   EXPECT_TRUE(WaitUntil(
-      [&] { return Connectivity(key.secret(), agent->connector_id) == v1::Connector::CONNECTED; },
+      [&] { return Connectivity(key.secret(), agent->connector_id) == v1::Connector::CONNECTIVITY_CONNECTED; },
       absl::Seconds(30)))
       << (*run)->Log();
   EXPECT_GT(CountOf(restarted->Log(), connect_line), connects_before_restart) << restarted->Log();

@@ -271,7 +271,7 @@ class WindowsAgentE2eTest : public ::testing::Test {
           get.set_connector_id(connector_id);
           v1::Connector c;
           return admin_->GetConnector(CallContext(t.key).get(), get, &c).ok() &&
-                 c.connectivity() == v1::Connector::CONNECTED;
+                 c.connectivity() == v1::Connector::CONNECTIVITY_CONNECTED;
         },
         absl::Seconds(60));
   }
@@ -408,12 +408,12 @@ TEST_F(WindowsAgentE2eTest, MsiServiceIssuesThroughComAndAKilledAgentIssuesNoDup
   {
     v1::CreateCertificateRequestRequest r = CsrRequest(t, NewCsr("CN=win-csr,O=Example"));
     auto* san = r.add_subject_alt_names();
-    san->set_type(v1::SubjectAltName::DNS);
+    san->set_type(v1::SubjectAltName::TYPE_DNS);
     san->set_value("win-csr.devices.example");
     CertificateRequest issued;
     grpc::Status s = Create(t, r, &issued);
     ASSERT_TRUE(s.ok()) << s.error_message();
-    ASSERT_EQ(issued.state(), CertificateRequest::ISSUED)
+    ASSERT_EQ(issued.state(), CertificateRequest::STATE_ISSUED)
         << issued.DebugString() << ServiceDiagnostics();
     EXPECT_GT(issued.ca_request_id(), 0);
     ExpectVerifies(issued.certificate_pem());
@@ -445,13 +445,13 @@ TEST_F(WindowsAgentE2eTest, MsiServiceIssuesThroughComAndAKilledAgentIssuesNoDup
     r.set_template_name("CertbridgeDevice");
     r.mutable_wait_timeout()->set_seconds(60);
     auto* keygen = r.mutable_key_generation();
-    keygen->set_key_spec(v1::EC_P256);
+    keygen->set_key_spec(v1::KEY_SPEC_EC_P256);
     keygen->mutable_subject()->set_rfc4514("CN=win-keygen,OU=Devices,O=Example");
-    keygen->set_pkcs12_profile(v1::MODERN);
+    keygen->set_pkcs12_profile(v1::PKCS12_PROFILE_MODERN);
     CertificateRequest issued;
     grpc::Status s = Create(t, r, &issued);
     ASSERT_TRUE(s.ok()) << s.error_message();
-    ASSERT_EQ(issued.state(), CertificateRequest::ISSUED)
+    ASSERT_EQ(issued.state(), CertificateRequest::STATE_ISSUED)
         << issued.DebugString() << ServiceDiagnostics();
     ExpectVerifies(issued.certificate_pem());
     WriteFile(dir + "/p.cms", issued.enveloped_password());
@@ -487,7 +487,7 @@ TEST_F(WindowsAgentE2eTest, MsiServiceIssuesThroughComAndAKilledAgentIssuesNoDup
     // the CA (otherwise the kill could land in that set-up, before any Submit).
     CertificateRequest warm;
     ASSERT_TRUE(Create(t, CsrRequest(t, NewCsr("CN=win-warm")), &warm).ok());
-    ASSERT_EQ(warm.state(), CertificateRequest::ISSUED) << warm.DebugString() << agent->Log();
+    ASSERT_EQ(warm.state(), CertificateRequest::STATE_ISSUED) << warm.DebugString() << agent->Log();
     ASSERT_EQ(stack_->Officer(*emulator_, {"fault", "set", "--latency-ms", "4000"}).exit_code, 0);
     v1::CreateCertificateRequestRequest r = CsrRequest(t, NewCsr("CN=win-crash"));
     r.mutable_wait_timeout()->set_seconds(0);
@@ -510,7 +510,7 @@ TEST_F(WindowsAgentE2eTest, MsiServiceIssuesThroughComAndAKilledAgentIssuesNoDup
   // submitted again (with the lookup UNIMPLEMENTED the CA ends with two requests).
   ASSERT_TRUE(StartService()) << ServiceDiagnostics();
   for (const std::string& name : names) {
-    ASSERT_TRUE(WaitUntil([&] { return Get(t, name).state() == CertificateRequest::ISSUED; },
+    ASSERT_TRUE(WaitUntil([&] { return Get(t, name).state() == CertificateRequest::STATE_ISSUED; },
                           absl::Seconds(120)))
         << Get(t, name).DebugString() << ServiceDiagnostics();
     ExpectVerifies(Get(t, name).certificate_pem());

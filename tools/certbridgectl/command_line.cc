@@ -105,11 +105,11 @@ absl::StatusOr<int> ParseLimit(const Flags& flags, int max) {
 
 absl::StatusOr<v1::KeySpec> ParseKeySpec(absl::string_view text) {
   const std::string lower = absl::AsciiStrToLower(text);
-  if (lower == "rsa-2048") return v1::RSA_2048;
-  if (lower == "rsa-3072") return v1::RSA_3072;
-  if (lower == "rsa-4096") return v1::RSA_4096;
-  if (lower == "ec-p256") return v1::EC_P256;
-  if (lower == "ec-p384") return v1::EC_P384;
+  if (lower == "rsa-2048") return v1::KEY_SPEC_RSA_2048;
+  if (lower == "rsa-3072") return v1::KEY_SPEC_RSA_3072;
+  if (lower == "rsa-4096") return v1::KEY_SPEC_RSA_4096;
+  if (lower == "ec-p256") return v1::KEY_SPEC_EC_P256;
+  if (lower == "ec-p384") return v1::KEY_SPEC_EC_P384;
   return absl::InvalidArgumentError(absl::StrFormat(
       "--key-spec must be rsa-2048, rsa-3072, rsa-4096, ec-p256 or ec-p384, not \"%s\"",
       text));
@@ -127,11 +127,11 @@ absl::StatusOr<v1::SubjectAltName> ParseSan(absl::string_view text) {
     pki::SubjectAltName::Type pki;
   };
   static constexpr Known kKnown[] = {
-      {"dns", v1::SubjectAltName::DNS, pki::SubjectAltName::Type::kDns},
-      {"upn", v1::SubjectAltName::UPN, pki::SubjectAltName::Type::kUpn},
-      {"email", v1::SubjectAltName::EMAIL, pki::SubjectAltName::Type::kEmail},
-      {"uri", v1::SubjectAltName::URI, pki::SubjectAltName::Type::kUri},
-      {"ip", v1::SubjectAltName::IP, pki::SubjectAltName::Type::kIp},
+      {"dns", v1::SubjectAltName::TYPE_DNS, pki::SubjectAltName::Type::kDns},
+      {"upn", v1::SubjectAltName::TYPE_UPN, pki::SubjectAltName::Type::kUpn},
+      {"email", v1::SubjectAltName::TYPE_EMAIL, pki::SubjectAltName::Type::kEmail},
+      {"uri", v1::SubjectAltName::TYPE_URI, pki::SubjectAltName::Type::kUri},
+      {"ip", v1::SubjectAltName::TYPE_IP, pki::SubjectAltName::Type::kIp},
   };
   const Known* known = nullptr;
   for (const Known& k : kKnown) {
@@ -173,7 +173,7 @@ absl::StatusOr<absl::Duration> ParseWait(absl::string_view text) {
 
 absl::StatusOr<v1::CertificateRequest::State> ParseState(absl::string_view text) {
   v1::CertificateRequest::State state;
-  if (!v1::CertificateRequest::State_Parse(absl::AsciiStrToUpper(text), &state) ||
+  if (!v1::CertificateRequest::State_Parse(absl::StrCat("STATE_", absl::AsciiStrToUpper(text)), &state) ||
       state == v1::CertificateRequest::STATE_UNSPECIFIED) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "--state must be one of QUEUED, DISPATCHED, PENDING_APPROVAL, ISSUED, DENIED, "
@@ -276,9 +276,9 @@ absl::StatusOr<BrokerRequest> BuildCreateCertificateRequest(const Args&, const F
     if (HasFlag(flags, "pkcs12-profile")) {
       const std::string profile = absl::AsciiStrToLower(FlagValue(flags, "pkcs12-profile"));
       if (profile == "modern") {
-        keygen->set_pkcs12_profile(v1::MODERN);
+        keygen->set_pkcs12_profile(v1::PKCS12_PROFILE_MODERN);
       } else if (profile == "legacy") {
-        keygen->set_pkcs12_profile(v1::LEGACY);
+        keygen->set_pkcs12_profile(v1::PKCS12_PROFILE_LEGACY);
       } else {
         return absl::InvalidArgumentError(absl::StrFormat(
             "--pkcs12-profile must be modern or legacy, not \"%s\"",
@@ -673,15 +673,15 @@ const std::vector<CommandSpec>& Commands() {
            }
            auto serial = ParseSerial(FlagValue(flags, "serial"));
            if (!serial.ok()) return serial.status();
-           request.set_ca_id(FlagValue(flags, "ca"));
-           request.set_serial_number(*serial);
+           request.mutable_certificate_serial()->set_ca_id(FlagValue(flags, "ca"));
+           request.mutable_certificate_serial()->set_serial_number(*serial);
          } else {
            request.set_name(args[0]);
          }
          if (HasFlag(flags, "reason")) {
            auto reason = ParseRevocationReason(FlagValue(flags, "reason"));
            if (!reason.ok()) return reason.status();
-           request.set_reason(*reason);
+           request.set_reason(static_cast<v1::RevocationReason>(*reason));
          }
          return request;
        }},

@@ -20,9 +20,11 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
 #include "common/grpc_status.h"
+#include "common/pki/pem.h"
 #include "common/pki/pki.h"
 #include "common/status_macros.h"
 #include "tools/certbridgectl/output.h"
@@ -106,9 +108,9 @@ absl::StatusOr<BrokerResponse> Call(grpc::Status (StubType::*rpc)(grpc::ClientCo
 
 // A request ends without a certificate in these states: `certificates request` exits 1.
 bool EndedWithoutCertificate(v1::CertificateRequest::State state) {
-  return state == v1::CertificateRequest::DENIED || state == v1::CertificateRequest::FAILED ||
-         state == v1::CertificateRequest::EXPIRED ||
-         state == v1::CertificateRequest::CANCELLED;
+  return state == v1::CertificateRequest::STATE_DENIED || state == v1::CertificateRequest::STATE_FAILED ||
+         state == v1::CertificateRequest::STATE_EXPIRED ||
+         state == v1::CertificateRequest::STATE_CANCELLED;
 }
 
 // Creates or truncates `path` with exactly `mode` (not subject to the umask, and also when
@@ -261,7 +263,7 @@ std::string NewRequestId() {
 absl::Status LoadInputFile(const std::string& path, BrokerRequest& request) {
   if (auto* create = std::get_if<v1::CreateCertificateRequestRequest>(&request)) {
     ASSIGN_OR_RETURN(std::string contents, ReadFile("CSR file", path));
-    if (contents.find("PRIVATE KEY") != std::string::npos) {
+    if (pki::PemHoldsPrivateKey(contents)) {
       return absl::InvalidArgumentError(absl::StrFormat(
           "CSR file \"%s\" holds a private key; nothing was sent: pass the CSR only", path));
     }
@@ -277,7 +279,7 @@ absl::Status LoadInputFile(const std::string& path, BrokerRequest& request) {
   }
   if (auto* set = std::get_if<v1::SetDeliveryCertificateRequest>(&request)) {
     ASSIGN_OR_RETURN(std::string contents, ReadFile("certificate file", path));
-    if (contents.find("PRIVATE KEY") != std::string::npos) {
+    if (pki::PemHoldsPrivateKey(contents)) {
       return absl::InvalidArgumentError(absl::StrFormat(
           "certificate file \"%s\" holds a private key; nothing was sent: pass the "
           "certificate only and keep the key with whoever opens the PKCS#12 passwords",
@@ -320,7 +322,7 @@ absl::Status WriteOutputFiles(const FileArguments& files, const v1::CertificateR
       status = absl::FailedPreconditionError(absl::StrFormat(
           "%s \"%s\" not written: request %s is %s and carries no %s", output.flag,
           output.path, response.name(),
-          v1::CertificateRequest::State_Name(response.state()),
+          absl::StripPrefix(v1::CertificateRequest::State_Name(response.state()), "STATE_"),
           absl::string_view(output.what).substr(0, output.what.find(','))));
     } else {
       status = WriteFileWithMode(output.path, output.contents, output.mode);

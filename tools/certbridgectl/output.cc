@@ -9,6 +9,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "common/pki/delivery.h"
@@ -35,7 +36,7 @@ std::string TimeWithAge(bool has, const google::protobuf::Timestamp& timestamp,
 }
 
 std::string StateText(v1::Connector::State state) {
-  return state == v1::Connector::STATE_UNSPECIFIED ? "" : v1::Connector::State_Name(state);
+  return state == v1::Connector::STATE_UNSPECIFIED ? "" : std::string(absl::StripPrefix(v1::Connector::State_Name(state), "STATE_"));
 }
 
 std::string ConfigString(const v1::CertificateAuthority& ca) {
@@ -248,8 +249,8 @@ std::string Render(const BrokerRequest& request, const v1::DeliveryCertificate& 
   return absl::StrCat(
       set ? "Set the delivery certificate.\n" : "",
       RenderFields({{"Subject", certificate.subject()},
-                    {"Not after", TimeWithAge(certificate.has_not_after(),
-                                              certificate.not_after(), now)}}),
+                    {"Not after", TimeWithAge(certificate.has_expire_time(),
+                                              certificate.expire_time(), now)}}),
       certificate.certificate_pem().empty() ? "" : "\n", certificate.certificate_pem());
 }
 
@@ -258,13 +259,13 @@ using State = v1::CertificateRequest::State;
 std::string StateText(State state) {
   return state == v1::CertificateRequest::STATE_UNSPECIFIED
              ? ""
-             : v1::CertificateRequest::State_Name(state);
+             : std::string(absl::StripPrefix(v1::CertificateRequest::State_Name(state), "STATE_"));
 }
 
 bool IsWaiting(State state) {
-  return state == v1::CertificateRequest::QUEUED ||
-         state == v1::CertificateRequest::DISPATCHED ||
-         state == v1::CertificateRequest::PENDING_APPROVAL;
+  return state == v1::CertificateRequest::STATE_QUEUED ||
+         state == v1::CertificateRequest::STATE_DISPATCHED ||
+         state == v1::CertificateRequest::STATE_PENDING_APPROVAL;
 }
 
 // The sentence before a certificate request's details, naming what just happened.
@@ -279,15 +280,15 @@ std::string CertificateRequestHeadline(const BrokerRequest& request,
   }
   if (!std::holds_alternative<v1::CreateCertificateRequestRequest>(request)) return "";
   switch (r.state()) {
-    case v1::CertificateRequest::ISSUED:
+    case v1::CertificateRequest::STATE_ISSUED:
       return "Certificate issued.\n";
-    case v1::CertificateRequest::DENIED:
+    case v1::CertificateRequest::STATE_DENIED:
       return "The CA denied the request.\n";
-    case v1::CertificateRequest::FAILED:
+    case v1::CertificateRequest::STATE_FAILED:
       return "The request failed.\n";
-    case v1::CertificateRequest::EXPIRED:
+    case v1::CertificateRequest::STATE_EXPIRED:
       return "The request expired before it was issued.\n";
-    case v1::CertificateRequest::CANCELLED:
+    case v1::CertificateRequest::STATE_CANCELLED:
       return "The request was cancelled.\n";
     default:
       return IsWaiting(r.state())
@@ -318,7 +319,7 @@ std::string Render(const BrokerRequest& request, const v1::CertificateRequest& r
   if (!certificate.empty() || !r.serial_number().empty()) {
     absl::StatusOr<pki::CertificateInfo> info = pki::ParseCertificate(certificate);
     std::string subject, issuer, serial = r.serial_number();
-    std::string not_after = TimeWithAge(r.has_not_after(), r.not_after(), now);
+    std::string not_after = TimeWithAge(r.has_expire_time(), r.expire_time(), now);
     if (info.ok()) {
       subject = info->subject;
       issuer = info->issuer;
@@ -339,7 +340,7 @@ std::string Render(const BrokerRequest& request, const v1::CertificateRequest& r
     fields.emplace_back("PKCS#12", absl::StrCat(r.pkcs12().size(), " bytes, password "
                                                 "enveloped to the delivery certificate"));
   }
-  if (r.state() == v1::CertificateRequest::REVOKED || r.has_revoke_time()) {
+  if (r.state() == v1::CertificateRequest::STATE_REVOKED || r.has_revoke_time()) {
     fields.emplace_back("Revoked", absl::StrCat(TimeWithAge(r.has_revoke_time(),
                                                             r.revoke_time(), now),
                                                 " (", RevocationReasonName(r.revocation_reason()),
@@ -380,7 +381,7 @@ std::string Render(const BrokerRequest& request,
                  "UPDATED"});
     for (const v1::CertificateRequest& r : response.certificate_requests()) {
       table.AddRow({r.name(), StateText(r.state()), r.ca_id(), r.template_name(), r.device_id(),
-                    r.serial_number(), TimeCell(r.has_not_after(), r.not_after()),
+                    r.serial_number(), TimeCell(r.has_expire_time(), r.expire_time()),
                     TimeCell(r.has_update_time(), r.update_time())});
     }
     out = table.Render();
@@ -424,9 +425,9 @@ std::string ConnectivityText(const v1::Connector& connector, absl::Time now) {
   const std::string age =
       seen ? absl::StrCat(" ", FormatAge(ToAbslTime(connector.last_seen_time()), now)) : "";
   switch (connector.connectivity()) {
-    case v1::Connector::CONNECTED:
+    case v1::Connector::CONNECTIVITY_CONNECTED:
       return absl::StrCat("CONNECTED", age);
-    case v1::Connector::DISCONNECTED:
+    case v1::Connector::CONNECTIVITY_DISCONNECTED:
       return seen ? absl::StrCat("DISCONNECTED", age) : "NEVER CONNECTED";
     default:
       return "";

@@ -333,7 +333,7 @@ class AgentSessionJobsTest : public AgentSessionTest {
     auto key = pki::PrivateKey::Generate(pki::KeyType::kEcP256);
     v1::Job job;
     job.set_job_id(id);
-    job.set_kind(v1::Job::SUBMIT);
+    job.set_kind(v1::Job::KIND_SUBMIT);
     job.set_request_name("tenants/t-1/certificateRequests/r-" + std::to_string(id));
     job.set_ca_config("adcs01\\Fake CA");
     job.set_attributes("CertificateTemplate:WebServer");

@@ -175,7 +175,7 @@ grpc::Status FakeAgentService::GetRegistration(grpc::ServerContext*,
       return grpc::Status(grpc::StatusCode::NOT_FOUND, "registration not found");
     }
     if (observed_.polls <= pending_polls_) {
-      response->set_state(v1::GetRegistrationResponse::PENDING);
+      response->set_state(v1::GetRegistrationResponse::STATE_PENDING);
       return grpc::Status::OK;
     }
     csr = observed_.register_requests.back().csr_pem();
@@ -186,7 +186,7 @@ grpc::Status FakeAgentService::GetRegistration(grpc::ServerContext*,
   if (!chain.ok()) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string(chain.status().message()));
   }
-  response->set_state(v1::GetRegistrationResponse::APPROVED);
+  response->set_state(v1::GetRegistrationResponse::STATE_APPROVED);
   response->set_tenant_id("t-1");
   response->set_connector_id("c-1");
   response->set_certificate_chain_pem(*chain);

@@ -17,7 +17,7 @@ const absl::Time kNotAfter = absl::FromUnixSeconds(1893456000);  // 2030-01-01 0
 v1::Job SubmitJob() {
   v1::Job job;
   job.set_job_id(42);
-  job.set_kind(v1::Job::SUBMIT);
+  job.set_kind(v1::Job::KIND_SUBMIT);
   job.set_request_name("tenants/t-1/requests/r-7");
   job.set_ca_config("adcs01.corp.example\\Corp Issuing CA");
   return job;
@@ -81,7 +81,7 @@ TEST(AdminEventsTest, SuccessfulJobsAreNotReported) {
   EXPECT_FALSE(JobEvent(submit, CaAnswer(3, 0)).has_value());            // issued
   EXPECT_FALSE(JobEvent(submit, CaAnswer(5, 0)).has_value());            // under submission
   v1::Job revoke = SubmitJob();
-  revoke.set_kind(v1::Job::REVOKE);
+  revoke.set_kind(v1::Job::KIND_REVOKE);
   v1::JobResult revoked;
   revoked.set_ca_answered(true);
   revoked.set_revoke_hresult(0);

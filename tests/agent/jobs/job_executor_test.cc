@@ -114,7 +114,7 @@ class JobExecutorTest : public ::testing::Test {
   static v1::Job SubmitJob(int64_t id, const std::string& tmpl, const std::string& name = kRequest) {
     v1::Job job;
     job.set_job_id(id);
-    job.set_kind(v1::Job::SUBMIT);
+    job.set_kind(v1::Job::KIND_SUBMIT);
     job.set_request_name(name);
     job.set_ca_config("adcs01\\Fake CA");
     job.set_attributes(absl::StrCat("CertificateTemplate:", tmpl));
@@ -210,7 +210,7 @@ TEST_F(JobExecutorTest, PendingThenRetrieveIssues) {
   ASSERT_TRUE(ca_->Approve(r.ca_request_id()).ok());
   v1::Job retrieve;
   retrieve.set_job_id(2);
-  retrieve.set_kind(v1::Job::RETRIEVE);
+  retrieve.set_kind(v1::Job::KIND_RETRIEVE);
   retrieve.set_request_name(kRequest);
   retrieve.set_ca_request_id(r.ca_request_id());
   v1::JobResult got = executor_->Execute(retrieve, false);
@@ -253,7 +253,7 @@ TEST_F(JobExecutorTest, RevokeReachesTheCa) {
   ASSERT_TRUE(cert.ok());
   v1::Job revoke;
   revoke.set_job_id(2);
-  revoke.set_kind(v1::Job::REVOKE);
+  revoke.set_kind(v1::Job::KIND_REVOKE);
   revoke.set_request_name(kRequest);
   revoke.set_serial_number(cert->serial_hex);
   revoke.set_revocation_reason(1);
@@ -343,7 +343,7 @@ TEST_F(JobExecutorTest, KeyGenerationPendingKeepsTheKeyEncryptedUntilRetrieve) {
   OpenExecutor();  // the key survives a restart
   v1::Job retrieve;
   retrieve.set_job_id(2);
-  retrieve.set_kind(v1::Job::RETRIEVE);
+  retrieve.set_kind(v1::Job::KIND_RETRIEVE);
   retrieve.set_request_name(kRequest);
   retrieve.set_ca_request_id(r.ca_request_id());
   retrieve.mutable_key_generation()->set_pkcs12_profile("MODERN");
@@ -552,7 +552,7 @@ TEST_F(JobExecutorTest, RevokeOfACertificateNotIssuedHereIsRefusedWithoutCalling
   ASSERT_TRUE(cert.ok());
   v1::Job revoke;
   revoke.set_job_id(1);
-  revoke.set_kind(v1::Job::REVOKE);
+  revoke.set_kind(v1::Job::KIND_REVOKE);
   revoke.set_request_name(kRequest);
   revoke.set_ca_config("adcs01\\Fake CA");
   revoke.set_serial_number(cert->serial_hex);
@@ -591,7 +591,7 @@ TEST_F(JobExecutorTest, RevokeAtACaNotAllowedIsRefused) {
   OpenExecutor();
   v1::Job revoke;
   revoke.set_job_id(1);
-  revoke.set_kind(v1::Job::REVOKE);
+  revoke.set_kind(v1::Job::KIND_REVOKE);
   revoke.set_request_name(kRequest);
   revoke.set_ca_config("adcs01\\Fake CA");
   revoke.set_serial_number("3A0F");

@@ -86,7 +86,7 @@ TEST_F(AdminApiTest, ApproveSignsTheAgentCsrAndNotifiesStreams) {
   approve.set_registration_code(registered->registration_code());
   auto approved = admin_.ApproveConnector(admin, approve);
   ASSERT_TRUE(approved.ok()) << approved.status();
-  EXPECT_EQ(approved->state(), v1::Connector::ACTIVE);
+  EXPECT_EQ(approved->state(), v1::Connector::STATE_ACTIVE);
   EXPECT_EQ(events_.changed, std::vector<std::string>{registered->connector_id()});
 
   v1::GetRegistrationRequest poll;
@@ -94,7 +94,7 @@ TEST_F(AdminApiTest, ApproveSignsTheAgentCsrAndNotifiesStreams) {
   poll.set_poll_secret(registered->poll_secret());
   auto result = agents_.CheckRegistration(poll);
   ASSERT_TRUE(result.ok()) << result.status();
-  ASSERT_EQ(result->state(), v1::GetRegistrationResponse::APPROVED);
+  ASSERT_EQ(result->state(), v1::GetRegistrationResponse::STATE_APPROVED);
   auto leaf = pki::VerifyChain(result->certificate_chain_pem(), ca_.certificate_pem(), clock_.Now());
   ASSERT_TRUE(leaf.ok()) << leaf.status();
   EXPECT_EQ(leaf->serial_hex, approved->certificate_serial());
@@ -339,6 +339,28 @@ TEST_F(AdminApiTest, AuditIdsAndPageTokensAreOpaqueAndTenantScoped) {
   auto replayed = admin_.ListAuditEvents(other, page);
   EXPECT_EQ(replayed.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(replayed.status().message().find("page_token"), absl::string_view::npos);
+}
+
+// The broker, not only certbridgectl, refuses a delivery certificate upload that also holds
+// the private key: the key must stay with whoever opens the PKCS#12 passwords.
+TEST_F(AdminApiTest, DeliveryCertificateWithItsPrivateKeyIsRefused) {
+  Caller admin = NewTenantAdmin("acme");
+  auto delivery = pki::SigningCa::CreateSelfSigned("CN=MDM delivery", pki::KeyType::kEcP256,
+                                                   clock_.Now() - absl::Hours(1),
+                                                   clock_.Now() + absl::Hours(24 * 30));
+  ASSERT_TRUE(delivery.ok()) << delivery.status();
+  v1::SetDeliveryCertificateRequest set;
+  set.set_certificate_pem((*delivery)->certificate().pem + (*delivery)->KeyPem());
+  absl::Status refused = admin_.SetDeliveryCertificate(admin, set).status();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(refused.message(), "private key")) << refused;
+  EXPECT_EQ(admin_.GetDeliveryCertificate(admin, {}).status().code(),
+            absl::StatusCode::kNotFound);
+
+  set.set_certificate_pem((*delivery)->certificate().pem);
+  auto stored = admin_.SetDeliveryCertificate(admin, set);
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_TRUE(stored->has_expire_time());
 }
 
 TEST_F(AdminApiTest, StoreOutageIsUnavailable) {

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "broker/store/fake/fake_store.h"
 #include "common/adcs/request_attributes.h"
 #include "common/clock.h"
@@ -80,7 +81,7 @@ TEST_F(CertificateApiTest, ValidSidBecomesTheStrongMappingUrl) {
 TEST_F(CertificateApiTest, UpnWithLineBreakCannotInjectAnAttribute) {
   v1::CreateCertificateRequestRequest r = CsrRequest("upn-injection");
   v1::SubjectAltName* san = r.add_subject_alt_names();
-  san->set_type(v1::SubjectAltName::UPN);
+  san->set_type(v1::SubjectAltName::TYPE_UPN);
   san->set_value("device42@corp.example\nCertificateTemplate:DomainController");
   auto created = api_.Create(caller_, r);
   ASSERT_EQ(created.status().code(), absl::StatusCode::kInvalidArgument) << created.status();
@@ -94,10 +95,10 @@ TEST_F(CertificateApiTest, UpnWithLineBreakCannotInjectAnAttribute) {
 TEST_F(CertificateApiTest, EveryAttributeValueGoesThroughTheOneBuilder) {
   v1::CreateCertificateRequestRequest r = CsrRequest("sans-ok");
   v1::SubjectAltName* upn = r.add_subject_alt_names();
-  upn->set_type(v1::SubjectAltName::UPN);
+  upn->set_type(v1::SubjectAltName::TYPE_UPN);
   upn->set_value("device42@corp.example");
   v1::SubjectAltName* ip = r.add_subject_alt_names();
-  ip->set_type(v1::SubjectAltName::IP);
+  ip->set_type(v1::SubjectAltName::TYPE_IP);
   ip->set_value("10.0.0.7");
   auto created = api_.Create(caller_, r);
   ASSERT_TRUE(created.ok()) << created.status();
@@ -108,7 +109,7 @@ TEST_F(CertificateApiTest, EveryAttributeValueGoesThroughTheOneBuilder) {
 
   v1::CreateCertificateRequestRequest amp = CsrRequest("sans-amp");
   v1::SubjectAltName* dns = amp.add_subject_alt_names();
-  dns->set_type(v1::SubjectAltName::UPN);
+  dns->set_type(v1::SubjectAltName::TYPE_UPN);
   dns->set_value("a&dns=evil.example@corp.example");
   EXPECT_EQ(api_.Create(caller_, amp).status().code(), absl::StatusCode::kInvalidArgument);
 }
@@ -116,7 +117,7 @@ TEST_F(CertificateApiTest, EveryAttributeValueGoesThroughTheOneBuilder) {
 TEST_F(CertificateApiTest, OversizedFieldsAreRefusedByLength) {
   v1::CreateCertificateRequestRequest r = CsrRequest("big-san");
   v1::SubjectAltName* san = r.add_subject_alt_names();
-  san->set_type(v1::SubjectAltName::DNS);
+  san->set_type(v1::SubjectAltName::TYPE_DNS);
   san->set_value(std::string(100000, 'a'));
   EXPECT_EQ(api_.Create(caller_, r).status().code(), absl::StatusCode::kInvalidArgument);
 
@@ -124,7 +125,7 @@ TEST_F(CertificateApiTest, OversizedFieldsAreRefusedByLength) {
   keygen.set_request_id("big-subject");
   keygen.set_ca_id("ca-1");
   keygen.set_template_name("WebServer");
-  keygen.mutable_key_generation()->set_key_spec(v1::EC_P256);
+  keygen.mutable_key_generation()->set_key_spec(v1::KEY_SPEC_EC_P256);
   for (int i = 0; i < 1000; ++i) {
     v1::SubjectAttribute* a = keygen.mutable_key_generation()->mutable_subject()
                                   ->mutable_attributes()->add_attributes();
@@ -158,13 +159,71 @@ TEST_F(CertificateApiTest, RevokeClearsTheOutcomeOfAnEarlierAttempt) {
 
 TEST_F(CertificateApiTest, RevokeBySerialAcceptsEveryCommonSpellingAndBoundsIt) {
   v1::RevokeCertificateRequest r;
-  r.set_ca_id("ca-1");
-  r.set_serial_number(std::string(5000, '0'));
+  r.mutable_certificate_serial()->set_ca_id("ca-1");
+  r.mutable_certificate_serial()->set_serial_number(std::string(5000, '0'));
   EXPECT_EQ(api_.Revoke(caller_, r).status().code(), absl::StatusCode::kInvalidArgument);
-  r.set_serial_number("not-hex");
+  r.mutable_certificate_serial()->set_serial_number("not-hex");
   EXPECT_EQ(api_.Revoke(caller_, r).status().code(), absl::StatusCode::kInvalidArgument);
-  r.set_serial_number("0a:1b:2c");  // well-formed, but no such certificate
+  r.mutable_certificate_serial()->set_serial_number("0a:1b:2c");  // well-formed, but no such certificate
   EXPECT_EQ(api_.Revoke(caller_, r).status().code(), absl::StatusCode::kNotFound);
+}
+
+// Revoking a REVOKED certificate again: the same reason is a retry and gets the request back;
+// another reason is FAILED_PRECONDITION and queues no job (docs/certificates.md).
+TEST_F(CertificateApiTest, RevokingARevokedCertificateAgainNeedsTheSameReason) {
+  auto created = api_.Create(caller_, CsrRequest("revoked-once"));
+  ASSERT_TRUE(created.ok()) << created.status();
+  CertificateRequestRecord revoked = *created;
+  revoked.state = RequestState::kRevoked;
+  revoked.serial_hex = "4F1D";
+  revoked.revocation_reason = 4;  // superseded
+  ASSERT_TRUE(store_.UpdateCertificateRequest("t-1", revoked.name, {RequestState::kQueued},
+                                              revoked, /*fail_open_jobs=*/true)
+                  .ok());
+  v1::RevokeCertificateRequest r;
+  r.set_name(revoked.name);
+  r.set_reason(v1::REVOCATION_REASON_SUPERSEDED);
+  auto again = api_.Revoke(caller_, r);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->state, RequestState::kRevoked);
+  EXPECT_EQ(again->revocation_reason, 4);
+  EXPECT_EQ(CertificateApi::ToProto(*again).revocation_reason(),
+            v1::REVOCATION_REASON_SUPERSEDED);
+
+  r.set_reason(v1::REVOCATION_REASON_KEY_COMPROMISE);
+  absl::Status other = api_.Revoke(caller_, r).status();
+  EXPECT_EQ(other.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(absl::StrContains(other.message(), "REVOCATION_REASON_SUPERSEDED")) << other;
+  EXPECT_EQ(store_.GetCertificateRequest("t-1", revoked.name)->revocation_reason, 4);
+}
+
+// The target is a oneof: a request naming none is refused, not read as an empty name.
+TEST_F(CertificateApiTest, GetAndRevokeNeedATarget) {
+  EXPECT_EQ(api_.Get(caller_, v1::GetCertificateRequestRequest()).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(api_.Revoke(caller_, v1::RevokeCertificateRequest()).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  auto created = api_.Create(caller_, CsrRequest("by-request-id"));
+  ASSERT_TRUE(created.ok()) << created.status();
+  v1::GetCertificateRequestRequest get;
+  get.set_request_id("by-request-id");
+  auto found = api_.Get(caller_, get);
+  ASSERT_TRUE(found.ok()) << found.status();
+  EXPECT_EQ(found->name, created->name);
+}
+
+// AIP-158: a page_size above the maximum is read as the maximum; a negative one is refused.
+TEST_F(CertificateApiTest, PageSizeAboveTheMaximumIsClamped) {
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(api_.Create(caller_, CsrRequest(absl::StrCat("page-", i))).ok());
+  }
+  v1::ListCertificateRequestsRequest list;
+  list.set_page_size(100000);
+  auto page = api_.List(caller_, list);
+  ASSERT_TRUE(page.ok()) << page.status();
+  EXPECT_EQ(page->certificate_requests_size(), 3);
+  list.set_page_size(-1);
+  EXPECT_EQ(api_.List(caller_, list).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 // waiting_reason reaches keys with only the `certificates` scope: before the fix it named

@@ -84,7 +84,7 @@ class CertificateCallTest : public fakes::BrokerCallTest {
     response.set_request_id("r-1");
     response.set_ca_id("ca-1");
     response.set_template_name("WebServer");
-    response.set_state(v1::CertificateRequest::ISSUED);
+    response.set_state(v1::CertificateRequest::STATE_ISSUED);
     response.set_ca_request_id(4711);
     response.set_certificate_pem(pki_.leaf.pem);
     response.set_chain_pem(pki_.ca->certificate().pem);
@@ -115,7 +115,7 @@ TEST_F(CertificateCallTest, CsrModeSendsTheFileTheSansAndTheWait) {
   EXPECT_EQ(sent.template_name(), "WebServer");
   EXPECT_EQ(sent.wait_timeout().seconds(), 5);
   ASSERT_EQ(sent.subject_alt_names_size(), 1);
-  EXPECT_EQ(sent.subject_alt_names(0).type(), v1::SubjectAltName::DNS);
+  EXPECT_EQ(sent.subject_alt_names(0).type(), v1::SubjectAltName::TYPE_DNS);
   EXPECT_EQ(sent.subject_alt_names(0).value(), "www.corp.example.com");
 
   // The deadline covers the broker's wait: --timeout (30 s) plus --wait (5 s). gRPC sends
@@ -159,13 +159,13 @@ TEST_F(CertificateCallTest, KeyGenerationModeSendsTheKeySpecAndWritesSecretsPriv
   const v1::CreateCertificateRequestRequest& sent = requests[0];
   ASSERT_TRUE(sent.has_key_generation());
   EXPECT_EQ(sent.csr_pem(), "");
-  EXPECT_EQ(sent.key_generation().key_spec(), v1::RSA_3072);
+  EXPECT_EQ(sent.key_generation().key_spec(), v1::KEY_SPEC_RSA_3072);
   EXPECT_EQ(sent.key_generation().subject().rfc4514(), "CN=dev 42,O=Acme");
   ASSERT_EQ(sent.key_generation().subject_alt_names_size(), 2);
-  EXPECT_EQ(sent.key_generation().subject_alt_names(0).type(), v1::SubjectAltName::UPN);
+  EXPECT_EQ(sent.key_generation().subject_alt_names(0).type(), v1::SubjectAltName::TYPE_UPN);
   EXPECT_EQ(sent.key_generation().subject_alt_names(0).value(), "dev42@corp.example.com");
-  EXPECT_EQ(sent.key_generation().subject_alt_names(1).type(), v1::SubjectAltName::EMAIL);
-  EXPECT_EQ(sent.key_generation().pkcs12_profile(), v1::LEGACY);
+  EXPECT_EQ(sent.key_generation().subject_alt_names(1).type(), v1::SubjectAltName::TYPE_EMAIL);
+  EXPECT_EQ(sent.key_generation().pkcs12_profile(), v1::PKCS12_PROFILE_LEGACY);
   EXPECT_EQ(sent.subject_alt_names_size(), 0) << "key-gen SANs go in key_generation";
   EXPECT_EQ(sent.sid(), "S-1-5-21-1-2-3-1013");
   EXPECT_EQ(sent.device_id(), "dev-42");
@@ -203,7 +203,7 @@ TEST_F(CertificateCallTest, JsonModeKeepsStdoutOneDocument) {
 
 TEST_F(CertificateCallTest, DeniedRequestExitsOneWithTheCasReason) {
   v1::CertificateRequest response = Issued();
-  response.set_state(v1::CertificateRequest::DENIED);
+  response.set_state(v1::CertificateRequest::STATE_DENIED);
   response.clear_certificate_pem();
   response.clear_chain_pem();
   response.clear_serial_number();
@@ -223,7 +223,7 @@ TEST_F(CertificateCallTest, DeniedRequestExitsOneWithTheCasReason) {
 
 TEST_F(CertificateCallTest, PendingRequestWritesNoFileAndExitsOne) {
   v1::CertificateRequest response = Issued();
-  response.set_state(v1::CertificateRequest::PENDING_APPROVAL);
+  response.set_state(v1::CertificateRequest::STATE_PENDING_APPROVAL);
   response.clear_certificate_pem();
   response.clear_chain_pem();
   response.clear_serial_number();
@@ -295,8 +295,8 @@ v1::CertificateRequestEvent Event(const std::string& cursor, const std::string& 
 
 TEST_F(CertificateCallTest, WatchPrintsOneLinePerEventUntilTheStreamEnds) {
   certificate_service_.set_watch(
-      {Event("c-1", "cr-81", v1::CertificateRequest::DISPATCHED),
-       Event("c-2", "cr-81", v1::CertificateRequest::ISSUED)},
+      {Event("c-1", "cr-81", v1::CertificateRequest::STATE_DISPATCHED),
+       Event("c-2", "cr-81", v1::CertificateRequest::STATE_ISSUED)},
       grpc::Status(grpc::StatusCode::UNAVAILABLE, "broker shutting down"));
   EXPECT_EQ(Run({"--timeout", "1", "certificates", "watch", "--cursor", "c-0"}), kExitFailure);
   EXPECT_EQ(out_.str(),
@@ -314,8 +314,8 @@ TEST_F(CertificateCallTest, WatchPrintsOneLinePerEventUntilTheStreamEnds) {
 }
 
 TEST_F(CertificateCallTest, WatchInJsonPrintsOneObjectPerLine) {
-  certificate_service_.set_watch({Event("c-1", "cr-81", v1::CertificateRequest::QUEUED),
-                                  Event("c-2", "cr-82", v1::CertificateRequest::FAILED)},
+  certificate_service_.set_watch({Event("c-1", "cr-81", v1::CertificateRequest::STATE_QUEUED),
+                                  Event("c-2", "cr-82", v1::CertificateRequest::STATE_FAILED)},
                                  grpc::Status::OK);
   EXPECT_EQ(Run({"--output", "json", "certificates", "watch"}), kExitSuccess) << err_.str();
   std::vector<std::string> lines = absl::StrSplit(out_.str(), '\n', absl::SkipEmpty());
@@ -323,12 +323,12 @@ TEST_F(CertificateCallTest, WatchInJsonPrintsOneObjectPerLine) {
   v1::CertificateRequestEvent second;
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(lines[1], &second).ok()) << lines[1];
   EXPECT_EQ(second.cursor(), "c-2");
-  EXPECT_EQ(second.certificate_request().state(), v1::CertificateRequest::FAILED);
+  EXPECT_EQ(second.certificate_request().state(), v1::CertificateRequest::STATE_FAILED);
   EXPECT_THAT(err_.str(), HasSubstr("--cursor c-2"));
 }
 
 TEST_F(CertificateCallTest, InterruptedWatchExitsZeroWithTheCursor) {
-  certificate_service_.set_watch({Event("c-1", "cr-81", v1::CertificateRequest::QUEUED)},
+  certificate_service_.set_watch({Event("c-1", "cr-81", v1::CertificateRequest::STATE_QUEUED)},
                                  grpc::Status::OK);
   certificate_service_.set_watch_waits_for_cancel();
   Interrupter interrupter;
@@ -359,8 +359,8 @@ TEST_F(CertificateCallTest, InterruptBeforeTheWatchStartsEndsItAtOnce) {
 
 TEST_F(CertificateCallTest, RevokeBySerialSendsCaSerialAndReason) {
   v1::CertificateRequest response = Issued();
-  response.set_state(v1::CertificateRequest::REVOKED);
-  response.set_revocation_reason(1);
+  response.set_state(v1::CertificateRequest::STATE_REVOKED);
+  response.set_revocation_reason(v1::REVOCATION_REASON_KEY_COMPROMISE);
   certificate_service_.set_response(response);
   ASSERT_EQ(Run({"certificates", "revoke", "--ca", "ca-1", "--serial", "4f:1c:9a:0e",
                  "--reason", "key-compromise"}),
@@ -369,8 +369,8 @@ TEST_F(CertificateCallTest, RevokeBySerialSendsCaSerialAndReason) {
   const auto revokes = certificate_service_.revoke_requests();
   ASSERT_EQ(revokes.size(), 1u);
   EXPECT_EQ(revokes[0].name(), "");
-  EXPECT_EQ(revokes[0].ca_id(), "ca-1");
-  EXPECT_EQ(revokes[0].serial_number(), "4F1C9A0E");
+  EXPECT_EQ(revokes[0].certificate_serial().ca_id(), "ca-1");
+  EXPECT_EQ(revokes[0].certificate_serial().serial_number(), "4F1C9A0E");
   EXPECT_EQ(revokes[0].reason(), 1);
   EXPECT_THAT(out_.str(), StartsWith("Revoked certificate 4F1C9A0E (request cr-81).\n"));
   EXPECT_THAT(out_.str(), HasSubstr("(key-compromise)"));

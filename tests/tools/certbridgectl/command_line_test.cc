@@ -292,9 +292,9 @@ TEST_F(CommandLineTest, CertificatesRequestInCsrMode) {
   EXPECT_EQ(request.csr_pem(), "") << "read at run time from files.input";
   EXPECT_FALSE(request.has_key_generation());
   ASSERT_EQ(request.subject_alt_names_size(), 2);
-  EXPECT_EQ(request.subject_alt_names(0).type(), v1::SubjectAltName::DNS);
+  EXPECT_EQ(request.subject_alt_names(0).type(), v1::SubjectAltName::TYPE_DNS);
   EXPECT_EQ(request.subject_alt_names(0).value(), "www.example.com");
-  EXPECT_EQ(request.subject_alt_names(1).type(), v1::SubjectAltName::IP);
+  EXPECT_EQ(request.subject_alt_names(1).type(), v1::SubjectAltName::TYPE_IP);
   EXPECT_EQ(request.subject_alt_names(1).value(), "10.0.0.7");
   EXPECT_EQ(request.device_id(), "dev-1");
   EXPECT_EQ(request.labels().at("a"), "1");
@@ -319,13 +319,13 @@ TEST_F(CommandLineTest, CertificatesRequestInKeyGenerationMode) {
   const auto& request = std::get<v1::CreateCertificateRequestRequest>(invocation.request);
   ASSERT_TRUE(request.has_key_generation());
   const v1::KeyGeneration& keygen = request.key_generation();
-  EXPECT_EQ(keygen.key_spec(), v1::EC_P384);
+  EXPECT_EQ(keygen.key_spec(), v1::KEY_SPEC_EC_P384);
   EXPECT_EQ(keygen.subject().rfc4514(), "CN=dev 42,O=Example\\, Inc.");
   ASSERT_EQ(keygen.subject_alt_names_size(), 2);
-  EXPECT_EQ(keygen.subject_alt_names(1).type(), v1::SubjectAltName::URI);
+  EXPECT_EQ(keygen.subject_alt_names(1).type(), v1::SubjectAltName::TYPE_URI);
   EXPECT_EQ(keygen.subject_alt_names(1).value(), "https://mdm.example.com/devices/42")
       << "split at the first colon only";
-  EXPECT_EQ(keygen.pkcs12_profile(), v1::MODERN);
+  EXPECT_EQ(keygen.pkcs12_profile(), v1::PKCS12_PROFILE_MODERN);
   EXPECT_EQ(request.subject_alt_names_size(), 0);
   EXPECT_EQ(request.request_id(), "req-42");
   EXPECT_TRUE(request.has_wait_timeout());
@@ -453,7 +453,7 @@ TEST_F(CommandLineTest, CertificatesListTakesFilters) {
       ParseOk({"certificates", "list", "--state", "pending_approval", "--ca", "ca-1",
                "--device-id", "dev-1", "--limit", "500", "--page-token", "p2"});
   const auto& request = std::get<v1::ListCertificateRequestsRequest>(invocation.request);
-  EXPECT_EQ(request.state(), v1::CertificateRequest::PENDING_APPROVAL);
+  EXPECT_EQ(request.state(), v1::CertificateRequest::STATE_PENDING_APPROVAL);
   EXPECT_EQ(request.ca_id(), "ca-1");
   EXPECT_EQ(request.device_id(), "dev-1");
   EXPECT_EQ(request.page_size(), 500);
@@ -490,8 +490,8 @@ TEST_F(CommandLineTest, CertificatesWatchCancelAndRevoke) {
       ParseOk({"certificates", "revoke", "--ca", "ca-1", "--serial", "0a:ff:01", "--reason", "6"});
   const auto& serial = std::get<v1::RevokeCertificateRequest>(by_serial.request);
   EXPECT_EQ(serial.name(), "");
-  EXPECT_EQ(serial.ca_id(), "ca-1");
-  EXPECT_EQ(serial.serial_number(), "0AFF01");
+  EXPECT_EQ(serial.certificate_serial().ca_id(), "ca-1");
+  EXPECT_EQ(serial.certificate_serial().serial_number(), "0AFF01");
   EXPECT_EQ(serial.reason(), 6);
   EXPECT_EQ(std::get<v1::RevokeCertificateRequest>(
                 ParseOk({"certificates", "revoke", "cr-1"}).request)

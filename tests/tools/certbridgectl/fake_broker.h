@@ -84,7 +84,7 @@ class FakeAdminService final : public v1::AdminService::Service {
                                           request->registration_code()));
     }
     response->set_connector_id("c-42");
-    response->set_state(v1::Connector::ACTIVE);
+    response->set_state(v1::Connector::STATE_ACTIVE);
     response->set_host("adcs01.corp.example.com");
     return grpc::Status::OK;
   }
@@ -96,7 +96,7 @@ class FakeAdminService final : public v1::AdminService::Service {
     }
     v1::Connector* connector = response->add_connectors();
     connector->set_connector_id("c-42");
-    connector->set_state(v1::Connector::ACTIVE);
+    connector->set_state(v1::Connector::STATE_ACTIVE);
     return grpc::Status::OK;
   }
 

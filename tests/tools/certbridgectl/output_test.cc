@@ -22,8 +22,8 @@ google::protobuf::Timestamp Ago(absl::Duration age) {
 v1::Connector ActiveConnector() {
   v1::Connector connector;
   connector.set_connector_id("c-42");
-  connector.set_state(v1::Connector::ACTIVE);
-  connector.set_connectivity(v1::Connector::CONNECTED);
+  connector.set_state(v1::Connector::STATE_ACTIVE);
+  connector.set_connectivity(v1::Connector::CONNECTIVITY_CONNECTED);
   connector.set_host("adcs01.corp.example.com");
   connector.set_os("Windows Server 2022");
   connector.set_agent_version("1.4.0");
@@ -40,8 +40,8 @@ TEST(OutputTest, ConnectorsListIsAnAlignedTable) {
   *response.add_connectors() = ActiveConnector();
   v1::Connector* pending = response.add_connectors();
   pending->set_connector_id("c-43");
-  pending->set_state(v1::Connector::PENDING);
-  pending->set_connectivity(v1::Connector::DISCONNECTED);
+  pending->set_state(v1::Connector::STATE_PENDING);
+  pending->set_connectivity(v1::Connector::CONNECTIVITY_DISCONNECTED);
   pending->set_host("adcs02");
   EXPECT_EQ(RenderTable(v1::ListConnectorsRequest(), response, kNow),
             "CONNECTOR ID   STATE     CONNECTIVITY        HOST                      "
@@ -69,12 +69,12 @@ TEST(OutputTest, EmptyListsSayNothingIsThere) {
 TEST(OutputTest, ConnectivityReadsLikeKubectl) {
   v1::Connector connector = ActiveConnector();
   EXPECT_EQ(ConnectivityText(connector, kNow), "CONNECTED 12s ago");
-  connector.set_connectivity(v1::Connector::DISCONNECTED);
+  connector.set_connectivity(v1::Connector::CONNECTIVITY_DISCONNECTED);
   *connector.mutable_last_seen_time() = Ago(absl::Hours(3));
   EXPECT_EQ(ConnectivityText(connector, kNow), "DISCONNECTED 3h ago");
   connector.clear_last_seen_time();
   EXPECT_EQ(ConnectivityText(connector, kNow), "NEVER CONNECTED");
-  connector.set_connectivity(v1::Connector::CONNECTED);
+  connector.set_connectivity(v1::Connector::CONNECTIVITY_CONNECTED);
   EXPECT_EQ(ConnectivityText(connector, kNow), "CONNECTED");
   connector.set_connectivity(v1::Connector::CONNECTIVITY_UNSPECIFIED);
   EXPECT_EQ(ConnectivityText(connector, kNow), "");
@@ -257,7 +257,7 @@ v1::CertificateRequest FailedRequest() {
   r.set_request_id("r-1");
   r.set_ca_id("ca-1");
   r.set_template_name("WebServer");
-  r.set_state(v1::CertificateRequest::DENIED);
+  r.set_state(v1::CertificateRequest::STATE_DENIED);
   r.set_ca_request_id(4711);
   r.set_hresult(0x80094800u);
   r.set_error_code("CA_TEMPLATE_NOT_SUPPORTED");
@@ -323,7 +323,7 @@ TEST(OutputTest, IssuedCertificateRequestReadsSubjectAndIssuerFromThePem) {
   r.set_request_id("r-1");
   r.set_ca_id("ca-1");
   r.set_template_name("WebServer");
-  r.set_state(v1::CertificateRequest::ISSUED);
+  r.set_state(v1::CertificateRequest::STATE_ISSUED);
   r.set_device_id("dev-42");
   (*r.mutable_labels())["zone"] = "eu";
   (*r.mutable_labels())["fleet"] = "ios";
@@ -350,7 +350,7 @@ TEST(OutputTest, IssuedCertificateRequestReadsSubjectAndIssuerFromThePem) {
 TEST(OutputTest, WaitingRequestSaysWhyAndHowToCheckLater) {
   v1::CertificateRequest r;
   r.set_name("cr-82");
-  r.set_state(v1::CertificateRequest::QUEUED);
+  r.set_state(v1::CertificateRequest::STATE_QUEUED);
   r.set_waiting_reason("no connector assigned to CA ca-1 is connected");
   const std::string text = RenderTable(v1::CreateCertificateRequestRequest(), r, kNow);
   EXPECT_THAT(text, ::testing::StartsWith("Not issued yet: the request is QUEUED.\n"));
@@ -363,12 +363,12 @@ TEST(OutputTest, WaitingRequestSaysWhyAndHowToCheckLater) {
 TEST(OutputTest, CancelAndRevokeSayWhatHappened) {
   v1::CertificateRequest r;
   r.set_name("cr-83");
-  r.set_state(v1::CertificateRequest::CANCELLED);
+  r.set_state(v1::CertificateRequest::STATE_CANCELLED);
   EXPECT_THAT(RenderTable(v1::CancelCertificateRequestRequest(), r, kNow),
               ::testing::StartsWith("Cancelled certificate request cr-83.\nName:"));
-  r.set_state(v1::CertificateRequest::REVOKED);
+  r.set_state(v1::CertificateRequest::STATE_REVOKED);
   r.set_serial_number("0AFF");
-  r.set_revocation_reason(5);
+  r.set_revocation_reason(v1::REVOCATION_REASON_CESSATION_OF_OPERATION);
   *r.mutable_revoke_time() = Ago(absl::Seconds(1));
   const std::string text = RenderTable(v1::RevokeCertificateRequest(), r, kNow);
   EXPECT_THAT(text, ::testing::StartsWith("Revoked certificate 0AFF (request cr-83).\n"));
@@ -380,15 +380,15 @@ TEST(OutputTest, CertificateRequestListPointsAtTheNextPageWithTheSameFilters) {
   v1::ListCertificateRequestsResponse response;
   v1::CertificateRequest* r = response.add_certificate_requests();
   r->set_name("cr-81");
-  r->set_state(v1::CertificateRequest::ISSUED);
+  r->set_state(v1::CertificateRequest::STATE_ISSUED);
   r->set_ca_id("ca-1");
   r->set_template_name("WebServer");
   r->set_serial_number("4F1C");
-  *r->mutable_not_after() = Ago(-absl::Hours(24));
+  *r->mutable_expire_time() = Ago(-absl::Hours(24));
   *r->mutable_update_time() = Ago(absl::Minutes(1));
   response.set_next_page_token("p2");
   v1::ListCertificateRequestsRequest request;
-  request.set_state(v1::CertificateRequest::ISSUED);
+  request.set_state(v1::CertificateRequest::STATE_ISSUED);
   request.set_ca_id("ca-1");
   request.set_page_size(1);
   EXPECT_EQ(RenderTable(request, response, kNow),
@@ -423,7 +423,7 @@ TEST(OutputTest, WatchLinesAreOneLinePerEvent) {
 TEST(OutputTest, DeliveryCertificateShowsSubjectExpiryAndPem) {
   v1::DeliveryCertificate certificate;
   certificate.set_subject("CN=Acme MDM delivery");
-  *certificate.mutable_not_after() = Ago(-absl::Hours(24 * 365));
+  *certificate.mutable_expire_time() = Ago(-absl::Hours(24 * 365));
   certificate.set_certificate_pem("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
   EXPECT_EQ(RenderTable(v1::SetDeliveryCertificateRequest(), certificate, kNow),
             "Set the delivery certificate.\n"
