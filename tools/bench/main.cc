@@ -680,6 +680,7 @@ void PrintTable(const Figures& f, const std::string& load_at_start) {
     row("flooding tenant: calls/s served / refused (RESOURCE_EXHAUSTED)",
         absl::StrFormat("%.0f / %d", f.neighbour.flood_ok / absl::ToDoubleSeconds(f.neighbour.flood_wall),
                         static_cast<int>(f.neighbour.flood_refused)));
+    row("flooding tenant: calls failed otherwise", absl::StrCat(f.neighbour.flood_failed));
     row("quiet tenant failed calls alone / during flood",
         absl::StrCat(f.neighbour.quiet_alone.failures, " / ", f.neighbour.quiet_during_flood.failures));
   } else {

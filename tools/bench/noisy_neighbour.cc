@@ -39,6 +39,20 @@ struct FloodCounts {
   std::atomic<int64_t> failed{0};  // any other error
 };
 
+// A channel of its own with gRPC's default connect timeout (20 s): CertificateClient's
+// 50 ms reconnect settings, meant for the recovery run, also cap each connection attempt,
+// and a freshly started flood process on a loaded machine then never finished a TLS
+// handshake in time ("Failed to connect to remote host: FD Shutdown" on every call).
+std::unique_ptr<v1::CertificateService::Stub> FloodClient(const std::string& root,
+                                                          const std::string& address, int number) {
+  grpc::SslCredentialsOptions tls;
+  tls.pem_root_certs = root;
+  grpc::ChannelArguments args;
+  args.SetInt("certbridge.bench.flood_channel", number);
+  return v1::CertificateService::NewStub(
+      grpc::CreateCustomChannel(address, grpc::SslCredentials(tls), args));
+}
+
 // `callers` threads calling until `stop`; each on a channel of its own, ignoring every
 // RESOURCE_EXHAUSTED and its retry delay.
 std::vector<std::thread> StartFlood(const std::string& root, const std::string& address,
@@ -46,16 +60,17 @@ std::vector<std::thread> StartFlood(const std::string& root, const std::string& 
                                     const std::atomic<bool>& stop, FloodCounts& counts) {
   std::vector<std::thread> threads;
   for (int i = 0; i < callers; ++i) {
-    threads.emplace_back([&root, &address, &key, &stop, &counts] {
-      auto stub = CertificateClient(root, address);
+    threads.emplace_back([&root, &address, &key, &stop, &counts, i] {
+      auto stub = FloodClient(root, address, i);
       while (!stop.load()) {
         grpc::Status s = ListOnce(*stub, key);
         if (s.ok()) {
           counts.ok.fetch_add(1);
         } else if (s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
           counts.refused.fetch_add(1);
-        } else {
-          counts.failed.fetch_add(1);
+        } else if (counts.failed.fetch_add(1) < 3) {
+          std::fprintf(stderr, "flood: call failed: code %d: %s\n", static_cast<int>(s.error_code()),
+                       s.error_message().c_str());
         }
       }
     });
@@ -68,6 +83,11 @@ void StopFlood(int) { flood_process_stop.store(true); }
 
 // "flood: ok=N refused=M wall_ms=W" from the flood process's log.
 bool ParseFloodTotals(const std::string& log, NeighbourFigures& figures) {
+  for (absl::string_view line : absl::StrSplit(log, '\n')) {
+    if (absl::ConsumePrefix(&line, "flood: other errors ")) {
+      (void)absl::SimpleAtoi(line, &figures.flood_failed);
+    }
+  }
   for (absl::string_view line : absl::StrSplit(log, '\n')) {
     if (!absl::ConsumePrefix(&line, "flood: ok=")) continue;
     std::vector<absl::string_view> parts = absl::StrSplit(line, ' ');
@@ -152,6 +172,7 @@ absl::Status MeasureNoisyNeighbour(testing::TestStack& stack, const testing::Bro
     figures.flood_wall = absl::Now() - flood_start;
     figures.flood_ok = counts.ok.load();
     figures.flood_refused = counts.refused.load();
+    figures.flood_failed = counts.failed.load();
     return absl::OkStatus();
   }
 
@@ -179,6 +200,9 @@ absl::Status MeasureNoisyNeighbour(testing::TestStack& stack, const testing::Bro
   if ((*flood)->WaitForExit(absl::Seconds(60)) != 0 || !ParseFloodTotals((*flood)->Log(), figures)) {
     return absl::InternalError(
         absl::StrCat("the flood process did not report; its log:\n", (*flood)->Log()));
+  }
+  if (figures.flood_failed > 0) {
+    std::fprintf(stderr, "  the flood process's log:\n%s", (*flood)->Log().c_str());
   }
   return absl::OkStatus();
 }

@@ -37,6 +37,7 @@ struct NeighbourFigures {
   LoadResult quiet_during_flood;
   int64_t flood_ok = 0;
   int64_t flood_refused = 0;  // RESOURCE_EXHAUSTED
+  int64_t flood_failed = 0;   // any other error
   absl::Duration flood_wall;
 };
 
