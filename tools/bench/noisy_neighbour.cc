@@ -107,10 +107,9 @@ bool ParseFloodTotals(const std::string& log, NeighbourFigures& figures) {
 
 int RunFloodProcess(const std::string& address, const std::string& key_file,
                     const std::string& tls_root_file, int callers, int nice) {
-  // Before any thread (gRPC's included) exists, so that every thread inherits it. Not
-  // SCHED_IDLE: on a shared machine at load 30 that starved the flood completely (it never
-  // made 200 calls in 60 s), which measures nothing; nice 19 can starve it the same way
-  // there, hence the flag.
+  // Before any thread (gRPC's included) exists, so that every thread inherits it. A nice
+  // level rather than SCHED_IDLE, which can starve the flood outright on a busy shared
+  // machine (a flood that makes no calls measures nothing); the flag lets a run choose.
   if (::setpriority(PRIO_PROCESS, 0, nice) != 0) std::perror("flood: setpriority");
   ::signal(SIGTERM, StopFlood);
   ::prctl(PR_SET_PDEATHSIG, SIGTERM);
