@@ -1,8 +1,7 @@
 // SCEP end to end through the real stack: broker (ScepService, the SCEP listener and the
 // back end), an agent and the AD CS emulator, with Debian's scepclient (micromdm/scep) as
 // the device. Every certificate is verified with openssl against the emulator's CA.
-// certmonger's scep-submit is NOT exercised here (the certmonger package is not installed
-// in this environment; see docs/scep.md).
+// certmonger (its daemon with the scep-submit helper, driven by getcert) enrolls too.
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -276,6 +275,47 @@ TEST_F(ScepEnrollmentTest, PendingApprovalIsCollectedByPollingAfterTheOfficerApp
   EXPECT_TRUE(absl::StrContains((*client)->Log(), "PENDING")) << (*client)->Log();
   CommandResult verified = Verify("device9");
   EXPECT_EQ(verified.exit_code, 0) << verified.out << verified.err;
+}
+
+// certmonger: the daemon on a private session bus with its state in the test's directory
+// (nothing of the machine's certmonger is touched), its scep-submit helper talking to the
+// broker, driven with getcert.
+TEST_F(ScepEnrollmentTest, CertmongerEnrollsAndAWrongChallengeIsRefused) {
+  NewTenantWithAgent();
+  v1::ScepProfile profile = NewProfile("CertbridgeDevice", v1::SCEP_CHALLENGE_MODE_DYNAMIC);
+  const std::string challenge = Challenge(profile.profile_id(), "CN=device-cm");
+  const std::string state = dir_ + "/certmonger";
+  RunCommand({"mkdir", "-p", state + "/config", state + "/requests", state + "/cas", state + "/tmp",
+              state + "/local"});
+  const std::string script = dir_ + "/certmonger.sh";
+  {
+    std::FILE* f = std::fopen(script.c_str(), "w");
+    const std::string text = absl::StrCat(
+        "set -ux\n", "getcert add-scep-ca -s -c testca -u '", Url(profile), "' || exit 90\n",
+        "getcert request -s -w -c testca -I good -f ", dir_, "/good.crt -k ", dir_,
+        "/good.key -L '", challenge, "' -N CN=device-cm\n",
+        "getcert list -s -i good\n",
+        "getcert request -s -w -c testca -I bad -f ", dir_, "/bad.crt -k ", dir_,
+        "/bad.key -L 'not-the-challenge' -N CN=device-cm2\n",
+        "getcert list -s -i bad\n");
+    std::fputs(text.c_str(), f);
+    std::fclose(f);
+  }
+  CommandResult run = RunCommand(
+      {"bash", "-c",
+       absl::StrCat("CERTMONGER_CONFIG_DIR=", state, "/config CERTMONGER_REQUESTS_DIR=", state,
+                    "/requests CERTMONGER_CAS_DIR=", state, "/cas CERTMONGER_TMPDIR=", state,
+                    "/tmp CERTMONGER_LOCAL_CA_DIR=", state, "/local CERTMONGER_SYSTEM_LOCK_FILE=",
+                    state, "/lock timeout 90 dbus-run-session -- certmonger -s -n -B -c 'bash ",
+                    script, "' 2>&1")},
+      absl::Seconds(120));
+  const std::string output = run.out + run.err;
+  EXPECT_TRUE(absl::StrContains(output, "status: MONITORING")) << output;
+  CommandResult verified =
+      RunCommand({"openssl", "verify", "-CAfile", emulator_->ca_cert_path(), dir_ + "/good.crt"});
+  EXPECT_EQ(verified.exit_code, 0) << verified.out << verified.err << output;
+  EXPECT_TRUE(ReadFileOrEmpty(dir_ + "/bad.crt").empty()) << output;
+  EXPECT_EQ(CountScepRequests(profile.profile_id()), 1) << output;
 }
 
 }  // namespace
