@@ -240,5 +240,89 @@ TEST_F(CertificateGrpcServiceTest, WatchReadsTheHistoryOnlyAsFastAsTheClientTake
   reader->Finish();
 }
 
+// Issue 10: a request that goes QUEUED -> DISPATCHED -> ISSUED before the client reads
+// is reported as three events in that order, not as one event with the final state; and a
+// cursor whose change the retention removed ends the stream with FAILED_PRECONDITION.
+TEST_F(CertificateGrpcServiceTest, WatchReportsEveryTransitionAndRefusesAnExpiredCursor) {
+  StartServer({});
+  CertificateAuthorityRecord ca;
+  ca.ca_id = "ca-1";
+  ca.tenant_id = "t-1";
+  ca.host = "adcs01.corp.example";
+  ca.ca_name = "Corp Issuing CA";
+  ca.create_time = clock_.Now();
+  ASSERT_TRUE(store_.CreateCertificateAuthority(ca).ok());
+  Caller caller;
+  caller.tenant_id = "t-1";
+  caller.key_id = key_.key_id;
+  caller.scopes = {"certificates"};
+  auto key = pki::PrivateKey::Generate(pki::KeyType::kEcP256);
+  ASSERT_TRUE(key.ok());
+  auto csr = pki::CreateCsrPem(*key, {.subject = "CN=device"});
+  ASSERT_TRUE(csr.ok());
+  v1::CreateCertificateRequestRequest r;
+  r.set_request_id("every-state");
+  r.set_ca_id("ca-1");
+  r.set_template_name("WebServer");
+  r.set_csr_pem(*csr);
+  absl::StatusOr<CertificateRequestRecord> created = api_.Create(caller, r);
+  ASSERT_TRUE(created.ok()) << created.status();
+  ClaimParams claim;
+  claim.tenant_id = "t-1";
+  claim.connector_id = "c-1";
+  claim.ca_identity = "CORP\\svc";
+  claim.ca_ids = {"ca-1"};
+  claim.limit = 1;
+  claim.per_ca_limit = 1;
+  claim.now = clock_.Now();
+  claim.lease_until = clock_.Now() + absl::Minutes(5);
+  absl::StatusOr<std::vector<JobRecord>> claimed = store_.ClaimJobs(claim);
+  ASSERT_TRUE(claimed.ok() && claimed->size() == 1u);
+  JobCompletion done;
+  done.job_id = (*claimed)[0].job_id;
+  done.tenant_id = "t-1";
+  done.now = clock_.Now();
+  done.request = *store_.GetCertificateRequest("t-1", created->name);
+  done.request.state = RequestState::kIssued;
+  ASSERT_TRUE(store_.CompleteJob(done).ok());
+
+  auto watch = [this](const std::string& cursor, std::unique_ptr<grpc::ClientContext>* context) {
+    *context = std::make_unique<grpc::ClientContext>();
+    (*context)->AddMetadata("authorization", "Bearer " + key_.full_key);
+    (*context)->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
+    v1::WatchCertificateRequestsRequest request;
+    request.set_cursor(cursor);
+    return stub_->WatchCertificateRequests(context->get(), request);
+  };
+  std::unique_ptr<grpc::ClientContext> context;
+  auto reader = watch("0", &context);
+  std::vector<v1::CertificateRequest::State> states;
+  std::string first_cursor;
+  v1::CertificateRequestEvent event;
+  while (states.size() < 3 && reader->Read(&event)) {
+    if (first_cursor.empty()) first_cursor = event.cursor();
+    EXPECT_EQ(event.certificate_request().name(), created->name);
+    states.push_back(event.certificate_request().state());
+  }
+  EXPECT_EQ(states, (std::vector<v1::CertificateRequest::State>{
+                        v1::CertificateRequest::STATE_QUEUED,
+                        v1::CertificateRequest::STATE_DISPATCHED,
+                        v1::CertificateRequest::STATE_ISSUED}));
+  context->TryCancel();
+  reader->Finish();
+
+  // The retention removes every change (the fake clock has not moved: all are "older" than
+  // a minute from now).
+  ASSERT_EQ(*store_.DeleteRequestChangesBefore(clock_.Now() + absl::Minutes(1), 100), 3);
+  auto expired = watch(first_cursor, &context);
+  while (expired->Read(&event)) {
+  }
+  grpc::Status status = expired->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(status.error_message().find("list the certificate requests again"),
+            std::string::npos)
+      << status.error_message();
+}
+
 }  // namespace
 }  // namespace certbridge::broker
