@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build ccache pkg-config git
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  golang-github-gogo-googleapis-dev  # google/rpc/{status,error_details}.proto (proto/CMakeLists.txt)
   libabsl-dev libssl-dev openssl libpq-dev
   prometheus-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev
   postgresql-15 postgresql-client-15 jq clang libclang-rt-14-dev
@@ -14,10 +15,10 @@ packages=(
   wine wine64 msitools wixl tinyproxy haproxy
   podman runc netavark aardvark-dns iptables debootstrap
   golang-go golang-github-masterminds-sprig-dev golang-k8s-sigs-yaml-dev
-  python3-grpcio python3-protobuf python3-cryptography  # the Python example client (examples/python)
   libmicrohttpd-dev  # the broker's SCEP listener (broker/scep/scep_http_server.h)
   scep  # micromdm's scepclient, the SCEP client of tests/broker/scep's front-end test
   certmonger  # certmonger and its scep-submit: the second SCEP client (tests/broker/scep)
+  python3-grpcio python3-protobuf python3-cryptography  # the Python example client (examples/python)
 )
 
 missing=()

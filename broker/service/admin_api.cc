@@ -13,6 +13,7 @@
 #include "broker/service/field_checks.h"
 #include "broker/service/ids.h"
 #include "broker/service/proto_mapping.h"
+#include "common/api_error.h"
 #include "common/log.h"
 #include "common/pki/delivery.h"
 #include "common/pki/pem.h"
@@ -27,15 +28,16 @@ constexpr size_t kMaxHostName = 253;
 constexpr size_t kMaxCaName = 64;
 
 
-// A CA server name as AD CS config strings use it: a DNS name or NetBIOS name.
-absl::Status ValidateCaHost(absl::string_view host) {
+// A CA server name as AD CS config strings use it: a DNS name or NetBIOS name. `field` is
+// host or config_string, whichever the caller gave.
+absl::Status ValidateCaHost(absl::string_view field, absl::string_view host) {
   if (host.empty() || host.size() > kMaxHostName) {
-    return absl::InvalidArgumentError(
+    return InvalidField(field,
         "CA host must be the CA server's DNS name, 1 to 253 characters (e.g. ca01.corp.example.com)");
   }
   for (char c : host) {
     if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '.' && c != '_') {
-      return absl::InvalidArgumentError(absl::StrCat(
+      return InvalidField(field, absl::StrCat(
           "CA host \"", host, "\" contains '", std::string(1, c),
           "'; use the CA server's DNS name (letters, digits, '-', '.')"));
     }
@@ -43,14 +45,14 @@ absl::Status ValidateCaHost(absl::string_view host) {
   return absl::OkStatus();
 }
 
-absl::Status ValidateCaName(absl::string_view name) {
+absl::Status ValidateCaName(absl::string_view field, absl::string_view name) {
   if (name.empty() || name.size() > kMaxCaName) {
-    return absl::InvalidArgumentError(
+    return InvalidField(field,
         "CA name must be 1 to 64 characters: the CA's common name as `certutil -dump` shows it");
   }
   for (unsigned char c : name) {
     if (c < 0x20 || c == '\\' || c == '"') {
-      return absl::InvalidArgumentError(
+      return InvalidField(field,
           absl::StrCat("CA name \"", name, "\" may not contain backslashes, quotes or control characters"));
     }
   }
@@ -64,7 +66,8 @@ std::vector<std::string> NormalizeScopes(const google::protobuf::RepeatedPtrFiel
     for (absl::string_view part : absl::StrSplit(raw, ',', absl::SkipWhitespace())) {
       std::string s = absl::AsciiStrToLower(absl::StripAsciiWhitespace(part));
       if (s != kScopeAdmin && s != kScopeCertificates) {
-        *status = absl::InvalidArgumentError(
+        *status = InvalidField(
+            "scopes",
             absl::StrCat("unknown scope \"", s, "\"; scopes are \"admin\" and \"certificates\""));
         return {};
       }
@@ -74,16 +77,31 @@ std::vector<std::string> NormalizeScopes(const google::protobuf::RepeatedPtrFiel
   std::sort(scopes.begin(), scopes.end());
   scopes.erase(std::unique(scopes.begin(), scopes.end()), scopes.end());
   if (scopes.empty()) {
-    *status = absl::InvalidArgumentError(
-        "an API key needs at least one scope: \"admin\" and/or \"certificates\"");
+    *status = ApiError(absl::StatusCode::kInvalidArgument, "FIELD_REQUIRED",
+                       "an API key needs at least one scope: \"admin\" and/or \"certificates\"")
+                  .Field("scopes", "at least one scope is required");
   }
   return scopes;
 }
 
 absl::Status RequireId(absl::string_view field, absl::string_view value) {
-  if (value.empty()) return absl::InvalidArgumentError(absl::StrCat(field, " is required"));
-  if (value.size() > 64) return absl::InvalidArgumentError(absl::StrCat(field, " is too long"));
-  return absl::OkStatus();
+  return CheckText(field, value, 64, /*required=*/true);
+}
+
+// The store's NOT_FOUND (or FAILED_PRECONDITION) for an object, with the API's reason.
+absl::Status Reasoned(absl::Status status, absl::string_view not_found_reason,
+                      absl::string_view failed_precondition_reason = "") {
+  if (absl::IsNotFound(status)) return WithReason(std::move(status), not_found_reason);
+  if (absl::IsFailedPrecondition(status) && !failed_precondition_reason.empty()) {
+    return WithReason(std::move(status), failed_precondition_reason);
+  }
+  return status;
+}
+template <typename T>
+absl::StatusOr<T> Reasoned(absl::StatusOr<T> result, absl::string_view not_found_reason,
+                           absl::string_view failed_precondition_reason = "") {
+  if (result.ok()) return result;
+  return Reasoned(result.status(), not_found_reason, failed_precondition_reason);
 }
 
 }  // namespace
@@ -150,12 +168,14 @@ absl::StatusOr<std::string> AdminApi::ApiKeyTenant(const Caller& caller,
   if (caller.is_operator) {
     RETURN_IF_ERROR(RequireId("tenant_id", requested_tenant_id));
     // The operator sees every tenant, so "no such tenant" leaks nothing.
-    RETURN_IF_ERROR(store_->GetTenant(requested_tenant_id).status());
+    RETURN_IF_ERROR(Reasoned(store_->GetTenant(requested_tenant_id).status(), "TENANT_NOT_FOUND"));
     return requested_tenant_id;
   }
   RETURN_IF_ERROR(RequireTenantScope(caller, kScopeAdmin));
   if (!requested_tenant_id.empty() && requested_tenant_id != caller.tenant_id) {
-    return absl::NotFoundError(absl::StrCat("tenant \"", requested_tenant_id, "\" not found"));
+    return ApiError(absl::StatusCode::kNotFound, "TENANT_NOT_FOUND",
+                    absl::StrCat("tenant \"", requested_tenant_id, "\" not found"))
+        .Metadata("tenant_id", requested_tenant_id);
   }
   return caller.tenant_id;
 }
@@ -174,7 +194,8 @@ absl::StatusOr<v1::CreateApiKeyResponse> AdminApi::CreateApiKey(const Caller& ca
     expire_time = absl::FromUnixSeconds(r.expire_time().seconds()) +
                   absl::Nanoseconds(r.expire_time().nanos());
     if (*expire_time <= now) {
-      return absl::InvalidArgumentError(
+      return InvalidField(
+          "expire_time",
           "expire_time must be in the future (leave it unset for a key that does not expire)");
     }
   }
@@ -211,7 +232,9 @@ absl::StatusOr<v1::ApiKey> AdminApi::RevokeApiKey(const Caller& caller,
                                                   const v1::RevokeApiKeyRequest& r) {
   ASSIGN_OR_RETURN(std::string tenant_id, ApiKeyTenant(caller, r.tenant_id()));
   RETURN_IF_ERROR(RequireId("key_id", r.key_id()));
-  ASSIGN_OR_RETURN(ApiKeyRecord key, store_->RevokeApiKey(tenant_id, r.key_id(), clock_->Now()));
+  ASSIGN_OR_RETURN(ApiKeyRecord key, Reasoned(store_->RevokeApiKey(tenant_id, r.key_id(),
+                                                                   clock_->Now()),
+                                              "API_KEY_NOT_FOUND"));
   Caller in_tenant = caller;
   in_tenant.tenant_id = tenant_id;
   Audit(in_tenant, "api_key.revoke", key.key_id, key.display_name);
@@ -225,7 +248,7 @@ absl::StatusOr<v1::CreateEnrollmentTokenResponse> AdminApi::CreateEnrollmentToke
   absl::Duration ttl = r.ttl_seconds() == 0 ? options_.default_enrollment_token_ttl
                                             : absl::Seconds(r.ttl_seconds());
   if (ttl <= absl::ZeroDuration() || ttl > options_.max_enrollment_token_ttl) {
-    return absl::InvalidArgumentError(
+    return InvalidField("ttl_seconds",
         absl::StrCat("ttl_seconds must be between 1 and ",
                      absl::ToInt64Seconds(options_.max_enrollment_token_ttl), " (7 days)"));
   }
@@ -252,19 +275,21 @@ absl::StatusOr<v1::CertificateAuthority> AdminApi::CreateCertificateAuthority(
   std::string ca_name = r.ca_name();
   if (!r.config_string().empty()) {
     if (!host.empty() || !ca_name.empty()) {
-      return absl::InvalidArgumentError("give either config_string or host and ca_name, not both");
+      return InvalidField("config_string",
+                          "give either config_string or host and ca_name, not both");
     }
     std::vector<std::string> parts = absl::StrSplit(r.config_string(), absl::MaxSplits('\\', 1));
     if (parts.size() != 2) {
-      return absl::InvalidArgumentError(absl::StrCat(
+      return InvalidField("config_string", absl::StrCat(
           "config string \"", r.config_string(),
           "\" must be HOST\\CA_NAME, e.g. ca01.corp.example.com\\Corp Issuing CA"));
     }
     host = parts[0];
     ca_name = parts[1];
   }
-  RETURN_IF_ERROR(ValidateCaHost(host));
-  RETURN_IF_ERROR(ValidateCaName(ca_name));
+  const bool from_config = !r.config_string().empty();
+  RETURN_IF_ERROR(ValidateCaHost(from_config ? "config_string" : "host", host));
+  RETURN_IF_ERROR(ValidateCaName(from_config ? "config_string" : "ca_name", ca_name));
   RETURN_IF_ERROR(CheckText("display_name", r.display_name(), kMaxDisplayName, /*required=*/false));
   CertificateAuthorityRecord ca;
   ca.ca_id = NewObjectId();
@@ -293,8 +318,10 @@ absl::StatusOr<google::protobuf::Empty> AdminApi::DeleteCertificateAuthority(
   RETURN_IF_ERROR(RequireTenantScope(caller, kScopeAdmin));
   RETURN_IF_ERROR(RequireId("ca_id", r.ca_id()));
   ASSIGN_OR_RETURN(CertificateAuthorityRecord ca,
-                   store_->GetCertificateAuthority(caller.tenant_id, r.ca_id()));
-  RETURN_IF_ERROR(store_->DeleteCertificateAuthority(caller.tenant_id, r.ca_id()));
+                   Reasoned(store_->GetCertificateAuthority(caller.tenant_id, r.ca_id()),
+                            "CA_NOT_FOUND"));
+  RETURN_IF_ERROR(Reasoned(store_->DeleteCertificateAuthority(caller.tenant_id, r.ca_id()),
+                           "CA_NOT_FOUND"));
   for (const std::string& connector_id : ca.connector_ids) events_->ConnectorChanged(connector_id);
   Audit(caller, "ca.delete", r.ca_id(), absl::StrCat(ca.host, "\\", ca.ca_name));
   return google::protobuf::Empty();
@@ -325,7 +352,9 @@ absl::StatusOr<v1::Connector> AdminApi::UnassignCertificateAuthority(
 
 absl::StatusOr<v1::Connector> AdminApi::ConnectorView(const std::string& tenant_id,
                                                       const std::string& connector_id) {
-  ASSIGN_OR_RETURN(ConnectorRecord c, store_->GetConnector(tenant_id, connector_id, LiveAfter()));
+  ASSIGN_OR_RETURN(ConnectorRecord c,
+                   Reasoned(store_->GetConnector(tenant_id, connector_id, LiveAfter()),
+                            "CONNECTOR_NOT_FOUND"));
   return ToProto(c);
 }
 
@@ -351,23 +380,30 @@ absl::StatusOr<ConnectorRecord> AdminApi::PendingConnectorByCode(const Caller& c
   RETURN_IF_ERROR(RequireTenantScope(caller, kScopeAdmin));
   const std::string normalized = NormalizeRegistrationCode(code);
   if (normalized.empty() || normalized.size() > 32) {
-    return absl::InvalidArgumentError(
-        "registration_code is required: the code the agent printed, e.g. ABCD-EFGH");
+    return ApiError(absl::StatusCode::kInvalidArgument,
+                    normalized.empty() ? "FIELD_REQUIRED" : "FIELD_TOO_LONG",
+                    "registration_code is required: the code the agent printed, e.g. ABCD-EFGH")
+        .Field("registration_code", "the code the agent printed, at most 32 characters");
   }
   absl::StatusOr<ConnectorRecord> connector =
       store_->FindConnectorByRegistrationCode(caller.tenant_id, pki::Sha256Hex(normalized));
   if (absl::IsNotFound(connector.status())) {
-    return absl::NotFoundError(absl::StrCat(
-        "no pending connector with registration code ", code,
-        " in this tenant; check the code the agent printed, or register the agent again"));
+    return ApiError(absl::StatusCode::kNotFound, "REGISTRATION_CODE_NOT_FOUND",
+                    absl::StrCat("no pending connector with registration code ", code,
+                                 " in this tenant"))
+        .Remedy("check the code the agent printed, or register the agent again "
+                "(`certbridge-agent register`)");
   }
   if (!connector.ok()) return connector.status();
   if (connector->registration_code_expire_time <= clock_->Now()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "registration code ", code, " expired at ",
-        absl::FormatTime(absl::RFC3339_sec, connector->registration_code_expire_time,
-                         absl::UTCTimeZone()),
-        "; run `certbridge-agent register` again for a new code"));
+    return ApiError(absl::StatusCode::kFailedPrecondition, "REGISTRATION_CODE_EXPIRED",
+                    absl::StrCat("registration code ", code, " expired at ",
+                                 absl::FormatTime(absl::RFC3339_sec,
+                                                  connector->registration_code_expire_time,
+                                                  absl::UTCTimeZone())))
+        .Precondition("REGISTRATION_CODE", connector->connector_id, "the code has expired")
+        .Metadata("connector_id", connector->connector_id)
+        .Remedy("run `certbridge-agent register` again for a new code");
   }
   return connector;
 }
@@ -413,7 +449,8 @@ absl::StatusOr<v1::Connector> AdminApi::Transition(const Caller& caller,
                                                    ConnectorState to, absl::string_view action) {
   RETURN_IF_ERROR(RequireTenantScope(caller, kScopeAdmin));
   RETURN_IF_ERROR(RequireId("connector_id", connector_id));
-  RETURN_IF_ERROR(store_->TransitionConnector(caller.tenant_id, connector_id, from, to));
+  RETURN_IF_ERROR(Reasoned(store_->TransitionConnector(caller.tenant_id, connector_id, from, to),
+                           "CONNECTOR_NOT_FOUND", "CONNECTOR_STATE_CONFLICT"));
   events_->ConnectorChanged(connector_id);
   Audit(caller, action, connector_id, "");
   return ConnectorView(caller.tenant_id, connector_id);
@@ -435,7 +472,8 @@ absl::StatusOr<google::protobuf::Empty> AdminApi::DeleteConnector(
     const Caller& caller, const v1::DeleteConnectorRequest& r) {
   RETURN_IF_ERROR(RequireTenantScope(caller, kScopeAdmin));
   RETURN_IF_ERROR(RequireId("connector_id", r.connector_id()));
-  RETURN_IF_ERROR(store_->DeleteConnector(caller.tenant_id, r.connector_id()));
+  RETURN_IF_ERROR(Reasoned(store_->DeleteConnector(caller.tenant_id, r.connector_id()),
+                           "CONNECTOR_NOT_FOUND", "CONNECTOR_STATE_CONFLICT"));
   events_->ConnectorChanged(r.connector_id());
   Audit(caller, "connector.delete", r.connector_id(), "");
   return google::protobuf::Empty();
@@ -444,13 +482,14 @@ absl::StatusOr<google::protobuf::Empty> AdminApi::DeleteConnector(
 absl::StatusOr<v1::ListAuditEventsResponse> AdminApi::ListAuditEvents(
     const Caller& caller, const v1::ListAuditEventsRequest& r) {
   RETURN_IF_ERROR(RequireTenantScope(caller, kScopeAdmin));
-  if (r.page_size() < 0) return absl::InvalidArgumentError("page_size must not be negative");
+  if (r.page_size() < 0) return InvalidField("page_size", "page_size must not be negative");
   // AIP-158: a page_size above the maximum is read as the maximum, not refused.
   const int limit = r.page_size() == 0 ? 100 : std::min(r.page_size(), 1000);
-  ASSIGN_OR_RETURN(int64_t before,
-                   ids_.DecodePageToken(caller.tenant_id, IdKind::kAuditPage, r.page_token()));
+  absl::StatusOr<int64_t> before =
+      ids_.DecodePageToken(caller.tenant_id, IdKind::kAuditPage, r.page_token());
+  if (!before.ok()) return InvalidField("page_token", before.status().message());
   ASSIGN_OR_RETURN(std::vector<AuditEventRecord> events,
-                   store_->ListAuditEvents(caller.tenant_id, before, limit));
+                   store_->ListAuditEvents(caller.tenant_id, *before, limit));
   v1::ListAuditEventsResponse out;
   for (const auto& e : events) {
     v1::AuditEvent* event = out.add_events();
@@ -468,24 +507,27 @@ absl::StatusOr<v1::DeliveryCertificate> AdminApi::SetDeliveryCertificate(
     const Caller& caller, const v1::SetDeliveryCertificateRequest& r) {
   RETURN_IF_ERROR(RequireTenantScope(caller, kScopeAdmin));
   if (r.certificate_pem().size() > 16 * 1024) {
-    return absl::InvalidArgumentError("certificate_pem is larger than 16 KiB");
+    return ApiError(absl::StatusCode::kInvalidArgument, "FIELD_TOO_LONG",
+                    "certificate_pem is larger than 16 KiB")
+        .Field("certificate_pem", "at most 16 KiB");
   }
   if (pki::PemHoldsPrivateKey(r.certificate_pem())) {
-    return absl::InvalidArgumentError(
-        "certificate_pem holds a private key; nothing was stored: send the certificate only "
-        "and keep the key with whoever opens the PKCS#12 passwords");
+    return InvalidField("certificate_pem",
+                        "certificate_pem holds a private key; nothing was stored: send the "
+                        "certificate only and keep the key with whoever opens the PKCS#12 "
+                        "passwords");
   }
   absl::StatusOr<pki::CertificateInfo> cert = pki::ParseCertificate(r.certificate_pem());
   if (!cert.ok()) {
-    return absl::InvalidArgumentError(
+    return InvalidField("certificate_pem",
         absl::StrCat("certificate_pem: ", cert.status().message(),
                      "; send the PEM certificate whose private key will open PKCS#12 passwords"));
   }
   // Proves the key can receive an envelope before any device depends on it.
   absl::StatusOr<std::string> probe = pki::EnvelopeForRecipient("probe", cert->pem);
   if (!probe.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("certificate_pem cannot receive CMS envelopes: ", probe.status().message()));
+    return InvalidField("certificate_pem", absl::StrCat("certificate_pem cannot receive CMS envelopes: ",
+                                                        probe.status().message()));
   }
   RETURN_IF_ERROR(requests_->SetDeliveryCertificate(caller.tenant_id, cert->pem));
   Audit(caller, "delivery_certificate.set", cert->serial_hex, cert->subject);
@@ -501,8 +543,9 @@ absl::StatusOr<v1::DeliveryCertificate> AdminApi::GetDeliveryCertificate(
   RETURN_IF_ERROR(RequireTenantScope(caller, kScopeAdmin));
   ASSIGN_OR_RETURN(std::string pem, requests_->GetDeliveryCertificate(caller.tenant_id));
   if (pem.empty()) {
-    return absl::NotFoundError(
-        "the tenant has no delivery certificate; set one with SetDeliveryCertificate");
+    return ApiError(absl::StatusCode::kNotFound, "DELIVERY_CERTIFICATE_NOT_SET",
+                    "the tenant has no delivery certificate; set one with "
+                    "SetDeliveryCertificate");
   }
   ASSIGN_OR_RETURN(pki::CertificateInfo cert, pki::ParseCertificate(pem));
   v1::DeliveryCertificate out;

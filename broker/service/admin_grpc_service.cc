@@ -4,7 +4,7 @@
 #include <utility>
 
 #include "broker/service/field_checks.h"
-#include "common/grpc_status.h"
+#include "common/api_error.h"
 
 namespace certbridge::broker {
 namespace {
@@ -20,7 +20,7 @@ grpc::ServerUnaryReactor* Dispatch(grpc::CallbackServerContext* context, ApiCall
   gate->Run(context, reactor, [reactor, api, request, response, method](const Caller& caller) {
     absl::StatusOr<Response> result = (api->*method)(caller, *request);
     if (result.ok()) *response = *std::move(result);
-    reactor->Finish(ToGrpcStatus(result.status()));
+    reactor->Finish(ToGrpcStatusWithDetails(result.status()));
   });
   return reactor;
 }

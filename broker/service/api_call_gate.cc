@@ -6,7 +6,7 @@
 #include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
 #include "broker/service/field_checks.h"
-#include "common/grpc_status.h"
+#include "common/api_error.h"
 
 namespace certbridge::broker {
 namespace {
@@ -41,13 +41,13 @@ void ApiCallGate::Run(grpc::CallbackServerContext* context, grpc::ServerUnaryRea
       [this, context, reactor, work = std::move(work), authorization = std::move(authorization)] {
         absl::StatusOr<Caller> caller = auth_->Authenticate(authorization);
         if (!caller.ok()) {
-          reactor->Finish(ToGrpcStatus(caller.status()));
+          reactor->Finish(ToGrpcStatusWithDetails(caller.status()));
           return;
         }
         absl::Duration retry_after;
         if (absl::Status rate = CheckRates(*caller, &retry_after); !rate.ok()) {
           context->AddTrailingMetadata(kRetryAfterMetadata, absl::StrCat(RetryMillis(retry_after)));
-          reactor->Finish(ToGrpcStatus(rate));
+          reactor->Finish(ToGrpcStatusWithDetails(rate));
           return;
         }
         work(*caller);
@@ -55,10 +55,12 @@ void ApiCallGate::Run(grpc::CallbackServerContext* context, grpc::ServerUnaryRea
       limits_.max_queued_per_key);
   if (!queued) {
     context->AddTrailingMetadata(kRetryAfterMetadata, "1000");
-    reactor->Finish(grpc::Status(
-        grpc::StatusCode::RESOURCE_EXHAUSTED,
-        absl::StrCat("this API key already has ", limits_.max_queued_per_key,
-                     " calls waiting for the broker; wait for them, then retry in a second")));
+    reactor->Finish(ToGrpcStatusWithDetails(
+        ApiError(absl::StatusCode::kResourceExhausted, "CALL_QUEUE_FULL",
+                 absl::StrCat("this API key already has ", limits_.max_queued_per_key,
+                              " calls waiting for the broker; wait for them, then retry in a "
+                              "second"))
+            .RetryAfter(absl::Seconds(1))));
   }
 }
 
@@ -80,9 +82,12 @@ absl::Status ApiCallGate::CheckRates(const Caller& caller, absl::Duration* retry
                          .first->second;
   if (absl::Duration wait = key.TryTake(now); wait > absl::ZeroDuration()) {
     *retry_after = wait;
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "API key ", caller.key_id, " is over its limit of ", limits_.key_calls_per_second,
-        " calls per second; retry after ", RetryMillis(wait), " ms"));
+    return ApiError(absl::StatusCode::kResourceExhausted, "RATE_LIMITED_API_KEY",
+                    absl::StrCat("API key ", caller.key_id, " is over its limit of ",
+                                 limits_.key_calls_per_second, " calls per second; retry after ",
+                                 RetryMillis(wait), " ms"))
+        .RetryAfter(wait)
+        .Metadata("key_id", caller.key_id);
   }
   TokenBucket& tenant = tenant_buckets_
                             .try_emplace(caller.tenant_id, limits_.tenant_calls_per_second,
@@ -91,9 +96,12 @@ absl::Status ApiCallGate::CheckRates(const Caller& caller, absl::Duration* retry
   if (absl::Duration wait = tenant.TryTake(now); wait > absl::ZeroDuration()) {
     key.GiveBack();
     *retry_after = wait;
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "the tenant is over its limit of ", limits_.tenant_calls_per_second,
-        " calls per second across its API keys; retry after ", RetryMillis(wait), " ms"));
+    return ApiError(absl::StatusCode::kResourceExhausted, "RATE_LIMITED_TENANT",
+                    absl::StrCat("the tenant is over its limit of ",
+                                 limits_.tenant_calls_per_second,
+                                 " calls per second across its API keys; retry after ",
+                                 RetryMillis(wait), " ms"))
+        .RetryAfter(wait);
   }
   return absl::OkStatus();
 }

@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/api_error.h"
 #include "common/pki/pki.h"
 
 namespace certbridge::broker {
@@ -32,6 +33,10 @@ namespace {
 // Far above anything GenerateApiKey makes; checked before the header is split or looked up.
 constexpr size_t kMaxAuthorizationHeader = 512;
 constexpr size_t kMaxKeyId = 64;
+
+absl::Status Unauthenticated(absl::string_view reason, absl::string_view message) {
+  return ApiError(absl::StatusCode::kUnauthenticated, reason, message);
+}
 }  // namespace
 
 absl::StatusOr<std::vector<std::string>> ParseOperatorKeys(absl::string_view file_text) {
@@ -147,16 +152,16 @@ void ApiKeyAuthenticator::RememberRecord(const ApiKeyRecord& record) const {
 absl::StatusOr<Caller> ApiKeyAuthenticator::Authenticate(
     absl::string_view authorization_header) const {
   if (authorization_header.empty()) {
-    return absl::UnauthenticatedError(
-        "missing API key: send metadata \"authorization: Bearer <key>\"");
+    return Unauthenticated("API_KEY_MISSING",
+                           "missing API key: send metadata \"authorization: Bearer <key>\"");
   }
   if (!absl::StartsWithIgnoreCase(authorization_header, "Bearer ")) {
-    return absl::UnauthenticatedError(
-        "authorization metadata must be \"Bearer <key>\"");
+    return Unauthenticated("API_KEY_MALFORMED", "authorization metadata must be \"Bearer <key>\"");
   }
   if (authorization_header.size() > kMaxAuthorizationHeader) {
-    return absl::UnauthenticatedError(absl::StrCat(
-        "authorization metadata is longer than ", kMaxAuthorizationHeader, " bytes"));
+    return Unauthenticated("API_KEY_MALFORMED",
+                           absl::StrCat("authorization metadata is longer than ",
+                                        kMaxAuthorizationHeader, " bytes"));
   }
   absl::string_view key = absl::StripAsciiWhitespace(authorization_header.substr(7));
   if (absl::StartsWith(key, "cbk.")) return AuthenticateTenantKey(key);
@@ -165,16 +170,16 @@ absl::StatusOr<Caller> ApiKeyAuthenticator::Authenticate(
     caller.is_operator = true;
     return caller;
   }
-  return absl::UnauthenticatedError("unknown or revoked API key");
+  return Unauthenticated("API_KEY_UNKNOWN", "unknown or revoked API key");
 }
 
 absl::StatusOr<Caller> ApiKeyAuthenticator::AuthenticateTenantKey(absl::string_view key) const {
   std::vector<absl::string_view> parts = absl::StrSplit(key, absl::MaxSplits('.', 2));
   if (parts.size() != 3 || parts[1].empty() || parts[2].empty() || parts[1].size() > kMaxKeyId) {
-    return absl::UnauthenticatedError("malformed API key: expected cbk.<key_id>.<secret>");
+    return Unauthenticated("API_KEY_MALFORMED", "malformed API key: expected cbk.<key_id>.<secret>");
   }
   const std::string key_id(parts[1]);
-  if (KnownUnknown(key_id)) return absl::UnauthenticatedError("unknown or revoked API key");
+  if (KnownUnknown(key_id)) return Unauthenticated("API_KEY_UNKNOWN", "unknown or revoked API key");
   absl::StatusOr<ApiKeyRecord> record;
   if (std::optional<ApiKeyRecord> cached = CachedRecord(key_id)) {
     record = *std::move(cached);
@@ -185,19 +190,25 @@ absl::StatusOr<Caller> ApiKeyAuthenticator::AuthenticateTenantKey(absl::string_v
   if (absl::IsNotFound(record.status())) RememberUnknown(key_id);
   if (absl::IsNotFound(record.status()) ||
       (record.ok() && !pki::ConstantTimeEquals(record->secret_hash, pki::Sha256Hex(parts[2])))) {
-    return absl::UnauthenticatedError("unknown or revoked API key");
+    return Unauthenticated("API_KEY_UNKNOWN", "unknown or revoked API key");
   }
   if (!record.ok()) return record.status();
   // Only a caller holding the secret learns why its key no longer works.
   if (record->revoke_time.has_value()) {
-    return absl::UnauthenticatedError(absl::StrCat(
-        "API key ", key_id, " was revoked at ", absl::FormatTime(absl::RFC3339_sec, *record->revoke_time, absl::UTCTimeZone()),
-        "; ask the tenant's admin for a new key"));
+    return ApiError(absl::StatusCode::kUnauthenticated, "API_KEY_REVOKED",
+                    absl::StrCat("API key ", key_id, " was revoked at ",
+                                 absl::FormatTime(absl::RFC3339_sec, *record->revoke_time,
+                                                  absl::UTCTimeZone())))
+        .Metadata("key_id", key_id)
+        .Remedy("ask the tenant's admin for a new API key");
   }
   if (record->expire_time.has_value() && *record->expire_time <= clock_->Now()) {
-    return absl::UnauthenticatedError(absl::StrCat(
-        "API key ", key_id, " expired at ", absl::FormatTime(absl::RFC3339_sec, *record->expire_time, absl::UTCTimeZone()),
-        "; ask the tenant's admin for a new key"));
+    return ApiError(absl::StatusCode::kUnauthenticated, "API_KEY_EXPIRED",
+                    absl::StrCat("API key ", key_id, " expired at ",
+                                 absl::FormatTime(absl::RFC3339_sec, *record->expire_time,
+                                                  absl::UTCTimeZone())))
+        .Metadata("key_id", key_id)
+        .Remedy("ask the tenant's admin for a new API key");
   }
   NoteUse(*record);
   Caller caller;
@@ -209,20 +220,26 @@ absl::StatusOr<Caller> ApiKeyAuthenticator::AuthenticateTenantKey(absl::string_v
 
 absl::Status RequireTenantScope(const Caller& caller, absl::string_view scope) {
   if (caller.is_operator) {
-    return absl::PermissionDeniedError(
-        "the operator key manages tenants only; use an API key of the tenant (certbridgectl "
-        "api-keys create --tenant ID --scopes admin)");
+    return ApiError(absl::StatusCode::kPermissionDenied, "OPERATOR_KEY_NOT_ALLOWED",
+                    "the operator key manages tenants only; use an API key of the tenant")
+        .Remedy("create a tenant API key with `certbridgectl api-keys create --tenant ID "
+                "--scopes admin`");
   }
   if (!caller.HasScope(scope)) {
-    return absl::PermissionDeniedError(absl::StrCat("API key ", caller.key_id,
-                                                    " lacks the \"", scope, "\" scope"));
+    return ApiError(absl::StatusCode::kPermissionDenied, "SCOPE_MISSING",
+                    absl::StrCat("API key ", caller.key_id, " lacks the \"", scope, "\" scope"))
+        .Metadata("key_id", caller.key_id)
+        .Metadata("scope", scope)
+        .Remedy("use an API key with that scope; a tenant admin creates one with "
+                "CreateApiKey");
   }
   return absl::OkStatus();
 }
 
 absl::Status RequireOperator(const Caller& caller) {
   if (!caller.is_operator) {
-    return absl::PermissionDeniedError("only the operator key may manage tenants");
+    return ApiError(absl::StatusCode::kPermissionDenied, "OPERATOR_KEY_REQUIRED",
+                    "only the operator key may manage tenants");
   }
   return absl::OkStatus();
 }

@@ -17,6 +17,7 @@
 #include "broker/service/ids.h"
 #include "broker/service/proto_mapping.h"
 #include "common/adcs/serial_number.h"
+#include "common/api_error.h"
 #include "common/adcs/sid.h"
 #include "common/pki/ca_request_attributes.h"
 #include "common/pki/names.h"
@@ -47,25 +48,28 @@ std::optional<pki::SubjectAltName::Type> SanType(v1::SubjectAltName::Type type) 
   }
 }
 
+// `field` names the list in errors: subject_alt_names or key_generation.subject_alt_names.
 absl::StatusOr<std::vector<pki::SubjectAltName>> ConvertSans(
-    const google::protobuf::RepeatedPtrField<v1::SubjectAltName>& in) {
+    absl::string_view field, const google::protobuf::RepeatedPtrField<v1::SubjectAltName>& in) {
   if (in.size() > kMaxSans) {
-    return absl::InvalidArgumentError(absl::StrCat("at most ", kMaxSans, " subject_alt_names"));
+    return InvalidField(field, absl::StrCat("at most ", kMaxSans, " ", field));
   }
   std::vector<pki::SubjectAltName> out;
   for (const v1::SubjectAltName& san : in) {
     if (san.value().size() > kMaxSanValue) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "subject_alt_names: a value is ", san.value().size(), " bytes; at most ", kMaxSanValue));
+      return InvalidField(field, absl::StrCat(field, ": a value is ", san.value().size(),
+                                              " bytes; at most ", kMaxSanValue));
     }
     std::optional<pki::SubjectAltName::Type> type = SanType(san.type());
     if (!type) {
-      return absl::InvalidArgumentError(
-          "subject_alt_names: type is required (TYPE_DNS, TYPE_EMAIL, TYPE_URI, TYPE_IP or TYPE_UPN)");
+      return InvalidField(absl::StrCat(field, ".type"),
+                          absl::StrCat(field, ": type is required (TYPE_DNS, TYPE_EMAIL, TYPE_URI, TYPE_IP or TYPE_UPN)"));
     }
     out.push_back({*type, san.value()});
   }
-  RETURN_IF_ERROR(pki::ValidateSubjectAltNames(out));
+  if (absl::Status valid = pki::ValidateSubjectAltNames(out); !valid.ok()) {
+    return InvalidField(field, absl::StrCat(field, ": ", valid.message()));
+  }
   return out;
 }
 
@@ -73,19 +77,20 @@ absl::StatusOr<std::string> SubjectFromRequest(const v1::Subject& subject) {
   std::string text;
   if (subject.has_attributes()) {
     if (subject.attributes().attributes_size() > kMaxSubjectAttributes) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("subject: at most ", kMaxSubjectAttributes, " attributes"));
+      return InvalidField("key_generation.subject.attributes",
+                          absl::StrCat("subject: at most ", kMaxSubjectAttributes, " attributes"));
     }
     std::vector<std::string> rdns;
     for (const v1::SubjectAttribute& a : subject.attributes().attributes()) {
       if (a.value().size() > kMaxSubjectText) {
-        return absl::InvalidArgumentError(
+        return InvalidField(
+            "key_generation.subject.attributes.value",
             absl::StrCat("subject attribute value is longer than ", kMaxSubjectText, " bytes"));
       }
       if (a.type().empty() || a.type().size() > 64 || !std::all_of(a.type().begin(), a.type().end(), [](char c) {
             return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.';
           })) {
-        return absl::InvalidArgumentError(absl::StrCat(
+        return InvalidField("key_generation.subject.attributes.type", absl::StrCat(
             "subject attribute type \"", a.type(),
             "\" is not one of CN, O, OU, L, ST, C, DC, E, SERIALNUMBER, UID or a dotted OID"));
       }
@@ -96,10 +101,15 @@ absl::StatusOr<std::string> SubjectFromRequest(const v1::Subject& subject) {
     text = subject.rfc4514();
   }
   if (text.size() > kMaxSubjectText) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("subject is longer than ", kMaxSubjectText, " bytes"));
+    return InvalidField("key_generation.subject",
+                        absl::StrCat("subject is longer than ", kMaxSubjectText, " bytes"));
   }
-  return pki::CanonicalSubject(text);
+  absl::StatusOr<std::string> canonical = pki::CanonicalSubject(text);
+  if (absl::IsInvalidArgument(canonical.status())) {
+    return InvalidField("key_generation.subject",
+                        absl::StrCat("subject: ", canonical.status().message()));
+  }
+  return canonical;
 }
 
 absl::StatusOr<std::string> KeyTypeOf(v1::KeySpec spec) {
@@ -110,9 +120,7 @@ absl::StatusOr<std::string> KeyTypeOf(v1::KeySpec spec) {
     case v1::KEY_SPEC_EC_P256: return std::string("EC-P256");
     case v1::KEY_SPEC_EC_P384: return std::string("EC-P384");
     default:
-      return absl::InvalidArgumentError(
-          "key_generation.key_spec is required: KEY_SPEC_RSA_2048, KEY_SPEC_RSA_3072, "
-          "KEY_SPEC_RSA_4096, KEY_SPEC_EC_P256 or KEY_SPEC_EC_P384");
+      return InvalidField("key_generation.key_spec", "key_generation.key_spec is required: KEY_SPEC_RSA_2048, KEY_SPEC_RSA_3072, KEY_SPEC_RSA_4096, KEY_SPEC_EC_P256 or KEY_SPEC_EC_P384");
   }
 }
 
@@ -120,7 +128,7 @@ absl::StatusOr<std::string> KeyTypeOf(v1::KeySpec spec) {
 absl::Status ValidateSid(absl::string_view sid) {
   RETURN_IF_ERROR(CheckText("sid", sid, adcs::kMaxSidLength, /*required=*/true));
   if (!adcs::IsValidSid(sid)) {
-    return absl::InvalidArgumentError(absl::StrCat(
+    return InvalidField("sid", absl::StrCat(
         "sid \"", sid, "\" is not a Windows SID (e.g. S-1-5-21-3623811015-3361044348-30300820-1013)"));
   }
   return absl::OkStatus();
@@ -135,6 +143,30 @@ std::string Fingerprint(v1::CreateCertificateRequestRequest r) {
   r.SerializeToCodedStream(&coded);
   coded.Trim();
   return pki::Sha256Hex(bytes);
+}
+
+absl::Status RequestIdReused(const std::string& request_id) {
+  return ApiError(absl::StatusCode::kAlreadyExists, "REQUEST_ID_REUSED",
+                  absl::StrCat("request_id \"", request_id,
+                               "\" was already used with other parameters; use a new "
+                               "request_id for a new request"))
+      .Metadata("request_id", request_id);
+}
+
+// The store's NOT_FOUND for a request, with the API's reason.
+absl::Status RequestNotFoundReason(absl::Status status) {
+  return absl::IsNotFound(status) ? WithReason(std::move(status), "REQUEST_NOT_FOUND") : status;
+}
+template <typename T>
+absl::StatusOr<T> RequestNotFoundReason(absl::StatusOr<T> result) {
+  if (result.ok()) return result;
+  return RequestNotFoundReason(result.status());
+}
+
+// The page token codec's INVALID_ARGUMENT, with the field named.
+absl::StatusOr<int64_t> PageTokenField(absl::StatusOr<int64_t> decoded) {
+  if (!absl::IsInvalidArgument(decoded.status())) return decoded;
+  return InvalidField("page_token", decoded.status().message());
 }
 
 std::string Rfc3339(absl::Time t) {
@@ -160,17 +192,17 @@ absl::StatusOr<CertificateRequestRecord> CertificateApi::Create(
   RETURN_IF_ERROR(CheckText("template_name", r.template_name(), kMaxTemplateName, true));
   RETURN_IF_ERROR(CheckText("device_id", r.device_id(), 256, false));
   if (r.labels_size() > kMaxLabels) {
-    return absl::InvalidArgumentError(absl::StrCat("at most ", kMaxLabels, " labels"));
+    return InvalidField("labels", absl::StrCat("at most ", kMaxLabels, " labels"));
   }
   for (const auto& [key, value] : r.labels()) {
-    RETURN_IF_ERROR(CheckText("label key", key, 63, true));
-    RETURN_IF_ERROR(CheckText("label value", value, 256, false));
+    RETURN_IF_ERROR(CheckText("labels", key, 63, true));
+    RETURN_IF_ERROR(CheckText("labels", value, 256, false));
   }
   if (r.has_wait_timeout() &&
       (r.wait_timeout().seconds() < 0 ||
        absl::Seconds(r.wait_timeout().seconds()) > options_.max_wait)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "wait_timeout must be between 0 and ", absl::FormatDuration(options_.max_wait)));
+    return InvalidField("wait_timeout", absl::StrCat("wait_timeout must be between 0 and ",
+                                                     absl::FormatDuration(options_.max_wait)));
   }
 
   // An idempotent retry returns what the first call created, before anything else.
@@ -179,9 +211,7 @@ absl::StatusOr<CertificateRequestRecord> CertificateApi::Create(
   const std::string fingerprint = Fingerprint(r);
   if (existing.ok()) {
     if (existing->params_fingerprint != fingerprint) {
-      return absl::AlreadyExistsError(absl::StrCat(
-          "request_id \"", r.request_id(),
-          "\" was already used with other parameters; use a new request_id for a new request"));
+      return RequestIdReused(r.request_id());
     }
     return existing;
   }
@@ -190,8 +220,11 @@ absl::StatusOr<CertificateRequestRecord> CertificateApi::Create(
   absl::StatusOr<CertificateAuthorityRecord> ca =
       store_->GetCertificateAuthority(caller.tenant_id, r.ca_id());
   if (absl::IsNotFound(ca.status())) {
-    return absl::NotFoundError(absl::StrCat("certificate authority \"", r.ca_id(),
-                                            "\" not found; list them with `certbridgectl cas list`"));
+    return ApiError(absl::StatusCode::kNotFound, "CA_NOT_FOUND",
+                    absl::StrCat("certificate authority \"", r.ca_id(),
+                                 "\" not found in this tenant"))
+        .Metadata("ca_id", r.ca_id())
+        .Remedy("use a ca_id of this tenant; an admin lists them with `certbridgectl cas list`");
   }
   if (!ca.ok()) return ca.status();
 
@@ -213,15 +246,18 @@ absl::StatusOr<CertificateRequestRecord> CertificateApi::Create(
   switch (r.mode_case()) {
     case v1::CreateCertificateRequestRequest::kCsrPem: {
       if (r.csr_pem().size() > kMaxCsrBytes) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("csr_pem is ", r.csr_pem().size(), " bytes; at most ", kMaxCsrBytes));
+        const std::string message =
+            absl::StrCat("csr_pem is ", r.csr_pem().size(), " bytes; at most ", kMaxCsrBytes);
+        return ApiError(absl::StatusCode::kInvalidArgument, "FIELD_TOO_LONG", message)
+            .Field("csr_pem", message)
+            .Metadata("max_bytes", absl::StrCat(kMaxCsrBytes));
       }
       absl::StatusOr<pki::CsrInfo> csr = pki::ParseCsr(r.csr_pem());
       if (!csr.ok()) {
-        return absl::InvalidArgumentError(absl::StrCat("csr_pem: ", csr.status().message()));
+        return InvalidField("csr_pem", absl::StrCat("csr_pem: ", csr.status().message()));
       }
       request.csr_pem = r.csr_pem();
-      ASSIGN_OR_RETURN(attribute_sans, ConvertSans(r.subject_alt_names()));
+      ASSIGN_OR_RETURN(attribute_sans, ConvertSans("subject_alt_names", r.subject_alt_names()));
       break;
     }
     case v1::CreateCertificateRequestRequest::kKeyGeneration: {
@@ -229,14 +265,15 @@ absl::StatusOr<CertificateRequestRecord> CertificateApi::Create(
       ASSIGN_OR_RETURN(request.key_type, KeyTypeOf(keygen.key_spec()));
       ASSIGN_OR_RETURN(request.subject, SubjectFromRequest(keygen.subject()));
       ASSIGN_OR_RETURN(std::vector<pki::SubjectAltName> sans,
-                       ConvertSans(keygen.subject_alt_names()));
+                       ConvertSans("key_generation.subject_alt_names",
+                                   keygen.subject_alt_names()));
       if (r.subject_alt_names_size() > 0) {
-        return absl::InvalidArgumentError(
-            "in key-generation mode put SANs in key_generation.subject_alt_names");
+        return InvalidField("subject_alt_names",
+                            "in key-generation mode put SANs in key_generation.subject_alt_names");
       }
       if (request.subject.empty() && sans.empty()) {
-        return absl::InvalidArgumentError(
-            "key_generation needs a subject or at least one subject_alt_name");
+        return InvalidField("key_generation.subject",
+                            "key_generation needs a subject or at least one subject_alt_name");
       }
       for (const auto& san : sans) {
         request.subject_alt_names.push_back(
@@ -249,23 +286,32 @@ absl::StatusOr<CertificateRequestRecord> CertificateApi::Create(
       request.pkcs12_profile = keygen.pkcs12_profile() == v1::PKCS12_PROFILE_LEGACY ? "LEGACY" : "MODERN";
       ASSIGN_OR_RETURN(std::string delivery, requests_->GetDeliveryCertificate(caller.tenant_id));
       if (delivery.empty()) {
-        return absl::FailedPreconditionError(
-            "key-generation mode needs the tenant's delivery certificate (the PKCS#12 password "
-            "is encrypted to it); set it with AdminService.SetDeliveryCertificate");
+        return ApiError(absl::StatusCode::kFailedPrecondition, "DELIVERY_CERTIFICATE_NOT_SET",
+                        "key-generation mode needs the tenant's delivery certificate (the "
+                        "PKCS#12 password is encrypted to it); the tenant has none")
+            .Precondition("DELIVERY_CERTIFICATE", "tenant",
+                          "set with AdminService.SetDeliveryCertificate")
+            .Remedy("a tenant admin sets it with AdminService.SetDeliveryCertificate "
+                    "(`certbridgectl delivery-certificate set FILE`)");
       }
       break;
     }
     default:
-      return absl::InvalidArgumentError(
-          "give either csr_pem (CSR mode) or key_generation (key-generation mode)");
+      return ApiError(absl::StatusCode::kInvalidArgument, "FIELD_REQUIRED",
+                      "give either csr_pem (CSR mode) or key_generation (key-generation mode)")
+          .Field("csr_pem", "csr_pem or key_generation is required");
   }
   if (r.mode_case() == v1::CreateCertificateRequestRequest::kCsrPem && !r.sid().empty()) {
     attribute_sans.push_back(
         {pki::SubjectAltName::Type::kUri, absl::StrCat("tag:microsoft.com,2022-09-14:sid:", r.sid())});
   }
 
-  ASSIGN_OR_RETURN(request.attributes,
-                   pki::BuildCaRequestAttributes(r.template_name(), attribute_sans));
+  absl::StatusOr<std::string> attributes =
+      pki::BuildCaRequestAttributes(r.template_name(), attribute_sans);
+  if (absl::IsInvalidArgument(attributes.status())) {
+    return InvalidField("template_name", attributes.status().message());
+  }
+  ASSIGN_OR_RETURN(request.attributes, std::move(attributes));
 
   const absl::Time now = clock_->Now();
   request.create_time = now;
@@ -285,8 +331,7 @@ absl::StatusOr<CertificateRequestRecord> CertificateApi::Create(
   submit.create_time = now;
   ASSIGN_OR_RETURN(CreateRequestResult created, requests_->CreateCertificateRequest(request, submit));
   if (!created.created && created.request.params_fingerprint != fingerprint) {
-    return absl::AlreadyExistsError(absl::StrCat(
-        "request_id \"", r.request_id(), "\" was already used with other parameters"));
+    return RequestIdReused(r.request_id());
   }
   if (created.created) metrics_->RequestEntered(RequestState::kQueued, !request.key_type.empty());
   return created.request;
@@ -298,24 +343,26 @@ absl::StatusOr<CertificateRequestRecord> CertificateApi::Get(
   switch (r.lookup_case()) {
     case v1::GetCertificateRequestRequest::kName:
       RETURN_IF_ERROR(CheckText("name", r.name(), 64, true));
-      return requests_->GetCertificateRequest(caller.tenant_id, r.name());
+      return RequestNotFoundReason(requests_->GetCertificateRequest(caller.tenant_id, r.name()));
     case v1::GetCertificateRequestRequest::kRequestId:
       RETURN_IF_ERROR(CheckText("request_id", r.request_id(), kMaxRequestId, true));
-      return requests_->GetCertificateRequestByRequestId(caller.tenant_id, r.request_id());
+      return RequestNotFoundReason(
+          requests_->GetCertificateRequestByRequestId(caller.tenant_id, r.request_id()));
     case v1::GetCertificateRequestRequest::LOOKUP_NOT_SET:
       break;
   }
-  return absl::InvalidArgumentError("set name or request_id");
+  return ApiError(absl::StatusCode::kInvalidArgument, "FIELD_REQUIRED", "set name or request_id")
+      .Field("name", "name or request_id is required");
 }
 
 absl::StatusOr<v1::ListCertificateRequestsResponse> CertificateApi::List(
     const Caller& caller, const v1::ListCertificateRequestsRequest& r) {
   RETURN_IF_ERROR(RequireTenantScope(caller, kScopeCertificates));
-  if (r.page_size() < 0) return absl::InvalidArgumentError("page_size must not be negative");
+  if (r.page_size() < 0) return InvalidField("page_size", "page_size must not be negative");
   // AIP-158: a page_size above the maximum is read as the maximum, not refused.
   const int limit = r.page_size() == 0 ? 50 : std::min(r.page_size(), 500);
-  ASSIGN_OR_RETURN(int64_t before,
-                   ids_.DecodePageToken(caller.tenant_id, IdKind::kRequestPage, r.page_token()));
+  ASSIGN_OR_RETURN(int64_t before, PageTokenField(ids_.DecodePageToken(
+                                       caller.tenant_id, IdKind::kRequestPage, r.page_token())));
   RequestFilter filter;
   filter.ca_id = r.ca_id();
   filter.device_id = r.device_id();
@@ -339,8 +386,8 @@ absl::StatusOr<CertificateRequestRecord> CertificateApi::Cancel(
     const Caller& caller, const v1::CancelCertificateRequestRequest& r) {
   RETURN_IF_ERROR(RequireTenantScope(caller, kScopeCertificates));
   RETURN_IF_ERROR(CheckText("name", r.name(), 64, true));
-  ASSIGN_OR_RETURN(CertificateRequestRecord request,
-                   requests_->GetCertificateRequest(caller.tenant_id, r.name()));
+  ASSIGN_OR_RETURN(CertificateRequestRecord request, RequestNotFoundReason(
+                       requests_->GetCertificateRequest(caller.tenant_id, r.name())));
   request.state = RequestState::kCancelled;
   request.update_time = clock_->Now();
   request.waiting_reason.clear();
@@ -349,9 +396,12 @@ absl::StatusOr<CertificateRequestRecord> CertificateApi::Cancel(
   absl::StatusOr<CertificateRequestRecord> cancelled = requests_->UpdateCertificateRequest(
       caller.tenant_id, r.name(), {RequestState::kQueued}, request, /*fail_open_jobs=*/true);
   if (absl::IsFailedPrecondition(cancelled.status())) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "request ", r.name(), " can no longer be cancelled: an agent has already taken it to "
-        "the CA (", cancelled.status().message(), ")"));
+    return ApiError(absl::StatusCode::kFailedPrecondition, "REQUEST_NOT_CANCELLABLE",
+                    absl::StrCat("request ", r.name(),
+                                 " can no longer be cancelled: an agent has already taken it "
+                                 "to the CA (", cancelled.status().message(), ")"))
+        .Precondition("STATE", r.name(), "only QUEUED requests can be cancelled")
+        .Metadata("name", r.name());
   }
   if (cancelled.ok()) metrics_->RequestEntered(RequestState::kCancelled, !cancelled->key_type.empty());
   return cancelled;
@@ -362,7 +412,7 @@ absl::StatusOr<CertificateRequestRecord> CertificateApi::Revoke(
   RETURN_IF_ERROR(RequireTenantScope(caller, kScopeCertificates));
   static constexpr int kReasons[] = {0, 1, 3, 4, 5, 6};
   if (std::find(std::begin(kReasons), std::end(kReasons), r.reason()) == std::end(kReasons)) {
-    return absl::InvalidArgumentError(
+    return InvalidField("reason",
         "reason must be a RevocationReason: REVOCATION_REASON_UNSPECIFIED, _KEY_COMPROMISE, "
         "_AFFILIATION_CHANGED, _SUPERSEDED, _CESSATION_OF_OPERATION or _CERTIFICATE_HOLD");
   }
@@ -376,29 +426,40 @@ absl::StatusOr<CertificateRequestRecord> CertificateApi::Revoke(
                               adcs::kMaxSerialNumberText, /*required=*/true));
     absl::StatusOr<std::string> serial = adcs::NormalizeSerialNumber(target.serial_number());
     if (!serial.ok()) {
-      return absl::InvalidArgumentError(
+      return InvalidField("certificate_serial.serial_number",
           absl::StrCat("certificate_serial.serial_number: ", serial.status().message()));
     }
     request = requests_->GetCertificateRequestBySerial(caller.tenant_id, target.ca_id(), *serial);
   } else {
-    return absl::InvalidArgumentError("set name or certificate_serial");
+    return ApiError(absl::StatusCode::kInvalidArgument, "FIELD_REQUIRED",
+                    "set name or certificate_serial")
+        .Field("name", "name or certificate_serial is required");
   }
-  if (!request.ok()) return request.status();
+  if (!request.ok()) return RequestNotFoundReason(request.status());
   if (request->state == RequestState::kRevoked) {
     // A retry of the revocation that was done gets the same answer; another reason is
     // refused, since the reason a certificate was revoked with is not changed through
     // certbridge (docs/certificates.md, "Following requests").
     if (request->revocation_reason == static_cast<int32_t>(r.reason())) return request;
-    return absl::FailedPreconditionError(absl::StrCat(
-        "request ", request->name, " is already REVOKED with ",
-        v1::RevocationReason_Name(static_cast<v1::RevocationReason>(request->revocation_reason)),
-        ", not ", v1::RevocationReason_Name(r.reason()),
-        "; a revoked certificate's reason cannot be changed"));
+    return ApiError(absl::StatusCode::kFailedPrecondition, "REQUEST_NOT_ISSUED",
+                    absl::StrCat("request ", request->name, " is already REVOKED with ",
+                                 v1::RevocationReason_Name(static_cast<v1::RevocationReason>(
+                                     request->revocation_reason)),
+                                 ", not ", v1::RevocationReason_Name(r.reason()),
+                                 "; a revoked certificate's reason cannot be changed"))
+        .Precondition("STATE", request->name, "only ISSUED certificates can be revoked")
+        .Metadata("name", request->name)
+        .Metadata("state", RequestStateName(request->state))
+        .Metadata("revocation_reason", absl::StrCat(request->revocation_reason));
   }
   if (request->state != RequestState::kIssued) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "request ", request->name, " is ", RequestStateName(request->state),
-        "; only ISSUED certificates can be revoked"));
+    return ApiError(absl::StatusCode::kFailedPrecondition, "REQUEST_NOT_ISSUED",
+                    absl::StrCat("request ", request->name, " is ",
+                                 RequestStateName(request->state),
+                                 "; only ISSUED certificates can be revoked"))
+        .Precondition("STATE", request->name, "only ISSUED certificates can be revoked")
+        .Metadata("name", request->name)
+        .Metadata("state", RequestStateName(request->state));
   }
   JobRecord revoke;
   revoke.tenant_id = caller.tenant_id;
@@ -431,13 +492,18 @@ absl::StatusOr<CertificateRequestRecord> CertificateApi::Revoke(
 
 absl::StatusOr<std::string> CertificateApi::WhyCaIsNotServed(const std::string& tenant_id,
                                                              const std::string& ca_id,
-                                                             std::string* code) {
+                                                             std::string* code,
+                                                             std::string* remedy) {
+  std::string unused_remedy;
+  if (remedy == nullptr) remedy = &unused_remedy;
   ASSIGN_OR_RETURN(CertificateAuthorityRecord ca, store_->GetCertificateAuthority(tenant_id, ca_id));
   const std::string config = absl::StrCat(ca.host, "\\", ca.ca_name);
   if (ca.connector_ids.empty()) {
     *code = "NO_CONNECTOR_ASSIGNED";
+    *remedy = absl::StrCat("a tenant admin assigns a connector to the CA: `certbridgectl cas "
+                           "assign ", ca_id, " CONNECTOR_ID`");
     return absl::StrCat("no connector is assigned to CA ", config,
-                        "; assign one with `certbridgectl cas assign ", ca_id, " CONNECTOR_ID`");
+                        " (AdminService.AssignCertificateAuthority)");
   }
   const absl::Time live_after = clock_->Now() - options_.session_liveness;
   std::vector<std::string> pending, disabled, disconnected;
@@ -459,17 +525,21 @@ absl::StatusOr<std::string> CertificateApi::WhyCaIsNotServed(const std::string& 
   }
   if (!disconnected.empty()) {
     *code = "CONNECTORS_DISCONNECTED";
+    *remedy = "check that the certbridge agent service runs and reaches the broker";
     return absl::StrCat("all connectors assigned to CA ", config, " are disconnected: ",
                         absl::StrJoin(disconnected, ", "),
                         "; check that the certbridge agent service runs and reaches the broker");
   }
   if (!pending.empty()) {
     *code = "CONNECTOR_PENDING_APPROVAL";
+    *remedy = "a tenant admin approves the connector with the registration code its agent "
+              "printed: `certbridgectl connectors approve CODE`";
     return absl::StrCat("the connectors assigned to CA ", config, " await approval (",
-                        absl::StrJoin(pending, ", "),
-                        "); approve with `certbridgectl connectors approve CODE`");
+                        absl::StrJoin(pending, ", "), ")");
   }
   *code = "CONNECTOR_DISABLED";
+  *remedy = "a tenant admin enables a connector (`certbridgectl connectors enable ID`) or "
+            "assigns another one to the CA";
   return absl::StrCat("the connectors assigned to CA ", config, " are disabled or rejected (",
                       absl::StrJoin(disabled, ", "), ")");
 }
@@ -480,8 +550,9 @@ absl::StatusOr<int> CertificateApi::ExpireOverdueRequests() {
                    requests_->ListOverdueQueuedRequests(now, 500));
   int expired = 0;
   for (CertificateRequestRecord& request : overdue) {
-    std::string code;
-    absl::StatusOr<std::string> why = WhyCaIsNotServed(request.tenant_id, request.ca_id, &code);
+    std::string code, remedy;
+    absl::StatusOr<std::string> why =
+        WhyCaIsNotServed(request.tenant_id, request.ca_id, &code, &remedy);
     if (absl::IsNotFound(why.status())) {
       code = "CA_DELETED";
       why = std::string("the certificate authority was deleted");
@@ -498,6 +569,7 @@ absl::StatusOr<int> CertificateApi::ExpireOverdueRequests() {
     request.update_time = now;
     request.error_code = code;
     request.error_message = *why;
+    request.remedy = remedy;
     request.waiting_reason.clear();
     absl::StatusOr<CertificateRequestRecord> stored = requests_->UpdateCertificateRequest(
         request.tenant_id, request.name, {RequestState::kQueued}, request, /*fail_open_jobs=*/true);

@@ -58,11 +58,13 @@ class CertificateApi {
   absl::StatusOr<CertificateRequestRecord> Revoke(const Caller& caller,
                                                   const v1::RevokeCertificateRequest& r);
 
-  // Why requests for this CA wait, in words, or "" when a live connector serves it.
-  // `code` gets NO_CONNECTOR_ASSIGNED, CONNECTOR_PENDING_APPROVAL, CONNECTOR_DISABLED or
-  // CONNECTORS_DISCONNECTED.
+  // Why requests for this CA wait, in words about the API (MDMs show it), or "" when a live
+  // connector serves it. `code` gets NO_CONNECTOR_ASSIGNED, CONNECTOR_PENDING_APPROVAL,
+  // CONNECTOR_DISABLED or CONNECTORS_DISCONNECTED; `remedy`, when not null, what a tenant
+  // admin does about it (may name a certbridgectl command).
   absl::StatusOr<std::string> WhyCaIsNotServed(const std::string& tenant_id,
-                                               const std::string& ca_id, std::string* code);
+                                               const std::string& ca_id, std::string* code,
+                                               std::string* remedy = nullptr);
 
   // The sweeper: QUEUED requests past their queue deadline become EXPIRED with the reason.
   absl::StatusOr<int> ExpireOverdueRequests();

@@ -9,7 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "broker/service/field_checks.h"
 #include "broker/service/stream_outbox.h"
-#include "common/grpc_status.h"
+#include "common/api_error.h"
 #include "common/log.h"
 
 namespace certbridge::broker {
@@ -100,21 +100,21 @@ class CertificateGrpcService::WatchStream final
     absl::Status status = caller.status();
     if (status.ok()) status = RequireTenantScope(*caller, kScopeCertificates);
     if (!status.ok()) {
-      End(ToGrpcStatus(status));
+      End(ToGrpcStatusWithDetails(status));
       return;
     }
     int64_t cursor = 0;
     if (cursor_text.empty()) {
       absl::StatusOr<int64_t> latest = service_->requests_->LatestChangeSeq(caller->tenant_id);
       if (!latest.ok()) {
-        End(ToGrpcStatus(latest.status()));
+        End(ToGrpcStatusWithDetails(latest.status()));
         return;
       }
       cursor = *latest;
     } else if (cursor_text.size() > 20 || !absl::SimpleAtoi(cursor_text, &cursor) ||
                cursor < 0) {
-      End(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                       "cursor is not one this API returned; omit it to watch from now on"));
+      End(ToGrpcStatusWithDetails(InvalidField(
+          "cursor", "cursor is not one this API returned; omit it to watch from now on")));
       return;
     }
     tenant_id_ = caller->tenant_id;
@@ -129,11 +129,15 @@ class CertificateGrpcService::WatchStream final
       return !over_limit;
     });
     if (over_limit) {
-      End(grpc::Status(
-          grpc::StatusCode::RESOURCE_EXHAUSTED,
-          absl::StrCat("this tenant already has ", service_->limits_.max_watch_streams_per_tenant,
-                       " Watch streams open; one stream sees every change of the tenant, so "
-                       "share it, or close one and retry in a few seconds")));
+      End(ToGrpcStatusWithDetails(
+          ApiError(absl::StatusCode::kResourceExhausted, "WATCH_STREAM_LIMIT",
+                   absl::StrCat("this tenant already has ",
+                                service_->limits_.max_watch_streams_per_tenant,
+                                " Watch streams open; one stream sees every change of the "
+                                "tenant, so share it, or close one and retry in a few seconds"))
+              .RetryAfter(absl::Seconds(5))
+              .Metadata("max_watch_streams_per_tenant",
+                        absl::StrCat(service_->limits_.max_watch_streams_per_tenant))));
       return;
     }
     if (registered) Poke();  // changes between the cursor and now
@@ -153,7 +157,11 @@ class CertificateGrpcService::WatchStream final
       absl::MutexLock lock(&mu_);
       fetching_ = false;
       if (!changes.ok()) {
-        End(ToGrpcStatus(changes.status()));
+        // The store refuses a cursor whose change is gone (past the retention, or never
+        // this tenant's): the client re-lists (docs/certificates.md, "Errors").
+        End(ToGrpcStatusWithDetails(absl::IsFailedPrecondition(changes.status())
+                                        ? WithReason(changes.status(), "CURSOR_EXPIRED")
+                                        : changes.status()));
         return;
       }
       // One event per change, in the store's history order (change numbers are not
@@ -217,7 +225,7 @@ grpc::ServerUnaryReactor* CertificateGrpcService::CreateCertificateRequest(
   gate_->Run(context, reactor, [this, reactor, request, response](const Caller& caller) {
     absl::StatusOr<CertificateRequestRecord> created = api_->Create(caller, *request);
     if (!created.ok()) {
-      reactor->Finish(ToGrpcStatus(created.status()));
+      reactor->Finish(ToGrpcStatusWithDetails(created.status()));
       return;
     }
     const absl::Duration wait = absl::Seconds(request->wait_timeout().seconds()) +
@@ -240,7 +248,7 @@ grpc::ServerUnaryReactor* CertificateGrpcService::GetCertificateRequest(
   gate_->Run(context, reactor, [this, reactor, request, response](const Caller& caller) {
     absl::StatusOr<CertificateRequestRecord> r = api_->Get(caller, *request);
     if (r.ok()) *response = CertificateApi::ToProto(*r);
-    reactor->Finish(ToGrpcStatus(r.status()));
+    reactor->Finish(ToGrpcStatusWithDetails(r.status()));
   });
   return reactor;
 }
@@ -252,7 +260,7 @@ grpc::ServerUnaryReactor* CertificateGrpcService::ListCertificateRequests(
   gate_->Run(context, reactor, [this, reactor, request, response](const Caller& caller) {
     absl::StatusOr<v1::ListCertificateRequestsResponse> r = api_->List(caller, *request);
     if (r.ok()) *response = *std::move(r);
-    reactor->Finish(ToGrpcStatus(r.status()));
+    reactor->Finish(ToGrpcStatusWithDetails(r.status()));
   });
   return reactor;
 }
@@ -264,7 +272,7 @@ grpc::ServerUnaryReactor* CertificateGrpcService::CancelCertificateRequest(
   gate_->Run(context, reactor, [this, reactor, request, response](const Caller& caller) {
     absl::StatusOr<CertificateRequestRecord> r = api_->Cancel(caller, *request);
     if (r.ok()) *response = CertificateApi::ToProto(*r);
-    reactor->Finish(ToGrpcStatus(r.status()));
+    reactor->Finish(ToGrpcStatusWithDetails(r.status()));
   });
   return reactor;
 }
@@ -277,7 +285,7 @@ grpc::ServerUnaryReactor* CertificateGrpcService::RevokeCertificate(
     absl::StatusOr<CertificateRequestRecord> r = api_->Revoke(caller, *request);
     if (!r.ok() || r->state == RequestState::kRevoked) {
       if (r.ok()) *response = CertificateApi::ToProto(*r);
-      reactor->Finish(ToGrpcStatus(r.status()));
+      reactor->Finish(ToGrpcStatusWithDetails(r.status()));
       return;
     }
     AddWaiter(reactor, response, r->tenant_id, r->name, clock_->Now() + kRevokeWait,
@@ -307,8 +315,10 @@ void CertificateGrpcService::Drain() {
   draining_ = true;
   for (auto& [tenant, waiter] : waiters_) waiter.call->Evaluate(/*force_answer=*/true);
   for (auto& [tenant, stream] : watches_) {
-    stream->End(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                             "broker is shutting down; reconnect with your last cursor"));
+    stream->End(ToGrpcStatusWithDetails(
+        ApiError(absl::StatusCode::kUnavailable, "BROKER_DRAINING",
+                 "broker is shutting down; reconnect with your last cursor")
+            .RetryAfter(absl::Seconds(1))));
   }
 }
 

@@ -18,7 +18,7 @@
 #include "absl/time/time.h"
 #include "broker/service/worker_pool.h"
 #include "common/clock.h"
-#include "common/grpc_status.h"
+#include "common/api_error.h"
 
 namespace certbridge::broker {
 
@@ -69,7 +69,7 @@ class PendingCall : public std::enable_shared_from_this<PendingCall<Response>> {
     }
     hooks_.forget(this);
     if (result.ok()) *response_ = *std::move(result);
-    reactor_->Finish(ToGrpcStatus(result.status()));
+    reactor_->Finish(ToGrpcStatusWithDetails(result.status()));
   }
 
   WorkerPool* pool_;
