@@ -23,6 +23,7 @@
 #include "absl/strings/strip.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
+#include "common/api_error.h"
 #include "common/grpc_status.h"
 #include "common/pki/pem.h"
 #include "common/pki/pki.h"
@@ -102,7 +103,8 @@ absl::StatusOr<BrokerResponse> Call(grpc::Status (StubType::*rpc)(grpc::ClientCo
   PrepareContext(context, options.api_key);
   Response response;
   grpc::Status status = (stub->*rpc)(&context, request, &response);
-  if (!status.ok()) return FromGrpcStatus(status);
+  // With the error details, so that FormatCallError can print the broker's remedy.
+  if (!status.ok()) return FromGrpcStatusWithDetails(status);
   return BrokerResponse(std::move(response));
 }
 
@@ -199,7 +201,7 @@ int RunWatch(CertificateStub& stub, const Invocation& invocation, const std::str
     return kExitSuccess;
   }
   // Once events arrived the connection worked, so the connection hint would mislead.
-  const absl::Status failure = FromGrpcStatus(status);
+  const absl::Status failure = FromGrpcStatusWithDetails(status);
   err << (received ? absl::StrCat("error: ", absl::StatusCodeToString(failure.code()), ": ",
                                   failure.message(), "\n")
                    : FormatCallError(failure, invocation.command))

@@ -12,6 +12,7 @@
 #include "absl/strings/strip.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/api_error.h"
 #include "common/pki/delivery.h"
 #include "common/pki/pki.h"
 #include "tools/certbridgectl/command_line.h"
@@ -500,6 +501,11 @@ std::string FormatCallError(const absl::Status& status, absl::string_view comman
   const bool certificates = absl::StartsWith(command, "certificates ");
   std::string out = absl::StrCat("error: ", absl::StatusCodeToString(status.code()), ": ",
                                  status.message(), "\n");
+  // The broker keeps command lines out of its messages (MDMs show them in their own UI)
+  // and sends what a person should do as the remedy (docs/certificates.md, "Errors").
+  if (const std::string remedy = DetailsOf(status).Remedy(); !remedy.empty()) {
+    absl::StrAppend(&out, "remedy: ", remedy, "\n");
+  }
   switch (status.code()) {
     case absl::StatusCode::kUnavailable:
       absl::StrAppend(&out,

@@ -2,6 +2,7 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include "common/api_error.h"
 #include "common/pki/pki.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -221,7 +222,7 @@ TEST(OutputTest, JsonKeepsProtoFieldNamesAndRoundTrips) {
   ASSERT_TRUE(json.ok()) << json.status();
   EXPECT_THAT(*json, HasSubstr("\"connector_id\": \"c-42\""));
   EXPECT_THAT(*json, HasSubstr("\"last_seen_time\": \"2027-01-15T07:59:48Z\""));
-  EXPECT_THAT(*json, HasSubstr("\"state\": \"STATE_ACTIVE\""));  // the proto enum name
+  EXPECT_THAT(*json, HasSubstr("\"state\": \"ACTIVE\""));
   EXPECT_THAT(*json, HasSubstr("\"certificate_serial\": \"\""));
   EXPECT_EQ(json->back(), '\n');
   v1::ListConnectorsResponse parsed;
@@ -452,6 +453,18 @@ TEST(OutputTest, CertificatesErrorsHintAtTheirScopeAndState) {
   EXPECT_THAT(FormatCallError(absl::FailedPreconditionError("no delivery certificate"),
                               "certificates request"),
               HasSubstr("delivery-certificate get"));
+}
+
+// The broker's remedy travels in grpc-status-details-bin, not in the message; the CLI
+// prints it after the error line.
+TEST(OutputTest, CallErrorPrintsTheBrokersRemedy) {
+  const absl::Status status = FromGrpcStatusWithDetails(ToGrpcStatusWithDetails(
+      ApiError(absl::StatusCode::kNotFound, "CA_NOT_FOUND",
+               "certificate authority \"ca-9\" not found in this tenant")
+          .Remedy("list them with `certbridgectl cas list`")));
+  EXPECT_EQ(FormatCallError(status, "certificates request"),
+            "error: NOT_FOUND: certificate authority \"ca-9\" not found in this tenant\n"
+            "remedy: list them with `certbridgectl cas list`\n");
 }
 
 }  // namespace
