@@ -222,7 +222,7 @@ TEST(OutputTest, JsonKeepsProtoFieldNamesAndRoundTrips) {
   ASSERT_TRUE(json.ok()) << json.status();
   EXPECT_THAT(*json, HasSubstr("\"connector_id\": \"c-42\""));
   EXPECT_THAT(*json, HasSubstr("\"last_seen_time\": \"2027-01-15T07:59:48Z\""));
-  EXPECT_THAT(*json, HasSubstr("\"state\": \"ACTIVE\""));
+  EXPECT_THAT(*json, HasSubstr("\"state\": \"STATE_ACTIVE\""));  // the proto enum name
   EXPECT_THAT(*json, HasSubstr("\"certificate_serial\": \"\""));
   EXPECT_EQ(json->back(), '\n');
   v1::ListConnectorsResponse parsed;
