@@ -221,7 +221,8 @@ TEST_F(ControlPlaneTest, AgentRegistersIsApprovedConnectsRenewsAndIsCutOffWhenDi
   const v1::Connector pending = listed.connectors(0);
   EXPECT_EQ(pending.state(), v1::Connector::STATE_PENDING);
   EXPECT_EQ(pending.host(), "adcs-agent1.corp.example.com");
-  EXPECT_EQ(pending.ca_identity(), "CORP\\svc-certbridge");
+  // Stored as common/adcs/ca_identity normalises it (Windows compares names ignoring case).
+  EXPECT_EQ(pending.ca_identity(), "CORP\\SVC-CERTBRIDGE");
   auto [forged_chain, forged_key] =
       ForgeAgentCertificate(tenant.tenant_id(), pending.connector_id(),
                             ReadFileOrEmpty(stack_->pki("connector-ca.pem")),
