@@ -126,7 +126,7 @@ start_bg agent "$bin/certbridge-agent" run --state-dir "$state/agent" \
   --ca-emulator "$emulator"
 connector=$(ctl --output json connectors list | jq -r '.connectors[0].connector_id')
 for _ in $(seq 100); do
-  [ "$(ctl --output json connectors get "$connector" | jq -r .connectivity)" = "CONNECTED" ] && break
+  [ "$(ctl --output json connectors get "$connector" | jq -r .connectivity)" = "CONNECTIVITY_CONNECTED" ] && break
   sleep 0.2
 done
 ca=$(ctl --output json cas add 'adcs01.corp.example\Corp Issuing CA' --display-name "Corp Issuing CA" | jq -r .ca_id)

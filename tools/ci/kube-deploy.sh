@@ -183,7 +183,7 @@ pids+=($!)
 connector="$(ctl "$a" --output json connectors list | jq -r '.connectors[0].connector_id')"
 connected=""
 for _ in $(seq 150); do
-  [ "$(ctl "$b" --output json connectors get "$connector" | jq -r .connectivity)" = CONNECTED ] && { connected=1; break; }
+  [ "$(ctl "$b" --output json connectors get "$connector" | jq -r .connectivity)" = CONNECTIVITY_CONNECTED ] && { connected=1; break; }
   sleep 0.2
 done
 [ -n "$connected" ] || die "the agent did not connect"
