@@ -18,7 +18,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-export CCACHE_BASEDIR="$root"
+export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=true  # reuse entries across clone paths (tools/test.sh)
 build=${CERTBRIDGE_FUZZ_BUILD:-build-fuzz}
 seconds=${CERTBRIDGE_FUZZ_SECONDS:-20}
 seed=${CERTBRIDGE_FUZZ_SEED:-1}

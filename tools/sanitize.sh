@@ -17,7 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-export CCACHE_BASEDIR="$root"
+export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=true  # reuse entries across clone paths (tools/test.sh)
 supp="$root/tools/sanitizers"
 steps=("$@")
 [ ${#steps[@]} -gt 0 ] || steps=(asan tsan)

@@ -10,7 +10,9 @@ cd "$(dirname "$0")/.."
 tools/install-deps.sh
 echo "== buf lint and buf breaking of the protos against the previous commit"
 tools/check-protos.sh
-export CCACHE_BASEDIR="$PWD"
+# Relative paths (BASEDIR) and no working directory in the hash (NOHASHDIR, which -g would
+# otherwise add) let a clone at another path reuse the ccache entries of an earlier build.
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=true
 build=${CERTBRIDGE_BUILD:-build}
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 ninja -C "$build" -j2
