@@ -1,7 +1,8 @@
 // The broker's slow safety net and the fan-out of store notifications.
 //
 // ChangeFanout turns the store's change notifications (from every replica) into wake-ups
-// of the dispatcher (new READY jobs), of waiting calls and Watch streams, and of the agent
+// of the dispatcher (new READY jobs), of waiting calls and Watch streams, of threads waiting
+// for a request (RequestChangeWaiters: the SCEP listener's Enroll), and of the agent
 // streams and registration long-polls of a changed connector.
 //
 // Sweeper runs every `period` on its own thread: leases whose agent vanished go back to
@@ -21,6 +22,7 @@
 #include "broker/service/certificate_grpc_service.h"
 #include "broker/service/connector_events.h"
 #include "broker/service/job_dispatcher.h"
+#include "broker/service/request_change_waiters.h"
 #include "broker/store/certificate_store.h"
 #include "common/clock.h"
 
@@ -28,15 +30,20 @@ namespace certbridge::broker {
 
 class ChangeFanout final : public ChangeListener {
  public:
+  // Nothing is owned. waiting_threads may be nullptr (nobody waits synchronously).
   ChangeFanout(JobDispatcher* dispatcher, CertificateGrpcService* certificates,
-               ConnectorEvents* connectors)
-      : dispatcher_(dispatcher), certificates_(certificates), connectors_(connectors) {}
+               ConnectorEvents* connectors, RequestChangeWaiters* waiting_threads = nullptr)
+      : dispatcher_(dispatcher),
+        certificates_(certificates),
+        connectors_(connectors),
+        waiting_threads_(waiting_threads) {}
   void OnJobsReady(const std::string& tenant_id, const std::string& ca_id) override {
     dispatcher_->JobsReady(tenant_id, ca_id);
   }
   void OnRequestChanged(const std::string& tenant_id, const std::string& request_name,
                         int64_t) override {
     certificates_->RequestChanged(tenant_id, request_name);
+    if (waiting_threads_ != nullptr) waiting_threads_->RequestChanged(tenant_id, request_name);
   }
   void OnConnectorChanged(const std::string&, const std::string& connector_id) override {
     connectors_->ConnectorChanged(connector_id);
@@ -46,6 +53,7 @@ class ChangeFanout final : public ChangeListener {
   JobDispatcher* dispatcher_;
   CertificateGrpcService* certificates_;
   ConnectorEvents* connectors_;
+  RequestChangeWaiters* waiting_threads_;
 };
 
 class Sweeper {
