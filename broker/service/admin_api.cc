@@ -531,11 +531,7 @@ absl::StatusOr<v1::DeliveryCertificate> AdminApi::SetDeliveryCertificate(
   }
   RETURN_IF_ERROR(requests_->SetDeliveryCertificate(caller.tenant_id, cert->pem));
   Audit(caller, "delivery_certificate.set", cert->serial_hex, cert->subject);
-  v1::DeliveryCertificate out;
-  out.set_certificate_pem(cert->pem);
-  out.set_subject(cert->subject);
-  ToProto(cert->not_after, out.mutable_expire_time());
-  return out;
+  return DeliveryCertificateToProto(*cert);
 }
 
 absl::StatusOr<v1::DeliveryCertificate> AdminApi::GetDeliveryCertificate(
@@ -548,11 +544,7 @@ absl::StatusOr<v1::DeliveryCertificate> AdminApi::GetDeliveryCertificate(
                     "SetDeliveryCertificate");
   }
   ASSIGN_OR_RETURN(pki::CertificateInfo cert, pki::ParseCertificate(pem));
-  v1::DeliveryCertificate out;
-  out.set_certificate_pem(cert.pem);
-  out.set_subject(cert.subject);
-  ToProto(cert.not_after, out.mutable_expire_time());
-  return out;
+  return DeliveryCertificateToProto(cert);
 }
 
 }  // namespace certbridge::broker

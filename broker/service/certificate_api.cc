@@ -169,6 +169,12 @@ absl::StatusOr<int64_t> PageTokenField(absl::StatusOr<int64_t> decoded) {
   return InvalidField("page_token", decoded.status().message());
 }
 
+// A stored request as the API returns it; errors pass through.
+absl::StatusOr<v1::CertificateRequest> Viewed(absl::StatusOr<CertificateRequestRecord> r) {
+  if (!r.ok()) return r.status();
+  return ToProto(*r);
+}
+
 std::string Rfc3339(absl::Time t) {
   return absl::FormatTime(absl::RFC3339_sec, t, absl::UTCTimeZone());
 }
@@ -337,17 +343,23 @@ absl::StatusOr<CertificateRequestRecord> CertificateApi::Create(
   return created.request;
 }
 
-absl::StatusOr<CertificateRequestRecord> CertificateApi::Get(
+absl::StatusOr<v1::CertificateRequest> CertificateApi::CreateCertificateRequest(
+    const Caller& caller, const v1::CreateCertificateRequestRequest& r) {
+  return Viewed(Create(caller, r));
+}
+
+absl::StatusOr<v1::CertificateRequest> CertificateApi::GetCertificateRequest(
     const Caller& caller, const v1::GetCertificateRequestRequest& r) {
   RETURN_IF_ERROR(RequireTenantScope(caller, kScopeCertificates));
   switch (r.lookup_case()) {
     case v1::GetCertificateRequestRequest::kName:
       RETURN_IF_ERROR(CheckText("name", r.name(), 64, true));
-      return RequestNotFoundReason(requests_->GetCertificateRequest(caller.tenant_id, r.name()));
+      return Viewed(
+          RequestNotFoundReason(requests_->GetCertificateRequest(caller.tenant_id, r.name())));
     case v1::GetCertificateRequestRequest::kRequestId:
       RETURN_IF_ERROR(CheckText("request_id", r.request_id(), kMaxRequestId, true));
-      return RequestNotFoundReason(
-          requests_->GetCertificateRequestByRequestId(caller.tenant_id, r.request_id()));
+      return Viewed(RequestNotFoundReason(
+          requests_->GetCertificateRequestByRequestId(caller.tenant_id, r.request_id())));
     case v1::GetCertificateRequestRequest::LOOKUP_NOT_SET:
       break;
   }
@@ -355,7 +367,7 @@ absl::StatusOr<CertificateRequestRecord> CertificateApi::Get(
       .Field("name", "name or request_id is required");
 }
 
-absl::StatusOr<v1::ListCertificateRequestsResponse> CertificateApi::List(
+absl::StatusOr<v1::ListCertificateRequestsResponse> CertificateApi::ListCertificateRequests(
     const Caller& caller, const v1::ListCertificateRequestsRequest& r) {
   RETURN_IF_ERROR(RequireTenantScope(caller, kScopeCertificates));
   if (r.page_size() < 0) return InvalidField("page_size", "page_size must not be negative");
@@ -371,9 +383,13 @@ absl::StatusOr<v1::ListCertificateRequestsResponse> CertificateApi::List(
     filter.state = RequestStateFromName(
         absl::StripPrefix(v1::CertificateRequest::State_Name(r.state()), "STATE_"));
   }
+  // Read before the list, so that every change the list does not show comes after the
+  // cursor: Watch from it misses nothing, and may repeat a change the list already shows.
+  ASSIGN_OR_RETURN(int64_t watch_cursor, requests_->LatestChangeSeq(caller.tenant_id));
   ASSIGN_OR_RETURN(std::vector<CertificateRequestRecord> records,
                    requests_->ListCertificateRequests(caller.tenant_id, filter, before, limit));
   v1::ListCertificateRequestsResponse out;
+  out.set_watch_cursor(absl::StrCat(watch_cursor));
   for (const auto& record : records) *out.add_certificate_requests() = ToProto(record);
   if (static_cast<int>(records.size()) == limit) {
     out.set_next_page_token(
@@ -382,7 +398,7 @@ absl::StatusOr<v1::ListCertificateRequestsResponse> CertificateApi::List(
   return out;
 }
 
-absl::StatusOr<CertificateRequestRecord> CertificateApi::Cancel(
+absl::StatusOr<v1::CertificateRequest> CertificateApi::CancelCertificateRequest(
     const Caller& caller, const v1::CancelCertificateRequestRequest& r) {
   RETURN_IF_ERROR(RequireTenantScope(caller, kScopeCertificates));
   RETURN_IF_ERROR(CheckText("name", r.name(), 64, true));
@@ -404,10 +420,10 @@ absl::StatusOr<CertificateRequestRecord> CertificateApi::Cancel(
         .Metadata("name", r.name());
   }
   if (cancelled.ok()) metrics_->RequestEntered(RequestState::kCancelled, !cancelled->key_type.empty());
-  return cancelled;
+  return Viewed(std::move(cancelled));
 }
 
-absl::StatusOr<CertificateRequestRecord> CertificateApi::Revoke(
+absl::StatusOr<v1::CertificateRequest> CertificateApi::RevokeCertificate(
     const Caller& caller, const v1::RevokeCertificateRequest& r) {
   RETURN_IF_ERROR(RequireTenantScope(caller, kScopeCertificates));
   static constexpr int kReasons[] = {0, 1, 3, 4, 5, 6};
@@ -440,7 +456,7 @@ absl::StatusOr<CertificateRequestRecord> CertificateApi::Revoke(
     // A retry of the revocation that was done gets the same answer; another reason is
     // refused, since the reason a certificate was revoked with is not changed through
     // certbridge (docs/certificates.md, "Following requests").
-    if (request->revocation_reason == static_cast<int32_t>(r.reason())) return request;
+    if (request->revocation_reason == static_cast<int32_t>(r.reason())) return ToProto(*request);
     return ApiError(absl::StatusCode::kFailedPrecondition, "REQUEST_NOT_ISSUED",
                     absl::StrCat("request ", request->name, " is already REVOKED with ",
                                  v1::RevocationReason_Name(static_cast<v1::RevocationReason>(
@@ -483,11 +499,23 @@ absl::StatusOr<CertificateRequestRecord> CertificateApi::Revoke(
     update.remedy.clear();
     update.hresult = 0;
     update.update_time = clock_->Now();
-    return requests_->UpdateRequestAndAddJob(caller.tenant_id, request->name,
-                                             {RequestState::kIssued}, update, revoke);
+    return Viewed(requests_->UpdateRequestAndAddJob(caller.tenant_id, request->name,
+                                                    {RequestState::kIssued}, update, revoke));
   }
   RETURN_IF_ERROR(requests_->AddJob(revoke).status());
-  return request;
+  return ToProto(*request);
+}
+
+absl::StatusOr<int64_t> CertificateApi::WatchCursor(const Caller& caller,
+                                                    const v1::WatchCertificateRequestsRequest& r) {
+  RETURN_IF_ERROR(RequireTenantScope(caller, kScopeCertificates));
+  if (r.cursor().empty()) return requests_->LatestChangeSeq(caller.tenant_id);
+  int64_t cursor = 0;
+  if (r.cursor().size() > 20 || !absl::SimpleAtoi(r.cursor(), &cursor) || cursor < 0) {
+    return InvalidField("cursor",
+                        "cursor is not one this API returned; omit it to watch from now on");
+  }
+  return cursor;
 }
 
 absl::StatusOr<std::string> CertificateApi::WhyCaIsNotServed(const std::string& tenant_id,
@@ -627,53 +655,5 @@ absl::StatusOr<int> CertificateApi::ExpireWaitingRequests() {
   return expired;
 }
 
-v1::CertificateRequest CertificateApi::ToProto(const CertificateRequestRecord& r) {
-  v1::CertificateRequest out;
-  out.set_name(r.name);
-  out.set_request_id(r.request_id);
-  out.set_ca_id(r.ca_id);
-  out.set_template_name(r.template_name);
-  v1::CertificateRequest::State state = v1::CertificateRequest::STATE_UNSPECIFIED;
-  v1::CertificateRequest::State_Parse(absl::StrCat("STATE_", RequestStateName(r.state)), &state);
-  out.set_state(state);
-  broker::ToProto(r.create_time, out.mutable_create_time());
-  broker::ToProto(r.update_time, out.mutable_update_time());
-  out.set_device_id(r.device_id);
-  out.mutable_labels()->insert(r.labels.begin(), r.labels.end());
-  out.set_ca_request_id(r.ca_request_id);
-  out.set_disposition(r.disposition);
-  out.set_hresult(r.hresult);
-  out.set_disposition_message(r.disposition_message);
-  if (!r.certificate_pem.empty()) {
-    out.set_certificate_pem(r.certificate_pem);
-    absl::StatusOr<pki::CertificateInfo> cert = pki::ParseCertificate(r.certificate_pem);
-    if (cert.ok()) out.set_certificate_der(cert->der);
-  }
-  out.set_chain_pem(r.chain_pem);
-  if (!r.chain_pem.empty()) {
-    absl::StatusOr<std::vector<std::string>> chain = pki::SplitPemChain(r.chain_pem);
-    if (chain.ok()) {
-      for (const std::string& pem : *chain) {
-        absl::StatusOr<pki::CertificateInfo> ca = pki::ParseCertificate(pem);
-        if (ca.ok()) out.add_chain_der(ca->der);
-      }
-    }
-  }
-  out.set_serial_number(r.serial_hex);
-  if (r.not_after != absl::InfinitePast()) broker::ToProto(r.not_after, out.mutable_expire_time());
-  out.set_pkcs12(r.pkcs12);
-  out.set_enveloped_password(r.enveloped_password);
-  out.set_error_code(r.error_code);
-  out.set_error_message(r.error_message);
-  out.set_remedy(r.remedy);
-  out.set_waiting_reason(r.waiting_reason);
-  out.set_connector_id(r.connector_id);
-  out.set_ca_identity(r.ca_identity);
-  if (r.revocation_reason >= 0) {  // -1: never revoked
-    out.set_revocation_reason(static_cast<v1::RevocationReason>(r.revocation_reason));
-  }
-  if (r.revoke_time != absl::InfinitePast()) broker::ToProto(r.revoke_time, out.mutable_revoke_time());
-  return out;
-}
 
 }  // namespace certbridge::broker

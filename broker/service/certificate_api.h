@@ -1,6 +1,9 @@
 // CertificateService's logic apart from gRPC wiring: validation, idempotent creation,
 // reading, cancelling and revoking requests. Blocking (store): call it on the worker pool.
-// Waiting for a terminal state is the gRPC layer's job (RequestWaiters).
+// Waiting for a terminal state is the gRPC layer's job (CertificateGrpcService).
+//
+// As in AdminApi, each RPC has a method of its name returning its response message, built
+// by proto_mapping.h; Create is the in-process entry (SCEP) and returns the stored record.
 #ifndef CERTBRIDGE_BROKER_SERVICE_CERTIFICATE_API_H_
 #define CERTBRIDGE_BROKER_SERVICE_CERTIFICATE_API_H_
 
@@ -48,15 +51,27 @@ class CertificateApi {
   // (key-generation mode without a delivery certificate).
   absl::StatusOr<CertificateRequestRecord> Create(const Caller& caller,
                                                   const v1::CreateCertificateRequestRequest& r);
-  absl::StatusOr<CertificateRequestRecord> Get(const Caller& caller,
-                                               const v1::GetCertificateRequestRequest& r);
-  absl::StatusOr<v1::ListCertificateRequestsResponse> List(
+  // Create, as the RPC answers it.
+  absl::StatusOr<v1::CertificateRequest> CreateCertificateRequest(
+      const Caller& caller, const v1::CreateCertificateRequestRequest& r);
+  absl::StatusOr<v1::CertificateRequest> GetCertificateRequest(
+      const Caller& caller, const v1::GetCertificateRequestRequest& r);
+  // One page, newest first, and the Watch cursor of the newest change committed before
+  // the page was read: watching from it repeats at most changes the page already shows.
+  absl::StatusOr<v1::ListCertificateRequestsResponse> ListCertificateRequests(
       const Caller& caller, const v1::ListCertificateRequestsRequest& r);
-  absl::StatusOr<CertificateRequestRecord> Cancel(const Caller& caller,
-                                                  const v1::CancelCertificateRequestRequest& r);
+  // FAILED_PRECONDITION (REQUEST_NOT_CANCELLABLE) unless the request is QUEUED.
+  absl::StatusOr<v1::CertificateRequest> CancelCertificateRequest(
+      const Caller& caller, const v1::CancelCertificateRequestRequest& r);
   // Adds a REVOKE job routed to the submitting identity; returns the request as it is now.
-  absl::StatusOr<CertificateRequestRecord> Revoke(const Caller& caller,
-                                                  const v1::RevokeCertificateRequest& r);
+  absl::StatusOr<v1::CertificateRequest> RevokeCertificate(
+      const Caller& caller, const v1::RevokeCertificateRequest& r);
+  // Where a WatchCertificateRequests stream starts: the request's cursor, or the tenant's
+  // newest change when it has none. INVALID_ARGUMENT (field cursor) for a cursor this API
+  // cannot have returned. Whether the change is still retained is the store's to say when
+  // the stream reads (CURSOR_EXPIRED).
+  absl::StatusOr<int64_t> WatchCursor(const Caller& caller,
+                                      const v1::WatchCertificateRequestsRequest& r);
 
   // Why requests for this CA wait, in words about the API (MDMs show it), or "" when a live
   // connector serves it. `code` gets NO_CONNECTOR_ASSIGNED, CONNECTOR_PENDING_APPROVAL,
@@ -73,9 +88,6 @@ class CertificateApi {
   // PENDING_APPROVAL ones older than pending_approval_timeout (PENDING_APPROVAL_TIMEOUT)
   // become EXPIRED; their open jobs (a RETRIEVE retried with backoff) fail with them.
   absl::StatusOr<int> ExpireWaitingRequests();
-
-  // The API view of a stored request.
-  static v1::CertificateRequest ToProto(const CertificateRequestRecord& r);
 
  private:
   Store* store_;

@@ -5,10 +5,11 @@
 #include <utility>
 #include <vector>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "broker/service/field_checks.h"
+#include "broker/service/proto_mapping.h"
 #include "broker/service/stream_outbox.h"
+#include "broker/service/unary_dispatch.h"
 #include "common/api_error.h"
 #include "common/log.h"
 
@@ -52,8 +53,8 @@ class CertificateGrpcService::WatchStream final
       : service_(service) {
     Ref();
     service_->pool_->Post([this, authorization = AuthorizationHeader(*context),
-                           cursor = request->cursor()] {
-      Start(authorization, cursor);
+                           request = *request] {
+      Start(authorization, request);
       Unref();
     });
   }
@@ -95,32 +96,21 @@ class CertificateGrpcService::WatchStream final
     Poke();
   }
 
-  void Start(const std::string& authorization, const std::string& cursor_text) {
+  // The unary RPCs' path (unary_dispatch.h) as a stream takes it: the gate admits the
+  // caller, CertificateApi checks the call, and an error ends the stream with its details.
+  void Start(const std::string& authorization,
+             const v1::WatchCertificateRequestsRequest& request) {
     absl::StatusOr<Caller> caller = service_->gate_->Admit(authorization);
-    absl::Status status = caller.status();
-    if (status.ok()) status = RequireTenantScope(*caller, kScopeCertificates);
-    if (!status.ok()) {
-      End(ToGrpcStatusWithDetails(status));
-      return;
-    }
-    int64_t cursor = 0;
-    if (cursor_text.empty()) {
-      absl::StatusOr<int64_t> latest = service_->requests_->LatestChangeSeq(caller->tenant_id);
-      if (!latest.ok()) {
-        End(ToGrpcStatusWithDetails(latest.status()));
-        return;
-      }
-      cursor = *latest;
-    } else if (cursor_text.size() > 20 || !absl::SimpleAtoi(cursor_text, &cursor) ||
-               cursor < 0) {
-      End(ToGrpcStatusWithDetails(InvalidField(
-          "cursor", "cursor is not one this API returned; omit it to watch from now on")));
+    absl::StatusOr<int64_t> cursor =
+        caller.ok() ? service_->api_->WatchCursor(*caller, request) : caller.status();
+    if (!cursor.ok()) {
+      End(ToGrpcStatusWithDetails(cursor.status()));
       return;
     }
     tenant_id_ = caller->tenant_id;
     {
       absl::MutexLock lock(&mu_);
-      cursor_ = cursor;
+      cursor_ = *cursor;
       started_ = true;
     }
     bool over_limit = false;
@@ -168,10 +158,7 @@ class CertificateGrpcService::WatchStream final
       // monotonic in it: certificate_store.h), from the cursor on; reads are one at a time.
       for (const CertificateRequestRecord& r : *changes) {
         cursor_ = r.change_seq;
-        v1::CertificateRequestEvent event;
-        event.set_cursor(absl::StrCat(r.change_seq));
-        *event.mutable_certificate_request() = CertificateApi::ToProto(r);
-        Send(std::move(event));
+        Send(ToEvent(r));
       }
       if (static_cast<int>(changes->size()) == kWatchBatch || fetch_again_) {
         // More to read: once the client has taken what is queued. If nothing is queued
@@ -221,77 +208,59 @@ CertificateGrpcService::~CertificateGrpcService() {
 grpc::ServerUnaryReactor* CertificateGrpcService::CreateCertificateRequest(
     grpc::CallbackServerContext* context, const v1::CreateCertificateRequestRequest* request,
     v1::CertificateRequest* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  gate_->Run(context, reactor, [this, reactor, request, response](const Caller& caller) {
-    absl::StatusOr<CertificateRequestRecord> created = api_->Create(caller, *request);
-    if (!created.ok()) {
-      reactor->Finish(ToGrpcStatusWithDetails(created.status()));
-      return;
-    }
-    const absl::Duration wait = absl::Seconds(request->wait_timeout().seconds()) +
-                                absl::Nanoseconds(request->wait_timeout().nanos());
-    *response = CertificateApi::ToProto(*created);
-    if (Settled(*response) || wait <= absl::ZeroDuration()) {
-      reactor->Finish(grpc::Status::OK);
-      return;
-    }
-    AddWaiter(reactor, response, created->tenant_id, created->name, clock_->Now() + wait,
-              &Settled);
-  });
-  return reactor;
+  return ServeUnary(
+      gate_, context, response,
+      [this, request](const Caller& caller) {
+        return api_->CreateCertificateRequest(caller, *request);
+      },
+      // Waits up to wait_timeout for a settled state.
+      [this, request, response](const Caller& caller, grpc::ServerUnaryReactor* reactor) {
+        const absl::Duration wait = absl::Seconds(request->wait_timeout().seconds()) +
+                                    absl::Nanoseconds(request->wait_timeout().nanos());
+        if (Settled(*response) || wait <= absl::ZeroDuration()) return false;
+        AddWaiter(reactor, response, caller.tenant_id, response->name(), clock_->Now() + wait,
+                  &Settled);
+        return true;
+      });
 }
 
 grpc::ServerUnaryReactor* CertificateGrpcService::GetCertificateRequest(
     grpc::CallbackServerContext* context, const v1::GetCertificateRequestRequest* request,
     v1::CertificateRequest* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  gate_->Run(context, reactor, [this, reactor, request, response](const Caller& caller) {
-    absl::StatusOr<CertificateRequestRecord> r = api_->Get(caller, *request);
-    if (r.ok()) *response = CertificateApi::ToProto(*r);
-    reactor->Finish(ToGrpcStatusWithDetails(r.status()));
+  return ServeUnary(gate_, context, response, [this, request](const Caller& caller) {
+    return api_->GetCertificateRequest(caller, *request);
   });
-  return reactor;
 }
 
 grpc::ServerUnaryReactor* CertificateGrpcService::ListCertificateRequests(
     grpc::CallbackServerContext* context, const v1::ListCertificateRequestsRequest* request,
     v1::ListCertificateRequestsResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  gate_->Run(context, reactor, [this, reactor, request, response](const Caller& caller) {
-    absl::StatusOr<v1::ListCertificateRequestsResponse> r = api_->List(caller, *request);
-    if (r.ok()) *response = *std::move(r);
-    reactor->Finish(ToGrpcStatusWithDetails(r.status()));
+  return ServeUnary(gate_, context, response, [this, request](const Caller& caller) {
+    return api_->ListCertificateRequests(caller, *request);
   });
-  return reactor;
 }
 
 grpc::ServerUnaryReactor* CertificateGrpcService::CancelCertificateRequest(
     grpc::CallbackServerContext* context, const v1::CancelCertificateRequestRequest* request,
     v1::CertificateRequest* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  gate_->Run(context, reactor, [this, reactor, request, response](const Caller& caller) {
-    absl::StatusOr<CertificateRequestRecord> r = api_->Cancel(caller, *request);
-    if (r.ok()) *response = CertificateApi::ToProto(*r);
-    reactor->Finish(ToGrpcStatusWithDetails(r.status()));
+  return ServeUnary(gate_, context, response, [this, request](const Caller& caller) {
+    return api_->CancelCertificateRequest(caller, *request);
   });
-  return reactor;
 }
 
 grpc::ServerUnaryReactor* CertificateGrpcService::RevokeCertificate(
     grpc::CallbackServerContext* context, const v1::RevokeCertificateRequest* request,
     v1::CertificateRequest* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  gate_->Run(context, reactor, [this, reactor, request, response](const Caller& caller) {
-    absl::StatusOr<CertificateRequestRecord> r = api_->Revoke(caller, *request);
-    if (!r.ok() || r->state == RequestState::kRevoked) {
-      if (r.ok()) *response = CertificateApi::ToProto(*r);
-      reactor->Finish(ToGrpcStatusWithDetails(r.status()));
-      return;
-    }
-    AddWaiter(reactor, response, r->tenant_id, r->name, clock_->Now() + kRevokeWait,
-              &RevokeSettled);
-  });
-  return reactor;
+  return ServeUnary(
+      gate_, context, response,
+      [this, request](const Caller& caller) { return api_->RevokeCertificate(caller, *request); },
+      // Waits up to kRevokeWait for the agent's answer, unless already REVOKED.
+      [this, response](const Caller& caller, grpc::ServerUnaryReactor* reactor) {
+        if (response->state() == v1::CertificateRequest::STATE_REVOKED) return false;
+        AddWaiter(reactor, response, caller.tenant_id, response->name(),
+                  clock_->Now() + kRevokeWait, &RevokeSettled);
+        return true;
+      });
 }
 
 grpc::ServerWriteReactor<v1::CertificateRequestEvent>*
@@ -331,7 +300,7 @@ void CertificateGrpcService::AddWaiter(grpc::ServerUnaryReactor* reactor,
   hooks.read = [this, tenant_id, name]() -> absl::StatusOr<v1::CertificateRequest> {
     absl::StatusOr<CertificateRequestRecord> r = requests_->GetCertificateRequest(tenant_id, name);
     if (!r.ok()) return r.status();
-    return CertificateApi::ToProto(*r);
+    return ToProto(*r);
   };
   hooks.settled = settled;
   hooks.forget = [this, tenant_id](Waiter* waiter) { RemoveWaiter(tenant_id, waiter); };

@@ -1,5 +1,8 @@
 #include "broker/service/proto_mapping.h"
 
+#include <string>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 
 namespace certbridge::broker {
@@ -79,6 +82,70 @@ v1::AuditEvent ToProto(const AuditEventRecord& e) {
   out.set_action(e.action);
   out.set_object_id(e.object_id);
   out.set_details(e.details);
+  return out;
+}
+
+v1::CertificateRequest ToProto(const CertificateRequestRecord& r) {
+  v1::CertificateRequest out;
+  out.set_name(r.name);
+  out.set_request_id(r.request_id);
+  out.set_ca_id(r.ca_id);
+  out.set_template_name(r.template_name);
+  v1::CertificateRequest::State state = v1::CertificateRequest::STATE_UNSPECIFIED;
+  v1::CertificateRequest::State_Parse(absl::StrCat("STATE_", RequestStateName(r.state)), &state);
+  out.set_state(state);
+  ToProto(r.create_time, out.mutable_create_time());
+  ToProto(r.update_time, out.mutable_update_time());
+  out.set_device_id(r.device_id);
+  out.mutable_labels()->insert(r.labels.begin(), r.labels.end());
+  out.set_ca_request_id(r.ca_request_id);
+  out.set_disposition(r.disposition);
+  out.set_hresult(r.hresult);
+  out.set_disposition_message(r.disposition_message);
+  if (!r.certificate_pem.empty()) {
+    out.set_certificate_pem(r.certificate_pem);
+    absl::StatusOr<pki::CertificateInfo> cert = pki::ParseCertificate(r.certificate_pem);
+    if (cert.ok()) out.set_certificate_der(cert->der);
+  }
+  out.set_chain_pem(r.chain_pem);
+  if (!r.chain_pem.empty()) {
+    absl::StatusOr<std::vector<std::string>> chain = pki::SplitPemChain(r.chain_pem);
+    if (chain.ok()) {
+      for (const std::string& pem : *chain) {
+        absl::StatusOr<pki::CertificateInfo> ca = pki::ParseCertificate(pem);
+        if (ca.ok()) out.add_chain_der(ca->der);
+      }
+    }
+  }
+  out.set_serial_number(r.serial_hex);
+  if (r.not_after != absl::InfinitePast()) ToProto(r.not_after, out.mutable_expire_time());
+  out.set_pkcs12(r.pkcs12);
+  out.set_enveloped_password(r.enveloped_password);
+  out.set_error_code(r.error_code);
+  out.set_error_message(r.error_message);
+  out.set_remedy(r.remedy);
+  out.set_waiting_reason(r.waiting_reason);
+  out.set_connector_id(r.connector_id);
+  out.set_ca_identity(r.ca_identity);
+  if (r.revocation_reason >= 0) {  // -1: never revoked
+    out.set_revocation_reason(static_cast<v1::RevocationReason>(r.revocation_reason));
+  }
+  if (r.revoke_time != absl::InfinitePast()) ToProto(r.revoke_time, out.mutable_revoke_time());
+  return out;
+}
+
+v1::CertificateRequestEvent ToEvent(const CertificateRequestRecord& change) {
+  v1::CertificateRequestEvent out;
+  out.set_cursor(absl::StrCat(change.change_seq));
+  *out.mutable_certificate_request() = ToProto(change);
+  return out;
+}
+
+v1::DeliveryCertificate DeliveryCertificateToProto(const pki::CertificateInfo& cert) {
+  v1::DeliveryCertificate out;
+  out.set_certificate_pem(cert.pem);
+  out.set_subject(cert.subject);
+  ToProto(cert.not_after, out.mutable_expire_time());
   return out;
 }
 

@@ -150,10 +150,10 @@ TEST_F(CertificateApiTest, RevokeClearsTheOutcomeOfAnEarlierAttempt) {
                   .ok());
   v1::RevokeCertificateRequest r;
   r.set_name(issued.name);
-  auto revoking = api_.Revoke(caller_, r);
+  auto revoking = api_.RevokeCertificate(caller_, r);
   ASSERT_TRUE(revoking.ok()) << revoking.status();
-  EXPECT_EQ(revoking->state, RequestState::kIssued);
-  EXPECT_EQ(revoking->error_code, "");
+  EXPECT_EQ(revoking->state(), v1::CertificateRequest::STATE_ISSUED);
+  EXPECT_EQ(revoking->error_code(), "");
   EXPECT_EQ(store_.GetCertificateRequest("t-1", issued.name)->error_code, "");
 }
 
@@ -161,11 +161,11 @@ TEST_F(CertificateApiTest, RevokeBySerialAcceptsEveryCommonSpellingAndBoundsIt) 
   v1::RevokeCertificateRequest r;
   r.mutable_certificate_serial()->set_ca_id("ca-1");
   r.mutable_certificate_serial()->set_serial_number(std::string(5000, '0'));
-  EXPECT_EQ(api_.Revoke(caller_, r).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(api_.RevokeCertificate(caller_, r).status().code(), absl::StatusCode::kInvalidArgument);
   r.mutable_certificate_serial()->set_serial_number("not-hex");
-  EXPECT_EQ(api_.Revoke(caller_, r).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(api_.RevokeCertificate(caller_, r).status().code(), absl::StatusCode::kInvalidArgument);
   r.mutable_certificate_serial()->set_serial_number("0a:1b:2c");  // well-formed, but no such certificate
-  EXPECT_EQ(api_.Revoke(caller_, r).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(api_.RevokeCertificate(caller_, r).status().code(), absl::StatusCode::kNotFound);
 }
 
 // Revoking a REVOKED certificate again: the same reason is a retry and gets the request back;
@@ -183,15 +183,13 @@ TEST_F(CertificateApiTest, RevokingARevokedCertificateAgainNeedsTheSameReason) {
   v1::RevokeCertificateRequest r;
   r.set_name(revoked.name);
   r.set_reason(v1::REVOCATION_REASON_SUPERSEDED);
-  auto again = api_.Revoke(caller_, r);
+  auto again = api_.RevokeCertificate(caller_, r);
   ASSERT_TRUE(again.ok()) << again.status();
-  EXPECT_EQ(again->state, RequestState::kRevoked);
-  EXPECT_EQ(again->revocation_reason, 4);
-  EXPECT_EQ(CertificateApi::ToProto(*again).revocation_reason(),
-            v1::REVOCATION_REASON_SUPERSEDED);
+  EXPECT_EQ(again->state(), v1::CertificateRequest::STATE_REVOKED);
+  EXPECT_EQ(again->revocation_reason(), v1::REVOCATION_REASON_SUPERSEDED);
 
   r.set_reason(v1::REVOCATION_REASON_KEY_COMPROMISE);
-  absl::Status other = api_.Revoke(caller_, r).status();
+  absl::Status other = api_.RevokeCertificate(caller_, r).status();
   EXPECT_EQ(other.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_TRUE(absl::StrContains(other.message(), "REVOCATION_REASON_SUPERSEDED")) << other;
   EXPECT_EQ(store_.GetCertificateRequest("t-1", revoked.name)->revocation_reason, 4);
@@ -199,17 +197,17 @@ TEST_F(CertificateApiTest, RevokingARevokedCertificateAgainNeedsTheSameReason) {
 
 // The target is a oneof: a request naming none is refused, not read as an empty name.
 TEST_F(CertificateApiTest, GetAndRevokeNeedATarget) {
-  EXPECT_EQ(api_.Get(caller_, v1::GetCertificateRequestRequest()).status().code(),
+  EXPECT_EQ(api_.GetCertificateRequest(caller_, v1::GetCertificateRequestRequest()).status().code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(api_.Revoke(caller_, v1::RevokeCertificateRequest()).status().code(),
+  EXPECT_EQ(api_.RevokeCertificate(caller_, v1::RevokeCertificateRequest()).status().code(),
             absl::StatusCode::kInvalidArgument);
   auto created = api_.Create(caller_, CsrRequest("by-request-id"));
   ASSERT_TRUE(created.ok()) << created.status();
   v1::GetCertificateRequestRequest get;
   get.set_request_id("by-request-id");
-  auto found = api_.Get(caller_, get);
+  auto found = api_.GetCertificateRequest(caller_, get);
   ASSERT_TRUE(found.ok()) << found.status();
-  EXPECT_EQ(found->name, created->name);
+  EXPECT_EQ(found->name(), created->name);
 }
 
 // AIP-158: a page_size above the maximum is read as the maximum; a negative one is refused.
@@ -219,11 +217,42 @@ TEST_F(CertificateApiTest, PageSizeAboveTheMaximumIsClamped) {
   }
   v1::ListCertificateRequestsRequest list;
   list.set_page_size(100000);
-  auto page = api_.List(caller_, list);
+  auto page = api_.ListCertificateRequests(caller_, list);
   ASSERT_TRUE(page.ok()) << page.status();
   EXPECT_EQ(page->certificate_requests_size(), 3);
   list.set_page_size(-1);
-  EXPECT_EQ(api_.List(caller_, list).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(api_.ListCertificateRequests(caller_, list).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// After CURSOR_EXPIRED a client lists and watches from the list's watch_cursor: it is the
+// tenant's newest change when the page was read, so watching from it sends exactly the
+// changes made after the list (issue 10).
+TEST_F(CertificateApiTest, ListReturnsTheWatchCursorOfItsRead) {
+  v1::ListCertificateRequestsRequest list;
+  auto empty = api_.ListCertificateRequests(caller_, list);
+  ASSERT_TRUE(empty.ok()) << empty.status();
+  EXPECT_EQ(empty->watch_cursor(), "0");  // no change yet: watch from the oldest kept
+
+  auto first = api_.Create(caller_, CsrRequest("listed"));
+  ASSERT_TRUE(first.ok()) << first.status();
+  auto page = api_.ListCertificateRequests(caller_, list);
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->certificate_requests_size(), 1);
+  EXPECT_EQ(page->watch_cursor(), absl::StrCat(*store_.LatestChangeSeq("t-1")));
+
+  auto later = api_.Create(caller_, CsrRequest("after-the-list"));
+  ASSERT_TRUE(later.ok()) << later.status();
+  v1::WatchCertificateRequestsRequest watch;
+  watch.set_cursor(page->watch_cursor());
+  absl::StatusOr<int64_t> cursor = api_.WatchCursor(caller_, watch);
+  ASSERT_TRUE(cursor.ok()) << cursor.status();
+  auto changes = store_.ListRequestChanges("t-1", *cursor, 100);
+  ASSERT_TRUE(changes.ok()) << changes.status();
+  ASSERT_EQ(changes->size(), 1u);
+  EXPECT_EQ((*changes)[0].name, later->name);
+
+  watch.set_cursor("-1");
+  EXPECT_EQ(api_.WatchCursor(caller_, watch).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 // waiting_reason reaches keys with only the `certificates` scope: before the fix it named
