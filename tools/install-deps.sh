@@ -16,6 +16,7 @@ packages=(
   podman runc netavark aardvark-dns iptables debootstrap
   golang-go golang-github-masterminds-sprig-dev golang-k8s-sigs-yaml-dev
   libmicrohttpd-dev  # the broker's SCEP listener (broker/scep/scep_http_server.h)
+  libcurl4-openssl-dev  # certbridge-bench's SCEP devices: HTTP client (tools/bench/scep_http_client.h)
   scep  # micromdm's scepclient, the SCEP client of tests/broker/scep's front-end test
   certmonger  # certmonger and its scep-submit: the second SCEP client (tests/broker/scep)
   python3-grpcio python3-protobuf python3-cryptography  # the Python example client (examples/python)

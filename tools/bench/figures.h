@@ -1,5 +1,5 @@
 // Every figure certbridge-bench prints: each run (raw_run.h, end_to_end.h, idle_streams.h,
-// recovery.h, noisy_neighbour.h) fills its part, report.h prints the table.
+// recovery.h, noisy_neighbour.h, scep_run.h) fills its part, report.h prints the table.
 #ifndef CERTBRIDGE_TOOLS_BENCH_FIGURES_H_
 #define CERTBRIDGE_TOOLS_BENCH_FIGURES_H_
 
@@ -10,6 +10,7 @@
 #include "tools/bench/certificate_cost.h"
 #include "tools/bench/load.h"
 #include "tools/bench/noisy_neighbour.h"
+#include "tools/bench/scep_run.h"
 
 namespace certbridge::bench {
 
@@ -57,6 +58,10 @@ struct Figures {
   // Noisy neighbour: the quiet tenant's calls alone, then while another tenant floods.
   bool neighbour_measured = false;
   NeighbourFigures neighbour;
+  // SCEP enrollments through the broker's SCEP listener (tools/bench/scep_run.h).
+  bool scep_measured = false;
+  std::string scep_skipped_reason;
+  ScepFigures scep;
 };
 
 }  // namespace certbridge::bench

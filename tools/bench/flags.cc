@@ -30,5 +30,13 @@ ABSL_FLAG(bool, flood_only, false, "internal: be the flood process");
 ABSL_FLAG(std::string, flood_address, "", "internal: the flood process's broker API address");
 ABSL_FLAG(std::string, flood_key_file, "", "internal: file holding the flooding tenant's API key");
 ABSL_FLAG(std::string, flood_tls_root, "", "internal: the flood process's TLS root file");
+ABSL_FLAG(int, scep_requests, 100,
+          "SCEP enrollments (challenge, PKCSReq over HTTP, CertRep) timed at --concurrency "
+          "callers, after --concurrency unmeasured ones (0 skips)");
+ABSL_FLAG(int, scep_single_caller_requests, 10,
+          "SCEP enrollments timed at one caller (0 skips)");
+ABSL_FLAG(int, scep_device_keys, 16,
+          "RSA-2048 keys the SCEP devices share round robin (0: a fresh key per enrollment, "
+          "about 0.2 s of CPU each)");
 ABSL_FLAG(int, warmup, 20, "unmeasured calls before raw and end-to-end runs");
 ABSL_FLAG(bool, verbose, false, "print every retried CreateCertificateRequest error");

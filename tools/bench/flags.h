@@ -24,6 +24,9 @@ ABSL_DECLARE_FLAG(bool, flood_only);
 ABSL_DECLARE_FLAG(std::string, flood_address);
 ABSL_DECLARE_FLAG(std::string, flood_key_file);
 ABSL_DECLARE_FLAG(std::string, flood_tls_root);
+ABSL_DECLARE_FLAG(int, scep_requests);
+ABSL_DECLARE_FLAG(int, scep_single_caller_requests);
+ABSL_DECLARE_FLAG(int, scep_device_keys);
 ABSL_DECLARE_FLAG(int, warmup);
 ABSL_DECLARE_FLAG(bool, verbose);
 

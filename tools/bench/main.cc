@@ -8,10 +8,11 @@
 //      all, and end-to-end certificates issued while they are held;
 //   4. recovery: the broker is killed (SIGKILL) during a run and a new one is started on the
 //      same database and ports; time from the kill to the first certificate issued
-//      afterwards, and requests lost (must be 0).
+//      afterwards, and requests lost (must be 0);
+//   and SCEP enrollments/s through the broker's SCEP listener, set against the raw rate.
 // It prints a table and exits 1 when any request failed, was lost or issued twice.
 // Usage and the meaning of every figure: docs/benchmarks.md.// Each run lives in a file of its own (raw_run.h, end_to_end.h, noisy_neighbour.h,
-// idle_streams.h, recovery.h); this file starts the stack, runs them in order and prints
+// scep_run.h, idle_streams.h, recovery.h); this file starts the stack, runs them in order and prints
 // report.h's table.
 #include <signal.h>
 #include <sys/resource.h>
@@ -38,6 +39,7 @@
 #include "tools/bench/raw_run.h"
 #include "tools/bench/recovery.h"
 #include "tools/bench/report.h"
+#include "tools/bench/scep_run.h"
 
 namespace certbridge::bench {
 namespace {
@@ -80,8 +82,18 @@ int Run() {
     std::fprintf(stderr, "certbridge-bench: raw: %s\n", Message(s).c_str());
     return 2;
   }
-  const std::vector<std::string> broker_flags = {"--sweep_interval=1s", "--job_lease=5s",
-                                                 "--heartbeat_interval_seconds=5"};
+  std::vector<std::string> broker_flags = {"--sweep_interval=1s", "--job_lease=5s",
+                                           "--heartbeat_interval_seconds=5"};
+  const bool scep = absl::GetFlag(FLAGS_scep_requests) > 0;
+  if (scep) {
+    // The SCEP listener from the start: the broker is the same for every run.
+    absl::StatusOr<std::vector<std::string>> scep_flags = ScepBrokerFlags(**stack);
+    if (!scep_flags.ok()) {
+      std::fprintf(stderr, "certbridge-bench: %s\n", Message(scep_flags.status()).c_str());
+      return 2;
+    }
+    broker_flags.insert(broker_flags.end(), scep_flags->begin(), scep_flags->end());
+  }
   absl::StatusOr<BrokerProcess> broker = (*stack)->StartBroker(broker_flags);
   if (!broker.ok()) {
     std::fprintf(stderr, "certbridge-bench: broker: %s\n", Message(broker.status()).c_str());
@@ -129,6 +141,27 @@ int Run() {
       std::fprintf(stderr, "certbridge-bench: noisy neighbour: %s\n", Message(s).c_str());
     }
   }
+  bool scep_ok = true;
+  if (scep) {
+    step("2c/4 SCEP enrollments");
+    const ScepOptions options{.requests = absl::GetFlag(FLAGS_scep_requests),
+                              .concurrency = absl::GetFlag(FLAGS_concurrency),
+                              .single_caller_requests = absl::GetFlag(FLAGS_scep_single_caller_requests),
+                              .warmup = absl::GetFlag(FLAGS_concurrency),
+                              .distinct_keys = absl::GetFlag(FLAGS_scep_device_keys)};
+    if (absl::Status s = MeasureScep(**stack, *broker, *emulator, *tenant, options, figures.scep);
+        s.ok()) {
+      figures.scep_measured = true;
+      for (const std::string& error : figures.scep.first_errors) {
+        std::fprintf(stderr, "  SCEP: %s\n", error.c_str());
+      }
+    } else {
+      figures.scep_skipped_reason = Message(s);
+      scep_ok = false;
+    }
+  } else {
+    figures.scep_skipped_reason = "--scep_requests=0";
+  }
   if (absl::GetFlag(FLAGS_idle_streams) > 0) {
     step("3/4 idle streams");
     if (absl::Status s = MeasureIdleStreams(**stack, *broker, *tenant, figures); !s.ok()) {
@@ -151,8 +184,11 @@ int Run() {
                       figures.during_idle_duplicates > 0 ||
                       figures.two_tenants_not_issued > 0 || figures.two_tenants_duplicates > 0 ||
                       figures.raw.failures > 0 || figures.recovery_lost > 0 ||
-                      figures.recovery_duplicates > 0 || !recovery_ok;
-  if (failed) std::printf("\nFAILED: a request was not issued, was lost or was issued twice\n");
+                      figures.recovery_duplicates > 0 || !recovery_ok || !scep_ok ||
+                      figures.scep.failed > 0 || figures.scep.duplicate_serials > 0;
+  if (failed) {
+    std::printf("\nFAILED: a request (or SCEP enrollment) was not issued, was lost or was issued twice\n");
+  }
   return failed ? 1 : 0;
 }
 

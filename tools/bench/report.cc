@@ -103,6 +103,35 @@ void PrintTable(const Figures& f, const std::string& load_at_start) {
     row("two tenants: not issued / duplicates",
         absl::StrCat(f.two_tenants_not_issued, " / ", f.two_tenants_duplicates));
   }
+  if (f.scep_measured) {
+    const ScepFigures& s = f.scep;
+    row(absl::StrCat("SCEP enrollments/s (", c, " callers)"),
+        absl::StrFormat("%.1f", s.enrollments.per_second()));
+    row("SCEP enrollment p50 / p99 (challenge to checked cert)",
+        Ms(Quantile(s.enrollments.latencies, 0.5)) + " / " +
+            Ms(Quantile(s.enrollments.latencies, 0.99)));
+    row("SCEP PKIOperation POST p50 / p99",
+        Ms(Quantile(s.post_latencies, 0.5)) + " / " + Ms(Quantile(s.post_latencies, 0.99)));
+    row("ratio SCEP enrollments/s / raw certificates/s",
+        f.raw.per_second() > 0 ? absl::StrFormat("%.2f", s.enrollments.per_second() / f.raw.per_second())
+                               : "n/a");
+    row("ratio SCEP enrollments/s / end-to-end certificates/s",
+        f.end_to_end.per_second() > 0
+            ? absl::StrFormat("%.2f", s.enrollments.per_second() / f.end_to_end.per_second())
+            : "n/a");
+    if (!s.single.latencies.empty()) {
+      row("one caller: SCEP enrollment p50 / p99",
+          Ms(Quantile(s.single.latencies, 0.5)) + " / " + Ms(Quantile(s.single.latencies, 0.99)));
+    }
+    row("SCEP: enrollments / failed / duplicate serials",
+        absl::StrCat(s.made, " / ", s.failed, " / ", s.duplicate_serials));
+    row("SCEP: profile created to RA certificate", Ms(s.ra_wait));
+    row("SCEP: distinct device keys", absl::StrCat(s.distinct_keys));
+  } else {
+    row("SCEP enrollments", "not measured" + (f.scep_skipped_reason.empty()
+                                                  ? std::string()
+                                                  : ": " + f.scep_skipped_reason));
+  }
   if (f.idle_measured) {
     row("idle streams held by one broker / ended early",
         absl::StrCat(f.idle_streams_open, " / ", f.idle_streams_ended_early));
