@@ -71,22 +71,15 @@ class CertificatesTest : public ::testing::Test {
   // A tenant with a CA (the emulator's) and no connector yet.
   Tenant NewTenant(const std::string& name) {
     Tenant t;
-    v1::CreateTenantRequest create;
-    create.set_display_name(name);
-    v1::Tenant tenant;
-    EXPECT_TRUE(admin_->CreateTenant(CallContext(stack_->operator_key()).get(), create, &tenant).ok());
-    t.tenant_id = tenant.tenant_id();
-    v1::CreateApiKeyRequest key_request;
-    key_request.set_tenant_id(t.tenant_id);
-    key_request.add_scopes("admin,certificates");
-    v1::CreateApiKeyResponse key;
-    EXPECT_TRUE(admin_->CreateApiKey(CallContext(stack_->operator_key()).get(), key_request, &key).ok());
-    t.key = key.secret();
-    v1::CreateCertificateAuthorityRequest ca_request;
-    ca_request.set_config_string("adcs01.corp.example\\Corp Issuing CA");
-    v1::CertificateAuthority ca;
-    EXPECT_TRUE(admin_->CreateCertificateAuthority(CallContext(t.key).get(), ca_request, &ca).ok());
-    t.ca_id = ca.ca_id();
+    absl::StatusOr<TestTenant> tenant = stack_->CreateTenant(*broker_, name);
+    EXPECT_TRUE(tenant.ok()) << tenant.status();
+    if (!tenant.ok()) return t;
+    t.tenant_id = tenant->tenant_id;
+    t.key = tenant->api_key;
+    absl::StatusOr<std::string> ca =
+        stack_->CreateCertificateAuthority(*broker_, t.key, "adcs01.corp.example\\Corp Issuing CA");
+    EXPECT_TRUE(ca.ok()) << ca.status();
+    if (ca.ok()) t.ca_id = *ca;
     return t;
   }
 
@@ -98,11 +91,9 @@ class CertificatesTest : public ::testing::Test {
       ADD_FAILURE() << agent.status();
       return nullptr;
     }
-    v1::AssignCertificateAuthorityRequest assign;
-    assign.set_ca_id(t.ca_id);
-    assign.set_connector_id(agent->connector_id);
-    v1::Connector connector;
-    EXPECT_TRUE(admin_->AssignCertificateAuthority(CallContext(t.key).get(), assign, &connector).ok());
+    absl::Status assigned =
+        stack_->AssignCertificateAuthority(*broker_, t.key, t.ca_id, agent->connector_id);
+    EXPECT_TRUE(assigned.ok()) << assigned;
     if (registered) *registered = *agent;
     return RunAgent(t, *agent);
   }

@@ -194,23 +194,13 @@ class ChaosTest : public ::testing::Test {
     ASSERT_TRUE(proxy.ok()) << proxy.status();
     agent_proxy_ = *std::move(proxy);
 
-    auto admin = stack_->AdminStub(broker1_);
-    v1::CreateTenantRequest create;
-    create.set_display_name("chaos");
-    v1::Tenant tenant;
-    ASSERT_TRUE(admin->CreateTenant(CallContext(stack_->operator_key()).get(), create, &tenant).ok());
-    v1::CreateApiKeyRequest key_request;
-    key_request.set_tenant_id(tenant.tenant_id());
-    key_request.add_scopes("admin,certificates");
-    v1::CreateApiKeyResponse key;
-    ASSERT_TRUE(
-        admin->CreateApiKey(CallContext(stack_->operator_key()).get(), key_request, &key).ok());
-    key_ = key.secret();
-    v1::CreateCertificateAuthorityRequest ca_request;
-    ca_request.set_config_string("adcs01.corp.example\\Corp Issuing CA");
-    v1::CertificateAuthority ca;
-    ASSERT_TRUE(admin->CreateCertificateAuthority(CallContext(key_).get(), ca_request, &ca).ok());
-    ca_id_ = ca.ca_id();
+    absl::StatusOr<TestTenant> tenant = stack_->CreateTenant(broker1_, "chaos");
+    ASSERT_TRUE(tenant.ok()) << tenant.status();
+    key_ = tenant->api_key;
+    absl::StatusOr<std::string> ca =
+        stack_->CreateCertificateAuthority(broker1_, key_, "adcs01.corp.example\\Corp Issuing CA");
+    ASSERT_TRUE(ca.ok()) << ca.status();
+    ca_id_ = *ca;
 
     // Registered through the proxy: the agent's state dir names the proxy as its broker.
     BrokerProcess via_proxy;
@@ -219,11 +209,9 @@ class ChaosTest : public ::testing::Test {
     auto registered = stack_->RegisterAgent(via_proxy, key_, "CORP\\AGENT01$");
     ASSERT_TRUE(registered.ok()) << registered.status();
     registered_ = *std::move(registered);
-    v1::AssignCertificateAuthorityRequest assign;
-    assign.set_ca_id(ca_id_);
-    assign.set_connector_id(registered_.connector_id);
-    v1::Connector connector;
-    ASSERT_TRUE(admin->AssignCertificateAuthority(CallContext(key_).get(), assign, &connector).ok());
+    absl::Status assigned =
+        stack_->AssignCertificateAuthority(broker1_, key_, ca_id_, registered_.connector_id);
+    ASSERT_TRUE(assigned.ok()) << assigned;
     ASSERT_NO_FATAL_FAILURE(StartAgent());
   }
 

@@ -71,18 +71,10 @@ class ControlPlaneTest : public ::testing::Test {
   };
 
   TenantKeys NewTenant(const std::string& name, const std::string& scopes = "admin") {
-    v1::CreateTenantRequest create;
-    create.set_display_name(name);
-    v1::Tenant tenant;
-    grpc::Status s = admin_->CreateTenant(CallContext(stack_->operator_key()).get(), create, &tenant);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    v1::CreateApiKeyRequest key_request;
-    key_request.set_tenant_id(tenant.tenant_id());
-    key_request.add_scopes(scopes);
-    v1::CreateApiKeyResponse key;
-    s = admin_->CreateApiKey(CallContext(stack_->operator_key()).get(), key_request, &key);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    return {tenant.tenant_id(), key.secret()};
+    absl::StatusOr<TestTenant> tenant = stack_->CreateTenant(*broker_, name, scopes);
+    EXPECT_TRUE(tenant.ok()) << tenant.status();
+    if (!tenant.ok()) return {};
+    return {tenant->tenant_id, tenant->api_key};
   }
 
   std::string NewEnrollmentToken(const std::string& admin_key, int ttl_seconds = 0) {

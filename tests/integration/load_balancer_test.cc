@@ -316,39 +316,25 @@ class LoadBalancerTest : public ::testing::Test {
     ASSERT_TRUE(emulator.ok()) << emulator.status();
     emulator_ = *std::move(emulator);
 
-    auto admin = stack_->AdminStub(lb_);
-    v1::CreateTenantRequest create;
-    create.set_display_name("load-balancer");
-    v1::Tenant tenant;
-    grpc::Status s = admin->CreateTenant(CallContext(stack_->operator_key()).get(), create, &tenant);
-    ASSERT_TRUE(s.ok()) << s.error_message();
-    v1::CreateApiKeyRequest key_request;
-    key_request.set_tenant_id(tenant.tenant_id());
-    key_request.add_scopes("admin,certificates");
-    v1::CreateApiKeyResponse key;
-    s = admin->CreateApiKey(CallContext(stack_->operator_key()).get(), key_request, &key);
-    ASSERT_TRUE(s.ok()) << s.error_message();
-    key_ = key.secret();
-    v1::CreateCertificateAuthorityRequest ca_request;
-    ca_request.set_config_string("adcs01.corp.example\\Corp Issuing CA");
-    v1::CertificateAuthority ca;
-    ASSERT_TRUE(admin->CreateCertificateAuthority(CallContext(key_).get(), ca_request, &ca).ok());
-    ca_id_ = ca.ca_id();
+    absl::StatusOr<TestTenant> tenant = stack_->CreateTenant(lb_, "load-balancer");
+    ASSERT_TRUE(tenant.ok()) << tenant.status();
+    key_ = tenant->api_key;
+    absl::StatusOr<std::string> ca =
+        stack_->CreateCertificateAuthority(lb_, key_, "adcs01.corp.example\\Corp Issuing CA");
+    ASSERT_TRUE(ca.ok()) << ca.status();
+    ca_id_ = *ca;
     // A CA no agent serves: a create for it waits its whole wait_timeout, so the drain
     // phase has calls in flight on the replica it stops.
-    ca_request.set_config_string("adcs02.corp.example\\Parked CA");
-    ASSERT_TRUE(admin->CreateCertificateAuthority(CallContext(key_).get(), ca_request, &ca).ok());
-    parked_ca_id_ = ca.ca_id();
+    ca = stack_->CreateCertificateAuthority(lb_, key_, "adcs02.corp.example\\Parked CA");
+    ASSERT_TRUE(ca.ok()) << ca.status();
+    parked_ca_id_ = *ca;
 
     for (int i = 0; i < kAgents; ++i) {
       auto registered = stack_->RegisterAgent(lb_, key_, absl::StrCat("CORP\\AGENT0", i, "$"));
       ASSERT_TRUE(registered.ok()) << registered.status();
-      v1::AssignCertificateAuthorityRequest assign;
-      assign.set_ca_id(ca_id_);
-      assign.set_connector_id(registered->connector_id);
-      v1::Connector connector;
-      ASSERT_TRUE(
-          admin->AssignCertificateAuthority(CallContext(key_).get(), assign, &connector).ok());
+      absl::Status assigned =
+          stack_->AssignCertificateAuthority(lb_, key_, ca_id_, registered->connector_id);
+      ASSERT_TRUE(assigned.ok()) << assigned;
       auto agent = stack_->StartAgent(
           *registered, emulator_,
           {"--backoff-base-ms", "200", "--backoff-max-ms", "2000", "--max-concurrent-jobs", "4"});

@@ -185,34 +185,21 @@ TEST_F(MetricsTest, PrometheusScrapesTheSeriesOfALiveBrokerUnderLoad) {
   ExpectEventuallyEq("certbridge_database_up", 1);
 
   // A tenant with two CAs: one served by an agent, one by nobody.
-  const std::string op = stack_->operator_key();
-  v1::CreateTenantRequest create_tenant;
-  create_tenant.set_display_name("Metrics");
-  v1::Tenant tenant;
-  ASSERT_TRUE(admin_->CreateTenant(CallContext(op).get(), create_tenant, &tenant).ok());
-  v1::CreateApiKeyRequest key_request;
-  key_request.set_tenant_id(tenant.tenant_id());
-  key_request.add_scopes("admin,certificates");
-  v1::CreateApiKeyResponse key;
-  ASSERT_TRUE(admin_->CreateApiKey(CallContext(op).get(), key_request, &key).ok());
-  auto new_ca = [&](const std::string& config) {
-    v1::CreateCertificateAuthorityRequest r;
-    r.set_config_string(config);
-    v1::CertificateAuthority ca;
-    EXPECT_TRUE(admin_->CreateCertificateAuthority(CallContext(key.secret()).get(), r, &ca).ok());
-    return ca.ca_id();
-  };
-  const std::string served_ca = new_ca("adcs01.corp.example\\Corp Issuing CA");
-  const std::string unserved_ca = new_ca("adcs02.corp.example\\Nobody Serves This CA");
+  absl::StatusOr<TestTenant> tenant = stack_->CreateTenant(broker_, "Metrics");
+  ASSERT_TRUE(tenant.ok()) << tenant.status();
+  const std::string key = tenant->api_key;
+  absl::StatusOr<std::string> served_ca =
+      stack_->CreateCertificateAuthority(broker_, key, "adcs01.corp.example\\Corp Issuing CA");
+  ASSERT_TRUE(served_ca.ok()) << served_ca.status();
+  absl::StatusOr<std::string> unserved_ca = stack_->CreateCertificateAuthority(
+      broker_, key, "adcs02.corp.example\\Nobody Serves This CA");
+  ASSERT_TRUE(unserved_ca.ok()) << unserved_ca.status();
 
-  auto agent = stack_->RegisterAgent(broker_, key.secret(), "CORP\\AGENT01$");
+  auto agent = stack_->RegisterAgent(broker_, key, "CORP\\AGENT01$");
   ASSERT_TRUE(agent.ok()) << agent.status();
-  v1::AssignCertificateAuthorityRequest assign;
-  assign.set_ca_id(served_ca);
-  assign.set_connector_id(agent->connector_id);
-  v1::Connector connector;
-  ASSERT_TRUE(
-      admin_->AssignCertificateAuthority(CallContext(key.secret()).get(), assign, &connector).ok());
+  absl::Status assigned =
+      stack_->AssignCertificateAuthority(broker_, key, *served_ca, agent->connector_id);
+  ASSERT_TRUE(assigned.ok()) << assigned;
   auto agent_process = stack_->StartAgent(*agent, emulator_);
   ASSERT_TRUE(agent_process.ok()) << agent_process.status();
   ExpectEventuallyEq("certbridge_connected_agents", 1);
@@ -222,8 +209,8 @@ TEST_F(MetricsTest, PrometheusScrapesTheSeriesOfALiveBrokerUnderLoad) {
   // Work nobody can take: the fleet gauges and the real alert rule see it.
   v1::CertificateRequest stuck;
   ASSERT_TRUE(certificates_
-                  ->CreateCertificateRequest(CallContext(key.secret()).get(),
-                                             CsrRequest(unserved_ca, "stuck", 0), &stuck)
+                  ->CreateCertificateRequest(CallContext(key).get(),
+                                             CsrRequest(*unserved_ca, "stuck", 0), &stuck)
                   .ok());
   ExpectEventuallyEq("certbridge_unserved_cas", 1);
   ExpectEventuallyEq("certbridge_requests_waiting{state=\"QUEUED\"}", 1);
@@ -232,7 +219,7 @@ TEST_F(MetricsTest, PrometheusScrapesTheSeriesOfALiveBrokerUnderLoad) {
 
   // A Watch stream is counted while it is open.
   grpc::ClientContext watch_context;
-  watch_context.AddMetadata("authorization", "Bearer " + key.secret());
+  watch_context.AddMetadata("authorization", "Bearer " + key);
   auto watch =
       certificates_->WatchCertificateRequests(&watch_context, v1::WatchCertificateRequestsRequest());
   ExpectEventuallyEq("certbridge_watch_streams", 1);
@@ -247,8 +234,8 @@ TEST_F(MetricsTest, PrometheusScrapesTheSeriesOfALiveBrokerUnderLoad) {
       for (int i = 0; i < kRequests / kThreads; ++i) {
         v1::CertificateRequest out;
         grpc::Status s = stub->CreateCertificateRequest(
-            CallContext(key.secret(), absl::Seconds(60)).get(),
-            CsrRequest(served_ca, absl::StrCat("load-", t, "-", i), 30), &out);
+            CallContext(key, absl::Seconds(60)).get(),
+            CsrRequest(*served_ca, absl::StrCat("load-", t, "-", i), 30), &out);
         if (!s.ok() || out.state() != v1::CertificateRequest::STATE_ISSUED) {
           absl::MutexLock lock(&mu);
           failures.push_back(absl::StrCat("load-", t, "-", i, ": ", s.error_message(), " ",

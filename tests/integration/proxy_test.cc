@@ -131,20 +131,12 @@ class ProxyTest : public ::testing::Test {
 
 TEST_F(ProxyTest, AgentRegistersConnectsAndIssuesOnlyThroughTheProxy) {
   // A tenant with an API key and the emulator's CA.
-  v1::CreateTenantRequest create;
-  create.set_display_name("behind a proxy");
-  v1::Tenant tenant;
-  ASSERT_TRUE(admin_->CreateTenant(CallContext(stack_->operator_key()).get(), create, &tenant).ok());
-  v1::CreateApiKeyRequest key_request;
-  key_request.set_tenant_id(tenant.tenant_id());
-  key_request.add_scopes("admin,certificates");
-  v1::CreateApiKeyResponse key;
-  ASSERT_TRUE(
-      admin_->CreateApiKey(CallContext(stack_->operator_key()).get(), key_request, &key).ok());
-  v1::CreateCertificateAuthorityRequest ca_request;
-  ca_request.set_config_string("adcs01.corp.example\\Corp Issuing CA");
-  v1::CertificateAuthority ca;
-  ASSERT_TRUE(admin_->CreateCertificateAuthority(CallContext(key.secret()).get(), ca_request, &ca).ok());
+  absl::StatusOr<TestTenant> tenant = stack_->CreateTenant(broker_, "behind a proxy");
+  ASSERT_TRUE(tenant.ok()) << tenant.status();
+  const std::string& key = tenant->api_key;
+  absl::StatusOr<std::string> ca_id =
+      stack_->CreateCertificateAuthority(broker_, key, "adcs01.corp.example\\Corp Issuing CA");
+  ASSERT_TRUE(ca_id.ok()) << ca_id.status();
 
   absl::StatusOr<Tinyproxy> proxy = StartTinyproxy();
   ASSERT_TRUE(proxy.ok()) << proxy.status();
@@ -153,18 +145,15 @@ TEST_F(ProxyTest, AgentRegistersConnectsAndIssuesOnlyThroughTheProxy) {
   const std::string broker_name = absl::StrCat("localhost:", broker_.agent_port);
   const std::string connect_line = absl::StrCat("CONNECT ", broker_name, " HTTP/1.1");
 
-  auto agent = stack_->RegisterAgent(broker_, key.secret(), "CORP\\PROXIED01$",
+  auto agent = stack_->RegisterAgent(broker_, key, "CORP\\PROXIED01$",
                                      {"--broker", broker_name, "--proxy", proxy->url()});
   ASSERT_TRUE(agent.ok()) << agent.status() << "\nproxy log:\n" << proxy->Log();
   const int connects_after_registration = CountOf(proxy->Log(), connect_line);
   EXPECT_GE(connects_after_registration, 1) << proxy->Log();
 
-  v1::AssignCertificateAuthorityRequest assign;
-  assign.set_ca_id(ca.ca_id());
-  assign.set_connector_id(agent->connector_id);
-  v1::Connector connector;
-  ASSERT_TRUE(
-      admin_->AssignCertificateAuthority(CallContext(key.secret()).get(), assign, &connector).ok());
+  absl::Status assigned =
+      stack_->AssignCertificateAuthority(broker_, key, *ca_id, agent->connector_id);
+  ASSERT_TRUE(assigned.ok()) << assigned;
   // `run` without --proxy: `register --proxy` saved it in agent.conf (as the MSI's service,
   // whose command line has no --proxy, relies on).
   EXPECT_TRUE(absl::StrContains(ReadFileOrEmpty(agent->state_dir + "/agent.conf"),
@@ -172,7 +161,7 @@ TEST_F(ProxyTest, AgentRegistersConnectsAndIssuesOnlyThroughTheProxy) {
   auto run = stack_->StartAgent(*agent, emulator_, {"--backoff-max-ms", "1000"});
   ASSERT_TRUE(run.ok()) << run.status();
   ASSERT_TRUE(WaitUntil(
-      [&] { return Connectivity(key.secret(), agent->connector_id) == v1::Connector::CONNECTIVITY_CONNECTED; },
+      [&] { return Connectivity(key, agent->connector_id) == v1::Connector::CONNECTIVITY_CONNECTED; },
       absl::Seconds(30)))
       << (*run)->Log() << "\nproxy log:\n" << proxy->Log();
   EXPECT_GT(CountOf(proxy->Log(), connect_line), connects_after_registration) << proxy->Log();
@@ -186,13 +175,13 @@ TEST_F(ProxyTest, AgentRegistersConnectsAndIssuesOnlyThroughTheProxy) {
   ASSERT_TRUE(csr.ok()) << csr.status();
   v1::CreateCertificateRequestRequest request;
   request.set_request_id("proxied-1");
-  request.set_ca_id(ca.ca_id());
+  request.set_ca_id(*ca_id);
   request.set_template_name("CertbridgeDevice");
   request.set_csr_pem(*csr);
   request.mutable_wait_timeout()->set_seconds(30);
   v1::CertificateRequest issued;
   grpc::Status s = stack_->CertificateStub(broker_)->CreateCertificateRequest(
-      CallContext(key.secret(), absl::Seconds(60)).get(), request, &issued);
+      CallContext(key, absl::Seconds(60)).get(), request, &issued);
   ASSERT_TRUE(s.ok()) << s.error_message();
   ASSERT_EQ(issued.state(), v1::CertificateRequest::STATE_ISSUED) << issued.DebugString() << (*run)->Log();
   const std::string cert_path = stack_->dir() + "/proxied.pem";
@@ -207,7 +196,7 @@ TEST_F(ProxyTest, AgentRegistersConnectsAndIssuesOnlyThroughTheProxy) {
   proxy->process->Signal(SIGKILL);
   proxy->process->WaitForExit(absl::Seconds(10));
   EXPECT_TRUE(WaitUntil(
-      [&] { return Connectivity(key.secret(), agent->connector_id) == v1::Connector::CONNECTIVITY_DISCONNECTED; },
+      [&] { return Connectivity(key, agent->connector_id) == v1::Connector::CONNECTIVITY_DISCONNECTED; },
       absl::Seconds(30)))
       << (*run)->Log();
   // ...and comes back through the proxy when the proxy does.
@@ -215,7 +204,7 @@ TEST_F(ProxyTest, AgentRegistersConnectsAndIssuesOnlyThroughTheProxy) {
   absl::StatusOr<Tinyproxy> restarted = StartTinyproxy(port);
   ASSERT_TRUE(restarted.ok()) << restarted.status();
   EXPECT_TRUE(WaitUntil(
-      [&] { return Connectivity(key.secret(), agent->connector_id) == v1::Connector::CONNECTIVITY_CONNECTED; },
+      [&] { return Connectivity(key, agent->connector_id) == v1::Connector::CONNECTIVITY_CONNECTED; },
       absl::Seconds(30)))
       << (*run)->Log();
   EXPECT_GT(CountOf(restarted->Log(), connect_line), connects_before_restart) << restarted->Log();

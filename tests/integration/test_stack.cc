@@ -150,6 +150,59 @@ std::unique_ptr<v1::CertificateService::Stub> TestStack::CertificateStub(
       grpc::CreateChannel(broker.api_address(), grpc::SslCredentials(tls)));
 }
 
+namespace {
+absl::Status FromGrpc(const std::string& what, const grpc::Status& s) {
+  if (s.ok()) return absl::OkStatus();
+  return absl::InternalError(absl::StrCat(what, ": ", s.error_message()));
+}
+}  // namespace
+
+absl::StatusOr<TestTenant> TestStack::CreateTenant(const BrokerProcess& broker,
+                                                   const std::string& display_name,
+                                                   const std::string& scopes) const {
+  auto admin = AdminStub(broker);
+  v1::CreateTenantRequest create;
+  create.set_display_name(display_name);
+  v1::Tenant tenant;
+  absl::Status s = FromGrpc("CreateTenant",
+                            admin->CreateTenant(CallContext(operator_key()).get(), create, &tenant));
+  if (!s.ok()) return s;
+  v1::CreateApiKeyRequest key_request;
+  key_request.set_tenant_id(tenant.tenant_id());
+  key_request.add_scopes(scopes);
+  v1::CreateApiKeyResponse key;
+  s = FromGrpc("CreateApiKey",
+               admin->CreateApiKey(CallContext(operator_key()).get(), key_request, &key));
+  if (!s.ok()) return s;
+  return TestTenant{tenant.tenant_id(), key.secret()};
+}
+
+absl::StatusOr<std::string> TestStack::CreateCertificateAuthority(
+    const BrokerProcess& broker, const std::string& api_key,
+    const std::string& config_string) const {
+  v1::CreateCertificateAuthorityRequest request;
+  request.set_config_string(config_string);
+  v1::CertificateAuthority ca;
+  absl::Status s = FromGrpc("CreateCertificateAuthority",
+                            AdminStub(broker)->CreateCertificateAuthority(
+                                CallContext(api_key).get(), request, &ca));
+  if (!s.ok()) return s;
+  return ca.ca_id();
+}
+
+absl::Status TestStack::AssignCertificateAuthority(const BrokerProcess& broker,
+                                                   const std::string& api_key,
+                                                   const std::string& ca_id,
+                                                   const std::string& connector_id) const {
+  v1::AssignCertificateAuthorityRequest assign;
+  assign.set_ca_id(ca_id);
+  assign.set_connector_id(connector_id);
+  v1::Connector connector;
+  return FromGrpc("AssignCertificateAuthority",
+                  AdminStub(broker)->AssignCertificateAuthority(CallContext(api_key).get(),
+                                                                assign, &connector));
+}
+
 absl::StatusOr<EmulatorProcessHandle> TestStack::StartEmulator(const std::string& config_text,
                                                                const std::string& state_dir,
                                                                int port) {

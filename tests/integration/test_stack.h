@@ -35,6 +35,12 @@ struct RegisteredAgent {
   std::string ca_identity;
 };
 
+// A tenant made by the operator key, with one API key.
+struct TestTenant {
+  std::string tenant_id;
+  std::string api_key;
+};
+
 struct BrokerProcess {
   std::unique_ptr<ChildProcess> process;
   int api_port = 0;
@@ -76,6 +82,21 @@ class TestStack {
   absl::StatusOr<std::unique_ptr<ChildProcess>> StartAgent(const RegisteredAgent& agent,
                                                            const EmulatorProcessHandle& emulator,
                                                            const std::vector<std::string>& extra = {});
+
+  // The setup most tests start from, through the admin API with the operator key:
+  // CreateTenant makes a tenant and one API key with `scopes` (comma-separated, as
+  // certbridgectl takes them); CreateCertificateAuthority adds a CA by its config string
+  // ("host\\CA name") and returns its ca_id; AssignCertificateAuthority lets a connector serve
+  // it. Errors: the call's status, as INTERNAL with the broker's message.
+  absl::StatusOr<TestTenant> CreateTenant(const BrokerProcess& broker,
+                                          const std::string& display_name,
+                                          const std::string& scopes = "admin,certificates") const;
+  absl::StatusOr<std::string> CreateCertificateAuthority(const BrokerProcess& broker,
+                                                         const std::string& api_key,
+                                                         const std::string& config_string) const;
+  absl::Status AssignCertificateAuthority(const BrokerProcess& broker, const std::string& api_key,
+                                          const std::string& ca_id,
+                                          const std::string& connector_id) const;
 
   const std::string& dir() const { return dir_; }
   const std::string& dsn() const { return database_dsn_; }

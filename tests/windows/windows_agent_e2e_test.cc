@@ -194,17 +194,11 @@ class WindowsAgentE2eTest : public ::testing::Test {
 
   Tenant NewTenant(const std::string& name) {
     Tenant t;
-    v1::CreateTenantRequest create;
-    create.set_display_name(name);
-    v1::Tenant tenant;
-    EXPECT_TRUE(admin_->CreateTenant(CallContext(stack_->operator_key()).get(), create, &tenant).ok());
-    t.tenant_id = tenant.tenant_id();
-    v1::CreateApiKeyRequest key_request;
-    key_request.set_tenant_id(t.tenant_id);
-    key_request.add_scopes("admin,certificates");
-    v1::CreateApiKeyResponse key;
-    EXPECT_TRUE(admin_->CreateApiKey(CallContext(stack_->operator_key()).get(), key_request, &key).ok());
-    t.key = key.secret();
+    absl::StatusOr<TestTenant> tenant = stack_->CreateTenant(*broker_, name);
+    EXPECT_TRUE(tenant.ok()) << tenant.status();
+    if (!tenant.ok()) return t;
+    t.tenant_id = tenant->tenant_id;
+    t.key = tenant->api_key;
     CommandResult ca = stack_->Ctl(*broker_, t.key, {"cas", "add", kCaConfig});
     EXPECT_EQ(ca.exit_code, 0) << ca.out << ca.err;
     t.ca_id = Field(ca.out, "CA ID");
@@ -229,9 +223,13 @@ class WindowsAgentE2eTest : public ::testing::Test {
     const std::string token_text = Field(token.out, "Token");
     EXPECT_FALSE(token_text.empty()) << token.out;
     const std::string log = stack_->dir() + "/agent-register.log";
+    // As an admin should: the token from a file, not on the command line (process list).
+    const std::string token_file = stack_->dir() + "/agent-register.token";
+    { std::ofstream(token_file) << token_text << "\n"; }
     auto registering = StartWine(
         {"register", "--broker", broker_->agent_address(), "--broker-ca",
-         WinPath(stack_->pki("tls-ca.pem")), "--token", token_text, "--state-dir", state_dir_win_,
+         WinPath(stack_->pki("tls-ca.pem")), "--token-file", WinPath(token_file), "--state-dir",
+         state_dir_win_,
          "--ca-identity", kIdentity, "--host", "agent01.corp.example"},
         log);
     if (registering == nullptr) return "";
