@@ -47,12 +47,17 @@ std::string EncodeNotifyPayload(const std::vector<NotifyEvent>& events) {
 }
 
 std::vector<NotifyEvent> DecodeNotifyPayload(absl::string_view payload,
-                                             std::vector<NotifyConnectorChange>* connectors) {
+                                             std::vector<NotifyConnectorChange>* connectors,
+                                             std::vector<NotifyCaChange>* cas) {
   std::vector<NotifyEvent> events;
   for (absl::string_view record : absl::StrSplit(payload, '\x1e', absl::SkipEmpty())) {
     std::vector<absl::string_view> f = absl::StrSplit(record, '\x1f');
     if (f.size() == 3 && f[0] == "C") {
       connectors->push_back({std::string(f[1]), std::string(f[2])});
+      continue;
+    }
+    if (f.size() == 3 && f[0] == "A") {
+      if (cas != nullptr) cas->push_back({std::string(f[1]), std::string(f[2])});
       continue;
     }
     if (f.size() != 4) continue;  // not ours (a newer format, or a manual NOTIFY)

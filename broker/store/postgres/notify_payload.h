@@ -10,6 +10,9 @@
 //                              into one record to keep the payload small.
 //   "C \x1f tenant_id \x1f connector_id"
 //     -> the connector changed (OnConnectorChanged); sent by SQL in postgres_store.cc.
+//   "A \x1f tenant_id \x1f ca_id"
+//     -> the certificate authority was created or deleted: every replica drops it from its
+//        CertificateAuthorityCache. Sent by SQL in postgres_store.cc; not a listener call.
 // Ids cannot hold control characters (record_validation.h), so the separators are safe.
 //
 //   std::string payload = EncodeNotifyPayload(events);          // in the COMMIT round trip
@@ -42,6 +45,11 @@ struct NotifyConnectorChange {
   std::string connector_id;
 };
 
+struct NotifyCaChange {
+  std::string tenant_id;
+  std::string ca_id;
+};
+
 // At most kMaxNotifyPayload bytes. Too many records: request changes collapse to one
 // record per tenant (empty name, newest change_seq), then records that still do not fit
 // are dropped (the dispatcher's sweep finds that work).
@@ -50,9 +58,11 @@ std::string EncodeNotifyPayload(const std::vector<NotifyEvent>& events);
 
 // Any bytes (a NOTIFY on the channel may come from anyone with database access). Records
 // that are not ours (a newer format, a manual NOTIFY) are skipped; "C" records are
-// appended to *connectors. REQUIRES: connectors != nullptr.
+// appended to *connectors, "A" records to *cas (skipped when cas is nullptr).
+// REQUIRES: connectors != nullptr.
 std::vector<NotifyEvent> DecodeNotifyPayload(absl::string_view payload,
-                                             std::vector<NotifyConnectorChange>* connectors);
+                                             std::vector<NotifyConnectorChange>* connectors,
+                                             std::vector<NotifyCaChange>* cas = nullptr);
 
 }  // namespace certbridge::broker
 

@@ -1131,6 +1131,9 @@ void PostgresStore::ListenLoop() {
       conn = std::move(opened).value();
       delay = kMinReconnectDelay;
       connected_before = true;
+      // Certificate authority changes notified while this thread was not listening are
+      // lost: start the cache over.
+      ca_cache_.ForgetAll();
       {
         absl::MutexLock lock(&listen_mu_);
         listening_ = true;
@@ -1143,7 +1146,11 @@ void PostgresStore::ListenLoop() {
     for (const std::string& payload : conn->TakeNotifications()) {
       absl::MutexLock lock(&dispatch_mu_);
       std::vector<NotifyConnectorChange> connectors;
-      std::vector<NotifyEvent> events = DecodeNotifyPayload(payload, &connectors);
+      std::vector<NotifyCaChange> cas;
+      std::vector<NotifyEvent> events = DecodeNotifyPayload(payload, &connectors, &cas);
+      for (const NotifyCaChange& ca : cas) ca_cache_.Forget(ca.tenant_id, ca.ca_id);
+      // Assignments changed (or the connector, with its assignments, was deleted).
+      for (const NotifyConnectorChange& c : connectors) ca_cache_.ForgetTenant(c.tenant_id);
       if (listener_ == nullptr) continue;
       for (const NotifyEvent& e : events) {
         if (!e.ca_id.empty()) listener_->OnJobsReady(e.tenant_id, e.ca_id);

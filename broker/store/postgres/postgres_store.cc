@@ -133,6 +133,11 @@ constexpr Statement kNotifyConnectorChanged = {
     "notify_connector_changed",
     "SELECT pg_notify('certbridge_events', 'C' || chr(31) || $1 || chr(31) || $2)"};
 
+// Tells every replica's CertificateAuthorityCache (notify_payload.h, "A" records).
+constexpr Statement kNotifyCaChanged = {
+    "notify_certificate_authority_changed",
+    "SELECT pg_notify('certbridge_events', 'A' || chr(31) || $1 || chr(31) || $2)"};
+
 constexpr Statement kInsertCa = {
     "insert_certificate_authority",
     "INSERT INTO certificate_authority (ca_id, tenant_id, host, ca_name, display_name, "
@@ -292,7 +297,9 @@ absl::Status MissingTenantIfNotFound(absl::Status status, const std::string& ten
 
 // ---- Pool.
 
-PostgresStore::PostgresStore(const PostgresStoreOptions& options) : options_(options) {
+PostgresStore::PostgresStore(const PostgresStoreOptions& options)
+    : options_(options),
+      ca_cache_(options.clock != nullptr ? options.clock : &real_clock_, options.ca_cache_ttl) {
   absl::MutexLock lock(&mu_);
   idle_.resize(options.pool_size);
 }
@@ -538,6 +545,12 @@ void NotifyConnectorChanged(pg::Connection& conn, const std::string& tenant_id,
   conn.Exec(kNotifyConnectorChanged, {tenant_id, connector_id}).status().IgnoreError();
 }
 
+// Best effort too: another replica's cached record then lives out its ca_cache_ttl.
+void NotifyCaChanged(pg::Connection& conn, const std::string& tenant_id,
+                     const std::string& ca_id) {
+  conn.Exec(kNotifyCaChanged, {tenant_id, ca_id}).status().IgnoreError();
+}
+
 absl::Status PostgresStore::ApproveConnector(const std::string& tenant_id,
                                              const std::string& connector_id,
                                              absl::Time approve_time,
@@ -605,6 +618,7 @@ absl::Status PostgresStore::DeleteConnector(const std::string& tenant_id,
                                             const std::string& connector_id) {
   ASSIGN_OR_RETURN(Lease conn, Acquire());
   ASSIGN_OR_RETURN(Rows rows, conn->Exec(kDeleteConnector, {tenant_id, connector_id}));
+  ca_cache_.ForgetTenant(tenant_id);  // its assignments went with it
   if (rows.affected() == 0) return ConnectorNotFound(connector_id);
   NotifyConnectorChanged(*conn, tenant_id, connector_id);
   return absl::OkStatus();
@@ -619,6 +633,11 @@ absl::Status PostgresStore::CreateCertificateAuthority(const CertificateAuthorit
       conn->Exec(kInsertCa, {ca.ca_id, ca.tenant_id, ca.host, ca.ca_name, ca.display_name,
                              TimeParam(ca.create_time)})
           .status();
+  if (status.ok()) {
+    // A CA of the same id deleted and created again must not be answered from the cache.
+    ca_cache_.Forget(ca.tenant_id, ca.ca_id);
+    NotifyCaChanged(*conn, ca.tenant_id, ca.ca_id);
+  }
   if (absl::IsAlreadyExists(status)) {
     if (pg::ConstraintName(status) == "certificate_authority_config") {
       return absl::AlreadyExistsError(absl::StrCat("certificate authority \"", ca.host, "\\",
@@ -632,10 +651,16 @@ absl::Status PostgresStore::CreateCertificateAuthority(const CertificateAuthorit
 
 absl::StatusOr<CertificateAuthorityRecord> PostgresStore::GetCertificateAuthority(
     const std::string& tenant_id, const std::string& ca_id) {
+  if (std::optional<CertificateAuthorityRecord> cached = ca_cache_.Find(tenant_id, ca_id)) {
+    return *std::move(cached);
+  }
+  const uint64_t generation = ca_cache_.Generation();
   ASSIGN_OR_RETURN(Lease conn, Acquire());
   ASSIGN_OR_RETURN(Rows rows, conn->Exec(kGetCa, {tenant_id, ca_id}));
   if (rows.size() == 0) return CaNotFound(ca_id);
-  return CaFromRow(rows, 0);
+  ASSIGN_OR_RETURN(CertificateAuthorityRecord ca, CaFromRow(rows, 0));
+  ca_cache_.Insert(generation, ca);
+  return ca;
 }
 
 absl::StatusOr<std::vector<CertificateAuthorityRecord>>
@@ -649,7 +674,9 @@ absl::Status PostgresStore::DeleteCertificateAuthority(const std::string& tenant
                                                        const std::string& ca_id) {
   ASSIGN_OR_RETURN(Lease conn, Acquire());
   ASSIGN_OR_RETURN(Rows rows, conn->Exec(kDeleteCa, {tenant_id, ca_id}));
+  ca_cache_.Forget(tenant_id, ca_id);
   if (rows.affected() == 0) return CaNotFound(ca_id);
+  NotifyCaChanged(*conn, tenant_id, ca_id);
   return absl::OkStatus();
 }
 
@@ -658,6 +685,7 @@ absl::Status PostgresStore::AssignCertificateAuthority(const std::string& tenant
                                                        const std::string& connector_id) {
   ASSIGN_OR_RETURN(Lease conn, Acquire());
   absl::Status status = conn->Exec(kAssign, {tenant_id, ca_id, connector_id}).status();
+  ca_cache_.Forget(tenant_id, ca_id);  // other replicas: the "C" notification below
   if (absl::IsNotFound(status)) {
     // The composite foreign keys say which side is missing in this tenant.
     if (pg::ConstraintName(status) == "ca_assignment_connector_fkey") {
@@ -674,6 +702,7 @@ absl::Status PostgresStore::UnassignCertificateAuthority(const std::string& tena
                                                          const std::string& connector_id) {
   ASSIGN_OR_RETURN(Lease conn, Acquire());
   ASSIGN_OR_RETURN(Rows rows, conn->Exec(kUnassign, {tenant_id, ca_id, connector_id}));
+  ca_cache_.Forget(tenant_id, ca_id);  // other replicas: the "C" notification below
   if (rows.affected() == 1) {
     NotifyConnectorChanged(*conn, tenant_id, connector_id);
     return absl::OkStatus();

@@ -20,6 +20,10 @@
 // meanwhile is reported as OnRequestChanged(tenant, "", change_seq). READY work of that
 // time is left to the dispatcher's sweep (ListCasWithReadyJobs).
 //
+// Certificate authority records are cached for ca_cache_ttl (CertificateAuthorityCache):
+// this store's own CA writes are seen at once; another replica's within a notification's
+// latency while the listener thread runs, and within ca_cache_ttl at the most.
+//
 // The pool replaces a connection that the server ended while it sat idle (a restart, a
 // failover) before handing it out, so a call fails with UNAVAILABLE only while the
 // server is unreachable, not once per stale connection after it is back.
@@ -41,7 +45,9 @@
 #include "absl/time/time.h"
 #include "broker/metrics/broker_metrics.h"
 #include "broker/store/certificate_store.h"
+#include "broker/store/postgres/certificate_authority_cache.h"
 #include "broker/store/store.h"
+#include "common/clock.h"
 
 namespace certbridge::broker {
 
@@ -61,6 +67,11 @@ struct PostgresStoreOptions {
   // Told how long each call held its connection. Not owned; must outlive the store.
   // nullptr: nothing is recorded.
   BrokerMetrics* metrics = nullptr;
+  // How long GetCertificateAuthority answers from a record read before, without a query
+  // (certificate_authority_cache.h says when an entry is dropped sooner). 0: never.
+  absl::Duration ca_cache_ttl = absl::Seconds(2);
+  // The cache's clock. Not owned; must outlive the store. nullptr: the real clock.
+  const Clock* clock = nullptr;
 };
 
 class PostgresStore final : public Store, public CertificateStore {
@@ -207,6 +218,8 @@ class PostgresStore final : public Store, public CertificateStore {
   void StopListening() ABSL_EXCLUSIVE_LOCKS_REQUIRED(control_mu_);
 
   const PostgresStoreOptions options_;
+  const RealClock real_clock_;
+  CertificateAuthorityCache ca_cache_;
 
   // Held while the listener is called, so that SetChangeListener(nullptr) can wait for a
   // call in progress.

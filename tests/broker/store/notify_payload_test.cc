@@ -37,6 +37,21 @@ TEST(NotifyPayloadTest, DecodesConnectorRecordsAndSkipsForeignOnes) {
   EXPECT_EQ(events, (std::vector<NotifyEvent>{{"t3", "", "r", 5}}));
 }
 
+TEST(NotifyPayloadTest, DecodesCertificateAuthorityRecordsApart) {
+  std::vector<NotifyConnectorChange> connectors;
+  std::vector<NotifyCaChange> cas;
+  std::vector<NotifyEvent> events = DecodeNotifyPayload(
+      "A\x1ft1\x1f" "ca-1\x1e" "t1\x1f" "ca-2\x1f\x1f", &connectors, &cas);
+  ASSERT_EQ(cas.size(), 1u);
+  EXPECT_EQ(cas[0].tenant_id, "t1");
+  EXPECT_EQ(cas[0].ca_id, "ca-1");
+  EXPECT_TRUE(connectors.empty());
+  ASSERT_EQ(events.size(), 1u);  // the "A" record is not READY work of a CA "t1"
+  EXPECT_EQ(events[0].ca_id, "ca-2");
+  // Without the list, "A" records are skipped (an older reader of a newer payload).
+  EXPECT_EQ(DecodeNotifyPayload("A\x1ft1\x1f" "ca-1", &connectors).size(), 0u);
+}
+
 TEST(NotifyPayloadTest, TooManyRecordsCollapsePerTenantAndStayBelowTheLimit) {
   std::vector<NotifyEvent> events;
   for (int i = 1; i <= 500; ++i) {
