@@ -44,12 +44,19 @@ class PendingCall : public std::enable_shared_from_this<PendingCall<Response>> {
 
   absl::Time deadline() const { return deadline_; }
 
-  // Re-reads on the pool (unless a read is under way or the call is answered) and answers
-  // if the state is settled, `force_answer` is set, or the deadline has passed.
+  // Re-reads on the pool and answers if the state is settled, `force_answer` is set, or
+  // the deadline has passed. A call made while a read is under way is not dropped: that
+  // read may have been taken before the change being reported, so it is followed by one
+  // more read (calls arriving meanwhile fold into that one). Does nothing once answered.
   void Evaluate(bool force_answer) {
     {
       absl::MutexLock lock(&mu_);
-      if (finished_ || evaluating_) return;
+      if (finished_) return;
+      if (evaluating_) {
+        read_again_ = true;
+        force_again_ = force_again_ || force_answer;
+        return;
+      }
       evaluating_ = true;
     }
     auto self = this->shared_from_this();
@@ -58,18 +65,34 @@ class PendingCall : public std::enable_shared_from_this<PendingCall<Response>> {
 
  private:
   void EvaluateNow(bool force_answer) {
-    absl::StatusOr<Response> result = hooks_.read();
-    const bool done = !result.ok() || hooks_.settled(*result) || force_answer ||
-                      clock_->Now() >= deadline_;
-    {
-      absl::MutexLock lock(&mu_);
-      evaluating_ = false;
-      if (!done || finished_) return;
-      finished_ = true;
+    for (;;) {
+      absl::StatusOr<Response> result = hooks_.read();
+      const bool done = !result.ok() || hooks_.settled(*result) || force_answer ||
+                        clock_->Now() >= deadline_;
+      {
+        absl::MutexLock lock(&mu_);
+        if (finished_) {
+          evaluating_ = false;
+          return;
+        }
+        if (!done) {
+          if (!read_again_) {
+            evaluating_ = false;
+            return;
+          }
+          read_again_ = false;
+          force_answer = force_again_;
+          force_again_ = false;
+          continue;
+        }
+        finished_ = true;
+        evaluating_ = false;
+      }
+      hooks_.forget(this);
+      if (result.ok()) *response_ = *std::move(result);
+      reactor_->Finish(ToGrpcStatusWithDetails(result.status()));
+      return;
     }
-    hooks_.forget(this);
-    if (result.ok()) *response_ = *std::move(result);
-    reactor_->Finish(ToGrpcStatusWithDetails(result.status()));
   }
 
   WorkerPool* pool_;
@@ -81,6 +104,9 @@ class PendingCall : public std::enable_shared_from_this<PendingCall<Response>> {
   absl::Mutex mu_;
   bool evaluating_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  // Evaluate was called while a read was under way: read once more before giving up.
+  bool read_again_ ABSL_GUARDED_BY(mu_) = false;
+  bool force_again_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace certbridge::broker
