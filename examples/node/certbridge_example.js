@@ -5,7 +5,9 @@
 //   1. CSR mode: the device made its key; the back end sends the CSR and gets the certificate.
 //   2. Key-generation mode: the agent makes the key; the back end recovers the PKCS#12
 //      password from the CMS envelope with the tenant's delivery key, and opens the PKCS#12.
-//   3. A Watch loop that keeps its cursor and resumes from it after the stream ends.
+//   3. A Watch loop that keeps its cursor and resumes from it after the stream ends; when the
+//      broker no longer keeps that cursor (CURSOR_EXPIRED) it lists the requests and resumes
+//      from the list's watch_cursor.
 //   4. Errors: the google.rpc.Status details in grpc-status-details-bin (ErrorInfo.reason is
 //      the stable certbridge code to act on), falling back to the message when there are none.
 //
@@ -72,17 +74,26 @@ class Client {
     });
   }
 
+  list() {
+    const deadline = new Date(Date.now() + 10 * 1000);
+    return new Promise((resolve, reject) => {
+      this.stub.ListCertificateRequests({}, this.metadata, { deadline },
+        (error, response) => (error ? reject(error) : resolve(response)));
+    });
+  }
+
   // No deadline: the stream is meant to stay open; the caller cancels it.
   watch(cursor) {
     return this.stub.WatchCertificateRequests({ cursor }, this.metadata);
   }
 }
 
-// What a program can act on in a failed call: { code, reason, text }.
+// What a program can act on in a failed call: { code, reason, field, text }.
 function describeError(rpc, error) {
   const Status = rpc.lookupType('google.rpc.Status');
   const parts = [];
   let reason = '';
+  let field = '';
   const details = error.metadata ? error.metadata.get('grpc-status-details-bin') : [];
   for (const bytes of details) {
     for (const any of Status.decode(bytes).details) {
@@ -94,7 +105,10 @@ function describeError(rpc, error) {
         parts.push(`reason=${detail.reason} domain=${detail.domain} ` +
           JSON.stringify(detail.metadata || {}));
       } else if (typeName === 'google.rpc.BadRequest') {
-        for (const v of detail.fieldViolations || []) parts.push(`field ${v.field}: ${v.description}`);
+        for (const v of detail.fieldViolations || []) {
+          parts.push(`field ${v.field}: ${v.description}`);
+          if (!field) field = v.field;
+        }
       } else if (typeName === 'google.rpc.RetryInfo') {
         parts.push(`retry after ${detail.retryDelay ? detail.retryDelay.seconds : 0}s`);
       }
@@ -102,7 +116,7 @@ function describeError(rpc, error) {
   }
   // No details (an older broker, or a failure before the broker): the message is all.
   const code = Object.keys(grpc.status).find((k) => grpc.status[k] === error.code) || error.code;
-  return { code, reason, text: parts.length ? parts.join('; ') : error.details };
+  return { code, reason, field, text: parts.length ? parts.join('; ') : error.details };
 }
 
 function withTempDir(body) {
@@ -192,9 +206,17 @@ async function issueWithKeyGeneration(client, args) {
 
 // Reads events after `cursor` until every wanted request is terminal; resolves to the cursor
 // of the last event read. Reconnects from that cursor when the stream ends early, as a
-// long-running Watch loop does after a broker restart or a load balancer's GOAWAY.
+// long-running Watch loop does after a broker restart or a load balancer's GOAWAY. A cursor
+// the broker no longer keeps (CURSOR_EXPIRED): the current state comes from a list, and
+// watching resumes from the list's watch_cursor.
 async function watchUntil(client, rpc, cursor, wantedNames, seconds) {
   const pending = new Set(wantedNames);
+  const seen = (request, at) => {
+    if (pending.has(request.name) && TERMINAL_STATES.has(request.state)) {
+      pending.delete(request.name);
+      console.log(`watch: ${request.name} ${request.state} at cursor ${at}`);
+    }
+  };
   const deadline = Date.now() + seconds * 1000;
   while (pending.size && Date.now() < deadline) {
     cursor = await new Promise((resolve, reject) => {
@@ -203,25 +225,31 @@ async function watchUntil(client, rpc, cursor, wantedNames, seconds) {
       const timer = setTimeout(() => stream.cancel(), Math.max(deadline - Date.now(), 0));
       stream.on('data', (event) => {
         last = event.cursor; // persist this to resume after a restart
-        const request = event.certificate_request;
-        if (pending.has(request.name) && TERMINAL_STATES.has(request.state)) {
-          pending.delete(request.name);
-          console.log(`watch: ${request.name} ${request.state} at cursor ${last}`);
-          if (!pending.size) stream.cancel();
-        }
+        seen(event.certificate_request, last);
+        if (!pending.size) stream.cancel();
       });
+      let failed = false; // 'end' may follow 'error': the error decides
       stream.on('error', (error) => {
+        failed = true;
         clearTimeout(timer);
-        if (error.code === grpc.status.CANCELLED || error.code === grpc.status.UNAVAILABLE) {
+        const { code, reason, text } = describeError(rpc, error);
+        if (reason === 'CURSOR_EXPIRED') {
+          // One page is enough here; a back end reads them all.
+          client.list().then((listing) => {
+            const from = listing.watch_cursor || '0'; // '': a broker older than watch_cursor
+            for (const request of listing.certificate_requests) seen(request, from);
+            console.log(`watch: cursor expired, re-listed and resumed from cursor ${from}`);
+            resolve(from);
+          }, reject);
+        } else if (error.code === grpc.status.CANCELLED || error.code === grpc.status.UNAVAILABLE) {
           setTimeout(() => resolve(last), pending.size ? 1000 : 0); // then resume from `last`
         } else {
-          const { code, reason, text } = describeError(rpc, error);
           reject(new Error(`watch: ${code} ${reason} ${text}`));
         }
       });
       stream.on('end', () => {
         clearTimeout(timer);
-        resolve(last);
+        if (!failed) resolve(last);
       });
     });
   }
@@ -239,8 +267,8 @@ async function showErrorHandling(client, rpc, args) {
       csr_pem: 'not a CSR',
     });
   } catch (error) {
-    const { code, reason, text } = describeError(rpc, error);
-    console.log(`error: ${code} reason=${reason || '(no details)'}: ${text}`);
+    const { code, reason, field, text } = describeError(rpc, error);
+    console.log(`error: ${code} reason=${reason || '(no details)'} field=${field || '(none)'}: ${text}`);
     if (error.code !== grpc.status.INVALID_ARGUMENT) fail(`error handling: expected INVALID_ARGUMENT, got ${code}`);
     return;
   }
@@ -284,6 +312,16 @@ async function main() {
   }, 0); // returns at once, QUEUED
   await watchUntil(client, rpc, cursor, [created.name], 30);
   console.log(`watch: resumed from cursor ${cursor} and saw ${created.name}`);
+
+  // A stored cursor the broker no longer keeps (older than the retention; made up here):
+  // the loop re-lists and resumes from the list's watch_cursor.
+  const expired = await client.create({
+    request_id: `node-expired-${crypto.randomUUID()}`,
+    ca_id: args['ca-id'],
+    template_name: args.template,
+    csr_pem: newCsr('node-device-4'),
+  }, 0);
+  await watchUntil(client, rpc, '999999999999', [expired.name], 30);
 
   await showErrorHandling(client, rpc, args);
   client.stub.close();

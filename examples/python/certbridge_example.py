@@ -5,7 +5,9 @@ What it shows, in order (docs/certificates.md describes each call):
   1. CSR mode: the device made its key; the back end sends the CSR and gets the certificate.
   2. Key-generation mode: the agent makes the key; the back end recovers the PKCS#12
      password from the CMS envelope with the tenant's delivery key, and opens the PKCS#12.
-  3. A Watch loop that keeps its cursor and resumes from it after the stream ends.
+  3. A Watch loop that keeps its cursor and resumes from it after the stream ends; when the
+     broker no longer keeps that cursor (CURSOR_EXPIRED) it lists the requests and resumes
+     from the list's watch_cursor.
   4. Errors: the google.rpc.Status details in grpc-status-details-bin (ErrorInfo.reason is
      the stable certbridge code to act on), falling back to the message when there are none.
 
@@ -65,6 +67,11 @@ class Client:
             certificate_pb2.GetCertificateRequestRequest(name=name),
             metadata=self.metadata, timeout=10)
 
+    def list(self):
+        return self.stub.ListCertificateRequests(
+            certificate_pb2.ListCertificateRequestsRequest(),
+            metadata=self.metadata, timeout=10)
+
     def watch(self, cursor):
         # No deadline: the stream is meant to stay open; the caller cancels it.
         return self.stub.WatchCertificateRequests(
@@ -73,8 +80,8 @@ class Client:
 
 
 def describe_error(error):
-    """What a program can act on in a failed call: (code name, reason, text)."""
-    reason, parts = "", []
+    """What a program can act on in a failed call: (code name, reason, field, text)."""
+    reason, field, parts = "", "", []
     for key, value in error.trailing_metadata() or ():
         if key != "grpc-status-details-bin":
             continue
@@ -91,13 +98,15 @@ def describe_error(error):
                 detail.Unpack(bad)
                 parts += ["field %s: %s" % (v.field, v.description)
                           for v in bad.field_violations]
+                if bad.field_violations:
+                    field = bad.field_violations[0].field
             elif detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
                 retry = error_details_pb2.RetryInfo()
                 detail.Unpack(retry)
                 parts.append("retry after %ss" % retry.retry_delay.seconds)
     # No details (an older broker, or a failure before the broker): the message is all.
     text = "; ".join(parts) if parts else error.details()
-    return error.code().name, reason, text
+    return error.code().name, reason, field, text
 
 
 def new_csr(common_name):
@@ -174,23 +183,34 @@ def open_envelope(enveloped_password, delivery_key, delivery_cert):
 def watch_until(client, cursor, wanted_names, seconds):
     """Reads events after `cursor` until every wanted request is terminal; returns the cursor
     of the last event read. Reconnects from that cursor when the stream ends early, as a
-    long-running Watch loop does after a broker restart or a load balancer's GOAWAY."""
+    long-running Watch loop does after a broker restart or a load balancer's GOAWAY. A cursor
+    the broker no longer keeps (CURSOR_EXPIRED): the current state comes from a list, and
+    watching resumes from the list's watch_cursor."""
     pending = set(wanted_names)
+
+    def seen(request, cursor):
+        if request.name in pending and state_name(request) in TERMINAL_STATES:
+            pending.discard(request.name)
+            print("watch: %s %s at cursor %s" % (request.name, state_name(request), cursor))
+
     deadline = time.monotonic() + seconds
     while pending and time.monotonic() < deadline:
         stream = client.watch(cursor)
         try:
             for event in stream:
                 cursor = event.cursor  # persist this to resume after a restart
-                request = event.certificate_request
-                if request.name in pending and state_name(request) in TERMINAL_STATES:
-                    pending.discard(request.name)
-                    print("watch: %s %s at cursor %s" % (
-                        request.name, state_name(request), cursor))
+                seen(event.certificate_request, cursor)
                 if not pending:
                     break
         except grpc.RpcError as error:
-            code, reason, text = describe_error(error)
+            code, reason, _, text = describe_error(error)
+            if reason == "CURSOR_EXPIRED":
+                listing = client.list()  # one page is enough here; a back end reads them all
+                cursor = listing.watch_cursor or "0"  # "": a broker older than watch_cursor
+                for request in listing.certificate_requests:
+                    seen(request, cursor)
+                print("watch: cursor expired, re-listed and resumed from cursor %s" % cursor)
+                continue
             if error.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED):
                 raise SystemExit("watch: %s %s %s" % (code, reason, text))
             time.sleep(1)  # then resume from `cursor`
@@ -209,8 +229,9 @@ def show_error_handling(client, args):
     try:
         client.create(bad)
     except grpc.RpcError as error:
-        code, reason, text = describe_error(error)
-        print("error: %s reason=%s: %s" % (code, reason or "(no details)", text))
+        code, reason, field, text = describe_error(error)
+        print("error: %s reason=%s field=%s: %s" % (
+            code, reason or "(no details)", field or "(none)", text))
         if error.code() != grpc.StatusCode.INVALID_ARGUMENT:
             raise SystemExit("error handling: expected INVALID_ARGUMENT, got " + code)
         return
@@ -253,6 +274,13 @@ def main():
     created = client.create(later, wait_seconds=0)  # returns at once, QUEUED
     watch_until(client, cursor, [created.name], 30)
     print("watch: resumed from cursor %s and saw %s" % (cursor, created.name))
+
+    # A stored cursor the broker no longer keeps (older than the retention; made up here):
+    # the loop re-lists and resumes from the list's watch_cursor.
+    expired = client.create(certificate_pb2.CreateCertificateRequestRequest(
+        request_id="py-expired-" + uuid.uuid4().hex, ca_id=args.ca_id,
+        template_name=args.template, csr_pem=new_csr("py-device-4")), wait_seconds=0)
+    watch_until(client, "999999999999", [expired.name], 30)
 
     show_error_handling(client, args)
     print("ok")

@@ -1,7 +1,8 @@
 // The example MDM clients in examples/ (Python and Node.js) run against a real local stack:
 // PostgreSQL, the broker, adcs-emulator and certbridge-agent. Each example issues in CSR and
 // key-generation mode, opens the PKCS#12 with the password from the CMS envelope, resumes a
-// Watch from its cursor and reads a bad request's error; it exits non-zero when any step
+// Watch from its cursor, re-lists and resumes from the list's watch_cursor when a cursor has
+// expired, and reads a bad request's error details; it exits non-zero when any step
 // did not do what it should. The API key reaches the examples in a 0600 file, not on their
 // command line.
 #include <sys/stat.h>
@@ -119,8 +120,13 @@ class ExampleClientsTest : public ::testing::Test {
 
   static void ExpectRanEveryStep(const CommandResult& run) {
     EXPECT_EQ(run.exit_code, 0) << run.out << run.err << agent_->Log();
+    // The bad CSR's ErrorInfo reason and BadRequest field were decoded from
+    // grpc-status-details-bin; a stale cursor's CURSOR_EXPIRED made the loop re-list and
+    // resume from the list's watch_cursor (issue 10).
     for (const char* step : {"csr: ", "keygen: ", "watch: resumed from cursor ",
-                             "error: INVALID_ARGUMENT", "\nok\n"}) {
+                             "watch: cursor expired, re-listed and resumed from cursor ",
+                             "error: INVALID_ARGUMENT reason=FIELD_INVALID field=csr_pem: ",
+                             "\nok\n"}) {
       EXPECT_TRUE(absl::StrContains(run.out, step)) << step << " missing from:\n" << run.out;
     }
   }
