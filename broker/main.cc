@@ -31,6 +31,7 @@
 #include "broker/metrics/prometheus/prometheus_broker_metrics.h"
 #include "broker/scep/postgres_scep_store.h"
 #include "broker/scep/ra_key_vault.h"
+#include "broker/scep/scep_back_end.h"
 #include "broker/scep/scep_enrollment.h"
 #include "broker/scep/scep_enrollment_service.h"
 #include "broker/scep/scep_grpc_service.h"
@@ -47,6 +48,7 @@
 #include "broker/service/certificate_grpc_service.h"
 #include "broker/service/job_dispatcher.h"
 #include "broker/service/fleet_statistics_reporter.h"
+#include "broker/service/request_change_waiters.h"
 #include "broker/service/sweeper.h"
 #include "broker/service/connector_ca.h"
 #include "broker/service/worker_pool.h"
@@ -391,6 +393,9 @@ int Run() {
   if (!scep_store.ok()) return Fail("database (SCEP)", scep_store.status());
   scep::ScepProfileApi scep_profile_api(store->get(), scep_store->get(), &clock);
   scep::ScepGrpcService scep_grpc_service(&scep_profile_api, &gate);
+  // Enroll waits on the SCEP listener's connection threads for the request to settle,
+  // woken by the store's change notifications through the fanout below.
+  RequestChangeWaiters scep_waiters;
   std::unique_ptr<scep::RaKeyVault> ra_vault;
   std::unique_ptr<scep::ScepEnrollmentService> scep_enrollment_service;
   std::unique_ptr<scep::ScepRaCertificates> scep_ra;
@@ -402,18 +407,22 @@ int Run() {
     absl::StatusOr<scep::RaKeyVault> vault = scep::RaKeyVault::Create(*secret);
     if (!vault.ok()) return Fail("config", vault.status());
     ra_vault = std::make_unique<scep::RaKeyVault>(*std::move(vault));
+    const scep::ScepBackEnd scep_back_end{.store = store->get(),
+                                          .requests = store->get(),
+                                          .scep_store = scep_store->get(),
+                                          .certificates = &certificate_api,
+                                          .vault = ra_vault.get(),
+                                          .clock = &clock};
     scep::ScepEnrollmentOptions enrollment_options;
     enrollment_options.wait = absl::GetFlag(FLAGS_scep_enrollment_wait);
-    scep_enrollment_service = std::make_unique<scep::ScepEnrollmentService>(
-        store->get(), store->get(), scep_store->get(), &certificate_api, ra_vault.get(), &clock,
-        enrollment_options);
-    scep_ra = std::make_unique<scep::ScepRaCertificates>(store->get(), store->get(),
-                                                         scep_store->get(), &certificate_api,
-                                                         ra_vault.get(), &clock);
+    enrollment_options.changes = &scep_waiters;
+    scep_enrollment_service =
+        std::make_unique<scep::ScepEnrollmentService>(scep_back_end, enrollment_options);
+    scep_ra = std::make_unique<scep::ScepRaCertificates>(scep_back_end);
     scep_ra_task = std::make_unique<scep::ScepRaRenewalTask>(
         scep_ra.get(), absl::GetFlag(FLAGS_scep_ra_renewal_interval));
   }
-  ChangeFanout fanout(&dispatcher, &certificate_service, &agent_service);
+  ChangeFanout fanout(&dispatcher, &certificate_service, &agent_service, &scep_waiters);
   (*store)->SetChangeListener(&fanout);
   if (absl::GetFlag(FLAGS_watch_retention) <= absl::ZeroDuration()) {
     return Fail("--watch_retention", absl::InvalidArgumentError(
@@ -572,7 +581,9 @@ int Run() {
   }
 
   // SCEP first: it stops accepting and waits for the Enroll/Poll calls in progress, which
-  // need the worker pool and the store still running.
+  // need the worker pool and the store still running; their waits end at once (PENDING:
+  // the device polls another replica).
+  scep_waiters.Drain();
   scep_server.reset();
   agent_service.Drain(/*reconnect_after_ms=*/1000);
   certificate_service.Drain();

@@ -62,26 +62,16 @@ std::string ScepRequestId(absl::string_view profile_id, absl::string_view transa
   return absl::StrCat("scep-", pki::Sha256Hex(absl::StrCat(profile_id, "\n", transaction_id)));
 }
 
-ScepEnrollmentService::ScepEnrollmentService(Store* store, CertificateStore* requests,
-                                             ScepStore* scep_store, CertificateApi* certificates,
-                                             const RaKeyVault* vault, const Clock* clock,
+ScepEnrollmentService::ScepEnrollmentService(const ScepBackEnd& back_end,
                                              ScepEnrollmentOptions options)
-    : store_(store),
-      requests_(requests),
-      scep_store_(scep_store),
-      certificates_(certificates),
-      vault_(vault),
-      clock_(clock),
-      options_(std::move(options)) {
-  if (!options_.sleep) options_.sleep = [](absl::Duration d) { absl::SleepFor(d); };
-}
+    : back_end_(back_end), options_(options) {}
 
 absl::StatusOr<ScepProfileMaterial> ScepEnrollmentService::FindProfile(
     absl::string_view profile_id) {
   if (profile_id.empty() || profile_id.size() > 64 || !IsPrintableAscii(profile_id)) {
     return absl::NotFoundError("SCEP profile not found");
   }
-  absl::StatusOr<ScepProfileRecord> profile = scep_store_->GetScepProfileById(std::string(profile_id));
+  absl::StatusOr<ScepProfileRecord> profile = back_end_.scep_store->GetScepProfileById(std::string(profile_id));
   if (!profile.ok()) return profile.status();
   if (profile->disabled) {
     return absl::NotFoundError(absl::StrCat("SCEP profile \"", profile_id, "\" is disabled"));
@@ -93,7 +83,7 @@ absl::StatusOr<ScepProfileMaterial> ScepEnrollmentService::FindProfile(
         "); it is requested from CA ", profile->ca_id, " with template ", profile->ra_template_name,
         " through the agent; see `certbridgectl scep profiles get ", profile_id, "`"));
   }
-  absl::StatusOr<pki::PrivateKey> key = vault_->Open(profile->ra_key_encrypted_pem, profile_id);
+  absl::StatusOr<pki::PrivateKey> key = back_end_.vault->Open(profile->ra_key_encrypted_pem, profile_id);
   if (!key.ok()) return key.status();
   ScepProfileMaterial material;
   material.tenant_id = profile->tenant_id;
@@ -113,7 +103,7 @@ ScepEnrollmentResult ScepEnrollmentService::Enroll(const ScepProfileMaterial& ma
                                                    const ScepEnrollmentRequest& request) {
   // The profile as stored now (it may have been disabled since FindProfile), by id alone:
   // the URL named it, and its tenant is the one every later step uses.
-  absl::StatusOr<ScepProfileRecord> profile = scep_store_->GetScepProfileById(material.profile_id);
+  absl::StatusOr<ScepProfileRecord> profile = back_end_.scep_store->GetScepProfileById(material.profile_id);
   if (!profile.ok()) {
     return Failure(ScepFailInfo::kBadRequest,
                    absl::StrCat("SCEP profile \"", material.profile_id, "\": ", profile.status().message()));
@@ -140,7 +130,7 @@ ScepEnrollmentResult ScepEnrollmentService::Enroll(const ScepProfileMaterial& ma
   // enrollment's challenge: a signer this profile issued makes it a renewal all the same.
   bool signer_issued_here = false;
   if (ca_issued_signer) {
-    absl::StatusOr<CertificateRequestRecord> previous = requests_->GetCertificateRequestBySerial(
+    absl::StatusOr<CertificateRequestRecord> previous = back_end_.requests->GetCertificateRequestBySerial(
         profile->tenant_id, profile->ca_id, signer->serial_hex);
     if (previous.ok()) {
       auto label = previous->labels.find(kLabelProfile);
@@ -159,7 +149,7 @@ ScepEnrollmentResult ScepEnrollmentService::Enroll(const ScepProfileMaterial& ma
           ? ScepRequestId(profile->profile_id, RenewalTransactionKey(request.transaction_id, signer->serial_hex))
           : ScepRequestId(profile->profile_id, request.transaction_id);
   absl::StatusOr<CertificateRequestRecord> existing =
-      requests_->GetCertificateRequestByRequestId(profile->tenant_id, request_id);
+      back_end_.requests->GetCertificateRequestByRequestId(profile->tenant_id, request_id);
   if (existing.ok()) {
     absl::StatusOr<pki::CsrInfo> stored_csr = pki::ParseCsr(existing->csr_pem);
     if (!stored_csr.ok() || stored_csr->der != request.csr_der) {
@@ -207,7 +197,7 @@ ScepEnrollmentResult ScepEnrollmentService::EnrollNew(
                     absl::StrCat("the renewal's signing certificate: ", signer.status().message()));
     }
     absl::StatusOr<CertificateRequestRecord> previous =
-        requests_->GetCertificateRequestBySerial(profile.tenant_id, profile.ca_id, signer->serial_hex);
+        back_end_.requests->GetCertificateRequestBySerial(profile.tenant_id, profile.ca_id, signer->serial_hex);
     auto label = previous.ok() ? previous->labels.find(kLabelProfile) : decltype(previous->labels.end())();
     if (!previous.ok() || label == previous->labels.end() || label->second != profile.profile_id ||
         previous->state != RequestState::kIssued) {
@@ -215,7 +205,7 @@ ScepEnrollmentResult ScepEnrollmentService::EnrollNew(
                     absl::StrCat("renewal: certificate ", signer->serial_hex,
                                  " was not issued through this SCEP profile or is revoked"));
     }
-    if (signer->not_after <= clock_->Now()) {
+    if (signer->not_after <= back_end_.clock->Now()) {
       return Refuse(profile, request, ScepFailInfo::kBadTime,
                     absl::StrCat("renewal: certificate ", signer->serial_hex,
                                  " has expired; enroll again with a new challenge"));
@@ -237,7 +227,7 @@ ScepEnrollmentResult ScepEnrollmentService::EnrollNew(
         }
         challenge_hash = pki::Sha256Hex(request.challenge_password);
         absl::StatusOr<ScepChallengeRecord> challenge =
-            scep_store_->GetScepChallenge(profile.profile_id, challenge_hash);
+            back_end_.scep_store->GetScepChallenge(profile.profile_id, challenge_hash);
         if (!challenge.ok()) {
           return Refuse(profile, request, ScepFailInfo::kBadRequest,
                         absl::IsNotFound(challenge.status())
@@ -249,7 +239,7 @@ ScepEnrollmentResult ScepEnrollmentService::EnrollNew(
                         absl::StrCat("the challenge was already used (for ", challenge->consumed_by,
                                      "); mint a new one per enrollment"));
         }
-        if (!challenge->consume_time.has_value() && challenge->expire_time <= clock_->Now()) {
+        if (!challenge->consume_time.has_value() && challenge->expire_time <= back_end_.clock->Now()) {
           return Refuse(profile, request, ScepFailInfo::kBadTime, "the challenge has expired; mint a new one");
         }
         if (absl::Status s = CheckCsrAgainstChallenge(*challenge, *csr); !s.ok()) {
@@ -287,8 +277,8 @@ ScepEnrollmentResult ScepEnrollmentService::EnrollNew(
   }
 
   if (!challenge_hash.empty()) {
-    absl::StatusOr<ScepChallengeRecord> consumed = scep_store_->ConsumeScepChallenge(
-        profile.profile_id, challenge_hash, request_id, clock_->Now());
+    absl::StatusOr<ScepChallengeRecord> consumed = back_end_.scep_store->ConsumeScepChallenge(
+        profile.profile_id, challenge_hash, request_id, back_end_.clock->Now());
     if (!consumed.ok()) {
       return Refuse(profile, request, ScepFailInfo::kBadRequest,
                     absl::StrCat("the challenge: ", consumed.status().message()));
@@ -308,7 +298,7 @@ ScepEnrollmentResult ScepEnrollmentService::EnrollNew(
   create.set_device_id(device_id);
   (*create.mutable_labels())[kLabelProfile] = profile.profile_id;
   (*create.mutable_labels())[kLabelTransaction] = request.transaction_id;
-  absl::StatusOr<CertificateRequestRecord> created = certificates_->Create(caller, create);
+  absl::StatusOr<CertificateRequestRecord> created = back_end_.certificates->Create(caller, create);
   if (!created.ok()) {
     return Refuse(profile, request, ScepFailInfo::kBadRequest,
                   absl::StrCat("creating the certificate request: ", created.status().message()));
@@ -323,7 +313,7 @@ ScepEnrollmentResult ScepEnrollmentService::EnrollNew(
 
 ScepEnrollmentResult ScepEnrollmentService::Poll(const ScepProfileMaterial& material,
                                                  absl::string_view transaction_id) {
-  absl::StatusOr<ScepProfileRecord> profile = scep_store_->GetScepProfileById(material.profile_id);
+  absl::StatusOr<ScepProfileRecord> profile = back_end_.scep_store->GetScepProfileById(material.profile_id);
   if (!profile.ok()) {
     return Failure(ScepFailInfo::kBadRequest,
                    absl::StrCat("SCEP profile \"", material.profile_id, "\": ", profile.status().message()));
@@ -331,7 +321,7 @@ ScepEnrollmentResult ScepEnrollmentService::Poll(const ScepProfileMaterial& mate
   if (transaction_id.empty() || transaction_id.size() > kMaxTransactionId) {
     return Failure(ScepFailInfo::kBadCertId, "transactionID missing or too long");
   }
-  absl::StatusOr<CertificateRequestRecord> request = requests_->GetCertificateRequestByRequestId(
+  absl::StatusOr<CertificateRequestRecord> request = back_end_.requests->GetCertificateRequestByRequestId(
       profile->tenant_id, ScepRequestId(profile->profile_id, transaction_id));
   if (absl::IsNotFound(request.status())) {
     return Failure(ScepFailInfo::kBadCertId,
@@ -343,7 +333,7 @@ ScepEnrollmentResult ScepEnrollmentService::Poll(const ScepProfileMaterial& mate
   // The same transactionID may have been renewed (see Enroll): the newest request wins.
   for (int hops = 0; hops < 64 && request->state == RequestState::kIssued && !request->serial_hex.empty();
        ++hops) {
-    absl::StatusOr<CertificateRequestRecord> renewal = requests_->GetCertificateRequestByRequestId(
+    absl::StatusOr<CertificateRequestRecord> renewal = back_end_.requests->GetCertificateRequestByRequestId(
         profile->tenant_id,
         ScepRequestId(profile->profile_id, RenewalTransactionKey(transaction_id, request->serial_hex)));
     if (!renewal.ok()) break;
@@ -354,12 +344,20 @@ ScepEnrollmentResult ScepEnrollmentService::Poll(const ScepProfileMaterial& mate
 
 ScepEnrollmentResult ScepEnrollmentService::Answer(const ScepProfileRecord& profile,
                                                    CertificateRequestRecord request, bool wait) {
-  const absl::Time deadline = clock_->Now() + options_.wait;
-  while (wait && !StopsWaiting(request.state) && clock_->Now() < deadline) {
-    options_.sleep(options_.poll_interval);
-    absl::StatusOr<CertificateRequestRecord> now =
-        requests_->GetCertificateRequest(profile.tenant_id, request.name);
-    if (now.ok()) request = *std::move(now);
+  if (wait && !StopsWaiting(request.state) && options_.changes != nullptr &&
+      options_.wait > absl::ZeroDuration()) {
+    const absl::Time deadline = back_end_.clock->Now() + options_.wait;
+    // Subscribed before the re-read: a change committed since `request` was read (the agent
+    // may be fast) is not lost. Each wake-up costs one read; the deadline one more.
+    RequestChangeWaiters::Subscription changes(options_.changes, profile.tenant_id, request.name);
+    bool read_again = true;
+    while (read_again) {
+      absl::StatusOr<CertificateRequestRecord> now =
+          back_end_.requests->GetCertificateRequest(profile.tenant_id, request.name);
+      if (now.ok()) request = *std::move(now);
+      read_again = !StopsWaiting(request.state) &&
+                   changes.WaitForChange(deadline - back_end_.clock->Now());
+    }
   }
   switch (request.state) {
     case RequestState::kIssued: {
@@ -399,13 +397,13 @@ void ScepEnrollmentService::Audit(const ScepProfileRecord& profile, absl::string
                                   absl::string_view object_id, std::string details) {
   AuditEventRecord event;
   event.tenant_id = profile.tenant_id;
-  event.time = clock_->Now();
+  event.time = back_end_.clock->Now();
   event.actor = absl::StrCat("scep:", profile.profile_id);
   event.action = std::string(action);
   event.object_id = std::string(object_id);
   event.details = std::move(details);
   // An audit write that fails does not undo the enrollment or the refusal it records.
-  store_->AppendAuditEvent(event).IgnoreError();
+  back_end_.store->AppendAuditEvent(event).IgnoreError();
 }
 
 }  // namespace certbridge::broker::scep

@@ -15,29 +15,28 @@
 //   4. the dynamic challenge is consumed atomically, and the request created with
 //      request_id ScepRequestId(profile, transactionID) and labels scep_profile /
 //      scep_transaction;
-//   5. a bounded wait (options.wait) for ISSUED, DENIED, FAILED, ... or PENDING_APPROVAL.
+//   5. a bounded wait (options.wait) for ISSUED, DENIED, FAILED, ... or PENDING_APPROVAL,
+//      woken by the store's change notifications (options.changes), not by polling.
 // States map: ISSUED → SUCCESS; QUEUED, DISPATCHED, PENDING_APPROVAL → PENDING (the device
 // polls); anything else → FAILURE badRequest. An unknown transaction in Poll is FAILURE
 // badCertId. Every refusal and every created request is an audit event (actor
 // "scep:<profile>").
 //
-// Thread-safety: all methods may be called concurrently (they block on the store; call
-// them on worker threads).
+// Thread-safety: all methods may be called concurrently (they block on the store and
+// Enroll waits up to options.wait: call them on threads that may block, such as the SCEP
+// listener's bounded connection threads, never on a gRPC reactor).
 #ifndef CERTBRIDGE_BROKER_SCEP_SCEP_ENROLLMENT_SERVICE_H_
 #define CERTBRIDGE_BROKER_SCEP_SCEP_ENROLLMENT_SERVICE_H_
 
-#include <functional>
 #include <string>
 
 #include "absl/time/time.h"
 #include "broker/scep/intune_validation.h"
-#include "broker/scep/ra_key_vault.h"
+#include "broker/scep/scep_back_end.h"
 #include "broker/scep/scep_enrollment.h"
 #include "broker/scep/scep_store.h"
-#include "broker/service/certificate_api.h"
+#include "broker/service/request_change_waiters.h"
 #include "broker/store/certificate_store.h"
-#include "broker/store/store.h"
-#include "common/clock.h"
 #include "common/pki/pki.h"
 
 namespace certbridge::broker::scep {
@@ -55,10 +54,10 @@ struct ScepEnrollmentOptions {
   // How long Enroll waits for a terminal state (or PENDING_APPROVAL) before answering
   // PENDING; the device then polls. Default 5 s: MDM clients time out HTTP after ~30 s.
   absl::Duration wait = absl::Seconds(5);
-  absl::Duration poll_interval = absl::Milliseconds(100);
-  // How the wait passes; tests give a function that advances a FakeClock. Default:
-  // absl::SleepFor.
-  std::function<void(absl::Duration)> sleep;
+  // What wakes the wait: the broker's ChangeFanout tells it of every committed change of a
+  // request (any replica's). Not owned; nullptr: Enroll does not wait and answers PENDING
+  // unless the request is settled already.
+  RequestChangeWaiters* changes = nullptr;
   // Not owned; nullptr: profiles in INTUNE mode refuse every enrollment.
   IntuneValidation* intune = nullptr;
 };
@@ -66,9 +65,7 @@ struct ScepEnrollmentOptions {
 class ScepEnrollmentService final : public ScepEnrollment {
  public:
   // Nothing is owned; all must outlive this.
-  ScepEnrollmentService(Store* store, CertificateStore* requests, ScepStore* scep_store,
-                        CertificateApi* certificates, const RaKeyVault* vault, const Clock* clock,
-                        ScepEnrollmentOptions options);
+  ScepEnrollmentService(const ScepBackEnd& back_end, ScepEnrollmentOptions options);
 
   // NOT_FOUND unknown or disabled profile; UNAVAILABLE while the profile's RA certificate
   // is not issued yet (the message says so) or the store is down; INVALID_ARGUMENT when
@@ -94,12 +91,7 @@ class ScepEnrollmentService final : public ScepEnrollment {
   void Audit(const ScepProfileRecord& profile, absl::string_view action,
              absl::string_view object_id, std::string details);
 
-  Store* store_;
-  CertificateStore* requests_;
-  ScepStore* scep_store_;
-  CertificateApi* certificates_;
-  const RaKeyVault* vault_;
-  const Clock* clock_;
+  const ScepBackEnd back_end_;
   ScepEnrollmentOptions options_;
 };
 

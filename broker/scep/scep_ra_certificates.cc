@@ -9,20 +9,11 @@
 
 namespace certbridge::broker::scep {
 
-ScepRaCertificates::ScepRaCertificates(Store* store, CertificateStore* requests,
-                                       ScepStore* scep_store, CertificateApi* certificates,
-                                       const RaKeyVault* vault, const Clock* clock,
-                                       ScepRaOptions options)
-    : store_(store),
-      requests_(requests),
-      scep_store_(scep_store),
-      certificates_(certificates),
-      vault_(vault),
-      clock_(clock),
-      options_(options) {}
+ScepRaCertificates::ScepRaCertificates(const ScepBackEnd& back_end, ScepRaOptions options)
+    : back_end_(back_end), options_(options) {}
 
 absl::StatusOr<int> ScepRaCertificates::RenewDue() {
-  ASSIGN_OR_RETURN(std::vector<ScepProfileRecord> profiles, scep_store_->ListActiveScepProfiles());
+  ASSIGN_OR_RETURN(std::vector<ScepProfileRecord> profiles, back_end_.scep_store->ListActiveScepProfiles());
   int changed = 0;
   for (const ScepProfileRecord& profile : profiles) {
     absl::StatusOr<bool> one = RenewOne(profile);
@@ -40,7 +31,7 @@ absl::StatusOr<bool> ScepRaCertificates::RenewOne(const ScepProfileRecord& profi
     if (current.ok()) {
       const absl::Time due =
           current->not_before + (current->not_after - current->not_before) * options_.renew_at;
-      if (clock_->Now() < due) return false;
+      if (back_end_.clock->Now() < due) return false;
     }
   }
   return Ask(profile);
@@ -48,7 +39,7 @@ absl::StatusOr<bool> ScepRaCertificates::RenewOne(const ScepProfileRecord& profi
 
 absl::StatusOr<bool> ScepRaCertificates::Collect(const ScepProfileRecord& profile) {
   absl::StatusOr<CertificateRequestRecord> request =
-      requests_->GetCertificateRequest(profile.tenant_id, profile.ra_pending_request_name);
+      back_end_.requests->GetCertificateRequest(profile.tenant_id, profile.ra_pending_request_name);
   if (!request.ok() && !absl::IsNotFound(request.status())) return request.status();
   if (request.ok() && !IsTerminal(request->state)) return false;  // the CA has not answered yet
 
@@ -57,7 +48,7 @@ absl::StatusOr<bool> ScepRaCertificates::Collect(const ScepProfileRecord& profil
   ra.ra_pending_key_encrypted_pem.clear();
   if (request.ok() && request->state == RequestState::kIssued) {
     ASSIGN_OR_RETURN(pki::PrivateKey key,
-                     vault_->Open(profile.ra_pending_key_encrypted_pem, profile.profile_id));
+                     back_end_.vault->Open(profile.ra_pending_key_encrypted_pem, profile.profile_id));
     absl::StatusOr<pki::CertificateInfo> cert = pki::ParseCertificate(request->certificate_pem);
     if (cert.ok() && pki::KeyMatchesCertificate(key, request->certificate_pem)) {
       ra.ra_certificate_pem = cert->pem;
@@ -65,8 +56,8 @@ absl::StatusOr<bool> ScepRaCertificates::Collect(const ScepProfileRecord& profil
       ra.ra_key_encrypted_pem = profile.ra_pending_key_encrypted_pem;
       ra.ra_not_after = cert->not_after;
       ASSIGN_OR_RETURN(ScepProfileRecord stored,
-                       scep_store_->UpdateScepRa(profile.tenant_id, profile.profile_id,
-                                                 profile.ra_pending_request_name, ra, clock_->Now()));
+                       back_end_.scep_store->UpdateScepRa(profile.tenant_id, profile.profile_id,
+                                                 profile.ra_pending_request_name, ra, back_end_.clock->Now()));
       Audit(stored, "scep_ra.install",
             absl::StrCat("request=", request->name, " serial=", cert->serial_hex, " not_after=",
                          absl::FormatTime(absl::RFC3339_sec, cert->not_after, absl::UTCTimeZone())));
@@ -87,8 +78,8 @@ absl::StatusOr<bool> ScepRaCertificates::Collect(const ScepProfileRecord& profil
                          "account may enroll for it; the next round asks again"},
               {"ra_template", profile.ra_template_name}});
   ASSIGN_OR_RETURN(ScepProfileRecord stored,
-                   scep_store_->UpdateScepRa(profile.tenant_id, profile.profile_id,
-                                             profile.ra_pending_request_name, ra, clock_->Now()));
+                   back_end_.scep_store->UpdateScepRa(profile.tenant_id, profile.profile_id,
+                                             profile.ra_pending_request_name, ra, back_end_.clock->Now()));
   Audit(stored, "scep_ra.failed", absl::StrCat("request=", profile.ra_pending_request_name, " ", why));
   return true;
 }
@@ -98,26 +89,26 @@ absl::StatusOr<bool> ScepRaCertificates::Ask(const ScepProfileRecord& profile) {
   ASSIGN_OR_RETURN(std::string csr,
                    pki::CreateCsrPem(key, {.subject = absl::StrCat("CN=certbridge SCEP RA ",
                                                                    profile.profile_id)}));
-  ASSIGN_OR_RETURN(std::string sealed, vault_->Seal(key, profile.profile_id));
+  ASSIGN_OR_RETURN(std::string sealed, back_end_.vault->Seal(key, profile.profile_id));
   Caller caller;
   caller.tenant_id = profile.tenant_id;
   caller.key_id = absl::StrCat("scep-ra:", profile.profile_id);
   caller.scopes = {std::string(kScopeCertificates)};
   v1::CreateCertificateRequestRequest create;
   create.set_request_id(
-      absl::StrCat("scep-ra-", profile.profile_id, "-", absl::ToUnixSeconds(clock_->Now())));
+      absl::StrCat("scep-ra-", profile.profile_id, "-", absl::ToUnixSeconds(back_end_.clock->Now())));
   create.set_ca_id(profile.ca_id);
   create.set_template_name(profile.ra_template_name);
   create.set_csr_pem(csr);
   (*create.mutable_labels())["scep_profile"] = profile.profile_id;
   (*create.mutable_labels())["scep_role"] = "ra";
-  ASSIGN_OR_RETURN(CertificateRequestRecord request, certificates_->Create(caller, create));
+  ASSIGN_OR_RETURN(CertificateRequestRecord request, back_end_.certificates->Create(caller, create));
   ScepProfileRecord ra = profile;
   ra.ra_pending_request_name = request.name;
   ra.ra_pending_key_encrypted_pem = sealed;
   ASSIGN_OR_RETURN(ScepProfileRecord stored,
-                   scep_store_->UpdateScepRa(profile.tenant_id, profile.profile_id, "", ra,
-                                             clock_->Now()));
+                   back_end_.scep_store->UpdateScepRa(profile.tenant_id, profile.profile_id, "", ra,
+                                             back_end_.clock->Now()));
   Audit(stored, "scep_ra.request", absl::StrCat("request=", request.name, " template=",
                                                 profile.ra_template_name));
   return true;
@@ -127,12 +118,12 @@ void ScepRaCertificates::Audit(const ScepProfileRecord& profile, absl::string_vi
                                std::string details) {
   AuditEventRecord event;
   event.tenant_id = profile.tenant_id;
-  event.time = clock_->Now();
+  event.time = back_end_.clock->Now();
   event.actor = "broker";
   event.action = std::string(action);
   event.object_id = profile.profile_id;
   event.details = std::move(details);
-  store_->AppendAuditEvent(event).IgnoreError();
+  back_end_.store->AppendAuditEvent(event).IgnoreError();
 }
 
 ScepRaRenewalTask::ScepRaRenewalTask(ScepRaCertificates* ra, absl::Duration interval)

@@ -25,12 +25,8 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
-#include "broker/scep/ra_key_vault.h"
+#include "broker/scep/scep_back_end.h"
 #include "broker/scep/scep_store.h"
-#include "broker/service/certificate_api.h"
-#include "broker/store/certificate_store.h"
-#include "broker/store/store.h"
-#include "common/clock.h"
 
 namespace certbridge::broker::scep {
 
@@ -42,9 +38,7 @@ struct ScepRaOptions {
 class ScepRaCertificates {
  public:
   // Nothing is owned; all must outlive this.
-  ScepRaCertificates(Store* store, CertificateStore* requests, ScepStore* scep_store,
-                     CertificateApi* certificates, const RaKeyVault* vault, const Clock* clock,
-                     ScepRaOptions options = {});
+  explicit ScepRaCertificates(const ScepBackEnd& back_end, ScepRaOptions options = {});
 
   // One round over every active profile. Returns how many profiles changed (a request
   // sent or a certificate installed); the first store error ends the round.
@@ -56,12 +50,7 @@ class ScepRaCertificates {
   absl::StatusOr<bool> Ask(const ScepProfileRecord& profile);
   void Audit(const ScepProfileRecord& profile, absl::string_view action, std::string details);
 
-  Store* store_;
-  CertificateStore* requests_;
-  ScepStore* scep_store_;
-  CertificateApi* certificates_;
-  const RaKeyVault* vault_;
-  const Clock* clock_;
+  const ScepBackEnd back_end_;
   ScepRaOptions options_;
 };
 

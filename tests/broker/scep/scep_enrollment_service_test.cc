@@ -5,13 +5,16 @@
 
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/synchronization/notification.h"
 #include "broker/scep/fake_scep_store.h"
 #include "broker/scep/intune_validation.h"
 #include "broker/scep/ra_key_vault.h"
 #include "broker/service/certificate_api.h"
+#include "broker/service/request_change_waiters.h"
 #include "broker/store/fake/fake_store.h"
 #include "common/clock.h"
 #include "common/pki/pki.h"
@@ -50,13 +53,21 @@ class ScepEnrollmentServiceTest : public ::testing::Test {
     AddProfile("p-dyn", ScepChallengeMode::kDynamic);
     options_.wait = absl::ZeroDuration();
     options_.intune = &intune_;
+    options_.changes = &waiters_;
+    store_.SetChangeListener(&wake_waiters_);
     Rebuild();
   }
 
-  void Rebuild() {
-    service_ = std::make_unique<ScepEnrollmentService>(&store_, &store_, &scep_store_, &certificates_,
-                                                       &vault_, &clock_, options_);
+  ScepBackEnd BackEnd(const RaKeyVault* vault) {
+    return {.store = &store_,
+            .requests = &store_,
+            .scep_store = &scep_store_,
+            .certificates = &certificates_,
+            .vault = vault,
+            .clock = &clock_};
   }
+
+  void Rebuild() { service_ = std::make_unique<ScepEnrollmentService>(BackEnd(&vault_), options_); }
 
   void AddProfile(const std::string& id, ScepChallengeMode mode, ScepPolicy policy = {}) {
     ScepProfileRecord p;
@@ -172,7 +183,34 @@ class ScepEnrollmentServiceTest : public ::testing::Test {
     return out;
   }
 
+  // What the broker's ChangeFanout does for Enroll: the fake store calls it after each
+  // write, as PostgresStore's listener does for every replica's commits.
+  class WakeWaiters final : public ChangeListener {
+   public:
+    explicit WakeWaiters(RequestChangeWaiters* waiters) : waiters_(waiters) {}
+    void OnJobsReady(const std::string&, const std::string&) override {}
+    void OnRequestChanged(const std::string& tenant_id, const std::string& name,
+                          int64_t) override {
+      waiters_->RequestChanged(tenant_id, name);
+    }
+
+   private:
+    RequestChangeWaiters* waiters_;
+  };
+
+  // Waits (bounded) until an Enroll on another thread is subscribed to its request.
+  bool SomeoneWaits() {
+    const absl::Time give_up = absl::Now() + absl::Seconds(30);
+    while (waiters_.Subscribed() == 0) {
+      if (absl::Now() > give_up) return false;
+      absl::SleepFor(absl::Milliseconds(1));
+    }
+    return true;
+  }
+
   FakeClock clock_;
+  RequestChangeWaiters waiters_;
+  WakeWaiters wake_waiters_{&waiters_};
   FakeStore store_;
   FakeScepStore scep_store_;
   CertificateApi certificates_;
@@ -395,26 +433,74 @@ TEST_F(ScepEnrollmentServiceTest, RenewalWithTheSameKeyAndTransactionIsANewReque
   EXPECT_EQ(RequestCount(), 2);  // a retry of the renewal is the same request
 }
 
-TEST_F(ScepEnrollmentServiceTest, EnrollWaitsBoundedForTheCa) {
-  options_.wait = absl::Seconds(5);
-  options_.poll_interval = absl::Milliseconds(100);
-  int sleeps = 0;
-  options_.sleep = [&](absl::Duration d) {
-    clock_.Advance(d);
-    if (++sleeps == 3) IssueAtCa("p-dyn", "tx-1");
-  };
+TEST_F(ScepEnrollmentServiceTest, EnrollIsAnsweredWhenTheStorePublishesTheChange) {
+  options_.wait = absl::Hours(1);  // only the change can end this wait within the test
   Rebuild();
   const std::string challenge = MintChallenge("p-dyn", "", {}, "");
-  ScepEnrollmentResult result = Enroll("p-dyn", "tx-1", NewDevice("CN=a").csr_der, challenge);
+  const std::string csr = NewDevice("CN=a").csr_der;
+  ScepEnrollmentResult result;
+  absl::Notification answered;
+  std::thread device([&] {
+    result = Enroll("p-dyn", "tx-1", csr, challenge);
+    answered.Notify();
+  });
+  ASSERT_TRUE(SomeoneWaits());
+  EXPECT_FALSE(answered.HasBeenNotified());
+  const pki::CertificateInfo issued = IssueAtCa("p-dyn", "tx-1");  // publishes the change
+  const bool in_time = answered.WaitForNotificationWithTimeout(absl::Seconds(30));
+  if (!in_time) waiters_.Drain();  // let the thread end so the test can report
+  device.join();
+  ASSERT_TRUE(in_time) << "Enroll was not woken by the change";
   EXPECT_EQ(result.status, Status::kSuccess) << result.detail;
-  EXPECT_EQ(sleeps, 3);
+  EXPECT_EQ(result.certificate_der, issued.der);
+  EXPECT_EQ(waiters_.Subscribed(), 0);
+}
 
-  // Nobody answers: PENDING after the wait, not later.
-  sleeps = -1000;
-  const std::string second = MintChallenge("p-dyn", "", {}, "");
-  const absl::Time start = clock_.Now();
-  EXPECT_EQ(Enroll("p-dyn", "tx-2", NewDevice("CN=b").csr_der, second).status, Status::kPending);
-  EXPECT_LE(clock_.Now() - start, absl::Seconds(5) + absl::Milliseconds(100));
+TEST_F(ScepEnrollmentServiceTest, ChangesOfOtherRequestsDoNotEndTheWaitAndTheDeadlineDoes) {
+  options_.wait = absl::Milliseconds(300);
+  Rebuild();
+  // Another request of the tenant settles meanwhile: Enroll re-reads its own and waits on.
+  const std::string other = MintChallenge("p-dyn", "", {}, "");
+  ASSERT_EQ(Enroll("p-dyn", "tx-0", NewDevice("CN=z").csr_der, other).status, Status::kPending);
+  const std::string challenge = MintChallenge("p-dyn", "", {}, "");
+  const std::string csr = NewDevice("CN=b").csr_der;
+  ScepEnrollmentResult result;
+  absl::Time start, end;
+  std::thread device([&] {
+    start = absl::Now();
+    result = Enroll("p-dyn", "tx-2", csr, challenge);
+    end = absl::Now();
+  });
+  ASSERT_TRUE(SomeoneWaits());
+  IssueAtCa("p-dyn", "tx-0");
+  device.join();
+  EXPECT_EQ(result.status, Status::kPending) << result.detail;
+  EXPECT_GE(end - start, absl::Milliseconds(300));
+  EXPECT_LT(end - start, absl::Seconds(30));
+  EXPECT_EQ(waiters_.Subscribed(), 0);
+  // The device polls later and collects.
+  const pki::CertificateInfo issued = IssueAtCa("p-dyn", "tx-2");
+  ScepEnrollmentResult polled = Poll("p-dyn", "tx-2");
+  ASSERT_EQ(polled.status, Status::kSuccess) << polled.detail;
+  EXPECT_EQ(polled.certificate_der, issued.der);
+}
+
+TEST_F(ScepEnrollmentServiceTest, DrainEndsAWaitAtOnceWithPending) {
+  options_.wait = absl::Hours(1);
+  Rebuild();
+  const std::string challenge = MintChallenge("p-dyn", "", {}, "");
+  const std::string csr = NewDevice("CN=c").csr_der;
+  ScepEnrollmentResult result;
+  absl::Notification answered;
+  std::thread device([&] {
+    result = Enroll("p-dyn", "tx-3", csr, challenge);
+    answered.Notify();
+  });
+  ASSERT_TRUE(SomeoneWaits());
+  waiters_.Drain();
+  EXPECT_TRUE(answered.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  device.join();
+  EXPECT_EQ(result.status, Status::kPending) << result.detail;
 }
 
 TEST_F(ScepEnrollmentServiceTest, DeniedRequestIsFailureAndUnknownPollIsBadCertId) {
@@ -459,7 +545,7 @@ TEST_F(ScepEnrollmentServiceTest, FindProfileOpensTheRaKeyAndRefusesDisabledOrUn
 
   // A vault with another secret cannot open the key.
   RaKeyVault other = *RaKeyVault::Create("another-secret-another-secret-another-secret");
-  ScepEnrollmentService wrong(&store_, &store_, &scep_store_, &certificates_, &other, &clock_, options_);
+  ScepEnrollmentService wrong(BackEnd(&other), options_);
   ASSERT_TRUE(scep_store_.CreateScepProfile([&] {
     auto p = *scep_store_.GetScepProfile("t-1", "p-dyn");
     p.profile_id = "p-copy";
@@ -473,3 +559,4 @@ TEST_F(ScepEnrollmentServiceTest, FindProfileOpensTheRaKeyAndRefusesDisabledOrUn
 
 }  // namespace
 }  // namespace certbridge::broker::scep
+

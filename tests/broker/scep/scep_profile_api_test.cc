@@ -28,7 +28,12 @@ class ScepProfileApiTest : public ::testing::Test {
         api_(&store_, &scep_store_, &clock_),
         certificates_(&store_, &store_, &clock_, CertificateApiOptions()),
         vault_(*RaKeyVault::Create("0123456789abcdef0123456789abcdef")),
-        ra_(&store_, &store_, &scep_store_, &certificates_, &vault_, &clock_) {
+        ra_(ScepBackEnd{.store = &store_,
+                        .requests = &store_,
+                        .scep_store = &scep_store_,
+                        .certificates = &certificates_,
+                        .vault = &vault_,
+                        .clock = &clock_}) {
     for (const char* tenant : {"t-1", "t-2"}) {
       EXPECT_TRUE(store_.CreateTenant({tenant, tenant, clock_.Now()}).ok());
       CertificateAuthorityRecord ca;
