@@ -35,7 +35,7 @@ ABSL_FLAG(int, scep_requests, 100,
           "callers, after --concurrency unmeasured ones (0 skips)");
 ABSL_FLAG(int, scep_single_caller_requests, 10,
           "SCEP enrollments timed at one caller (0 skips)");
-ABSL_FLAG(int, scep_device_keys, 16,
+ABSL_FLAG(int, scep_device_keys, 8,
           "RSA-2048 keys the SCEP devices share round robin (0: a fresh key per enrollment, "
           "about 0.2 s of CPU each)");
 ABSL_FLAG(int, warmup, 20, "unmeasured calls before raw and end-to-end runs");

@@ -149,7 +149,8 @@ int Run() {
                               .single_caller_requests = absl::GetFlag(FLAGS_scep_single_caller_requests),
                               .warmup = absl::GetFlag(FLAGS_concurrency),
                               .distinct_keys = absl::GetFlag(FLAGS_scep_device_keys)};
-    if (absl::Status s = MeasureScep(**stack, *broker, *emulator, *tenant, options, figures.scep);
+    if (absl::Status s =
+            MeasureScep(**stack, *broker, *emulator, *tenant, processes, options, figures.scep);
         s.ok()) {
       figures.scep_measured = true;
       for (const std::string& error : figures.scep.first_errors) {

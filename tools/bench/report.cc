@@ -125,6 +125,15 @@ void PrintTable(const Figures& f, const std::string& load_at_start) {
     }
     row("SCEP: enrollments / failed / duplicate serials",
         absl::StrCat(s.made, " / ", s.failed, " / ", s.duplicate_serials));
+    if (s.cost_measured) {
+      row("per SCEP enrollment: transactions / durable commits",
+          absl::StrFormat("%.2f / %.2f", s.cost.transactions, s.cost.durable_commits));
+      row("per SCEP enrollment CPU ms: PostgreSQL / broker / agents",
+          absl::StrFormat("%.2f / %.2f / %.2f", s.cost.postgres_cpu_ms, s.cost.broker_cpu_ms,
+                          s.cost.agents_cpu_ms));
+      row("per SCEP enrollment CPU ms: emulator / bench (devices+MDM)",
+          absl::StrFormat("%.2f / %.2f", s.cost.emulator_cpu_ms, s.cost.bench_cpu_ms));
+    }
     row("SCEP: profile created to RA certificate", Ms(s.ra_wait));
     row("SCEP: distinct device keys", absl::StrCat(s.distinct_keys));
   } else {

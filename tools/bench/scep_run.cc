@@ -233,7 +233,8 @@ absl::StatusOr<std::vector<std::string>> ScepBrokerFlags(const TestStack& stack)
 
 absl::Status MeasureScep(TestStack& stack, const BrokerProcess& broker,
                          const EmulatorProcessHandle& emulator, const Tenant& tenant,
-                         const ScepOptions& options, ScepFigures& figures) {
+                         const CostProcesses& processes, const ScepOptions& options,
+                         ScepFigures& figures) {
   if (broker.scep_port == 0) {
     return absl::FailedPreconditionError("the broker has no SCEP listener (ScepBrokerFlags)");
   }
@@ -278,10 +279,17 @@ absl::Status MeasureScep(TestStack& stack, const BrokerProcess& broker,
   };
   const LoadResult warm = RunClosedLoop(options.warmup, options.concurrency, enroll);
   (void)ledger.TakePosts();
+  absl::StatusOr<CostSnapshot> before = TakeCostSnapshot(stack, processes);
+  if (!before.ok()) return before.status();
   const int first = options.warmup;
   figures.enrollments = RunClosedLoop(options.requests, options.concurrency,
                                       [&](int i) { return enroll(first + i); });
   figures.post_latencies = ledger.TakePosts();
+  absl::StatusOr<CostSnapshot> after = TakeCostSnapshot(stack, processes);
+  if (!after.ok()) return after.status();
+  figures.cost = PerCertificate(stack, *before, *after,
+                                static_cast<int>(figures.enrollments.latencies.size()));
+  figures.cost_measured = true;
   if (options.single_caller_requests > 0) {
     const int single_first = first + options.requests;
     figures.single = RunClosedLoop(options.single_caller_requests, 1,

@@ -26,6 +26,7 @@
 #include "absl/time/time.h"
 #include "tests/integration/test_stack.h"
 #include "tools/bench/certificate_client.h"
+#include "tools/bench/certificate_cost.h"
 #include "tools/bench/load.h"
 
 namespace certbridge::bench {
@@ -46,7 +47,7 @@ struct ScepOptions {
   // Generating one takes ~0.2 s of CPU, so a key each adds ~10 s to a 100-enrollment run on
   // two cores; the broker's work per enrollment does not depend on it (each enrollment
   // still has its own subject, signer certificate, challenge and transaction).
-  int distinct_keys = 16;
+  int distinct_keys = 8;
 };
 
 struct ScepFigures {
@@ -62,16 +63,23 @@ struct ScepFigures {
   int duplicate_serials = 0;  // a serial issued to two enrollments of the run
   absl::Duration ra_wait;     // CreateScepProfile to the RA certificate installed
   int distinct_keys = 0;      // device keys the enrollments used
+  // Database and CPU per timed enrollment at `concurrency` callers (certificate_cost.h;
+  // its two snapshots add 2 x kStatsSettle to the run). The bench's CPU includes the
+  // devices' RSA work (CSR, pkiMessage, CertRep) and the MDM's challenge call.
+  bool cost_measured = false;
+  CostPerCertificate cost;
   std::vector<std::string> first_errors;  // at most a few
 };
 
 // Creates the profile in `tenant` (whose CA the running agents serve) and measures.
-// `broker` must have been started with ScepBrokerFlags; `emulator` is the CA. Errors: the
-// setup's (profile, RA certificate within 60 s, keys); enrollment failures are counted in
-// `figures`, not returned.
+// `broker` must have been started with ScepBrokerFlags; `emulator` is the CA; `processes`
+// are the stack's, for the cost per enrollment. Errors: the setup's (profile, RA
+// certificate within 60 s, keys) and the cost snapshots'; enrollment failures are counted
+// in `figures`, not returned.
 absl::Status MeasureScep(testing::TestStack& stack, const testing::BrokerProcess& broker,
                          const testing::EmulatorProcessHandle& emulator, const Tenant& tenant,
-                         const ScepOptions& options, ScepFigures& figures);
+                         const CostProcesses& processes, const ScepOptions& options,
+                         ScepFigures& figures);
 
 }  // namespace certbridge::bench
 
