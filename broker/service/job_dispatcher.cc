@@ -210,7 +210,9 @@ absl::Status JobDispatcher::HandleResult(int64_t slot_id, const v1::JobResult& r
     info = it->second.info;
   }
   absl::Status status = [&]() -> absl::Status {
-    absl::StatusOr<JobRecord> job = requests_->GetJob(info.tenant_id, result.job_id());
+    // The job and its request in one read (issue 9: one query per result, not two).
+    absl::StatusOr<JobAndRequest> read = requests_->GetJobAndRequest(info.tenant_id, result.job_id());
+    absl::StatusOr<JobRecord> job = read.ok() ? absl::StatusOr<JobRecord>(read->job) : read.status();
     if (absl::IsNotFound(job.status())) {
       LogWarning("dispatch.unknown_job", {{"connector_id", info.connector_id},
                                           {"job_id", absl::StrCat(result.job_id())}});
@@ -234,7 +236,8 @@ absl::Status JobDispatcher::HandleResult(int64_t slot_id, const v1::JobResult& r
     absl::Time dispatched_at;
     for (int attempt = 0; attempt < 3; ++attempt) {
       absl::StatusOr<CertificateRequestRecord> request =
-          requests_->GetCertificateRequest(info.tenant_id, job->request_name);
+          attempt == 0 ? absl::StatusOr<CertificateRequestRecord>(read->request)
+                       : requests_->GetCertificateRequest(info.tenant_id, job->request_name);
       if (!request.ok()) return request.status();
       decided_on = request->state;
       dispatched_at = request->update_time;  // ClaimJobs set it when it dispatched

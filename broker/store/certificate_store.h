@@ -141,6 +141,12 @@ inline std::string ConnectorBoundIdentity(const std::string& ca_identity,
   return ca_identity + '\x1f' + connector_id;
 }
 
+// A job and its request as one read saw them (CertificateStore::GetJobAndRequest).
+struct JobAndRequest {
+  JobRecord job;
+  CertificateRequestRecord request;
+};
+
 struct CreateRequestResult {
   CertificateRequestRecord request;
   bool created = false;  // false: the request_id existed and `request` is the stored one
@@ -318,6 +324,10 @@ class CertificateStore {
 
   // NOT_FOUND for an unknown job or another tenant's.
   virtual absl::StatusOr<JobRecord> GetJob(const std::string& tenant_id, int64_t job_id) = 0;
+  // The job and its request in one read (one query: a job result is decided on both).
+  // NOT_FOUND for an unknown job or another tenant's.
+  virtual absl::StatusOr<JobAndRequest> GetJobAndRequest(const std::string& tenant_id,
+                                                         int64_t job_id) = 0;
 
   // Moves lease_until of every job LEASED to this connector to `lease_until` (never
   // earlier than it was): the agent is alive and working on them. Returns how many.

@@ -519,6 +519,17 @@ absl::StatusOr<JobRecord> FakeStore::GetJob(const std::string& tenant_id, int64_
   return it->second;
 }
 
+absl::StatusOr<JobAndRequest> FakeStore::GetJobAndRequest(const std::string& tenant_id,
+                                                         int64_t job_id) {
+  absl::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(BeginCall());
+  auto it = jobs_.find(job_id);
+  if (it == jobs_.end() || it->second.tenant_id != tenant_id) return JobNotFound(job_id);
+  const CertificateRequestRecord* request = FindRequest(tenant_id, it->second.request_name);
+  if (request == nullptr) return JobNotFound(job_id);  // jobs go with their request
+  return JobAndRequest{it->second, *request};
+}
+
 absl::StatusOr<int> FakeStore::ExtendLeases(const std::string& tenant_id,
                                             const std::string& connector_id,
                                             absl::Time lease_until) {

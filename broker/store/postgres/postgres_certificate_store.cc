@@ -356,13 +356,26 @@ constexpr Statement kListCasWithReadyJobs = {
     "list_cas_with_ready_jobs",
     "SELECT tenant_id, ca_id FROM job WHERE state = 'READY' AND not_before <= $1::timestamptz "
     "GROUP BY tenant_id, ca_id ORDER BY tenant_id COLLATE \"C\", ca_id COLLATE \"C\""};
-#define CB_JOB_SELECT                                                                        \
-  "SELECT j.job_id, j.tenant_id, j.request_name, j.ca_id, j.kind, j.state, "                \
+// The job columns, as JobFromColumns reads them.
+#define CB_JOB_COLUMNS                                                                       \
+  "j.job_id, j.tenant_id, j.request_name, j.ca_id, j.kind, j.state, "                       \
   "j.required_identity, j.connector_id, extract(epoch from j.lease_until), "                 \
   "extract(epoch from j.not_before), j.attempts, j.serial_hex, j.revocation_reason, "       \
-  "extract(epoch from j.create_time) FROM job j "
+  "extract(epoch from j.create_time) "
+#define CB_JOB_SELECT "SELECT " CB_JOB_COLUMNS "FROM job j "
 constexpr Statement kGetJob = {"get_job",
                                CB_JOB_SELECT "WHERE j.tenant_id = $1 AND j.job_id = $2::bigint"};
+// The request's columns (kRequestColumns), then the job's from kJobFirstColumn on.
+constexpr int kJobFirstColumn = 39;
+const OwnedStatement& GetJobAndRequestStatement() {
+  static const OwnedStatement* const kStatement = new OwnedStatement{
+      "get_job_and_request",
+      absl::StrCat("SELECT ", kRequestColumns, ", " CB_JOB_COLUMNS
+                   "FROM job j JOIN certificate_request r "
+                   "ON r.tenant_id = j.tenant_id AND r.name = j.request_name "
+                   "WHERE j.tenant_id = $1 AND j.job_id = $2::bigint")};
+  return *kStatement;
+}
 constexpr Statement kExtendLeases = {
     "extend_leases",
     "UPDATE job SET lease_until = greatest(lease_until, $3::timestamptz) "
@@ -444,32 +457,35 @@ absl::StatusOr<CertificateRequestRecord> RequestFromRow(const Rows& rows, int r)
   return c;
 }
 
-absl::StatusOr<JobRecord> JobFromRow(const Rows& rows, int r) {
+// The job in the 14 columns from `first_column` on (CB_JOB_COLUMNS).
+absl::StatusOr<JobRecord> JobFromColumns(const Rows& rows, int r, int first_column) {
   JobRecord j;
-  ASSIGN_OR_RETURN(j.job_id, rows.Int(r, 0));
-  j.tenant_id = rows.Text(r, 1);
-  j.request_name = rows.Text(r, 2);
-  j.ca_id = rows.Text(r, 3);
-  std::optional<JobKind> kind = JobKindFromName(rows.Text(r, 4));
-  std::optional<JobState> state = JobStateFromName(rows.Text(r, 5));
+  ASSIGN_OR_RETURN(j.job_id, rows.Int(r, first_column + 0));
+  j.tenant_id = rows.Text(r, first_column + 1);
+  j.request_name = rows.Text(r, first_column + 2);
+  j.ca_id = rows.Text(r, first_column + 3);
+  std::optional<JobKind> kind = JobKindFromName(rows.Text(r, first_column + 4));
+  std::optional<JobState> state = JobStateFromName(rows.Text(r, first_column + 5));
   if (!kind.has_value() || !state.has_value()) {
     return absl::InternalError(
         absl::StrCat("job ", j.job_id, ": unknown kind or state in the database"));
   }
   j.kind = *kind;
   j.state = *state;
-  j.required_identity = rows.Text(r, 6);
-  j.connector_id = rows.Text(r, 7);
-  ASSIGN_OR_RETURN(j.lease_until, rows.Time(r, 8));
-  ASSIGN_OR_RETURN(j.not_before, rows.Time(r, 9));
-  ASSIGN_OR_RETURN(int64_t attempts, rows.Int(r, 10));
+  j.required_identity = rows.Text(r, first_column + 6);
+  j.connector_id = rows.Text(r, first_column + 7);
+  ASSIGN_OR_RETURN(j.lease_until, rows.Time(r, first_column + 8));
+  ASSIGN_OR_RETURN(j.not_before, rows.Time(r, first_column + 9));
+  ASSIGN_OR_RETURN(int64_t attempts, rows.Int(r, first_column + 10));
   j.attempts = static_cast<int32_t>(attempts);
-  j.serial_hex = rows.Text(r, 11);
-  ASSIGN_OR_RETURN(int64_t revocation_reason, rows.Int(r, 12));
+  j.serial_hex = rows.Text(r, first_column + 11);
+  ASSIGN_OR_RETURN(int64_t revocation_reason, rows.Int(r, first_column + 12));
   j.revocation_reason = static_cast<int32_t>(revocation_reason);
-  ASSIGN_OR_RETURN(j.create_time, rows.Time(r, 13));
+  ASSIGN_OR_RETURN(j.create_time, rows.Time(r, first_column + 13));
   return j;
 }
+
+absl::StatusOr<JobRecord> JobFromRow(const Rows& rows, int r) { return JobFromColumns(rows, r, 0); }
 
 std::vector<Param> JobInsertParams(const JobRecord& job) {
   return {job.tenant_id,
@@ -1007,6 +1023,18 @@ absl::StatusOr<JobRecord> PostgresStore::GetJob(const std::string& tenant_id, in
   ASSIGN_OR_RETURN(Rows rows, conn->Exec(kGetJob, {tenant_id, absl::StrCat(job_id)}));
   if (rows.size() == 0) return JobNotFound(job_id);
   return JobFromRow(rows, 0);
+}
+
+absl::StatusOr<JobAndRequest> PostgresStore::GetJobAndRequest(const std::string& tenant_id,
+                                                             int64_t job_id) {
+  ASSIGN_OR_RETURN(Lease conn, Acquire());
+  ASSIGN_OR_RETURN(Rows rows, conn->Exec(GetJobAndRequestStatement().get(),
+                                         {tenant_id, absl::StrCat(job_id)}));
+  if (rows.size() == 0) return JobNotFound(job_id);
+  JobAndRequest out;
+  ASSIGN_OR_RETURN(out.request, RequestFromRow(rows, 0));
+  ASSIGN_OR_RETURN(out.job, JobFromColumns(rows, 0, kJobFirstColumn));
+  return out;
 }
 
 absl::StatusOr<int> PostgresStore::ExtendLeases(const std::string& tenant_id,

@@ -191,6 +191,8 @@ class PostgresStore final : public Store, public CertificateStore {
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ListCasWithReadyJobs(
       absl::Time now) override;
   absl::StatusOr<JobRecord> GetJob(const std::string& tenant_id, int64_t job_id) override;
+  absl::StatusOr<JobAndRequest> GetJobAndRequest(const std::string& tenant_id,
+                                                 int64_t job_id) override;
   absl::StatusOr<int> ExtendLeases(const std::string& tenant_id, const std::string& connector_id,
                                    absl::Time lease_until) override;
   absl::StatusOr<std::vector<JobRecord>> ListLeasedJobs(const std::string& tenant_id,

@@ -499,6 +499,33 @@ TEST_P(CertificateStoreContractTest, ClaimedSubmitDispatchesTheRequest) {
   EXPECT_EQ(certs_->GetJob("t1", 999999).status().code(), absl::StatusCode::kNotFound);
 }
 
+// One read for a job result: the job and its request as they are now.
+TEST_P(CertificateStoreContractTest, GetJobAndRequestReadsBothInTheirTenant) {
+  Create("t1", "req-1");
+  std::vector<JobRecord> claimed = ClaimOk(Claim("t1", {"ca1"}, "c7", "CORP\\svc-a"));
+  ASSERT_EQ(claimed.size(), 1u);
+  absl::StatusOr<JobAndRequest> read = certs_->GetJobAndRequest("t1", claimed[0].job_id);
+  ASSERT_TRUE(read.ok()) << read.status();
+  absl::StatusOr<JobRecord> job = certs_->GetJob("t1", claimed[0].job_id);
+  absl::StatusOr<CertificateRequestRecord> request = certs_->GetCertificateRequest("t1", "req-1");
+  ASSERT_TRUE(job.ok() && request.ok());
+  EXPECT_EQ(read->job.job_id, job->job_id);
+  EXPECT_EQ(read->job.state, JobState::kLeased);
+  EXPECT_EQ(read->job.connector_id, "c7");
+  EXPECT_EQ(read->job.kind, job->kind);
+  EXPECT_EQ(read->job.lease_until, job->lease_until);
+  EXPECT_EQ(read->job.attempts, job->attempts);
+  EXPECT_EQ(read->job.create_time, job->create_time);
+  EXPECT_EQ(read->request.name, "req-1");
+  EXPECT_EQ(read->request.state, RequestState::kDispatched);
+  EXPECT_EQ(read->request.csr_pem, request->csr_pem);
+  EXPECT_EQ(read->request.update_time, request->update_time);
+  EXPECT_EQ(read->request.change_seq, request->change_seq);
+  EXPECT_EQ(certs_->GetJobAndRequest("t2", claimed[0].job_id).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(certs_->GetJobAndRequest("t1", 999999).status().code(), absl::StatusCode::kNotFound);
+}
+
 TEST_P(CertificateStoreContractTest, ListLeasedJobsIsPerConnector) {
   Create("t1", "a", "ca1");
   Create("t1", "b", "ca1");
