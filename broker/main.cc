@@ -14,6 +14,7 @@
 #include <string>
 #include <thread>
 #include <vector>
+#include <vector>
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
@@ -100,6 +101,11 @@ ABSL_FLAG(std::string, scep_ra_secret_file, "",
           "file holding the secret (>= 32 bytes, the same on every replica; e.g. `openssl rand "
           "-hex 32`) from which the keys sealing SCEP RA private keys in the database are "
           "derived (HKDF-SHA-256); needed for SCEP enrollment and RA certificate renewal");
+ABSL_FLAG(std::string, scep_ra_previous_secret_file, "",
+          "file holding the secret --scep_ra_secret_file had before a rotation: it still opens "
+          "RA keys sealed with it, never seals, and the RA round seals those keys again with "
+          "the current secret; remove it once every key is re-sealed (docs/scep.md, "
+          "\"Rotating the RA secret\"); empty: none");
 ABSL_FLAG(absl::Duration, scep_ra_renewal_interval, absl::Minutes(1),
           "how often the SCEP RA certificates are checked: requested for new profiles, "
           "installed once issued, renewed at half their lifetime");
@@ -404,7 +410,15 @@ int Run() {
       !secret_file.empty()) {
     absl::StatusOr<std::string> secret = ReadFile("scep_ra_secret_file", secret_file);
     if (!secret.ok()) return Fail("config", secret.status());
-    absl::StatusOr<scep::RaKeyVault> vault = scep::RaKeyVault::Create(*secret);
+    std::vector<std::string> previous_secrets;
+    if (const std::string previous_file = absl::GetFlag(FLAGS_scep_ra_previous_secret_file);
+        !previous_file.empty()) {
+      absl::StatusOr<std::string> previous =
+          ReadFile("scep_ra_previous_secret_file", previous_file);
+      if (!previous.ok()) return Fail("config", previous.status());
+      previous_secrets.push_back(*std::move(previous));
+    }
+    absl::StatusOr<scep::RaKeyVault> vault = scep::RaKeyVault::Create(*secret, previous_secrets);
     if (!vault.ok()) return Fail("config", vault.status());
     ra_vault = std::make_unique<scep::RaKeyVault>(*std::move(vault));
     const scep::ScepBackEnd scep_back_end{.store = store->get(),
@@ -421,6 +435,10 @@ int Run() {
     scep_ra = std::make_unique<scep::ScepRaCertificates>(scep_back_end);
     scep_ra_task = std::make_unique<scep::ScepRaRenewalTask>(
         scep_ra.get(), absl::GetFlag(FLAGS_scep_ra_renewal_interval));
+  } else if (!absl::GetFlag(FLAGS_scep_ra_previous_secret_file).empty()) {
+    return Fail("config", absl::InvalidArgumentError(
+                              "--scep_ra_previous_secret_file needs --scep_ra_secret_file (the "
+                              "current secret; docs/scep.md)"));
   }
   ChangeFanout fanout(&dispatcher, &certificate_service, &agent_service, &scep_waiters);
   (*store)->SetChangeListener(&fanout);

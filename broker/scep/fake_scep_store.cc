@@ -120,6 +120,25 @@ absl::StatusOr<ScepProfileRecord> FakeScepStore::UpdateScepRa(
   return p;
 }
 
+absl::StatusOr<ScepProfileRecord> FakeScepStore::ResealScepRaKeys(
+    const std::string& tenant_id, const std::string& profile_id, const ScepSealedRaKeys& expected,
+    const ScepSealedRaKeys& resealed, absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  if (absl::Status s = TakeFailure(); !s.ok()) return s;
+  auto it = profiles_.find(profile_id);
+  if (it == profiles_.end() || it->second.tenant_id != tenant_id) return ProfileNotFound(profile_id);
+  ScepProfileRecord& p = it->second;
+  if (p.ra_key_encrypted_pem != expected.key ||
+      p.ra_pending_key_encrypted_pem != expected.pending_key) {
+    return absl::AbortedError(absl::StrCat("SCEP profile \"", profile_id,
+                                           "\": the RA key changed meanwhile"));
+  }
+  p.ra_key_encrypted_pem = resealed.key;
+  p.ra_pending_key_encrypted_pem = resealed.pending_key;
+  p.update_time = now;
+  return p;
+}
+
 absl::Status FakeScepStore::CreateScepChallenge(const ScepChallengeRecord& challenge) {
   absl::MutexLock lock(&mu_);
   if (absl::Status s = TakeFailure(); !s.ok()) return s;

@@ -45,6 +45,11 @@ class FakeScepStore final : public ScepStore {
                                                  const std::string& expected_pending_request_name,
                                                  const ScepProfileRecord& ra,
                                                  absl::Time now) override;
+  absl::StatusOr<ScepProfileRecord> ResealScepRaKeys(const std::string& tenant_id,
+                                                     const std::string& profile_id,
+                                                     const ScepSealedRaKeys& expected,
+                                                     const ScepSealedRaKeys& resealed,
+                                                     absl::Time now) override;
   absl::Status CreateScepChallenge(const ScepChallengeRecord& challenge) override;
   absl::StatusOr<ScepChallengeRecord> GetScepChallenge(const std::string& profile_id,
                                                        const std::string& challenge_hash) override;

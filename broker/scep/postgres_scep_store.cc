@@ -58,6 +58,12 @@ constexpr Statement kUpdateRa = {
     "ra_pending_key_encrypted_pem = $9, update_time = $10 "
     "WHERE tenant_id = $1 AND profile_id = $2 AND ra_pending_request_name = $3 "
     "RETURNING " CB_SCEP_PROFILE_COLUMNS};
+constexpr Statement kResealRaKeys = {
+    "scep_reseal_ra_keys",
+    "UPDATE scep_profile SET ra_key_encrypted_pem = $5, ra_pending_key_encrypted_pem = $6, "
+    "update_time = $7 WHERE tenant_id = $1 AND profile_id = $2 AND ra_key_encrypted_pem = $3 "
+    "AND ra_pending_key_encrypted_pem = $4 "
+    "RETURNING " CB_SCEP_PROFILE_COLUMNS};
 constexpr Statement kInsertChallenge = {
     "scep_insert_challenge",
     "INSERT INTO scep_challenge (challenge_hash, tenant_id, profile_id, device_id, subject, "
@@ -303,6 +309,20 @@ absl::StatusOr<ScepProfileRecord> PostgresScepStore::UpdateScepRa(
   if (exists.size() == 0) return ProfileNotFound(profile_id);
   return absl::AbortedError(
       absl::StrCat("SCEP profile \"", profile_id, "\": the RA certificate changed meanwhile"));
+}
+
+absl::StatusOr<ScepProfileRecord> PostgresScepStore::ResealScepRaKeys(
+    const std::string& tenant_id, const std::string& profile_id, const ScepSealedRaKeys& expected,
+    const ScepSealedRaKeys& resealed, absl::Time now) {
+  ASSIGN_OR_RETURN(Lease conn, Acquire());
+  ASSIGN_OR_RETURN(Rows rows, conn->Exec(kResealRaKeys, {tenant_id, profile_id, expected.key,
+                                                         expected.pending_key, resealed.key,
+                                                         resealed.pending_key, TimeParam(now)}));
+  if (rows.size() == 1) return ProfileFromRow(rows, 0);
+  ASSIGN_OR_RETURN(Rows exists, conn->Exec(kGetProfile, {tenant_id, profile_id}));
+  if (exists.size() == 0) return ProfileNotFound(profile_id);
+  return absl::AbortedError(
+      absl::StrCat("SCEP profile \"", profile_id, "\": the RA key changed meanwhile"));
 }
 
 absl::Status PostgresScepStore::CreateScepChallenge(const ScepChallengeRecord& c) {

@@ -1,5 +1,6 @@
 #include "broker/scep/scep_ra_certificates.h"
 
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -15,13 +16,55 @@ ScepRaCertificates::ScepRaCertificates(const ScepBackEnd& back_end, ScepRaOption
 absl::StatusOr<int> ScepRaCertificates::RenewDue() {
   ASSIGN_OR_RETURN(std::vector<ScepProfileRecord> profiles, back_end_.scep_store->ListActiveScepProfiles());
   int changed = 0;
-  for (const ScepProfileRecord& profile : profiles) {
+  for (ScepProfileRecord& profile : profiles) {
+    absl::StatusOr<bool> resealed = Reseal(profile);
+    if (absl::IsAborted(resealed.status())) continue;  // another replica moved first
+    if (absl::IsInvalidArgument(resealed.status())) {
+      // No secret this replica has opens the key: enrollment with this profile fails here
+      // too. Say so every round; renewing may still install a key sealed anew.
+      LogWarning("scep.ra_key_unopenable",
+                 {{"tenant_id", profile.tenant_id},
+                  {"profile_id", profile.profile_id},
+                  {"error", resealed.status().message()},
+                  {"remedy", "give this replica the secret the key was sealed with, as "
+                             "--scep_ra_secret_file or --scep_ra_previous_secret_file "
+                             "(docs/scep.md, \"Rotating the RA secret\")"}});
+    } else if (!resealed.ok()) {
+      return resealed.status();
+    } else if (*resealed) {
+      ++changed;
+    }
     absl::StatusOr<bool> one = RenewOne(profile);
     if (absl::IsAborted(one.status())) continue;  // another replica moved first
     if (!one.ok()) return one.status();
     if (*one) ++changed;
   }
   return changed;
+}
+
+absl::StatusOr<bool> ScepRaCertificates::Reseal(ScepProfileRecord& profile) {
+  const ScepSealedRaKeys expected{profile.ra_key_encrypted_pem,
+                                  profile.ra_pending_key_encrypted_pem};
+  ScepSealedRaKeys resealed = expected;
+  bool any = false;
+  for (std::string* sealed : {&resealed.key, &resealed.pending_key}) {
+    if (sealed->empty()) continue;
+    ASSIGN_OR_RETURN(std::optional<std::string> again,
+                     back_end_.vault->Reseal(*sealed, profile.profile_id));
+    if (!again.has_value()) continue;
+    *sealed = *std::move(again);
+    any = true;
+  }
+  if (!any) return false;
+  ASSIGN_OR_RETURN(profile, back_end_.scep_store->ResealScepRaKeys(
+                                profile.tenant_id, profile.profile_id, expected, resealed,
+                                back_end_.clock->Now()));
+  LogInfo("scep.ra_key_resealed", {{"tenant_id", profile.tenant_id},
+                                   {"profile_id", profile.profile_id}});
+  Audit(profile, "scep_ra.reseal",
+        "RA key sealed again with the current --scep_ra_secret_file (it opened only with a "
+        "previous one)");
+  return true;
 }
 
 absl::StatusOr<bool> ScepRaCertificates::RenewOne(const ScepProfileRecord& profile) {

@@ -4,6 +4,10 @@
 // AD CS through the agent, like any CSR-mode request, long before the current one ends.
 //
 // One round (RenewDue), for every active profile:
+//   - RA keys (current and pending) that open only with a previous secret (after the
+//     operator rotated --scep_ra_secret_file; ra_key_vault.h) are sealed again with the
+//     current one, written by ScepStore::ResealScepRaKeys (compare-and-set on the sealed
+//     blobs) and audited as scep_ra.reseal;
 //   - a request in flight (ra_pending_request_name) that is ISSUED: its certificate must
 //     match the pending key; it becomes the RA certificate (with the request's chain) and
 //     the pending fields are cleared. One that ended otherwise (DENIED, FAILED, EXPIRED,
@@ -45,6 +49,9 @@ class ScepRaCertificates {
   absl::StatusOr<int> RenewDue();
 
  private:
+  // Keys that open only with a previous secret (after a rotation) are sealed again with
+  // the current one; `profile` becomes the stored record. False: nothing to do.
+  absl::StatusOr<bool> Reseal(ScepProfileRecord& profile);
   absl::StatusOr<bool> RenewOne(const ScepProfileRecord& profile);
   absl::StatusOr<bool> Collect(const ScepProfileRecord& profile);
   absl::StatusOr<bool> Ask(const ScepProfileRecord& profile);

@@ -71,6 +71,12 @@ struct ScepProfileRecord {
   std::string ra_pending_key_encrypted_pem;
 };
 
+// A profile's RA private keys as stored, sealed (ra_key_vault.h).
+struct ScepSealedRaKeys {
+  std::string key;          // ra_key_encrypted_pem
+  std::string pending_key;  // ra_pending_key_encrypted_pem ("" when none is in flight)
+};
+
 // A dynamic challenge. The challenge itself is never stored, only its hash.
 struct ScepChallengeRecord {
   std::string challenge_hash;  // SHA-256 hex
@@ -116,6 +122,17 @@ class ScepStore {
       const std::string& tenant_id, const std::string& profile_id,
       const std::string& expected_pending_request_name, const ScepProfileRecord& ra,
       absl::Time now) = 0;
+
+  // Replaces the sealed RA keys of a profile (current and pending: ra_key_encrypted_pem,
+  // ra_pending_key_encrypted_pem) with `resealed` if both are still `expected` — a
+  // compare-and-set on the ciphertexts, which never repeat, so a key renewed or installed
+  // meanwhile is never overwritten. Otherwise ABORTED and nothing is written. The RA round
+  // uses it after the operator rotated --scep_ra_secret_file (ra_key_vault.h).
+  virtual absl::StatusOr<ScepProfileRecord> ResealScepRaKeys(const std::string& tenant_id,
+                                                             const std::string& profile_id,
+                                                             const ScepSealedRaKeys& expected,
+                                                             const ScepSealedRaKeys& resealed,
+                                                             absl::Time now) = 0;
 
   // ALREADY_EXISTS for a hash already stored (a collision of 256-bit random values: never).
   // NOT_FOUND if the profile does not exist in the tenant.

@@ -3,6 +3,7 @@
 // certificate is requested, installed and renewed at half its lifetime.
 #include "broker/scep/scep_profile_api.h"
 
+#include <algorithm>
 #include <memory>
 #include <string>
 
@@ -218,6 +219,86 @@ TEST_F(ScepProfileApiTest, FailedRaRequestIsAskedAgain) {
   clock_.Advance(absl::Seconds(1));
   ASSERT_EQ(*ra_.RenewDue(), 1);  // asked again
   EXPECT_FALSE(scep_store_.GetScepProfile("t-1", profile->profile_id)->ra_pending_request_name.empty());
+}
+
+TEST_F(ScepProfileApiTest, RaKeysAreResealedAfterTheSecretIsRotated) {
+  // Installed and renewing under the old secret: both the current and the pending key.
+  auto profile = api_.CreateProfile(admin_, spec_);
+  ASSERT_TRUE(profile.ok());
+  const std::string id = profile->profile_id;
+  ASSERT_EQ(*ra_.RenewDue(), 1);
+  IssueAtCa("t-1", scep_store_.GetScepProfile("t-1", id)->ra_pending_request_name, 100);
+  ASSERT_EQ(*ra_.RenewDue(), 1);
+  clock_.Advance(absl::Hours(24 * 51));
+  ASSERT_EQ(*ra_.RenewDue(), 1);
+  const ScepProfileRecord before = *scep_store_.GetScepProfile("t-1", id);
+  ASSERT_FALSE(before.ra_pending_key_encrypted_pem.empty());
+
+  // The operator rotates: a new current secret, the old one as previous.
+  constexpr char kNew[] = "fedcba9876543210fedcba9876543210-new";
+  RaKeyVault rotated = *RaKeyVault::Create(kNew, {"0123456789abcdef0123456789abcdef"});
+  RaKeyVault new_only = *RaKeyVault::Create(kNew);
+  EXPECT_EQ(new_only.Open(before.ra_key_encrypted_pem, id).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  ScepRaCertificates ra(ScepBackEnd{.store = &store_,
+                                    .requests = &store_,
+                                    .scep_store = &scep_store_,
+                                    .certificates = &certificates_,
+                                    .vault = &rotated,
+                                    .clock = &clock_});
+  ASSERT_EQ(*ra.RenewDue(), 1);  // re-sealed; the request in flight is left alone
+  const ScepProfileRecord after = *scep_store_.GetScepProfile("t-1", id);
+  EXPECT_EQ(after.ra_certificate_pem, before.ra_certificate_pem);
+  EXPECT_EQ(after.ra_pending_request_name, before.ra_pending_request_name);
+  EXPECT_NE(after.ra_key_encrypted_pem, before.ra_key_encrypted_pem);
+  EXPECT_NE(after.ra_pending_key_encrypted_pem, before.ra_pending_key_encrypted_pem);
+  // The same keys, now opening with the new secret alone, and no longer with the old one.
+  auto key = new_only.Open(after.ra_key_encrypted_pem, id);
+  ASSERT_TRUE(key.ok()) << key.status();
+  EXPECT_TRUE(pki::KeyMatchesCertificate(*key, before.ra_certificate_pem));
+  EXPECT_EQ(key->ToPem(), vault_.Open(before.ra_key_encrypted_pem, id)->ToPem());
+  EXPECT_EQ(new_only.Open(after.ra_pending_key_encrypted_pem, id)->ToPem(),
+            vault_.Open(before.ra_pending_key_encrypted_pem, id)->ToPem());
+  EXPECT_EQ(vault_.Open(after.ra_key_encrypted_pem, id).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  auto events = *store_.ListAuditEvents("t-1", 0, 100);
+  EXPECT_EQ(std::count_if(events.begin(), events.end(),
+                          [](const AuditEventRecord& e) { return e.action == "scep_ra.reseal"; }),
+            1);
+  EXPECT_EQ(*ra.RenewDue(), 0);  // nothing left to re-seal
+
+  // The old secret retired: the renewal in flight still installs with the new one alone.
+  ScepRaCertificates after_rotation(ScepBackEnd{.store = &store_,
+                                                .requests = &store_,
+                                                .scep_store = &scep_store_,
+                                                .certificates = &certificates_,
+                                                .vault = &new_only,
+                                                .clock = &clock_});
+  IssueAtCa("t-1", after.ra_pending_request_name, 100);
+  ASSERT_EQ(*after_rotation.RenewDue(), 1);
+  const ScepProfileRecord installed = *scep_store_.GetScepProfile("t-1", id);
+  EXPECT_TRUE(pki::KeyMatchesCertificate(*new_only.Open(installed.ra_key_encrypted_pem, id),
+                                         installed.ra_certificate_pem));
+}
+
+TEST_F(ScepProfileApiTest, VaultRefusesWeakOrUnchangedPreviousSecrets) {
+  EXPECT_EQ(RaKeyVault::Create("0123456789abcdef0123456789abcdef", {"short"}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(RaKeyVault::Create("0123456789abcdef0123456789abcdef",
+                               {"0123456789abcdef0123456789abcdef\n"})
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  // A key sealed with neither secret is named as such, and re-sealing does not hide it.
+  RaKeyVault rotated = *RaKeyVault::Create("fedcba9876543210fedcba9876543210-new",
+                                           {"fedcba9876543210fedcba9876543210-old"});
+  const std::string sealed = *vault_.Seal(*pki::PrivateKey::Generate(pki::KeyType::kEcP256), "p-1");
+  auto opened = rotated.Open(sealed, "p-1");
+  EXPECT_EQ(opened.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(opened.status().message(), HasSubstr("--scep_ra_previous_secret_file"));
+  EXPECT_EQ(rotated.Reseal(sealed, "p-1").status().code(), absl::StatusCode::kInvalidArgument);
+  // Sealed with the current secret: nothing to re-seal.
+  EXPECT_FALSE(vault_.Reseal(sealed, "p-1")->has_value());
 }
 
 }  // namespace

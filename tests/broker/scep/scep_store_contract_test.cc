@@ -176,6 +176,35 @@ TEST_P(ScepStoreContractTest, RaUpdateIsGuardedByThePendingRequest) {
   EXPECT_EQ(s.UpdateScepRa("t-2", "p-1", "", ra, kT0).status().code(), absl::StatusCode::kNotFound);
 }
 
+TEST_P(ScepStoreContractTest, ResealReplacesTheSealedKeysOnlyIfUnchanged) {
+  ScepStore& s = *stores_.scep;
+  ASSERT_TRUE(s.CreateScepProfile(Profile("p-1")).ok());
+  ScepProfileRecord ra;
+  ra.ra_certificate_pem = "cert";
+  ra.ra_key_encrypted_pem = "sealed-old";
+  ra.ra_pending_request_name = "req-1";
+  ra.ra_pending_key_encrypted_pem = "pending-old";
+  ASSERT_TRUE(s.UpdateScepRa("t-1", "p-1", "", ra, kT0).ok());
+  absl::StatusOr<ScepProfileRecord> p = s.ResealScepRaKeys(
+      "t-1", "p-1", {"sealed-old", "pending-old"}, {"sealed-new", "pending-new"}, kT0 + absl::Seconds(1));
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->ra_key_encrypted_pem, "sealed-new");
+  EXPECT_EQ(p->ra_pending_key_encrypted_pem, "pending-new");
+  EXPECT_EQ(p->ra_certificate_pem, "cert");
+  EXPECT_EQ(p->ra_pending_request_name, "req-1");
+  EXPECT_EQ(p->update_time, kT0 + absl::Seconds(1));
+  // A replica that read the keys before: ABORTED, nothing written.
+  EXPECT_EQ(s.ResealScepRaKeys("t-1", "p-1", {"sealed-old", "pending-old"}, {"x", "y"}, kT0)
+                .status()
+                .code(),
+            absl::StatusCode::kAborted);
+  EXPECT_EQ(s.GetScepProfile("t-1", "p-1")->ra_key_encrypted_pem, "sealed-new");
+  EXPECT_EQ(s.ResealScepRaKeys("t-2", "p-1", {"sealed-new", "pending-new"}, {"x", "y"}, kT0)
+                .status()
+                .code(),
+            absl::StatusCode::kNotFound);
+}
+
 TEST_P(ScepStoreContractTest, ChallengeIsConsumedOnceAtomically) {
   ScepStore& s = *stores_.scep;
   ASSERT_TRUE(s.CreateScepProfile(Profile("p-1")).ok());
