@@ -1,12 +1,13 @@
 #include "agent/jobs/job_journal.h"
 
+#include <algorithm>
 #include <filesystem>
-#include <map>
+#include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "agent/client/state_dir.h"
+#include "common/log.h"
 #include "common/status_macros.h"
 
 namespace certbridge::agent {
@@ -14,11 +15,58 @@ namespace certbridge::agent {
 namespace v1 = ::certbridge::v1;
 namespace {
 
-constexpr absl::string_view kJobSuffix = ".job";
-constexpr absl::string_view kResultSuffix = ".result";
+constexpr char kLogName[] = "jobs.log";
+// Entries of agents before the log: one file per started job and one per result.
+constexpr absl::string_view kLegacyJobSuffix = ".job";
+constexpr absl::string_view kLegacyResultSuffix = ".result";
+// [u32 body length][u64 FNV-1a of the body], then the body.
+constexpr size_t kHeaderBytes = 12;
+// A record larger than this is not one the journal wrote (a result with a PKCS#12 and its
+// chain is a few KiB): the length is read before anything is allocated for the body.
+constexpr uint32_t kMaxRecordBytes = 16u << 20;
+// Compaction: the log is rewritten once it exceeds this and four times its live size.
+constexpr uint64_t kCompactAfterBytes = 256u << 10;
+
+uint64_t Fnv1a64(absl::string_view data) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (unsigned char c : data) {
+    h ^= c;
+    h *= 0x100000001b3ull;
+  }
+  return h;
+}
+
+void PutLittleEndian(std::string& out, uint64_t v, int bytes) {
+  for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+uint64_t GetLittleEndian(absl::string_view in, int bytes) {
+  uint64_t v = 0;
+  for (int i = 0; i < bytes; ++i) v |= static_cast<uint64_t>(static_cast<unsigned char>(in[i])) << (8 * i);
+  return v;
+}
+
+std::string Frame(uint8_t type, absl::string_view payload) {
+  std::string body;
+  body.reserve(1 + payload.size());
+  body.push_back(static_cast<char>(type));
+  body.append(payload.data(), payload.size());
+  std::string out;
+  out.reserve(kHeaderBytes + body.size());
+  PutLittleEndian(out, body.size(), 4);
+  PutLittleEndian(out, Fnv1a64(body), 8);
+  out += body;
+  return out;
+}
+
+std::string JobIdPayload(int64_t job_id) {
+  std::string out;
+  PutLittleEndian(out, static_cast<uint64_t>(job_id), 8);
+  return out;
+}
 
 template <typename Message>
-absl::StatusOr<std::optional<Message>> ReadMessage(const std::string& path) {
+absl::StatusOr<std::optional<Message>> ReadLegacyMessage(const std::string& path) {
   absl::StatusOr<std::string> bytes = ReadWholeFile(path);
   if (absl::IsNotFound(bytes.status())) return std::optional<Message>();
   if (!bytes.ok()) return bytes.status();
@@ -35,15 +83,177 @@ absl::StatusOr<std::optional<Message>> ReadMessage(const std::string& path) {
 absl::StatusOr<std::unique_ptr<JobJournal>> JobJournal::Open(std::string dir) {
   RETURN_IF_ERROR(CreatePrivateDirectories(dir));
   RETURN_IF_ERROR(CheckPrivateDirectory(dir, "journal"));
-  return std::unique_ptr<JobJournal>(new JobJournal(std::move(dir)));
+  std::unique_ptr<JobJournal> journal(new JobJournal(std::move(dir)));
+  RETURN_IF_ERROR(journal->Load());
+  return journal;
 }
 
-std::string JobJournal::JobPath(int64_t job_id) const {
-  return absl::StrCat(dir_, "/", job_id, kJobSuffix);
+std::string JobJournal::LogPath() const { return absl::StrCat(dir_, "/", kLogName); }
+
+absl::Status JobJournal::Load() {
+  absl::MutexLock lock(&mu_);
+  absl::StatusOr<std::string> log = ReadWholeFile(LogPath());
+  if (!log.ok() && !absl::IsNotFound(log.status())) return log.status();
+  absl::string_view rest = log.ok() ? absl::string_view(*log) : absl::string_view();
+  while (!rest.empty()) {
+    // A record that does not check is the tail of an append cut short by a crash.
+    if (rest.size() < kHeaderBytes) break;
+    const uint64_t length = GetLittleEndian(rest, 4);
+    if (length == 0 || length > kMaxRecordBytes || rest.size() - kHeaderBytes < length) break;
+    const absl::string_view body = rest.substr(kHeaderBytes, length);
+    if (Fnv1a64(body) != GetLittleEndian(rest.substr(4), 8)) break;
+    const uint8_t type = static_cast<uint8_t>(body[0]);
+    if (type < 1 || type > 3) break;
+    RETURN_IF_ERROR(ApplyLocked(static_cast<RecordType>(type), std::string(body.substr(1))));
+    rest.remove_prefix(kHeaderBytes + length);
+  }
+  if (!rest.empty()) {
+    LogWarning("job.journal_tail_dropped",
+               {{"file", LogPath()}, {"bytes", absl::StrCat(rest.size())}});
+  }
+
+  // Entries of an older agent, one file each; taken in unless the log knows the job.
+  std::error_code ec;
+  std::map<int64_t, bool> legacy;
+  for (const auto& file : std::filesystem::directory_iterator(dir_, ec)) {
+    const std::string name = file.path().filename().string();
+    for (absl::string_view suffix : {kLegacyJobSuffix, kLegacyResultSuffix}) {
+      int64_t id = 0;
+      if (absl::EndsWith(name, suffix) &&
+          absl::SimpleAtoi(absl::string_view(name).substr(0, name.size() - suffix.size()), &id)) {
+        legacy[id] = true;
+      }
+    }
+  }
+  if (ec) return absl::InternalError(absl::StrCat("list journal \"", dir_, "\": ", ec.message()));
+  for (const auto& [id, unused] : legacy) {
+    if (entries_.count(id) > 0) continue;
+    ASSIGN_OR_RETURN(std::optional<v1::Job> job,
+                     ReadLegacyMessage<v1::Job>(absl::StrCat(dir_, "/", id, kLegacyJobSuffix)));
+    ASSIGN_OR_RETURN(std::optional<v1::JobResult> result, ReadLegacyMessage<v1::JobResult>(
+                                                              absl::StrCat(dir_, "/", id, kLegacyResultSuffix)));
+    // A result without its job was left by a crash inside the old Remove: acknowledged.
+    if (job.has_value()) entries_[id] = JournalEntry{std::move(*job), std::move(result)};
+  }
+  // One durable write of everything live (and nothing of a dropped tail) before the
+  // legacy files go.
+  RETURN_IF_ERROR(RewriteLocked());
+  for (const auto& [id, unused] : legacy) {
+    RETURN_IF_ERROR(RemoveFileIfExists(absl::StrCat(dir_, "/", id, kLegacyResultSuffix)));
+    RETURN_IF_ERROR(RemoveFileIfExists(absl::StrCat(dir_, "/", id, kLegacyJobSuffix)));
+  }
+  return absl::OkStatus();
 }
 
-std::string JobJournal::ResultPath(int64_t job_id) const {
-  return absl::StrCat(dir_, "/", job_id, kResultSuffix);
+absl::Status JobJournal::ApplyLocked(RecordType type, const std::string& payload) {
+  switch (type) {
+    case RecordType::kStarted: {
+      v1::Job job;
+      if (!job.ParseFromString(payload) || job.job_id() <= 0) {
+        return absl::DataLossError(absl::StrCat("journal \"", LogPath(),
+                                                "\": a job record does not parse; move the "
+                                                "file away to continue"));
+      }
+      const int64_t id = job.job_id();
+      entries_[id] = JournalEntry{std::move(job), std::nullopt};
+      return absl::OkStatus();
+    }
+    case RecordType::kFinished: {
+      v1::JobResult result;
+      if (!result.ParseFromString(payload)) {
+        return absl::DataLossError(absl::StrCat("journal \"", LogPath(),
+                                                "\": a result record does not parse; move the "
+                                                "file away to continue"));
+      }
+      auto it = entries_.find(result.job_id());
+      if (it != entries_.end()) it->second.result = std::move(result);
+      return absl::OkStatus();
+    }
+    case RecordType::kRemoved:
+      if (payload.size() != 8) {
+        return absl::DataLossError(
+            absl::StrCat("journal \"", LogPath(), "\": a removal record is malformed"));
+      }
+      entries_.erase(static_cast<int64_t>(GetLittleEndian(payload, 8)));
+      return absl::OkStatus();
+  }
+  return absl::DataLossError(absl::StrCat("journal \"", LogPath(), "\": unknown record"));
+}
+
+absl::Status JobJournal::RewriteLocked() {
+  // The sync under way (if any) holds a pointer to the current file.
+  auto not_syncing = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !syncing_; };
+  mu_.Await(absl::Condition(&not_syncing));
+  std::string contents;
+  for (const auto& [id, entry] : entries_) {
+    contents += Frame(static_cast<uint8_t>(RecordType::kStarted), entry.job.SerializeAsString());
+    if (entry.result.has_value()) {
+      contents +=
+          Frame(static_cast<uint8_t>(RecordType::kFinished), entry.result->SerializeAsString());
+    }
+  }
+  // Closed first: Windows cannot replace a file that is open without FILE_SHARE_DELETE
+  // everywhere, and an append after this point must go to the new file.
+  log_.reset();
+  needs_rewrite_ = true;
+  RETURN_IF_ERROR(WriteFileAtomically(LogPath(), contents, FileAccess::kOwnerOnly));
+  ASSIGN_OR_RETURN(log_, AppendOnlyFile::Open(LogPath()));
+  log_bytes_ = contents.size();
+  synced_ = appended_;  // everything live is in the file just written
+  needs_rewrite_ = false;
+  return absl::OkStatus();
+}
+
+void JobJournal::MaybeCompactLocked() {
+  if (log_bytes_ <= kCompactAfterBytes) return;
+  uint64_t live = 0;
+  for (const auto& [id, entry] : entries_) {
+    live += kHeaderBytes + 1 + entry.job.ByteSizeLong();
+    if (entry.result.has_value()) live += kHeaderBytes + 1 + entry.result->ByteSizeLong();
+  }
+  if (log_bytes_ <= 4 * live) return;
+  if (absl::Status s = RewriteLocked(); !s.ok()) {
+    // The next record rewrites it again first (needs_rewrite_), or fails with the reason.
+    LogWarning("job.journal_compaction_failed", {{"file", LogPath()}, {"error", s.ToString()}});
+  }
+}
+
+absl::StatusOr<uint64_t> JobJournal::AppendLocked(RecordType type, const std::string& payload) {
+  if (needs_rewrite_ || log_ == nullptr) RETURN_IF_ERROR(RewriteLocked());
+  const std::string record = Frame(static_cast<uint8_t>(type), payload);
+  if (absl::Status s = log_->Append(record); !s.ok()) {
+    needs_rewrite_ = true;
+    return s;
+  }
+  log_bytes_ += record.size();
+  RETURN_IF_ERROR(ApplyLocked(type, payload));
+  return ++appended_;
+}
+
+absl::Status JobJournal::SyncThroughLocked(uint64_t seq) {
+  while (synced_ < seq) {
+    if (syncing_) {
+      // Someone else's sync is under way; it may not cover `seq` (appended after it began),
+      // in which case the loop starts the next one, covering everything appended by then.
+      auto done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !syncing_; };
+      mu_.Await(absl::Condition(&done));
+      continue;
+    }
+    if (needs_rewrite_) return RewriteLocked();  // durable, and covers `seq`
+    syncing_ = true;
+    const uint64_t target = appended_;
+    AppendOnlyFile* log = log_.get();
+    mu_.Unlock();
+    absl::Status s = log->Sync();
+    mu_.Lock();
+    syncing_ = false;
+    if (!s.ok()) {
+      needs_rewrite_ = true;
+      return s;
+    }
+    synced_ = std::max(synced_, target);
+  }
+  return absl::OkStatus();
 }
 
 absl::Status JobJournal::RecordStarted(const v1::Job& job) {
@@ -51,71 +261,40 @@ absl::Status JobJournal::RecordStarted(const v1::Job& job) {
     return absl::InvalidArgumentError(absl::StrCat("journal: job id ", job.job_id(), " is invalid"));
   }
   absl::MutexLock lock(&mu_);
-  // The result goes first: a crash in between leaves "started", never a stale result.
-  RETURN_IF_ERROR(RemoveFileIfExists(ResultPath(job.job_id())));
-  return WriteFileAtomically(JobPath(job.job_id()), job.SerializeAsString(),
-                             FileAccess::kOwnerOnly);
+  ASSIGN_OR_RETURN(uint64_t seq, AppendLocked(RecordType::kStarted, job.SerializeAsString()));
+  return SyncThroughLocked(seq);
 }
 
 absl::Status JobJournal::RecordFinished(const v1::JobResult& result) {
   absl::MutexLock lock(&mu_);
-  if (!PathExists(JobPath(result.job_id()))) {
+  if (entries_.count(result.job_id()) == 0) {
     return absl::FailedPreconditionError(
         absl::StrCat("journal: job ", result.job_id(), " finished but was never started"));
   }
-  return WriteFileAtomically(ResultPath(result.job_id()), result.SerializeAsString(),
-                             FileAccess::kOwnerOnly);
+  ASSIGN_OR_RETURN(uint64_t seq, AppendLocked(RecordType::kFinished, result.SerializeAsString()));
+  return SyncThroughLocked(seq);
 }
 
 absl::Status JobJournal::Remove(int64_t job_id) {
   absl::MutexLock lock(&mu_);
-  // The job file last: a crash in between leaves the result, which is then sent again
-  // (the broker acknowledges duplicates), never a "started" job that would be redone.
-  RETURN_IF_ERROR(RemoveFileIfExists(ResultPath(job_id)));
-  return RemoveFileIfExists(JobPath(job_id));
-}
-
-absl::StatusOr<std::optional<JournalEntry>> JobJournal::GetLocked(int64_t job_id) const {
-  ASSIGN_OR_RETURN(std::optional<v1::Job> job, ReadMessage<v1::Job>(JobPath(job_id)));
-  ASSIGN_OR_RETURN(std::optional<v1::JobResult> result,
-                   ReadMessage<v1::JobResult>(ResultPath(job_id)));
-  if (!job.has_value()) {
-    if (result.has_value()) {
-      // Left by a crash inside Remove(): the job was acknowledged.
-      RETURN_IF_ERROR(RemoveFileIfExists(ResultPath(job_id)));
-    }
-    return std::optional<JournalEntry>();
-  }
-  return std::optional<JournalEntry>(JournalEntry{std::move(*job), std::move(result)});
+  if (entries_.count(job_id) == 0) return absl::OkStatus();
+  RETURN_IF_ERROR(AppendLocked(RecordType::kRemoved, JobIdPayload(job_id)).status());
+  MaybeCompactLocked();
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::optional<JournalEntry>> JobJournal::Get(int64_t job_id) const {
   absl::ReaderMutexLock lock(&mu_);
-  return GetLocked(job_id);
+  auto it = entries_.find(job_id);
+  if (it == entries_.end()) return std::optional<JournalEntry>();
+  return std::optional<JournalEntry>(it->second);
 }
 
 absl::StatusOr<std::vector<JournalEntry>> JobJournal::List() const {
   absl::ReaderMutexLock lock(&mu_);
-  std::error_code ec;
-  std::map<int64_t, bool> ids;
-  for (const auto& file : std::filesystem::directory_iterator(dir_, ec)) {
-    const std::string name = file.path().filename().string();
-    for (absl::string_view suffix : {kJobSuffix, kResultSuffix}) {
-      int64_t id = 0;
-      if (absl::EndsWith(name, suffix) &&
-          absl::SimpleAtoi(absl::string_view(name).substr(0, name.size() - suffix.size()), &id)) {
-        ids[id] = true;
-      }
-    }
-  }
-  if (ec) {
-    return absl::InternalError(absl::StrCat("list journal \"", dir_, "\": ", ec.message()));
-  }
   std::vector<JournalEntry> out;
-  for (const auto& [id, unused] : ids) {
-    ASSIGN_OR_RETURN(std::optional<JournalEntry> entry, GetLocked(id));
-    if (entry.has_value()) out.push_back(std::move(*entry));
-  }
+  out.reserve(entries_.size());
+  for (const auto& [id, entry] : entries_) out.push_back(entry);
   return out;
 }
 

@@ -2,33 +2,52 @@
 // agent restart without being done twice (docs/architecture.md §5.3).
 //
 //   DIR/                0700 (state_dir/journal)
-//     <job_id>.job      0600  the Job (serialized certbridge.v1.Job), written BEFORE the CA
-//                             is called: "started"
-//     <job_id>.result   0600  its JobResult once it came back: "finished"
+//     jobs.log          0600  an append-only log of records, each
+//                             [u32 length][u64 FNV-1a of the body][body = type byte, payload]
+//                             (little-endian), of three types:
+//                               STARTED  a Job (serialized certbridge.v1.Job), written and
+//                                        on disk BEFORE the CA is called
+//                               FINISHED its JobResult once it came back, on disk before
+//                                        RecordFinished returns (so before it is sent)
+//                               REMOVED  a job id the broker acknowledged (not synced)
 //
-// Both files are written atomically (temporary file, fsync, rename, fsync of DIR), so a
-// crash leaves either the old or the new state of an entry. An entry is removed when the
-// broker acknowledges the result (JobAck). A ".job" without ".result" after a restart is
-// a job the agent died in: for a SUBMIT the CA may or may not have logged it.
+// Durability and cost: RecordStarted and RecordFinished return once their record is on
+// disk. Records of jobs running at the same time share one fdatasync (group commit: whoever
+// finds a sync under way waits for it, and the next sync covers every record appended
+// meanwhile), so a window of N jobs costs at most N, usually fewer, syncs per step, against
+// four fsyncs per job and a file created and deleted per step when each entry was a file of
+// its own. Remove is not synced: a removal lost in a crash makes the agent send the result
+// again in its next Hello, which the broker acknowledges as a duplicate. The log is
+// rewritten (atomically, live entries only) when it has grown past 256 KiB and to more than
+// four times what is live, and at Open. A crash in the middle of an append leaves a record
+// that does not check; Open drops it and whatever follows (nothing can: a failed append
+// makes the next record rewrite the log first).
+//
+// Entries written by an older agent as files of their own (<job_id>.job, <job_id>.result)
+// are taken into the log by Open, which then deletes them.
 //
 // The journal holds no secrets: CSRs and delivery certificates are public, and results
 // carry only the PKCS#12 and its password enveloped to the tenant. Keys generated for
 // pending requests are kept apart, encrypted (pending_key_store.h).
 //
-// Errors: INTERNAL for I/O (message names the file and errno text); DATA_LOSS for a file
-// that does not parse. Thread-safe (one process per state dir; the state dir lock ensures it).
+// Errors: INTERNAL for I/O (message names the file and errno text); DATA_LOSS for an
+// entry that does not parse. Thread-safe (one process per state dir; the state dir lock
+// ensures it). Reads (Get, List) are answered from memory.
 #ifndef CERTBRIDGE_AGENT_JOBS_JOB_JOURNAL_H_
 #define CERTBRIDGE_AGENT_JOBS_JOB_JOURNAL_H_
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "agent/platform/durable_files.h"
 #include "certbridge/v1/agent.pb.h"
 
 namespace certbridge::agent {
@@ -44,13 +63,16 @@ class JobJournal {
   static absl::StatusOr<std::unique_ptr<JobJournal>> Open(std::string dir);
 
   const std::string& dir() const { return dir_; }
+  // The log file, DIR/jobs.log.
+  std::string LogPath() const;
 
   // Records `job` as started (replaces an older record of the same job id and drops its
-  // result). REQUIRES: job.job_id() > 0.
+  // result). Returns once the record is on disk. REQUIRES: job.job_id() > 0.
   absl::Status RecordStarted(const certbridge::v1::Job& job);
-  // Records the result of a started job. FAILED_PRECONDITION when the job was not started.
+  // Records the result of a started job; returns once it is on disk. FAILED_PRECONDITION
+  // when the job was not started.
   absl::Status RecordFinished(const certbridge::v1::JobResult& result);
-  // Forgets the job (after JobAck). OK when there is no such entry.
+  // Forgets the job (after JobAck). OK when there is no such entry. Not synced (above).
   absl::Status Remove(int64_t job_id);
   // nullopt when there is no entry for the job.
   absl::StatusOr<std::optional<JournalEntry>> Get(int64_t job_id) const;
@@ -58,14 +80,35 @@ class JobJournal {
   absl::StatusOr<std::vector<JournalEntry>> List() const;
 
  private:
+  enum class RecordType : uint8_t { kStarted = 1, kFinished = 2, kRemoved = 3 };
+
   explicit JobJournal(std::string dir) : dir_(std::move(dir)) {}
-  std::string JobPath(int64_t job_id) const;
-  std::string ResultPath(int64_t job_id) const;
-  absl::StatusOr<std::optional<JournalEntry>> GetLocked(int64_t job_id) const
-      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // Reads the log and any per-file entries of an older agent, then rewrites the log.
+  absl::Status Load();
+  // Applies a record to entries_ (replay and live writes alike).
+  absl::Status ApplyLocked(RecordType type, const std::string& payload)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Appends and applies a record; returns its sequence number for SyncThrough.
+  absl::StatusOr<uint64_t> AppendLocked(RecordType type, const std::string& payload)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Returns once every record up to `seq` is on disk (one sync for all waiting records).
+  absl::Status SyncThroughLocked(uint64_t seq) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Replaces the log by the live entries (atomic write) and reopens it for appending.
+  absl::Status RewriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void MaybeCompactLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::string dir_;
   mutable absl::Mutex mu_;
+  std::map<int64_t, JournalEntry> entries_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<AppendOnlyFile> log_ ABSL_GUARDED_BY(mu_);
+  uint64_t log_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  // Records appended / known to be on disk, counted since Open.
+  uint64_t appended_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t synced_ ABSL_GUARDED_BY(mu_) = 0;
+  bool syncing_ ABSL_GUARDED_BY(mu_) = false;
+  // An append or sync failed: the log may end in a partial record, so it is rewritten
+  // before anything else is appended.
+  bool needs_rewrite_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace certbridge::agent

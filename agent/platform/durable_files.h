@@ -1,5 +1,6 @@
 // The file operations the agent's state dir, job journal and pending-key store are built on:
-// atomic, durable replacement of small files, private directories and an exclusive lock.
+// atomic, durable replacement of small files, an append-only log file, private directories
+// and an exclusive lock.
 // One implementation per platform, chosen by agent/agent.cmake:
 //   durable_files_posix.cc    open/fsync/rename/flock, permission bits
 //   durable_files_windows.cc  CreateFileW/FlushFileBuffers/MoveFileExW(MOVEFILE_WRITE_THROUGH)/
@@ -65,6 +66,26 @@ absl::Status CreatePrivateDirectories(const std::string& path);
 // FAILED_PRECONDITION, naming `what` ("state dir", "journal") and the remedy, when `path`
 // is not a directory or is accessible by other users.
 absl::Status CheckPrivateDirectory(const std::string& path, absl::string_view what);
+
+// A file that is only ever written at its end: the job journal's log. Append is not
+// durable by itself; Sync returns once everything appended before it is on disk (POSIX
+// fdatasync, Windows FlushFileBuffers), so several appends can share one Sync.
+// Thread-safety: Append calls must not overlap one another; Sync may run at the same time
+// as an Append (the group commit of job_journal.cc relies on it).
+class AppendOnlyFile {
+ public:
+  // Opens `path` for appending, creating it (FileAccess::kOwnerOnly) if needed; its
+  // directory entry is made durable before this returns.
+  static absl::StatusOr<std::unique_ptr<AppendOnlyFile>> Open(const std::string& path);
+
+  virtual ~AppendOnlyFile() = default;
+  // A failure may leave part of `data` in the file.
+  virtual absl::Status Append(absl::string_view data) = 0;
+  virtual absl::Status Sync() = 0;
+
+ protected:
+  AppendOnlyFile() = default;
+};
 
 // An exclusive lock on a file (POSIX flock, Windows LockFileEx), held until destroyed or
 // until the process dies.

@@ -7,7 +7,9 @@
 
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -45,7 +47,46 @@ class FlockFileLock final : public ExclusiveFileLock {
   const int fd_;
 };
 
+class PosixAppendOnlyFile final : public AppendOnlyFile {
+ public:
+  PosixAppendOnlyFile(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  ~PosixAppendOnlyFile() override { close(fd_); }
+
+  absl::Status Append(absl::string_view data) override {
+    size_t off = 0;
+    while (off < data.size()) {
+      ssize_t n = write(fd_, data.data() + off, data.size() - off);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return ErrnoError("append to", path_, errno);
+      }
+      off += static_cast<size_t>(n);
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Sync() override {
+    // fdatasync also writes the file's size, which is all an append changes besides data.
+    if (fdatasync(fd_) != 0) return ErrnoError("fdatasync", path_, errno);
+    return absl::OkStatus();
+  }
+
+ private:
+  const int fd_;
+  const std::string path_;
+};
+
 }  // namespace
+
+absl::StatusOr<std::unique_ptr<AppendOnlyFile>> AppendOnlyFile::Open(const std::string& path) {
+  int fd = open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return ErrnoError("open for appending", path, errno);
+  auto file = std::make_unique<PosixAppendOnlyFile>(fd, path);
+  // A file just created exists after a crash only once its directory entry is on disk.
+  if (fsync(fd) != 0) return ErrnoError("fsync", path, errno);
+  RETURN_IF_ERROR(SyncDirectory(DirName(path)));
+  return std::unique_ptr<AppendOnlyFile>(std::move(file));
+}
 
 absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents,
                                  FileAccess access) {

@@ -19,7 +19,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <memory>
 #include <string>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "agent/platform/durable_files.h"
@@ -144,7 +146,54 @@ std::string TemporaryName(const std::string& path) {
                       GetTickCount64());
 }
 
+class WindowsAppendOnlyFile final : public AppendOnlyFile {
+ public:
+  WindowsAppendOnlyFile(HANDLE h, std::string path) : file_(h), path_(std::move(path)) {}
+
+  absl::Status Append(absl::string_view data) override {
+    LARGE_INTEGER zero = {};
+    if (!SetFilePointerEx(file_.get(), zero, nullptr, FILE_END)) {
+      return Win32Error("seek to the end of", path_, GetLastError());
+    }
+    size_t off = 0;
+    while (off < data.size()) {
+      DWORD chunk = static_cast<DWORD>(std::min<size_t>(data.size() - off, 1u << 30));
+      DWORD written = 0;
+      if (!WriteFile(file_.get(), data.data() + off, chunk, &written, nullptr)) {
+        return Win32Error("append to", path_, GetLastError());
+      }
+      off += written;
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Sync() override {
+    if (!FlushFileBuffers(file_.get())) return Win32Error("flush", path_, GetLastError());
+    return absl::OkStatus();
+  }
+
+ private:
+  Handle file_;
+  const std::string path_;
+};
+
 }  // namespace
+
+absl::StatusOr<std::unique_ptr<AppendOnlyFile>> AppendOnlyFile::Open(const std::string& path) {
+  SecurityDescriptor security(kOwnerOnlyFileSddl);
+  if (security.attributes() == nullptr) {
+    return Win32Error("build the security descriptor for", path, security.error());
+  }
+  // FILE_SHARE_DELETE: the journal replaces the file (MoveFileExW) when it compacts it.
+  HANDLE h = CreateFileW(Wide(path).c_str(), GENERIC_WRITE,
+                         FILE_SHARE_READ | FILE_SHARE_DELETE, security.attributes(),
+                         OPEN_ALWAYS, FILE_ATTRIBUTE_NORMAL, nullptr);
+  if (h == INVALID_HANDLE_VALUE) return Win32Error("open for appending", path, GetLastError());
+  auto file = std::make_unique<WindowsAppendOnlyFile>(h, path);
+  // A new file's directory entry: flushing the file writes its metadata through.
+  RETURN_IF_ERROR(file->Sync());
+  return std::unique_ptr<AppendOnlyFile>(std::move(file));
+}
 
 absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents,
                                  FileAccess access) {

@@ -44,6 +44,9 @@ windows_agent_test(NAME agent_state_dir_test
 windows_agent_test(NAME agent_job_executor_test
   SOURCES ${agent_tests}/jobs/job_executor_test.cc
   LIBS certbridge_agent_jobs certbridge_ca_fake certbridge_pki agent_platform_test_support)
+windows_agent_test(NAME agent_job_journal_test
+  SOURCES ${agent_tests}/jobs/job_journal_test.cc
+  LIBS certbridge_agent_jobs agent_platform_test_support)
 windows_agent_test(NAME agent_policy_test
   SOURCES ${agent_tests}/jobs/agent_policy_test.cc
   LIBS certbridge_agent_jobs certbridge_pki agent_platform_test_support)

@@ -322,6 +322,7 @@ class AgentSessionJobsTest : public AgentSessionTest {
   }
   void TearDown() override {
     executor_.reset();
+    journal_.reset();  // it keeps its log open, and Windows deletes no open file
     AgentSessionTest::TearDown();
   }
   AgentSessionOptions JobOptions() const {

@@ -66,12 +66,15 @@ class JobExecutorTest : public ::testing::Test {
   }
   void TearDown() override {
     executor_.reset();
+    // The journal keeps its log open, and Windows deletes no open file.
+    journal_.reset();
     fs::remove_all(root_);
   }
 
   // (Re)creates journal, key store and executor on the same directory: an agent restart.
   void OpenExecutor() {
     executor_.reset();
+    journal_.reset();  // one journal per directory at a time, as in an agent process
     auto journal = JobJournal::Open(root_ + "/journal");
     ASSERT_TRUE(journal.ok()) << journal.status();
     journal_ = *std::move(journal);
@@ -199,7 +202,7 @@ TEST_F(JobExecutorTest, CsrSubmitIsIssuedJournaledAndCarriesTheRequestId) {
   ASSERT_TRUE(entry->has_value());
   ASSERT_TRUE((*entry)->result.has_value());
   EXPECT_EQ((*entry)->result->disposition(), adcs::kDispositionIssued);
-  EXPECT_TRUE(test_support::HasAccess(root_ + "/journal/7.result", FileAccess::kOwnerOnly));
+  EXPECT_TRUE(test_support::HasAccess(journal_->LogPath(), FileAccess::kOwnerOnly));
 }
 
 TEST_F(JobExecutorTest, PendingThenRetrieveIssues) {
