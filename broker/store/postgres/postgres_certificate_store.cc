@@ -8,11 +8,8 @@
 //
 // Notifications: one pg_notify('certbridge_events', payload) per writing transaction,
 // sent in the COMMIT round trip; notify_payload.h defines the payload.
-#include <poll.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -45,11 +42,6 @@ constexpr char kChannel[] = "certbridge_events";
 // The first key of the two-key advisory locks ClaimJobs takes per (tenant, CA); the
 // second is a hash. Fixed forever: every replica must use the same.
 constexpr int kClaimLockClass = 73121502;
-// The listener's reconnect backoff. The ceiling bounds how long wake-ups lag after the
-// database comes back; an attempt at a server that is down is refused at once, so one a
-// second per replica costs nothing.
-constexpr absl::Duration kMinReconnectDelay = absl::Milliseconds(100);
-constexpr absl::Duration kMaxReconnectDelay = absl::Seconds(1);
 // ListRequestChanges' waits for changes hidden behind a still-open older transaction:
 // 1 + 2 + 4 ms at most.
 constexpr absl::Duration kHiddenChangeBackoff = absl::Milliseconds(1);
@@ -1053,151 +1045,62 @@ absl::StatusOr<std::vector<JobRecord>> PostgresStore::ListLeasedJobs(
   return AllRows<JobRecord>(rows, JobFromRow);
 }
 
-// ---- Change listener.
+// ---- Change listener (the thread is ChangeNotificationListener's).
 
 void PostgresStore::SetChangeListener(ChangeListener* listener) {
-  absl::MutexLock control(&control_mu_);
-  if (listener == nullptr) {
-    StopListening();
-    return;
-  }
-  {
-    absl::MutexLock lock(&dispatch_mu_);
-    listener_ = listener;
-  }
-  if (listen_thread_.joinable()) return;
-  if (pipe(wake_fds_) != 0) {
-    // Without the pipe the thread could not be woken to stop; it is not started, and the
-    // dispatcher's sweep still finds all work.
-    wake_fds_[0] = wake_fds_[1] = -1;
-    return;
-  }
-  stop_listening_ = false;
-  listen_thread_ = std::thread([this] { ListenLoop(); });
-  absl::MutexLock lock(&listen_mu_);
-  listen_mu_.AwaitWithTimeout(absl::Condition(&listening_), options_.connect_timeout);
+  notifications_->SetListener(listener);
 }
 
-void PostgresStore::StopListening() {
-  if (listen_thread_.joinable()) {
-    stop_listening_ = true;
-    const char byte = 0;
-    while (write(wake_fds_[1], &byte, 1) < 0 && errno == EINTR) {
-    }
-    listen_thread_.join();
-    close(wake_fds_[0]);
-    close(wake_fds_[1]);
-    wake_fds_[0] = wake_fds_[1] = -1;
-  }
-  {
-    absl::MutexLock lock(&listen_mu_);
-    listening_ = false;
-  }
-  absl::MutexLock lock(&dispatch_mu_);
-  listener_ = nullptr;
-}
+namespace {
 
-void PostgresStore::ListenLoop() {
-  std::unique_ptr<pg::Connection> conn;
-  absl::Duration delay = kMinReconnectDelay;
-  // The newest change number when LISTEN last took effect, and whether it had before: a
-  // reconnect reports every tenant with a change numbered after it. (A change numbered
-  // earlier by a transaction that was still open then, and that committed while the
-  // connection was down, is not reported; Watch streams re-read every few seconds and
-  // waiting calls answer at their deadline, so it is late, not lost.)
-  int64_t seen_newest = 0;
-  bool connected_before = false;
-  // Waits up to `timeout` for the socket (or only the wake pipe when fd < 0); false when
-  // asked to stop.
-  auto wait = [this](int fd, absl::Duration timeout) {
-    pollfd fds[2] = {{wake_fds_[0], POLLIN, 0}, {fd, POLLIN, 0}};
-    const int ms = timeout == absl::InfiniteDuration()
-                       ? -1
-                       : static_cast<int>(absl::ToInt64Milliseconds(timeout));
-    int n = poll(fds, fd < 0 ? 1 : 2, ms);
-    return !(stop_listening_ || (n > 0 && (fds[0].revents & POLLIN) != 0));
+class PgNotificationChannel final : public NotificationChannel {
+ public:
+  explicit PgNotificationChannel(std::unique_ptr<pg::Connection> conn) : conn_(std::move(conn)) {}
+  int socket() override { return conn_->socket(); }
+  bool ConsumeInput() override { return conn_->ConsumeInput(); }
+  std::vector<std::string> TakeNotifications() override { return conn_->TakeNotifications(); }
+
+ private:
+  std::unique_ptr<pg::Connection> conn_;
+};
+
+}  // namespace
+
+ChangeNotificationListener::Hooks PostgresStore::NotificationHooks() {
+  ChangeNotificationListener::Hooks hooks;
+  hooks.listen = [this]() -> absl::StatusOr<std::unique_ptr<NotificationChannel>> {
+    ASSIGN_OR_RETURN(std::unique_ptr<pg::Connection> conn,
+                     pg::Connection::Open(options_.dsn, options_.connect_timeout));
+    RETURN_IF_ERROR(conn->ExecScript("listen", absl::StrCat("LISTEN ", kChannel)).status());
+    return std::make_unique<PgNotificationChannel>(std::move(conn));
   };
-  while (!stop_listening_) {
-    if (conn == nullptr) {
-      absl::StatusOr<std::unique_ptr<pg::Connection>> opened =
-          pg::Connection::Open(options_.dsn, options_.connect_timeout);
-      absl::Status status = opened.status();
-      if (status.ok()) {
-        status = (*opened)->ExecScript("listen", absl::StrCat("LISTEN ", kChannel)).status();
-      }
-      // LISTEN first, then the reads: a change committed after them is notified, one
-      // committed before them is in them (one in between is both: harmless). They go
-      // through the pool, so that the listening session's last query stays its LISTEN
-      // (what an operator looks for in pg_stat_activity). Changes committed while this
-      // thread had no connection reached no one: each such tenant is reported as "some
-      // requests changed, up to change_seq", which listeners handle by reading
-      // ListRequestChanges from their own cursor. (READY jobs need no such report: the
-      // dispatcher's sweep looks for them.)
-      std::vector<std::pair<std::string, int64_t>> missed;
-      if (status.ok()) {
-        absl::StatusOr<Lease> pooled = Acquire();
-        absl::StatusOr<Rows> newest =
-            pooled.ok() ? (*pooled)->Exec(kNewestChange, {}) : pooled.status();
-        absl::StatusOr<int64_t> newest_change = newest.ok() ? newest->Int(0, 0) : newest.status();
-        status = newest_change.status();
-        if (status.ok() && connected_before) {
-          absl::StatusOr<Rows> changed =
-              (*pooled)->Exec(kTenantsChangedSince, {absl::StrCat(seen_newest)});
-          status = changed.status();
-          for (int r = 0; status.ok() && r < changed->size(); ++r) {
-            absl::StatusOr<int64_t> seq = changed->Int(r, 1);
-            if (seq.ok()) missed.emplace_back(changed->Text(r, 0), *seq);
-          }
-        }
-        if (status.ok()) seen_newest = std::max(seen_newest, *newest_change);
-      }
-      if (!status.ok()) {
-        if (!wait(-1, delay)) break;
-        delay = std::min(delay * 2, kMaxReconnectDelay);
-        continue;
-      }
-      conn = std::move(opened).value();
-      delay = kMinReconnectDelay;
-      connected_before = true;
-      // Certificate authority changes notified while this thread was not listening are
-      // lost: start the cache over.
-      ca_cache_.ForgetAll();
-      {
-        absl::MutexLock lock(&listen_mu_);
-        listening_ = true;
-      }
-      absl::MutexLock lock(&dispatch_mu_);
-      if (listener_ != nullptr) {
-        for (const auto& [tenant_id, seq] : missed) listener_->OnRequestChanged(tenant_id, "", seq);
-      }
+  // Through the pool, so that the listening session's last query stays its LISTEN (what
+  // an operator looks for in pg_stat_activity).
+  hooks.newest_change = [this]() -> absl::StatusOr<int64_t> {
+    ASSIGN_OR_RETURN(Lease conn, Acquire());
+    ASSIGN_OR_RETURN(Rows rows, conn->Exec(kNewestChange, {}));
+    return rows.Int(0, 0);
+  };
+  hooks.tenants_changed_since = [this](int64_t change_seq)
+      -> absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> {
+    ASSIGN_OR_RETURN(Lease conn, Acquire());
+    ASSIGN_OR_RETURN(Rows rows, conn->Exec(kTenantsChangedSince, {absl::StrCat(change_seq)}));
+    std::vector<std::pair<std::string, int64_t>> changed;
+    for (int r = 0; r < rows.size(); ++r) {
+      ASSIGN_OR_RETURN(int64_t seq, rows.Int(r, 1));
+      changed.emplace_back(rows.Text(r, 0), seq);
     }
-    for (const std::string& payload : conn->TakeNotifications()) {
-      absl::MutexLock lock(&dispatch_mu_);
-      std::vector<NotifyConnectorChange> connectors;
-      std::vector<NotifyCaChange> cas;
-      std::vector<NotifyEvent> events = DecodeNotifyPayload(payload, &connectors, &cas);
-      for (const NotifyCaChange& ca : cas) ca_cache_.Forget(ca.tenant_id, ca.ca_id);
-      // Assignments changed (or the connector, with its assignments, was deleted).
-      for (const NotifyConnectorChange& c : connectors) ca_cache_.ForgetTenant(c.tenant_id);
-      if (listener_ == nullptr) continue;
-      for (const NotifyEvent& e : events) {
-        if (!e.ca_id.empty()) listener_->OnJobsReady(e.tenant_id, e.ca_id);
-        if (e.change_seq > 0) {
-          listener_->OnRequestChanged(e.tenant_id, e.request_name, e.change_seq);
-        }
-      }
-      for (const NotifyConnectorChange& c : connectors) {
-        listener_->OnConnectorChanged(c.tenant_id, c.connector_id);
-      }
+    return changed;
+  };
+  hooks.ca_changed = [this](const std::string& tenant_id, const std::string& ca_id) {
+    if (ca_id.empty()) {
+      ca_cache_.ForgetTenant(tenant_id);
+    } else {
+      ca_cache_.Forget(tenant_id, ca_id);
     }
-    const int fd = conn->socket();
-    if (fd >= 0 && !wait(fd, absl::InfiniteDuration())) break;
-    if (fd < 0 || !conn->ConsumeInput()) {
-      conn.reset();  // reconnect on the next turn
-      absl::MutexLock lock(&listen_mu_);
-      listening_ = false;
-    }
-  }
+  };
+  hooks.everything_may_have_changed = [this] { ca_cache_.ForgetAll(); };
+  return hooks;
 }
 
 }  // namespace certbridge::broker

@@ -299,15 +299,14 @@ absl::Status MissingTenantIfNotFound(absl::Status status, const std::string& ten
 
 PostgresStore::PostgresStore(const PostgresStoreOptions& options)
     : options_(options),
-      ca_cache_(options.clock != nullptr ? options.clock : &real_clock_, options.ca_cache_ttl) {
+      ca_cache_(options.clock != nullptr ? options.clock : &real_clock_, options.ca_cache_ttl),
+      notifications_(std::make_unique<ChangeNotificationListener>(NotificationHooks(),
+                                                                  options.connect_timeout)) {
   absl::MutexLock lock(&mu_);
   idle_.resize(options.pool_size);
 }
 
-PostgresStore::~PostgresStore() {
-  absl::MutexLock lock(&control_mu_);
-  StopListening();
-}
+PostgresStore::~PostgresStore() { notifications_.reset(); }
 
 absl::StatusOr<std::unique_ptr<PostgresStore>> PostgresStore::Create(
     const PostgresStoreOptions& options) {

@@ -14,8 +14,9 @@
 // sends at most one NOTIFY on channel "certbridge_events" whose payload lists records
 // (tenant, CA with new READY work, changed request, its change_seq); see
 // notify_payload.h for the format. A listener thread with its own connection
-// LISTENs, reconnecting with backoff (100 ms doubling to 1 s) when the connection drops,
-// and calls the listener for every record. Notifications sent while it was disconnected
+// (ChangeNotificationListener, change_notification_listener.h) LISTENs, reconnecting with
+// backoff (100 ms doubling to 1 s) when the connection drops, and calls the listener for
+// every record. Notifications sent while it was disconnected
 // are not lost for requests: on reconnecting, every tenant whose change_seq grew
 // meanwhile is reported as OnRequestChanged(tenant, "", change_seq). READY work of that
 // time is left to the dispatcher's sweep (ListCasWithReadyJobs).
@@ -32,10 +33,8 @@
 #ifndef CERTBRIDGE_BROKER_STORE_POSTGRES_POSTGRES_STORE_H_
 #define CERTBRIDGE_BROKER_STORE_POSTGRES_POSTGRES_STORE_H_
 
-#include <atomic>
 #include <memory>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -46,6 +45,7 @@
 #include "broker/metrics/broker_metrics.h"
 #include "broker/store/certificate_store.h"
 #include "broker/store/postgres/certificate_authority_cache.h"
+#include "broker/store/postgres/change_notification_listener.h"
 #include "broker/store/store.h"
 #include "common/clock.h"
 
@@ -215,25 +215,15 @@ class PostgresStore final : public Store, public CertificateStore {
   absl::Status ExplainNoUpdate(pg::Connection& conn, const std::string& tenant_id,
                                const std::string& connector_id, absl::string_view operation);
 
-  // The listener thread's loop, and stopping it (joins; idempotent).
-  void ListenLoop();
-  void StopListening() ABSL_EXCLUSIVE_LOCKS_REQUIRED(control_mu_);
+  // The listener thread's connection (LISTEN) and reads (through the pool), in
+  // postgres_certificate_store.cc.
+  ChangeNotificationListener::Hooks NotificationHooks();
 
   const PostgresStoreOptions options_;
   const RealClock real_clock_;
   CertificateAuthorityCache ca_cache_;
-
-  // Held while the listener is called, so that SetChangeListener(nullptr) can wait for a
-  // call in progress.
-  absl::Mutex dispatch_mu_;
-  ChangeListener* listener_ ABSL_GUARDED_BY(dispatch_mu_) = nullptr;
-  absl::Mutex listen_mu_;
-  bool listening_ ABSL_GUARDED_BY(listen_mu_) = false;  // LISTEN in effect
-  // Serialises SetChangeListener and the destructor, which start and stop the thread.
-  absl::Mutex control_mu_;
-  std::thread listen_thread_ ABSL_GUARDED_BY(control_mu_);
-  std::atomic<bool> stop_listening_{false};
-  int wake_fds_[2] = {-1, -1};  // a pipe: writing wakes the listener thread to stop
+  // Stopped first by the destructor: its thread uses the pool.
+  std::unique_ptr<ChangeNotificationListener> notifications_;
   absl::Mutex mu_;
   // Free slots; nullptr is a slot whose connection is not (or no longer) open.
   std::vector<std::unique_ptr<pg::Connection>> idle_ ABSL_GUARDED_BY(mu_);
