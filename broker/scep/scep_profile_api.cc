@@ -1,14 +1,17 @@
 #include "broker/scep/scep_profile_api.h"
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "broker/scep/scep_policy.h"
 #include "broker/service/field_checks.h"
 #include "broker/service/ids.h"
 #include "common/adcs/sid.h"
+#include "common/log.h"
 #include "common/pki/name_pattern.h"
 #include "common/pki/names.h"
 #include "common/pki/pki.h"
@@ -28,7 +31,11 @@ absl::Status CheckProfileId(const std::string& profile_id) {
 
 ScepProfileApi::ScepProfileApi(Store* store, ScepStore* scep_store, const Clock* clock,
                                ScepProfileApiOptions options)
-    : store_(store), scep_store_(scep_store), clock_(clock), options_(options) {}
+    : store_(store),
+      scep_store_(scep_store),
+      clock_(clock),
+      options_(options),
+      mint_audit_(options.challenge_audit_interval) {}
 
 absl::StatusOr<ScepProfileRecord> ScepProfileApi::CreateProfile(const Caller& caller,
                                                                 const ScepProfileSpec& spec) {
@@ -175,7 +182,33 @@ absl::StatusOr<MintedScepChallenge> ScepProfileApi::CreateChallenge(const Caller
   challenge.expire_time = challenge.create_time + ttl;
   minted.expire_time = challenge.expire_time;
   RETURN_IF_ERROR(scep_store_->CreateScepChallenge(challenge));
+  AuditMint(caller, challenge);
   return minted;
+}
+
+void ScepProfileApi::AuditMint(const Caller& caller, const ScepChallengeRecord& challenge) {
+  // Who minted, for which profile and binding, until when — never the challenge or its
+  // hash (the hash is what enrollment looks the challenge up by).
+  std::string details = absl::StrCat(
+      "device_id=", absl::CHexEscape(challenge.device_id),
+      " subject=", absl::CHexEscape(challenge.subject),
+      " sans=", absl::CHexEscape(absl::StrJoin(challenge.subject_alt_names, ",")),
+      " sid=", challenge.sid,
+      " expire_time=", absl::FormatTime(absl::RFC3339_sec, challenge.expire_time, absl::UTCTimeZone()));
+  LogInfo("scep.challenge_minted", {{"tenant_id", caller.tenant_id},
+                                    {"actor", caller.Actor()},
+                                    {"profile_id", challenge.profile_id},
+                                    {"device_id", challenge.device_id}});
+  // An MDM retrying in a loop mints for the same binding again and again: those rows are
+  // thinned (one per interval per key and binding, carrying how many were left out).
+  // Distinct bindings are distinct devices and are each written.
+  const std::string throttle_key =
+      absl::StrCat(caller.tenant_id, "\n", caller.Actor(), "\n", challenge.profile_id, "\n",
+                   pki::Sha256Hex(details.substr(0, details.find(" expire_time="))));
+  std::optional<int64_t> left_out = mint_audit_.Admit(throttle_key, clock_->Now());
+  if (!left_out.has_value()) return;
+  if (*left_out > 0) absl::StrAppend(&details, " left_out=", *left_out);
+  Audit(caller, "scep_challenge.create", challenge.profile_id, std::move(details));
 }
 
 void ScepProfileApi::Audit(const Caller& caller, absl::string_view action,

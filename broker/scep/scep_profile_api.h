@@ -3,7 +3,7 @@
 // (store): call it on the worker pool.
 //
 // Tenant isolation: the tenant comes from the caller's API key; another tenant's profile is
-// NOT_FOUND exactly as a missing one. Profile changes are audited.
+// NOT_FOUND exactly as a missing one. Profile changes and minted challenges are audited.
 //
 // Errors: PERMISSION_DENIED without the scope (admin for profiles, certificates for
 // challenges); INVALID_ARGUMENT naming the field; NOT_FOUND (profile, CA);
@@ -18,6 +18,7 @@
 #include "absl/time/time.h"
 #include "broker/scep/scep_store.h"
 #include "broker/service/api_key_auth.h"
+#include "broker/service/audit_throttle.h"
 #include "broker/store/store.h"
 #include "common/clock.h"
 
@@ -50,6 +51,10 @@ struct MintedScepChallenge {
 
 struct ScepProfileApiOptions {
   absl::Duration max_challenge_ttl = absl::Hours(24 * 7);
+  // Minting is audited (scep_challenge.create: who, profile, binding; never the challenge).
+  // Mints by one caller for the same profile and binding within this interval after the
+  // one written are counted into the next row instead (AuditThrottle). Default 1 min.
+  absl::Duration challenge_audit_interval = absl::Minutes(1);
 };
 
 class ScepProfileApi {
@@ -74,11 +79,13 @@ class ScepProfileApi {
  private:
   void Audit(const Caller& caller, absl::string_view action, absl::string_view object_id,
              std::string details);
+  void AuditMint(const Caller& caller, const ScepChallengeRecord& challenge);
 
   Store* store_;
   ScepStore* scep_store_;
   const Clock* clock_;
   ScepProfileApiOptions options_;
+  AuditThrottle mint_audit_;
 };
 
 }  // namespace certbridge::broker::scep

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "broker/scep/fake_scep_store.h"
 #include "broker/scep/ra_key_vault.h"
@@ -21,6 +22,7 @@ namespace certbridge::broker::scep {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 class ScepProfileApiTest : public ::testing::Test {
  protected:
@@ -158,6 +160,65 @@ TEST_F(ScepProfileApiTest, ChallengesAreBoundHashedAndPolicyChecked) {
   EXPECT_EQ(api_.CreateChallenge(other_mdm, c).status().code(), absl::StatusCode::kNotFound);
   ASSERT_TRUE(api_.DisableProfile(admin_, profile->profile_id).ok());
   EXPECT_EQ(api_.CreateChallenge(mdm_, c).status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(ScepProfileApiTest, MintingIsAuditedWithoutTheChallengeAndRetryLoopsAreThinned) {
+  auto profile = api_.CreateProfile(admin_, spec_);
+  ASSERT_TRUE(profile.ok());
+  auto mints = [&] {
+    std::vector<AuditEventRecord> out;
+    absl::StatusOr<std::vector<AuditEventRecord>> events = store_.ListAuditEvents("t-1", 0, 1000);
+    EXPECT_TRUE(events.ok()) << events.status();
+    if (!events.ok()) return out;
+    for (const AuditEventRecord& e : *events) {
+      if (e.action == "scep_challenge.create") out.push_back(e);
+    }
+    std::reverse(out.begin(), out.end());  // oldest first
+    return out;
+  };
+  ScepChallengeSpec c;
+  c.profile_id = profile->profile_id;
+  c.device_id = "mac-7";
+  c.subject = "CN=mac-7";
+  c.subject_alt_names = {"dns:mac-7.corp.example"};
+  c.sid = "S-1-5-21-3623811015-3361044348-30300820-1013";
+  auto minted = api_.CreateChallenge(mdm_, c);
+  ASSERT_TRUE(minted.ok()) << minted.status();
+  std::vector<AuditEventRecord> rows = mints();
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].actor, "api-key:k-mdm");
+  EXPECT_EQ(rows[0].object_id, profile->profile_id);
+  EXPECT_THAT(rows[0].details, HasSubstr("device_id=mac-7"));
+  EXPECT_THAT(rows[0].details, HasSubstr("subject=CN=mac-7"));
+  EXPECT_THAT(rows[0].details, HasSubstr("sans=dns:mac-7.corp.example"));
+  EXPECT_THAT(rows[0].details, HasSubstr(std::string("sid=") + c.sid));
+  // Never the challenge, nor the hash it is looked up by.
+  EXPECT_THAT(rows[0].details, Not(HasSubstr(minted->challenge)));
+  EXPECT_THAT(rows[0].details, Not(HasSubstr(pki::Sha256Hex(minted->challenge))));
+
+  // Another device is another row at once.
+  ScepChallengeSpec other = c;
+  other.device_id = "mac-8";
+  other.subject = "CN=mac-8";
+  other.subject_alt_names = {"dns:mac-8.corp.example"};
+  ASSERT_TRUE(api_.CreateChallenge(mdm_, other).ok());
+  EXPECT_EQ(mints().size(), 2u);
+
+  // A loop minting for mac-7 again: every challenge is minted, the rows are thinned to one
+  // per minute, and the next row says how many were left out.
+  for (int i = 0; i < 50; ++i) ASSERT_TRUE(api_.CreateChallenge(mdm_, c).ok());
+  EXPECT_EQ(mints().size(), 2u);
+  clock_.Advance(absl::Minutes(1));
+  ASSERT_TRUE(api_.CreateChallenge(mdm_, c).ok());
+  rows = mints();
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_THAT(rows.back().details, HasSubstr("device_id=mac-7"));
+  EXPECT_THAT(rows.back().details, HasSubstr("left_out=50"));
+  // A refused mint creates nothing and audits nothing.
+  ScepChallengeSpec outside = c;
+  outside.subject_alt_names = {"dns:dc01.evil.example"};
+  EXPECT_EQ(api_.CreateChallenge(mdm_, outside).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(mints().size(), 3u);
 }
 
 TEST_F(ScepProfileApiTest, StaticProfilesMintNoChallenges) {
