@@ -5,7 +5,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "broker/service/proto_mapping.h"
-#include "common/grpc_status.h"
+#include "broker/service/unary_dispatch.h"
+#include "common/api_error.h"
 
 namespace certbridge::broker::scep {
 namespace {
@@ -46,15 +47,13 @@ void DurationToProto(absl::Duration d, google::protobuf::Duration* out) {
   out->set_seconds(absl::ToInt64Seconds(d));
 }
 
-// Admits the call through the gate, runs `work` on the pool and finishes with its status.
-template <typename Work>
-grpc::ServerUnaryReactor* Dispatch(grpc::CallbackServerContext* context, ApiCallGate* gate,
-                                   Work work) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  gate->Run(context, reactor, [reactor, work](const Caller& caller) {
-    reactor->Finish(ToGrpcStatus(work(caller)));
-  });
-  return reactor;
+// A stored profile as the API returns it; the store's NOT_FOUND gets its reason.
+absl::StatusOr<v1::ScepProfile> ProfileView(absl::StatusOr<ScepProfileRecord> profile) {
+  if (absl::IsNotFound(profile.status())) {
+    return WithReason(profile.status(), "SCEP_PROFILE_NOT_FOUND");
+  }
+  if (!profile.ok()) return profile.status();
+  return ScepProfileToProto(*profile);
 }
 
 }  // namespace
@@ -84,10 +83,13 @@ v1::ScepProfile ScepProfileToProto(const ScepProfileRecord& p) {
   return out;
 }
 
+// Every RPC through ServeUnary (broker/service/unary_dispatch.h), as CertificateService and
+// AdminService: the ApiCallGate, the work on the pool, errors with their google.rpc details.
 grpc::ServerUnaryReactor* ScepGrpcService::CreateScepProfile(
     grpc::CallbackServerContext* context, const v1::CreateScepProfileRequest* request,
     v1::ScepProfile* response) {
-  return Dispatch(context, gate_, [this, request, response](const Caller& caller) {
+  return ServeUnary(gate_, context, response,
+                    [this, request](const Caller& caller) -> absl::StatusOr<v1::ScepProfile> {
     ScepProfileSpec spec;
     spec.display_name = request->display_name();
     spec.ca_id = request->ca_id();
@@ -98,18 +100,16 @@ grpc::ServerUnaryReactor* ScepGrpcService::CreateScepProfile(
     spec.static_challenge = request->static_challenge();
     if (request->has_challenge_ttl()) spec.challenge_ttl = DurationFromProto(request->challenge_ttl());
     absl::StatusOr<ScepProfileRecord> created = api_->CreateProfile(caller, spec);
-    if (created.ok()) *response = ScepProfileToProto(*created);
-    return created.status();
+    if (!created.ok()) return created.status();
+    return ScepProfileToProto(*created);
   });
 }
 
 grpc::ServerUnaryReactor* ScepGrpcService::GetScepProfile(grpc::CallbackServerContext* context,
                                                           const v1::GetScepProfileRequest* request,
                                                           v1::ScepProfile* response) {
-  return Dispatch(context, gate_, [this, request, response](const Caller& caller) {
-    absl::StatusOr<ScepProfileRecord> profile = api_->GetProfile(caller, request->profile_id());
-    if (profile.ok()) *response = ScepProfileToProto(*profile);
-    return profile.status();
+  return ServeUnary(gate_, context, response, [this, request](const Caller& caller) {
+    return ProfileView(api_->GetProfile(caller, request->profile_id()));
   });
 }
 
@@ -117,29 +117,29 @@ grpc::ServerUnaryReactor* ScepGrpcService::ListScepProfiles(
     grpc::CallbackServerContext* context, const v1::ListScepProfilesRequest* request,
     v1::ListScepProfilesResponse* response) {
   (void)request;
-  return Dispatch(context, gate_, [this, response](const Caller& caller) {
+  return ServeUnary(gate_, context, response,
+                    [this](const Caller& caller) -> absl::StatusOr<v1::ListScepProfilesResponse> {
     absl::StatusOr<std::vector<ScepProfileRecord>> profiles = api_->ListProfiles(caller);
-    if (profiles.ok()) {
-      for (const ScepProfileRecord& p : *profiles) *response->add_profiles() = ScepProfileToProto(p);
-    }
-    return profiles.status();
+    if (!profiles.ok()) return profiles.status();
+    v1::ListScepProfilesResponse out;
+    for (const ScepProfileRecord& p : *profiles) *out.add_profiles() = ScepProfileToProto(p);
+    return out;
   });
 }
 
 grpc::ServerUnaryReactor* ScepGrpcService::DisableScepProfile(
     grpc::CallbackServerContext* context, const v1::DisableScepProfileRequest* request,
     v1::ScepProfile* response) {
-  return Dispatch(context, gate_, [this, request, response](const Caller& caller) {
-    absl::StatusOr<ScepProfileRecord> profile = api_->DisableProfile(caller, request->profile_id());
-    if (profile.ok()) *response = ScepProfileToProto(*profile);
-    return profile.status();
+  return ServeUnary(gate_, context, response, [this, request](const Caller& caller) {
+    return ProfileView(api_->DisableProfile(caller, request->profile_id()));
   });
 }
 
 grpc::ServerUnaryReactor* ScepGrpcService::CreateScepChallenge(
     grpc::CallbackServerContext* context, const v1::CreateScepChallengeRequest* request,
     v1::ScepChallenge* response) {
-  return Dispatch(context, gate_, [this, request, response](const Caller& caller) {
+  return ServeUnary(gate_, context, response,
+                    [this, request](const Caller& caller) -> absl::StatusOr<v1::ScepChallenge> {
     ScepChallengeSpec spec;
     spec.profile_id = request->profile_id();
     spec.device_id = request->device_id();
@@ -149,12 +149,15 @@ grpc::ServerUnaryReactor* ScepGrpcService::CreateScepChallenge(
     spec.sid = request->sid();
     if (request->has_ttl()) spec.ttl = DurationFromProto(request->ttl());
     absl::StatusOr<MintedScepChallenge> minted = api_->CreateChallenge(caller, spec);
-    if (minted.ok()) {
-      response->set_challenge(minted->challenge);
-      broker::ToProto(minted->expire_time, response->mutable_expire_time());
-      response->set_profile_id(request->profile_id());
+    if (absl::IsNotFound(minted.status())) {
+      return WithReason(minted.status(), "SCEP_PROFILE_NOT_FOUND");
     }
-    return minted.status();
+    if (!minted.ok()) return minted.status();
+    v1::ScepChallenge out;
+    out.set_challenge(minted->challenge);
+    broker::ToProto(minted->expire_time, out.mutable_expire_time());
+    out.set_profile_id(request->profile_id());
+    return out;
   });
 }
 

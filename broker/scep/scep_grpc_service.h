@@ -1,4 +1,5 @@
-// ScepService on the API port (proto/certbridge/v1/scep.proto): each call passes the
+// ScepService on the API port (proto/certbridge/v1/scep.proto): each call is served by
+// ServeUnary (broker/service/unary_dispatch.h): it passes the
 // ApiCallGate (fair queue, API key, rate limits) and runs ScepProfileApi on the worker pool;
 // gRPC threads never block. The proto <-> record mapping lives here and nowhere else.
 #ifndef CERTBRIDGE_BROKER_SCEP_SCEP_GRPC_SERVICE_H_

@@ -11,6 +11,7 @@
 #include "broker/service/field_checks.h"
 #include "broker/service/ids.h"
 #include "common/adcs/sid.h"
+#include "common/api_error.h"
 #include "common/log.h"
 #include "common/pki/name_pattern.h"
 #include "common/pki/names.h"
@@ -46,25 +47,28 @@ absl::StatusOr<ScepProfileRecord> ScepProfileApi::CreateProfile(const Caller& ca
   RETURN_IF_ERROR(CheckText("ra_template_name", spec.ra_template_name, kMaxTemplateName, true));
   RETURN_IF_ERROR(ValidatePolicy(spec.policy));
   if (spec.challenge_ttl < absl::Minutes(1) || spec.challenge_ttl > options_.max_challenge_ttl) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "challenge_ttl must be between 1m and ", absl::FormatDuration(options_.max_challenge_ttl)));
+    return InvalidField("challenge_ttl",
+                        absl::StrCat("challenge_ttl must be between 1m and ",
+                                     absl::FormatDuration(options_.max_challenge_ttl)));
   }
   ScepProfileRecord profile;
   if (spec.challenge_mode == ScepChallengeMode::kStatic) {
     if (spec.static_challenge.size() < 16 || spec.static_challenge.size() > 256) {
-      return absl::InvalidArgumentError(
-          "static_challenge must be 16..256 bytes (generate one with `openssl rand -hex 16`)");
+      return InvalidField("static_challenge", "static_challenge must be 16..256 bytes (generate "
+                                              "one with `openssl rand -hex 16`)");
     }
     RETURN_IF_ERROR(CheckText("static_challenge", spec.static_challenge, 256, true));
     profile.static_challenge_hash = pki::Sha256Hex(spec.static_challenge);
   } else if (!spec.static_challenge.empty()) {
-    return absl::InvalidArgumentError("static_challenge is only for challenge mode STATIC");
+    return InvalidField("static_challenge", "static_challenge is only for challenge mode STATIC");
   }
   absl::StatusOr<CertificateAuthorityRecord> ca =
       store_->GetCertificateAuthority(caller.tenant_id, spec.ca_id);
   if (absl::IsNotFound(ca.status())) {
-    return absl::NotFoundError(absl::StrCat("certificate authority \"", spec.ca_id,
-                                            "\" not found; list them with `certbridgectl cas list`"));
+    return ApiError(absl::StatusCode::kNotFound, "CA_NOT_FOUND",
+                    absl::StrCat("certificate authority \"", spec.ca_id, "\" not found"))
+        .Metadata("ca_id", spec.ca_id)
+        .Remedy("list the CAs with `certbridgectl cas list`");
   }
   if (!ca.ok()) return ca.status();
 
@@ -116,18 +120,25 @@ absl::StatusOr<MintedScepChallenge> ScepProfileApi::CreateChallenge(const Caller
   RETURN_IF_ERROR(CheckText("device_id", spec.device_id, 256, /*required=*/false));
   RETURN_IF_ERROR(CheckText("subject", spec.subject, 4096, /*required=*/false));
   if (static_cast<int>(spec.subject_alt_names.size()) > kMaxChallengeSans) {
-    return absl::InvalidArgumentError(absl::StrCat("at most ", kMaxChallengeSans, " subject_alt_names"));
+    return InvalidField("subject_alt_names",
+                        absl::StrCat("at most ", kMaxChallengeSans, " subject_alt_names"));
   }
   ASSIGN_OR_RETURN(ScepProfileRecord profile,
                    scep_store_->GetScepProfile(caller.tenant_id, spec.profile_id));
   if (profile.disabled) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("SCEP profile \"", spec.profile_id, "\" is disabled"));
+    return ApiError(absl::StatusCode::kFailedPrecondition, "SCEP_PROFILE_DISABLED",
+                    absl::StrCat("SCEP profile \"", spec.profile_id, "\" is disabled"))
+        .Precondition("STATE", spec.profile_id, "the profile must be enabled")
+        .Metadata("profile_id", spec.profile_id);
   }
   if (profile.challenge_mode != ScepChallengeMode::kDynamic) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "SCEP profile \"", spec.profile_id, "\" uses ", ScepChallengeModeName(profile.challenge_mode),
-        " challenges; dynamic challenges are minted only for profiles in DYNAMIC mode"));
+    return ApiError(absl::StatusCode::kFailedPrecondition, "SCEP_PROFILE_NOT_DYNAMIC",
+                    absl::StrCat("SCEP profile \"", spec.profile_id, "\" uses ",
+                                 ScepChallengeModeName(profile.challenge_mode),
+                                 " challenges; dynamic challenges are minted only for profiles "
+                                 "in DYNAMIC mode"))
+        .Precondition("CHALLENGE_MODE", spec.profile_id, "the profile must be in DYNAMIC mode")
+        .Metadata("profile_id", spec.profile_id);
   }
   ScepChallengeRecord challenge;
   // The binding must itself pass the policy: a CSR carrying it would otherwise be refused
@@ -137,7 +148,7 @@ absl::StatusOr<MintedScepChallenge> ScepProfileApi::CreateChallenge(const Caller
   as_csr.key_bits = profile.policy.allow_ec ? 384 : 4096;
   if (!spec.subject.empty()) {
     absl::StatusOr<std::string> subject = pki::CanonicalSubject(spec.subject);
-    if (!subject.ok()) return absl::InvalidArgumentError(absl::StrCat("subject: ", subject.status().message()));
+    if (!subject.ok()) return InvalidField("subject", absl::StrCat("subject: ", subject.status().message()));
     challenge.subject = *subject;
     as_csr.subject = *subject;
   }
@@ -153,21 +164,23 @@ absl::StatusOr<MintedScepChallenge> ScepProfileApi::CreateChallenge(const Caller
     if (spec.subject.empty()) names_only.subject_patterns.clear();
     absl::Status allowed = CheckCsrAgainstPolicy(names_only, as_csr);
     if (!allowed.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("the binding is outside the profile's policy: ",
-                                                     allowed.message()));
+      return ApiError(absl::StatusCode::kInvalidArgument, "BINDING_OUTSIDE_POLICY",
+                      absl::StrCat("the binding is outside the profile's policy: ",
+                                   allowed.message()))
+          .Metadata("profile_id", spec.profile_id);
     }
   }
   if (!spec.sid.empty()) {
     RETURN_IF_ERROR(CheckText("sid", spec.sid, adcs::kMaxSidLength, true));
     if (!adcs::IsValidSid(spec.sid)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "sid \"", spec.sid, "\" is not a Windows SID (e.g. S-1-5-21-3623811015-3361044348-30300820-1013)"));
+      return InvalidField("sid", absl::StrCat("sid \"", spec.sid, "\" is not a Windows SID (e.g. "
+                                              "S-1-5-21-3623811015-3361044348-30300820-1013)"));
     }
   }
   absl::Duration ttl = spec.ttl == absl::ZeroDuration() ? profile.challenge_ttl : spec.ttl;
   if (ttl < absl::Minutes(1) || ttl > options_.max_challenge_ttl) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "ttl must be between 1m and ", absl::FormatDuration(options_.max_challenge_ttl)));
+    return InvalidField("ttl", absl::StrCat("ttl must be between 1m and ",
+                                            absl::FormatDuration(options_.max_challenge_ttl)));
   }
   MintedScepChallenge minted;
   // 24 random bytes: 32 URL-safe characters, within what MDM payload fields accept.

@@ -11,6 +11,7 @@
 #include "broker/service/field_checks.h"
 #include "broker/service/ids.h"
 #include "common/adcs/ca_identity.h"
+#include "common/api_error.h"
 #include "common/pki/delivery.h"
 #include "common/pki/pki.h"
 #include "common/status_macros.h"
@@ -39,12 +40,16 @@ AgentApi::AgentApi(Store* store, const Clock* clock, const ConnectorCa* connecto
 
 absl::StatusOr<v1::RegisterResponse> AgentApi::Register(const v1::RegisterRequest& r) {
   if (r.enrollment_token().empty()) {
-    return absl::InvalidArgumentError(
-        "enrollment_token is required: create one with `certbridgectl enrollment-tokens create`");
+    return ApiError(absl::StatusCode::kInvalidArgument, "FIELD_REQUIRED",
+                    "enrollment_token is required: create one with `certbridgectl "
+                    "enrollment-tokens create`")
+        .Field("enrollment_token", "required");
   }
   if (r.csr_pem().size() > kMaxCsrBytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("csr_pem is ", r.csr_pem().size(), " bytes; at most ", kMaxCsrBytes));
+    const std::string message =
+        absl::StrCat("csr_pem is ", r.csr_pem().size(), " bytes; at most ", kMaxCsrBytes);
+    return ApiError(absl::StatusCode::kInvalidArgument, "FIELD_TOO_LONG", message)
+        .Field("csr_pem", message);
   }
   RETURN_IF_ERROR(CheckText("host", r.host(), kMaxShortField, true));
   RETURN_IF_ERROR(CheckText("os", r.os(), kMaxShortField, false));
@@ -52,7 +57,7 @@ absl::StatusOr<v1::RegisterResponse> AgentApi::Register(const v1::RegisterReques
   RETURN_IF_ERROR(CheckText("ca_identity", r.ca_identity(), kMaxShortField, true));
   absl::StatusOr<pki::CsrInfo> csr = pki::ParseCsr(r.csr_pem());
   if (!csr.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("agent CSR: ", csr.status().message()));
+    return InvalidField("csr_pem", absl::StrCat("agent CSR: ", csr.status().message()));
   }
 
   const absl::Time now = clock_->Now();
@@ -75,14 +80,15 @@ absl::StatusOr<v1::RegisterResponse> AgentApi::Register(const v1::RegisterReques
   absl::StatusOr<std::string> tenant_id =
       store_->RegisterConnector(pki::Sha256Hex(r.enrollment_token()), now, connector);
   if (absl::IsNotFound(tenant_id.status())) {
-    return absl::UnauthenticatedError(
-        "enrollment token is not valid for this broker; ask a tenant admin for a new one "
-        "(`certbridgectl enrollment-tokens create`)");
+    return ApiError(absl::StatusCode::kUnauthenticated, "ENROLLMENT_TOKEN_INVALID",
+                    "enrollment token is not valid for this broker; ask a tenant admin for a "
+                    "new one (`certbridgectl enrollment-tokens create`)");
   }
   if (absl::IsFailedPrecondition(tenant_id.status())) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "enrollment token ", tenant_id.status().message(),
-        "; tokens are single-use and short-lived: ask a tenant admin for a new one"));
+    return ApiError(absl::StatusCode::kFailedPrecondition, "ENROLLMENT_TOKEN_SPENT",
+                    absl::StrCat("enrollment token ", tenant_id.status().message(),
+                                 "; tokens are single-use and short-lived: ask a tenant admin "
+                                 "for a new one"));
   }
   if (!tenant_id.ok()) return tenant_id.status();
 
@@ -112,9 +118,9 @@ absl::StatusOr<v1::GetRegistrationResponse> AgentApi::CheckRegistration(
   if (absl::IsNotFound(connector.status()) ||
       (connector.ok() &&
        !pki::ConstantTimeEquals(connector->poll_secret_hash, pki::Sha256Hex(r.poll_secret())))) {
-    return absl::NotFoundError(absl::StrCat(
-        "registration of connector \"", r.connector_id(),
-        "\" not found (deleted by an admin?); register the agent again"));
+    return ApiError(absl::StatusCode::kNotFound, "REGISTRATION_NOT_FOUND",
+                    absl::StrCat("registration of connector \"", r.connector_id(),
+                                 "\" not found (deleted by an admin?); register the agent again"));
   }
   if (!connector.ok()) return connector.status();
   v1::GetRegistrationResponse out;
@@ -122,15 +128,17 @@ absl::StatusOr<v1::GetRegistrationResponse> AgentApi::CheckRegistration(
   switch (connector->state) {
     case ConnectorState::kPending:
       if (connector->registration_code_expire_time <= clock_->Now()) {
-        return absl::FailedPreconditionError(
-            "the registration code expired before an admin approved it; run "
-            "`certbridge-agent register --force` with a new enrollment token");
+        return ApiError(absl::StatusCode::kFailedPrecondition, "REGISTRATION_CODE_EXPIRED",
+                        "the registration code expired before an admin approved it; run "
+                        "`certbridge-agent register --force` with a new enrollment token")
+            .Metadata("connector_id", connector->connector_id);
       }
       out.set_state(v1::GetRegistrationResponse::STATE_PENDING);
       return out;
     case ConnectorState::kRejected:
-      return absl::PermissionDeniedError(
-          "an administrator rejected this connector's registration");
+      return ApiError(absl::StatusCode::kPermissionDenied, "CONNECTOR_REJECTED",
+                      "an administrator rejected this connector's registration")
+          .Metadata("connector_id", connector->connector_id);
     case ConnectorState::kActive:
     case ConnectorState::kDisabled:
       out.set_state(v1::GetRegistrationResponse::STATE_APPROVED);
@@ -161,31 +169,36 @@ absl::Status AgentApi::AddDeliveryCertificate(const std::string& tenant_id,
 
 absl::StatusOr<ConnectorRecord> AgentApi::CheckActive(absl::StatusOr<ConnectorRecord> connector) {
   if (absl::IsNotFound(connector.status())) {
-    return absl::UnauthenticatedError(
-        "this connector was deleted by an administrator; register the agent again");
+    return ApiError(absl::StatusCode::kUnauthenticated, "CONNECTOR_DELETED",
+                    "this connector was deleted by an administrator; register the agent again");
   }
   if (!connector.ok()) return connector.status();
   switch (connector->state) {
     case ConnectorState::kActive:
       return connector;
     case ConnectorState::kPending:
-      return absl::FailedPreconditionError(
-          "connector is pending approval: a tenant admin must approve its registration code");
+      return ApiError(absl::StatusCode::kFailedPrecondition, "CONNECTOR_PENDING_APPROVAL",
+                      "connector is pending approval: a tenant admin must approve its "
+                      "registration code")
+          .Metadata("connector_id", connector->connector_id);
     case ConnectorState::kDisabled:
-      return absl::PermissionDeniedError(
-          "connector is disabled by an administrator (`certbridgectl connectors enable ID` "
-          "turns it back on)");
+      return ApiError(absl::StatusCode::kPermissionDenied, "CONNECTOR_DISABLED",
+                      "connector is disabled by an administrator (`certbridgectl connectors "
+                      "enable ID` turns it back on)")
+          .Metadata("connector_id", connector->connector_id);
     case ConnectorState::kRejected:
-      return absl::PermissionDeniedError("connector registration was rejected");
+      return ApiError(absl::StatusCode::kPermissionDenied, "CONNECTOR_REJECTED",
+                      "connector registration was rejected")
+          .Metadata("connector_id", connector->connector_id);
   }
   return absl::InternalError("unknown connector state");
 }
 
 absl::StatusOr<ConnectorRecord> AgentApi::AuthenticateStream(absl::string_view client_chain_pem) {
   if (client_chain_pem.empty()) {
-    return absl::UnauthenticatedError(
-        "Connect requires the agent certificate issued at registration; run "
-        "`certbridge-agent register` first");
+    return ApiError(absl::StatusCode::kUnauthenticated, "AGENT_CERTIFICATE_REQUIRED",
+                    "Connect requires the agent certificate issued at registration; run "
+                    "`certbridge-agent register` first");
   }
   ASSIGN_OR_RETURN(AgentIdentity identity, connector_ca_->Verify(client_chain_pem, clock_->Now()));
   ASSIGN_OR_RETURN(ConnectorRecord connector, CheckStreamConnector(identity));
@@ -197,7 +210,8 @@ absl::Status AgentApi::CheckCurrentCertificate(const ConnectorRecord& connector,
                                                absl::string_view client_chain_pem) {
   absl::StatusOr<pki::CertificateInfo> presented = pki::ParseCertificate(client_chain_pem);
   if (!presented.ok()) {
-    return absl::UnauthenticatedError("the agent certificate does not parse");
+    return ApiError(absl::StatusCode::kUnauthenticated, "AGENT_CERTIFICATE_INVALID",
+                    "the agent certificate does not parse");
   }
   if (presented->serial_hex == connector.certificate_serial) return absl::OkStatus();
   // Another certificate of this connector: accepted only if it is older than the current
@@ -208,10 +222,14 @@ absl::Status AgentApi::CheckCurrentCertificate(const ConnectorRecord& connector,
       clock_->Now() - current->not_before <= options_.renewal_grace) {
     return absl::OkStatus();
   }
-  return absl::UnauthenticatedError(absl::StrCat(
-      "connector \"", connector.connector_id, "\": this agent certificate (serial ",
-      presented->serial_hex, ") was replaced by a renewal; the agent must use its newest "
-      "certificate, or re-register with `certbridge-agent register --force` if it was lost"));
+  return ApiError(absl::StatusCode::kUnauthenticated, "AGENT_CERTIFICATE_REPLACED",
+                  absl::StrCat("connector \"", connector.connector_id,
+                               "\": this agent certificate (serial ", presented->serial_hex,
+                               ") was replaced by a renewal; the agent must use its newest "
+                               "certificate, or re-register with `certbridge-agent register "
+                               "--force` if it was lost"))
+      .Metadata("connector_id", connector.connector_id)
+      .Metadata("serial_number", presented->serial_hex);
 }
 
 absl::StatusOr<ConnectorRecord> AgentApi::CheckStreamConnector(const AgentIdentity& identity) {
@@ -251,7 +269,7 @@ absl::Status AgentApi::RecordHello(const ConnectorRecord& connector, const v1::H
     AuditConnectorEvent(connector, "connector.ca_identity_mismatch",
                         absl::StrCat("registered as ", connector.ca_identity, ", now runs as ",
                                      hello.ca_identity()));
-    return absl::FailedPreconditionError(absl::StrCat(
+    return ApiError(absl::StatusCode::kFailedPrecondition, "CA_IDENTITY_MISMATCH", absl::StrCat(
         "connector \"", connector.connector_id, "\" was approved for CA identity ",
         connector.ca_identity, " but the agent now runs as ", hello.ca_identity(),
         "; pending requests can only be retrieved by the identity that submitted them. Run "
@@ -329,7 +347,9 @@ void AgentApi::AuditConnectorEvent(const ConnectorRecord& connector, absl::strin
 absl::StatusOr<v1::RenewedCertificate> AgentApi::Renew(const ConnectorRecord& connector,
                                                        const v1::RenewalRequest& r) {
   if (r.csr_pem().size() > kMaxCsrBytes) {
-    return absl::InvalidArgumentError("renewal CSR is too large");
+    return ApiError(absl::StatusCode::kInvalidArgument, "FIELD_TOO_LONG",
+                    "renewal CSR is too large")
+        .Field("csr_pem", absl::StrCat("at most ", kMaxCsrBytes, " bytes"));
   }
   if (absl::StatusOr<pki::CertificateInfo> current =
           pki::ParseCertificate(connector.certificate_chain_pem);
@@ -337,9 +357,12 @@ absl::StatusOr<v1::RenewedCertificate> AgentApi::Renew(const ConnectorRecord& co
     const absl::Duration floor =
         std::min(options_.min_renewal_interval, (current->not_after - current->not_before) / 4);
     if (clock_->Now() - current->not_before < floor) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "connector \"", connector.connector_id, "\": its certificate was renewed less than ",
-          absl::FormatDuration(floor), " ago; renew at two thirds of its life"));
+      return ApiError(absl::StatusCode::kFailedPrecondition, "RENEWAL_TOO_EARLY",
+                      absl::StrCat("connector \"", connector.connector_id,
+                                   "\": its certificate was renewed less than ",
+                                   absl::FormatDuration(floor),
+                                   " ago; renew at two thirds of its life"))
+          .Metadata("connector_id", connector.connector_id);
     }
   }
   ASSIGN_OR_RETURN(IssuedAgentCertificate cert,

@@ -9,7 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "broker/service/stream_outbox.h"
 #include "common/adcs/ca_identity.h"
-#include "common/grpc_status.h"
+#include "common/api_error.h"
 #include "common/log.h"
 
 namespace certbridge::broker {
@@ -64,7 +64,7 @@ class AgentGrpcService::ConnectStream final
         absl::StatusOr<ConnectorRecord> connector = service_->api_->CheckStreamConnector(
             {identity_.tenant_id, identity_.connector_id});
         if (!connector.ok()) {
-          End(ToGrpcStatus(connector.status()));
+          End(ToGrpcStatusWithDetails(connector.status()));
         } else {
           SetConnector(*connector);
           SendConfig();
@@ -82,13 +82,14 @@ class AgentGrpcService::ConnectStream final
     Send(std::move(message));
   }
 
-  // Tells the agent to reconnect after `reconnect_after_ms` and ends the stream; `why`
-  // becomes the status message.
-  void Drain(int reconnect_after_ms, absl::string_view why) {
+  // Tells the agent to reconnect after `reconnect_after_ms` and ends the stream UNAVAILABLE
+  // with `reason` (BROKER_DRAINING, STREAM_AGED_OUT) and `why` as the message.
+  void Drain(int reconnect_after_ms, absl::string_view reason, absl::string_view why) {
     v1::BrokerMessage message;
     message.mutable_drain()->set_reconnect_after_ms(reconnect_after_ms);
     Send(std::move(message));
-    End(grpc::Status(grpc::StatusCode::UNAVAILABLE, std::string(why)));
+    End(ToGrpcStatusWithDetails(ApiError(absl::StatusCode::kUnavailable, reason, why)
+                                    .RetryAfter(absl::Milliseconds(reconnect_after_ms))));
   }
 
   absl::Time connect_time() const { return connect_time_; }
@@ -110,11 +111,13 @@ class AgentGrpcService::ConnectStream final
                                            "stream from ", newest_peer, " took over"));
       Unref();
     });
-    End(grpc::Status(grpc::StatusCode::ABORTED,
-                     absl::StrCat("connector \"", identity_.connector_id,
-                                  "\": a newer stream of this connector connected; only one "
-                                  "agent may run per registration (if two machines share one "
-                                  "state directory, register each)")));
+    End(ToGrpcStatusWithDetails(
+        ApiError(absl::StatusCode::kAborted, "CONNECTOR_STREAM_REPLACED",
+                 absl::StrCat("connector \"", identity_.connector_id,
+                              "\": a newer stream of this connector connected; only one "
+                              "agent may run per registration (if two machines share one "
+                              "state directory, register each)"))
+            .Metadata("connector_id", identity_.connector_id)));
   }
 
   const std::string& peer() const { return peer_; }
@@ -161,7 +164,7 @@ class AgentGrpcService::ConnectStream final
         service_->api_->AuthenticateStream(peer_certificate);
     if (!connector.ok()) {
       LogWarning("agent.stream_refused", {{"peer", peer_}, {"error", connector.status().message()}});
-      End(ToGrpcStatus(connector.status()));
+      End(ToGrpcStatusWithDetails(connector.status()));
       return;
     }
     identity_ = {connector->tenant_id, connector->connector_id};
@@ -195,7 +198,8 @@ class AgentGrpcService::ConnectStream final
       case v1::AgentMessage::kJobResult: {
         const int64_t slot = slot_.load();
         if (slot == 0) {
-          status = absl::FailedPreconditionError("JobResult before Hello");
+          status = ApiError(absl::StatusCode::kFailedPrecondition, "HELLO_REQUIRED",
+                            "JobResult before Hello");
           break;
         }
         status = service_->dispatcher_->HandleResult(slot, message.job_result());
@@ -222,9 +226,9 @@ class AgentGrpcService::ConnectStream final
         break;
       }
       case v1::AgentMessage::BODY_NOT_SET:
-        status = absl::InvalidArgumentError(
-            "empty AgentMessage: this broker does not understand the agent's message; upgrade "
-            "the broker or downgrade the agent");
+        status = ApiError(absl::StatusCode::kInvalidArgument, "AGENT_MESSAGE_UNKNOWN",
+                          "empty AgentMessage: this broker does not understand the agent's "
+                          "message; upgrade the broker or downgrade the agent");
         break;
     }
     if (!status.ok()) {
@@ -232,7 +236,7 @@ class AgentGrpcService::ConnectStream final
       // it with the reason so the agent log says what was wrong.
       LogWarning("agent.message_failed", {{"connector_id", connector.connector_id},
                                           {"error", status.message()}});
-      End(ToGrpcStatus(status));
+      End(ToGrpcStatusWithDetails(status));
       return;
     }
     StartReadUnlessEnding(&in_);
@@ -273,7 +277,7 @@ class AgentGrpcService::ConnectStream final
   void SendConfig() {
     absl::StatusOr<v1::AgentConfig> config = service_->api_->ConfigFor(CurrentConnector());
     if (!config.ok()) {
-      End(ToGrpcStatus(config.status()));
+      End(ToGrpcStatusWithDetails(config.status()));
       return;
     }
     v1::BrokerMessage out;
@@ -336,7 +340,7 @@ grpc::ServerUnaryReactor* AgentGrpcService::Register(grpc::CallbackServerContext
       LogInfo("connector.registered", {{"connector_id", response->connector_id()},
                                        {"host", request->host()}});
     }
-    reactor->Finish(ToGrpcStatus(result.status()));
+    reactor->Finish(ToGrpcStatusWithDetails(result.status()));
   });
   return reactor;
 }
@@ -348,9 +352,13 @@ grpc::ServerUnaryReactor* AgentGrpcService::GetRegistration(
   // Unauthenticated: bounded before anything is read or stored.
   if (request->connector_id().size() > kMaxConnectorId ||
       request->poll_secret().size() > kMaxPollSecret) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                 absl::StrCat("connector_id is at most ", kMaxConnectorId,
-                                              " bytes and poll_secret at most ", kMaxPollSecret)));
+    reactor->Finish(ToGrpcStatusWithDetails(
+        ApiError(absl::StatusCode::kInvalidArgument, "FIELD_TOO_LONG",
+                 absl::StrCat("connector_id is at most ", kMaxConnectorId,
+                              " bytes and poll_secret at most ", kMaxPollSecret))
+            .Field(request->connector_id().size() > kMaxConnectorId ? "connector_id"
+                                                                    : "poll_secret",
+                   "too long")));
     return reactor;
   }
   int wait = request->wait_seconds() <= 0 ? kDefaultWaitSeconds : request->wait_seconds();
@@ -375,10 +383,11 @@ grpc::ServerUnaryReactor* AgentGrpcService::GetRegistration(
     if (static_cast<int>(polls_.size()) >= limits_.max_registration_polls ||
         from_source >= limits_.max_registration_polls_per_source) {
       if (from_source == 0) polls_per_source_.erase(source);
-      reactor->Finish(grpc::Status(
-          grpc::StatusCode::RESOURCE_EXHAUSTED,
-          "too many registration polls are open (from this address or in total); poll again "
-          "in 10 seconds"));
+      reactor->Finish(ToGrpcStatusWithDetails(
+          ApiError(absl::StatusCode::kResourceExhausted, "REGISTRATION_POLL_LIMIT",
+                   "too many registration polls are open (from this address or in total); "
+                   "poll again in 10 seconds")
+              .RetryAfter(absl::Seconds(10))));
       return reactor;
     }
     draining = draining_;
@@ -411,7 +420,7 @@ void AgentGrpcService::Drain(int reconnect_after_ms) {
   draining_ = true;
   for (auto& [id, poll] : polls_) poll->Evaluate(/*force_answer=*/true);
   for (auto& [id, stream] : streams_) {
-    stream->Drain(reconnect_after_ms, "broker is shutting down; reconnect");
+    stream->Drain(reconnect_after_ms, "BROKER_DRAINING", "broker is shutting down; reconnect");
   }
 }
 
@@ -426,7 +435,7 @@ void AgentGrpcService::DrainAgedStreamsLocked() {
             {{"connector_id", id}, {"peer", stream->peer()},
              {"age_s", absl::StrCat(absl::ToInt64Seconds(now - stream->connect_time()))},
              {"reconnect_after_ms", absl::StrCat(reconnect_after_ms)}});
-    stream->Drain(reconnect_after_ms,
+    stream->Drain(reconnect_after_ms, "STREAM_AGED_OUT",
                   "the stream reached the broker's --max_connection_age; reconnect, possibly "
                   "to another replica");
   }

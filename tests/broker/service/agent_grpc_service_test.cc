@@ -1,6 +1,7 @@
 // AgentGrpcService in a real in-process gRPC server against the FakeStore: what an
-// unauthenticated caller can hold open on the agent port. (Transport security is beside
-// the point here; the integration tests run over TLS.)
+// unauthenticated caller can hold open on the agent port, and the ErrorInfo reasons an agent
+// (or the admin reading its log) acts on. (Transport security is beside the point here; the
+// integration tests run over TLS.)
 #include "broker/service/agent_grpc_service.h"
 
 #include <memory>
@@ -12,6 +13,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "broker/store/fake/fake_store.h"
+#include "common/api_error.h"
 #include "common/clock.h"
 #include "common/pki/pki.h"
 
@@ -117,6 +119,8 @@ TEST_F(AgentGrpcServiceTest, RegistrationPollsAreCappedPerSource) {
   v1::GetRegistrationResponse response;
   grpc::Status status = stub_->GetRegistration(&third, Poll(), &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << status.error_message();
+  EXPECT_EQ(DetailsOf(status).reason, "REGISTRATION_POLL_LIMIT");
+  EXPECT_EQ(DetailsOf(status).retry_delay, absl::Seconds(10));
   EXPECT_EQ(service_->RegistrationPollCount(), 2u);
 
   service_->Drain(0);
@@ -134,7 +138,65 @@ TEST_F(AgentGrpcServiceTest, OversizedConnectorIdIsRefusedBeforeAnyLookup) {
   const int64_t before = store_.call_count();
   grpc::Status status = stub_->GetRegistration(&context, poll, &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
+  EXPECT_EQ(DetailsOf(status).reason, "FIELD_TOO_LONG");
+  ASSERT_EQ(DetailsOf(status).field_violations.size(), 1u);
+  EXPECT_EQ(DetailsOf(status).field_violations[0].first, "connector_id");
   EXPECT_EQ(store_.call_count(), before);
+}
+
+// The errors an agent or an admin acts on carry a stable ErrorInfo reason, as on the
+// certificate and admin APIs (docs/certificates.md, "Errors"; issue 10).
+TEST_F(AgentGrpcServiceTest, AgentErrorsCarryTheirReason) {
+  auto call = [&](auto rpc, const auto& request, auto* response) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    return (stub_.get()->*rpc)(&context, request, response);
+  };
+  auto key = pki::PrivateKey::Generate(pki::KeyType::kEcP256);
+  ASSERT_TRUE(key.ok());
+  auto csr = pki::CreateCsrPem(*key, {.subject = "CN=agent"});
+  ASSERT_TRUE(csr.ok());
+  v1::RegisterRequest reg;
+  reg.set_host("adcs02");
+  reg.set_ca_identity("CORP\\ADCS02$");
+  reg.set_csr_pem(*csr);
+  v1::RegisterResponse registered;
+
+  grpc::Status status = call(&v1::AgentService::Stub::Register, reg, &registered);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(DetailsOf(status).reason, "FIELD_REQUIRED");
+  EXPECT_EQ(DetailsOf(status).metadata["field"], "enrollment_token");
+
+  reg.set_enrollment_token("cbet.not-a-token");
+  status = call(&v1::AgentService::Stub::Register, reg, &registered);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(DetailsOf(status).reason, "ENROLLMENT_TOKEN_INVALID");
+
+  v1::GetRegistrationRequest poll = Poll();
+  poll.set_poll_secret("wrong");
+  v1::GetRegistrationResponse answer;
+  status = call(&v1::AgentService::Stub::GetRegistration, poll, &answer);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(DetailsOf(status).reason, "REGISTRATION_NOT_FOUND");
+
+  ASSERT_TRUE(store_.TransitionConnector("t-1", "conn-1", {ConnectorState::kPending},
+                                         ConnectorState::kRejected)
+                  .ok());
+  status = call(&v1::AgentService::Stub::GetRegistration, Poll(), &answer);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(DetailsOf(status).reason, "CONNECTOR_REJECTED");
+  EXPECT_EQ(DetailsOf(status).metadata["connector_id"], "conn-1");
+
+  // Connect without the agent certificate (this channel has none).
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  auto stream = stub_->Connect(&context);
+  v1::BrokerMessage message;
+  while (stream->Read(&message)) {
+  }
+  status = stream->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(DetailsOf(status).reason, "AGENT_CERTIFICATE_REQUIRED");
 }
 
 }  // namespace

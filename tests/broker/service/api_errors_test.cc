@@ -1,4 +1,4 @@
-// The bad-input cases of CertificateService and AdminService over real gRPC (an in-process
+// The bad-input cases of CertificateService, AdminService and ScepService over real gRPC (an in-process
 // server on a loopback port, the FakeStore behind it): for each, the gRPC code, the
 // ErrorInfo reason read back from grpc-status-details-bin and, for INVALID_ARGUMENT, the
 // BadRequest field. The reasons are the table in docs/certificates.md ("Errors").
@@ -12,6 +12,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/time/clock.h"
+#include "broker/scep/fake_scep_store.h"
+#include "broker/scep/scep_grpc_service.h"
 #include "broker/service/admin_grpc_service.h"
 #include "broker/service/certificate_grpc_service.h"
 #include "broker/store/fake/fake_store.h"
@@ -58,17 +60,20 @@ class ApiErrorsTest : public ::testing::Test {
     certificates_ = std::make_unique<CertificateGrpcService>(&certificate_api_, &store_,
                                                              gate_.get(), &pool_, &clock_);
     admin_ = std::make_unique<AdminGrpcService>(&admin_api_, gate_.get());
+    scep_ = std::make_unique<scep::ScepGrpcService>(&scep_api_, gate_.get());
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
     builder.RegisterService(certificates_.get());
     builder.RegisterService(admin_.get());
+    builder.RegisterService(scep_.get());
     server_ = builder.BuildAndStart();
     ASSERT_NE(server_, nullptr);
     auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
                                        grpc::InsecureChannelCredentials());
     certificate_stub_ = v1::CertificateService::NewStub(channel);
     admin_stub_ = v1::AdminService::NewStub(channel);
+    scep_stub_ = v1::ScepService::NewStub(channel);
   }
 
   void TearDown() override {
@@ -138,6 +143,17 @@ class ApiErrorsTest : public ::testing::Test {
   }
 
   template <typename Request, typename Response>
+  std::function<grpc::Status(grpc::ClientContext*)> Scep(
+      grpc::Status (v1::ScepService::Stub::*rpc)(grpc::ClientContext*, const Request&,
+                                                 Response*),
+      Request request) {
+    return [this, rpc, request](grpc::ClientContext* context) {
+      Response out;
+      return (scep_stub_.get()->*rpc)(context, request, &out);
+    };
+  }
+
+  template <typename Request, typename Response>
   std::function<grpc::Status(grpc::ClientContext*)> Admin(
       grpc::Status (v1::AdminService::Stub::*rpc)(grpc::ClientContext*, const Request&,
                                                   Response*),
@@ -164,9 +180,13 @@ class ApiErrorsTest : public ::testing::Test {
   AdminApi admin_api_{&store_, &store_, &clock_, &connector_ca_, &events_, AdminApiOptions()};
   std::unique_ptr<CertificateGrpcService> certificates_;
   std::unique_ptr<AdminGrpcService> admin_;
+  scep::FakeScepStore scep_store_{&store_};
+  scep::ScepProfileApi scep_api_{&store_, &scep_store_, &clock_};
+  std::unique_ptr<scep::ScepGrpcService> scep_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<v1::CertificateService::Stub> certificate_stub_;
   std::unique_ptr<v1::AdminService::Stub> admin_stub_;
+  std::unique_ptr<v1::ScepService::Stub> scep_stub_;
   std::string certificates_key_;
   std::string admin_key_;
   std::string csr_pem_ = CsrPem();
@@ -459,6 +479,60 @@ TEST_F(ApiErrorsTest, AdminServiceBadInput) {
   // The registration-code remedy reaches the client in ErrorInfo.
   const ApiErrorDetails details = DetailsOf(Run(Admin(&Stub::ApproveConnector, approve), key));
   EXPECT_TRUE(absl::StrContains(details.Remedy(), "certbridge-agent register")) << details.Remedy();
+}
+
+// ScepService: the errors an admin or an MDM acts on carry their reason (issue 10).
+TEST_F(ApiErrorsTest, ScepServiceErrors) {
+  StartServer();
+  using grpc::StatusCode;
+  v1::CreateScepProfileRequest profile;
+  profile.set_display_name("Macs");
+  profile.set_ca_id("ca-1");
+  profile.set_template_name("Device");
+  profile.set_ra_template_name("ScepRa");
+  profile.set_challenge_mode(v1::SCEP_CHALLENGE_MODE_STATIC);
+  profile.set_static_challenge("0123456789abcdef0123");
+  v1::ScepProfile static_profile;
+  {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    context.AddMetadata("authorization", "Bearer " + admin_key_);
+    grpc::Status s = scep_stub_->CreateScepProfile(&context, profile, &static_profile);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  std::vector<Case> cases;
+  v1::CreateScepProfileRequest r = profile;
+  r.set_ca_id("ca-unknown");
+  cases.push_back({"profile for an unknown CA", Scep(&v1::ScepService::Stub::CreateScepProfile, r),
+                   admin_key_, StatusCode::NOT_FOUND, "CA_NOT_FOUND", ""});
+  r = profile;
+  r.set_static_challenge("short");
+  cases.push_back({"static challenge too short",
+                   Scep(&v1::ScepService::Stub::CreateScepProfile, r), admin_key_,
+                   StatusCode::INVALID_ARGUMENT, "FIELD_INVALID", "static_challenge"});
+  r = profile;
+  r.mutable_challenge_ttl()->set_seconds(10);
+  cases.push_back({"challenge_ttl below a minute",
+                   Scep(&v1::ScepService::Stub::CreateScepProfile, r), admin_key_,
+                   StatusCode::INVALID_ARGUMENT, "FIELD_INVALID", "challenge_ttl"});
+  v1::GetScepProfileRequest get;
+  get.set_profile_id("6f1c2e4a-9b3d-4c8e-a1f0-2d7b5e9c3a41");
+  cases.push_back({"unknown profile", Scep(&v1::ScepService::Stub::GetScepProfile, get),
+                   admin_key_, StatusCode::NOT_FOUND, "SCEP_PROFILE_NOT_FOUND", ""});
+  v1::CreateScepChallengeRequest challenge;
+  challenge.set_profile_id(static_profile.profile_id());
+  cases.push_back({"dynamic challenge of a static profile",
+                   Scep(&v1::ScepService::Stub::CreateScepChallenge, challenge),
+                   certificates_key_, StatusCode::FAILED_PRECONDITION,
+                   "SCEP_PROFILE_NOT_DYNAMIC", ""});
+  challenge.set_profile_id("6f1c2e4a-9b3d-4c8e-a1f0-2d7b5e9c3a41");
+  cases.push_back({"challenge of an unknown profile",
+                   Scep(&v1::ScepService::Stub::CreateScepChallenge, challenge),
+                   certificates_key_, StatusCode::NOT_FOUND, "SCEP_PROFILE_NOT_FOUND", ""});
+  cases.push_back({"challenge with the admin key",
+                   Scep(&v1::ScepService::Stub::CreateScepChallenge, challenge), admin_key_,
+                   StatusCode::PERMISSION_DENIED, "SCOPE_MISSING", ""});
+  for (const Case& c : cases) Check(c);
 }
 
 TEST_F(ApiErrorsTest, RateLimitCarriesTheLimitersRetryDelay) {
