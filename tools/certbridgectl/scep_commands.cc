@@ -9,6 +9,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
@@ -31,6 +32,8 @@ bool IsGlobalValueFlag(const std::string& arg) {
 
 struct Parsed {
   GlobalOptions global;
+  bool help = false;                                       // --help or -h anywhere
+  int timeout_seconds = 30;                                // --timeout
   std::vector<std::string> words;                          // positional
   std::multimap<std::string, std::string> flags;           // --name value
 };
@@ -42,6 +45,10 @@ bool Parse(const std::vector<std::string>& args, const Environment& env, Parsed&
   if (auto it = env.find(std::string(kApiKeyEnv)); it != env.end()) p.global.api_key = it->second;
   for (size_t i = 0; i < args.size(); ++i) {
     std::string a = args[i];
+    if (a == "--help" || a == "-h") {
+      p.help = true;
+      continue;
+    }
     if (!absl::StartsWith(a, "--")) {
       p.words.push_back(a);
       continue;
@@ -62,12 +69,18 @@ bool Parse(const std::vector<std::string>& args, const Environment& env, Parsed&
       p.global.ca_cert_file = value;
     } else if (a == "--api-key-file") {
       p.global.api_key_file = value;
-    } else if (a == "--output" || a == "--timeout") {
+    } else if (a == "--timeout") {
+      if (!absl::SimpleAtoi(value, &p.timeout_seconds) || p.timeout_seconds <= 0) {
+        err << "certbridgectl: --timeout takes a positive number of seconds\n";
+        return false;
+      }
+    } else if (a == "--output") {
       // Accepted for symmetry with the other commands; SCEP output is always lines.
     } else {
       p.flags.emplace(a.substr(2), value);
     }
   }
+  if (p.help) return true;
   if (p.global.broker.empty()) {
     err << "certbridgectl: --broker HOST:PORT or CERTBRIDGE_BROKER is required\n";
     return false;
@@ -116,13 +129,17 @@ int Report(const grpc::Status& s, std::ostream& err) {
   return kExitFailure;
 }
 
+constexpr char kUsage[] =
+    "usage: certbridgectl scep profiles create --ca-id ID --template T --ra-template T "
+    "[--display-name N] [--subject-pattern P]... [--san-pattern P]... "
+    "[--challenge-mode dynamic|static] [--static-challenge-file F]\n"
+    "       certbridgectl scep profiles list | get PROFILE_ID | disable PROFILE_ID\n"
+    "       certbridgectl scep challenges create PROFILE_ID [--subject S] "
+    "[--san TYPE:VALUE]... [--sid SID] [--device-id D] [--ttl 1h]\n"
+    "SCEP profiles (admin scope) and dynamic challenges (certificates scope); docs/scep.md.\n";
+
 int Usage(std::ostream& err) {
-  err << "usage: certbridgectl scep profiles create --ca-id ID --template T --ra-template T "
-         "[--display-name N] [--subject-pattern P]... [--san-pattern P]... "
-         "[--challenge-mode dynamic|static] [--static-challenge-file F]\n"
-         "       certbridgectl scep profiles list | get PROFILE_ID | disable PROFILE_ID\n"
-         "       certbridgectl scep challenges create PROFILE_ID [--subject S] "
-         "[--san TYPE:VALUE]... [--sid SID] [--device-id D] [--ttl 1h]\n";
+  err << kUsage;
   return kExitUsage;
 }
 
@@ -144,6 +161,10 @@ int RunScepCommand(const std::vector<std::string>& args, const Environment& env,
                    std::ostream& out, std::ostream& err) {
   Parsed p;
   if (!Parse(args, env, p, err)) return kExitUsage;
+  if (p.help) {
+    out << kUsage;
+    return kExitSuccess;
+  }
   if (p.words.size() < 3 || p.words[0] != "scep") return Usage(err);
   absl::StatusOr<std::string> key = LoadApiKey(p.global);
   if (!key.ok()) {
@@ -158,7 +179,7 @@ int RunScepCommand(const std::vector<std::string>& args, const Environment& env,
   std::unique_ptr<v1::ScepService::Stub> stub = v1::ScepService::NewStub(*channel);
   grpc::ClientContext context;
   context.AddMetadata("authorization", absl::StrCat("Bearer ", *key));
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(p.timeout_seconds));
   const std::string& noun = p.words[1];
   const std::string& verb = p.words[2];
   if (noun == "profiles" && verb == "create") {
