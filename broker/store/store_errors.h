@@ -20,6 +20,31 @@ absl::Status ConnectorNotFound(const std::string& connector_id);
 absl::Status CaNotFound(const std::string& ca_id);
 absl::Status RequestNotFound(const std::string& name);
 absl::Status JobNotFound(int64_t job_id);
+// NOT_FOUND for the other objects and lookups both stores answer.
+absl::Status ApiKeyNotFound(const std::string& key_id);
+absl::Status RequestIdNotFound(const std::string& request_id);
+absl::Status SerialNotFound(const std::string& ca_id, const std::string& serial_hex);
+absl::Status CaNotAssigned(const std::string& ca_id, const std::string& connector_id);
+absl::Status RegistrationCodeNotFound();
+absl::Status EnrollmentTokenNotFound();
+
+// ALREADY_EXISTS "<object> "<id>" already exists".
+absl::Status TenantAlreadyExists(const std::string& tenant_id);
+absl::Status ApiKeyAlreadyExists(const std::string& key_id);
+absl::Status EnrollmentTokenAlreadyExists();
+absl::Status ConnectorAlreadyExists(const std::string& connector_id);
+absl::Status CaAlreadyExists(const std::string& ca_id);
+absl::Status RequestAlreadyExists(const std::string& name);
+
+// FAILED_PRECONDITION: the object is not in a state the operation accepts; `state` is the
+// state's name as stored.
+absl::Status EnrollmentTokenUsed();
+absl::Status EnrollmentTokenExpired();
+absl::Status ConnectorInState(const std::string& connector_id, absl::string_view operation,
+                              absl::string_view state);
+absl::Status RequestInState(const std::string& name, absl::string_view state);
+absl::Status JobAlreadyEnded(int64_t job_id, absl::string_view state);
+
 // ABORTED "request <name> is no longer <state> ...": CompleteJob's answer when the
 // request changed after the outcome was decided (JobCompletion::expected_request_state).
 absl::Status RequestChangedMeanwhile(const std::string& name, RequestState expected);

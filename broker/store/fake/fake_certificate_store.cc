@@ -121,8 +121,7 @@ absl::StatusOr<CreateRequestResult> FakeStore::CreateCertificateRequest(
       }
     }
     if (requests_.count(request.name) > 0) {
-      return absl::AlreadyExistsError(
-          absl::StrCat("certificate request \"", request.name, "\" already exists"));
+      return RequestAlreadyExists(request.name);
     }
     CertificateRequestRecord stored = request;
     stored.create_time = TruncateToMicros(request.create_time);
@@ -159,8 +158,7 @@ absl::StatusOr<CertificateRequestRecord> FakeStore::GetCertificateRequestByReque
   for (const auto& [name, r] : requests_) {
     if (r.tenant_id == tenant_id && r.request_id == request_id) return r;
   }
-  return absl::NotFoundError(
-      absl::StrCat("certificate request with request id \"", request_id, "\" not found"));
+  return RequestIdNotFound(request_id);
 }
 
 absl::StatusOr<CertificateRequestRecord> FakeStore::GetCertificateRequestBySerial(
@@ -175,8 +173,7 @@ absl::StatusOr<CertificateRequestRecord> FakeStore::GetCertificateRequestBySeria
     }
   }
   if (newest == nullptr) {
-    return absl::NotFoundError(absl::StrCat("no certificate with serial ", serial_hex,
-                                            " from certificate authority \"", ca_id, "\""));
+    return SerialNotFound(ca_id, serial_hex);
   }
   return *newest;
 }
@@ -261,8 +258,7 @@ absl::StatusOr<CertificateRequestRecord> FakeStore::UpdateCertificateRequest(
     CertificateRequestRecord* r = FindRequest(tenant_id, name);
     if (r == nullptr) return RequestNotFound(name);
     if (!Contains(from, r->state)) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "certificate request \"", name, "\": state is ", RequestStateName(r->state)));
+      return RequestInState(name, RequestStateName(r->state));
     }
     ApplyMutableFields(update, r);
     RecordChange(r);
@@ -312,8 +308,7 @@ absl::StatusOr<CertificateRequestRecord> FakeStore::UpdateRequestAndAddJob(
     CertificateRequestRecord* r = FindRequest(tenant_id, name);
     if (r == nullptr) return RequestNotFound(name);
     if (!Contains(from, r->state)) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "certificate request \"", name, "\": state is ", RequestStateName(r->state)));
+      return RequestInState(name, RequestStateName(r->state));
     }
     ApplyMutableFields(update, r);
     RecordChange(r);
@@ -396,8 +391,7 @@ absl::StatusOr<CertificateRequestRecord> FakeStore::CompleteJob(const JobComplet
     }
     JobRecord& job = it->second;
     if (job.state == JobState::kDone || job.state == JobState::kFailed) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("job ", job.job_id, ": already ", JobStateName(job.state)));
+      return JobAlreadyEnded(job.job_id, JobStateName(job.state));
     }
     std::optional<JobRecord> follow_up = completion.follow_up;
     if (follow_up.has_value()) {

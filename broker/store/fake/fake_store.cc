@@ -13,9 +13,7 @@ namespace {
 
 absl::Status WrongState(const std::string& connector_id, absl::string_view operation,
                         ConnectorState state) {
-  return absl::FailedPreconditionError(absl::StrCat("connector \"", connector_id, "\": ",
-                                                    operation, ": state is ",
-                                                    ConnectorStateName(state)));
+  return ConnectorInState(connector_id, operation, ConnectorStateName(state));
 }
 
 }  // namespace
@@ -92,8 +90,7 @@ absl::Status FakeStore::CreateTenant(const Tenant& tenant) {
   RETURN_IF_ERROR(BeginCall());
   RETURN_IF_ERROR(ValidateTenant(tenant));
   if (TenantExists(tenant.tenant_id)) {
-    return absl::AlreadyExistsError(
-        absl::StrCat("tenant \"", tenant.tenant_id, "\" already exists"));
+    return TenantAlreadyExists(tenant.tenant_id);
   }
   Tenant stored = tenant;
   stored.create_time = TruncateToMicros(tenant.create_time);
@@ -122,7 +119,7 @@ absl::Status FakeStore::CreateApiKey(const ApiKeyRecord& key) {
   RETURN_IF_ERROR(BeginCall());
   RETURN_IF_ERROR(ValidateApiKey(key));
   if (api_keys_.count(key.key_id)) {
-    return absl::AlreadyExistsError(absl::StrCat("API key \"", key.key_id, "\" already exists"));
+    return ApiKeyAlreadyExists(key.key_id);
   }
   if (!TenantExists(key.tenant_id)) return TenantNotFound(key.tenant_id);
   ApiKeyRecord stored = key;
@@ -140,7 +137,7 @@ absl::StatusOr<ApiKeyRecord> FakeStore::LookupApiKey(const std::string& key_id) 
   RETURN_IF_ERROR(BeginCall());
   auto it = api_keys_.find(key_id);
   if (it == api_keys_.end()) {
-    return absl::NotFoundError(absl::StrCat("API key \"", key_id, "\" not found"));
+    return ApiKeyNotFound(key_id);
   }
   return it->second;
 }
@@ -162,7 +159,7 @@ absl::StatusOr<ApiKeyRecord> FakeStore::RevokeApiKey(const std::string& tenant_i
   RETURN_IF_ERROR(BeginCall());
   auto it = api_keys_.find(key_id);
   if (it == api_keys_.end() || it->second.tenant_id != tenant_id) {
-    return absl::NotFoundError(absl::StrCat("API key \"", key_id, "\" not found"));
+    return ApiKeyNotFound(key_id);
   }
   if (!it->second.revoke_time.has_value()) {
     it->second.revoke_time = TruncateToMicros(revoke_time);
@@ -186,7 +183,7 @@ absl::Status FakeStore::CreateEnrollmentToken(const EnrollmentTokenRecord& token
   RETURN_IF_ERROR(BeginCall());
   RETURN_IF_ERROR(ValidateEnrollmentToken(token));
   if (tokens_.count(token.token_hash)) {
-    return absl::AlreadyExistsError("enrollment token already exists");
+    return EnrollmentTokenAlreadyExists();
   }
   if (!TenantExists(token.tenant_id)) return TenantNotFound(token.tenant_id);
   TokenRow row;
@@ -204,15 +201,14 @@ absl::StatusOr<std::string> FakeStore::RegisterConnector(const std::string& toke
   RETURN_IF_ERROR(BeginCall());
   RETURN_IF_ERROR(ValidateNewConnector(connector));
   auto it = tokens_.find(token_hash);
-  if (it == tokens_.end()) return absl::NotFoundError("enrollment token not found");
+  if (it == tokens_.end()) return EnrollmentTokenNotFound();
   TokenRow& row = it->second;
-  if (row.used) return absl::FailedPreconditionError("enrollment token already used");
+  if (row.used) return EnrollmentTokenUsed();
   if (row.token.expire_time <= TruncateToMicros(now)) {
-    return absl::FailedPreconditionError("enrollment token expired");
+    return EnrollmentTokenExpired();
   }
   if (connectors_.count(connector.connector_id)) {
-    return absl::AlreadyExistsError(
-        absl::StrCat("connector \"", connector.connector_id, "\" already exists"));
+    return ConnectorAlreadyExists(connector.connector_id);
   }
   ConnectorRecord stored = connector;
   stored.tenant_id = row.token.tenant_id;
@@ -272,7 +268,7 @@ absl::StatusOr<ConnectorRecord> FakeStore::FindConnectorByRegistrationCode(
     if (found == nullptr || c.create_time < found->create_time) found = &c;
   }
   if (found == nullptr) {
-    return absl::NotFoundError("no pending connector with this registration code");
+    return RegistrationCodeNotFound();
   }
   return Report(*found, absl::InfiniteFuture());
 }
@@ -368,8 +364,7 @@ absl::Status FakeStore::CreateCertificateAuthority(const CertificateAuthorityRec
   RETURN_IF_ERROR(BeginCall());
   RETURN_IF_ERROR(ValidateCertificateAuthority(ca));
   if (cas_.count(ca.ca_id)) {
-    return absl::AlreadyExistsError(
-        absl::StrCat("certificate authority \"", ca.ca_id, "\" already exists"));
+    return CaAlreadyExists(ca.ca_id);
   }
   for (const auto& [id, other] : cas_) {
     if (other.tenant_id == ca.tenant_id &&
@@ -439,9 +434,7 @@ absl::Status FakeStore::UnassignCertificateAuthority(const std::string& tenant_i
   if (FindCa(tenant_id, ca_id) == nullptr) return CaNotFound(ca_id);
   if (FindConnector(tenant_id, connector_id) == nullptr) return ConnectorNotFound(connector_id);
   if (assignments_.erase({ca_id, connector_id}) == 0) {
-    return absl::NotFoundError(absl::StrCat("certificate authority \"", ca_id,
-                                            "\" is not assigned to connector \"", connector_id,
-                                            "\""));
+    return CaNotAssigned(ca_id, connector_id);
   }
   return absl::OkStatus();
 }

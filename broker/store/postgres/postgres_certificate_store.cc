@@ -639,8 +639,7 @@ absl::StatusOr<CreateRequestResult> PostgresStore::CreateCertificateRequest(
       *conn, "BEGIN", [&](std::vector<NotifyEvent>* events, bool* rollback) -> absl::Status {
         absl::StatusOr<Rows> rows = conn->Exec(CreateRequestStatement().get(), params);
         if (absl::IsAlreadyExists(rows.status())) {
-          return absl::AlreadyExistsError(
-              absl::StrCat("certificate request \"", request.name, "\" already exists"));
+          return RequestAlreadyExists(request.name);
         }
         if (absl::IsNotFound(rows.status())) return TenantNotFound(request.tenant_id);
         RETURN_IF_ERROR(rows.status());
@@ -692,8 +691,7 @@ absl::StatusOr<CertificateRequestRecord> PostgresStore::GetCertificateRequestByR
   ASSIGN_OR_RETURN(Rows rows,
                    conn->Exec(GetRequestByRequestIdStatement().get(), {tenant_id, request_id}));
   if (rows.size() == 0) {
-    return absl::NotFoundError(
-        absl::StrCat("certificate request with request id \"", request_id, "\" not found"));
+    return RequestIdNotFound(request_id);
   }
   return RequestFromRow(rows, 0);
 }
@@ -704,8 +702,7 @@ absl::StatusOr<CertificateRequestRecord> PostgresStore::GetCertificateRequestByS
   ASSIGN_OR_RETURN(Rows rows, conn->Exec(GetRequestBySerialStatement().get(),
                                          {tenant_id, ca_id, serial_hex}));
   if (rows.size() == 0) {
-    return absl::NotFoundError(absl::StrCat("no certificate with serial ", serial_hex,
-                                            " from certificate authority \"", ca_id, "\""));
+    return SerialNotFound(ca_id, serial_hex);
   }
   return RequestFromRow(rows, 0);
 }
@@ -782,8 +779,7 @@ absl::StatusOr<CertificateRequestRecord> PostgresStore::UpdateCertificateRequest
         if (rows.size() == 0) {
           ASSIGN_OR_RETURN(Rows state, conn->Exec(kRequestState, {tenant_id, name}));
           if (state.size() == 0) return RequestNotFound(name);
-          return absl::FailedPreconditionError(
-              absl::StrCat("certificate request \"", name, "\": state is ", state.Text(0, 0)));
+          return RequestInState(name, state.Text(0, 0));
         }
         ASSIGN_OR_RETURN(result, RequestFromRow(rows, 0));
         events->push_back({tenant_id, "", name, result.change_seq});
@@ -831,8 +827,7 @@ absl::StatusOr<CertificateRequestRecord> PostgresStore::UpdateRequestAndAddJob(
         if (rows.size() == 0) {
           ASSIGN_OR_RETURN(Rows state, conn->Exec(kRequestState, {tenant_id, name}));
           if (state.size() == 0) return RequestNotFound(name);
-          return absl::FailedPreconditionError(
-              absl::StrCat("certificate request \"", name, "\": state is ", state.Text(0, 0)));
+          return RequestInState(name, state.Text(0, 0));
         }
         ASSIGN_OR_RETURN(result, RequestFromRow(rows, 0));
         events->push_back({tenant_id, "", name, result.change_seq});
@@ -916,8 +911,7 @@ absl::StatusOr<CertificateRequestRecord> PostgresStore::CompleteJob(
         if (job.size() == 0) {
           ASSIGN_OR_RETURN(Rows state, conn->Exec(kJobState, {tenant_id, job_id}));
           if (state.size() == 0) return JobNotFound(completion.job_id);
-          return absl::FailedPreconditionError(
-              absl::StrCat("job ", completion.job_id, ": already ", state.Text(0, 0)));
+          return JobAlreadyEnded(completion.job_id, state.Text(0, 0));
         }
         const std::string request_name = job.Text(0, 0);
         const std::string ca_id = job.Text(0, 1);

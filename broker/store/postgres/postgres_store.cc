@@ -362,8 +362,7 @@ absl::Status PostgresStore::ExplainNoUpdate(pg::Connection& conn, const std::str
                                             absl::string_view operation) {
   ASSIGN_OR_RETURN(Rows rows, conn.Exec(kConnectorState, {tenant_id, connector_id}));
   if (rows.size() == 0) return ConnectorNotFound(connector_id);
-  return absl::FailedPreconditionError(absl::StrCat("connector \"", connector_id, "\": ",
-                                                    operation, ": state is ", rows.Text(0, 0)));
+  return ConnectorInState(connector_id, operation, rows.Text(0, 0));
 }
 
 // ---- Tenants.
@@ -376,8 +375,7 @@ absl::Status PostgresStore::CreateTenant(const Tenant& tenant) {
                                  TimeParam(tenant.create_time)})
           .status();
   if (absl::IsAlreadyExists(status)) {
-    return absl::AlreadyExistsError(
-        absl::StrCat("tenant \"", tenant.tenant_id, "\" already exists"));
+    return TenantAlreadyExists(tenant.tenant_id);
   }
   return status;
 }
@@ -408,7 +406,7 @@ absl::Status PostgresStore::CreateApiKey(const ApiKeyRecord& key) {
                   key.expire_time.has_value() ? Param(TimeParam(*key.expire_time)) : Param()})
           .status();
   if (absl::IsAlreadyExists(status)) {
-    return absl::AlreadyExistsError(absl::StrCat("API key \"", key.key_id, "\" already exists"));
+    return ApiKeyAlreadyExists(key.key_id);
   }
   return MissingTenantIfNotFound(status, key.tenant_id);
 }
@@ -417,7 +415,7 @@ absl::StatusOr<ApiKeyRecord> PostgresStore::LookupApiKey(const std::string& key_
   ASSIGN_OR_RETURN(Lease conn, Acquire());
   ASSIGN_OR_RETURN(Rows rows, conn->Exec(kLookupApiKey, {key_id}));
   if (rows.size() == 0) {
-    return absl::NotFoundError(absl::StrCat("API key \"", key_id, "\" not found"));
+    return ApiKeyNotFound(key_id);
   }
   return ApiKeyFromRow(rows, 0);
 }
@@ -436,7 +434,7 @@ absl::StatusOr<ApiKeyRecord> PostgresStore::RevokeApiKey(const std::string& tena
   ASSIGN_OR_RETURN(Rows rows,
                    conn->Exec(kRevokeApiKey, {tenant_id, key_id, TimeParam(revoke_time)}));
   if (rows.size() == 0) {
-    return absl::NotFoundError(absl::StrCat("API key \"", key_id, "\" not found"));
+    return ApiKeyNotFound(key_id);
   }
   return ApiKeyFromRow(rows, 0);
 }
@@ -460,7 +458,7 @@ absl::Status PostgresStore::CreateEnrollmentToken(const EnrollmentTokenRecord& t
                                 TimeParam(token.expire_time)})
           .status();
   if (absl::IsAlreadyExists(status)) {
-    return absl::AlreadyExistsError("enrollment token already exists");
+    return EnrollmentTokenAlreadyExists();
   }
   return MissingTenantIfNotFound(status, token.tenant_id);
 }
@@ -473,11 +471,11 @@ absl::StatusOr<std::string> PostgresStore::RegisterConnector(const std::string& 
   std::string tenant_id;
   RETURN_IF_ERROR(pg::InTransaction(*conn, [&]() -> absl::Status {
     ASSIGN_OR_RETURN(Rows token, conn->Exec(kLockToken, {token_hash, TimeParam(now)}));
-    if (token.size() == 0) return absl::NotFoundError("enrollment token not found");
+    if (token.size() == 0) return EnrollmentTokenNotFound();
     ASSIGN_OR_RETURN(bool used, token.Bool(0, 1));
-    if (used) return absl::FailedPreconditionError("enrollment token already used");
+    if (used) return EnrollmentTokenUsed();
     ASSIGN_OR_RETURN(bool expired, token.Bool(0, 2));
-    if (expired) return absl::FailedPreconditionError("enrollment token expired");
+    if (expired) return EnrollmentTokenExpired();
     tenant_id = token.Text(0, 0);
     RETURN_IF_ERROR(
         conn->Exec(kUseToken, {token_hash, TimeParam(now), connector.connector_id}).status());
@@ -492,8 +490,7 @@ absl::StatusOr<std::string> PostgresStore::RegisterConnector(const std::string& 
                     TimeParam(connector.create_time), TimeParam(connector.approve_time)})
             .status();
     if (absl::IsAlreadyExists(inserted)) {
-      return absl::AlreadyExistsError(
-          absl::StrCat("connector \"", connector.connector_id, "\" already exists"));
+      return ConnectorAlreadyExists(connector.connector_id);
     }
     return inserted;
   }));
@@ -533,7 +530,7 @@ absl::StatusOr<ConnectorRecord> PostgresStore::FindConnectorByRegistrationCode(
   ASSIGN_OR_RETURN(Rows rows, conn->Exec(kFindByCode, {TimeParam(absl::InfiniteFuture()),
                                                        tenant_id, code_hash}));
   if (rows.size() == 0) {
-    return absl::NotFoundError("no pending connector with this registration code");
+    return RegistrationCodeNotFound();
   }
   return ConnectorFromRow(rows, 0);
 }
@@ -642,8 +639,7 @@ absl::Status PostgresStore::CreateCertificateAuthority(const CertificateAuthorit
       return absl::AlreadyExistsError(absl::StrCat("certificate authority \"", ca.host, "\\",
                                                    ca.ca_name, "\" already exists"));
     }
-    return absl::AlreadyExistsError(
-        absl::StrCat("certificate authority \"", ca.ca_id, "\" already exists"));
+    return CaAlreadyExists(ca.ca_id);
   }
   return MissingTenantIfNotFound(status, ca.tenant_id);
 }
@@ -710,9 +706,7 @@ absl::Status PostgresStore::UnassignCertificateAuthority(const std::string& tena
   if (ca.size() == 0) return CaNotFound(ca_id);
   ASSIGN_OR_RETURN(Rows connector, conn->Exec(kConnectorExists, {tenant_id, connector_id}));
   if (connector.size() == 0) return ConnectorNotFound(connector_id);
-  return absl::NotFoundError(absl::StrCat("certificate authority \"", ca_id,
-                                          "\" is not assigned to connector \"", connector_id,
-                                          "\""));
+  return CaNotAssigned(ca_id, connector_id);
 }
 
 // ---- Sessions.
