@@ -219,6 +219,12 @@ void JobJournal::MaybeCompactLocked() {
 }
 
 absl::StatusOr<uint64_t> JobJournal::AppendLocked(RecordType type, const std::string& payload) {
+  // Load would take a longer record for a torn tail and drop it with what follows.
+  if (payload.size() >= kMaxRecordBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("journal: a record of ", payload.size(),
+                                                   " bytes is over the limit of ",
+                                                   kMaxRecordBytes - 1));
+  }
   if (needs_rewrite_ || log_ == nullptr) RETURN_IF_ERROR(RewriteLocked());
   const std::string record = Frame(static_cast<uint8_t>(type), payload);
   if (absl::Status s = log_->Append(record); !s.ok()) {

@@ -123,6 +123,12 @@ TEST_F(JobJournalTest, InvalidCallsAreRefused) {
   EXPECT_EQ(journal_->RecordFinished(MakeResult(9)).code(),
             absl::StatusCode::kFailedPrecondition);
   EXPECT_TRUE(journal_->Remove(9).ok());
+  // Larger than any record Open would read back (16 MiB): refused, not written.
+  EXPECT_EQ(journal_->RecordStarted(MakeJob(10, 16u << 20)).code(),
+            absl::StatusCode::kInvalidArgument);
+  auto entry = journal_->Get(10);
+  ASSERT_TRUE(entry.ok());
+  EXPECT_FALSE(entry->has_value());
 }
 
 TEST_F(JobJournalTest, ATornTailIsDroppedAndTheLogGoesOn) {
