@@ -4,14 +4,12 @@
 // against the stand-in COM server in tools/windows/certcli_standin/.
 #ifdef _WIN32
 
-#include "agent/ca/com_cert_client.h"
-
-#include <windows.h>
+#include <certadm.h>
+#include <certcli.h>
+#include <certview.h>
 #include <objbase.h>
 #include <oleauto.h>
-#include <certcli.h>
-#include <certadm.h>
-#include <certview.h>
+#include <windows.h>
 
 #include <algorithm>
 #include <condition_variable>
@@ -22,41 +20,13 @@
 #include <thread>
 #include <vector>
 
+#include "agent/ca/com_cert_client.h"
+#include "common/adcs/certcli_ids_win.h"
+
 namespace certbridge::agent {
 namespace {
 
-// Debian's mingw-w64 declares the interfaces but defines no GUIDs: ours, copied from the
-// Windows SDK's certcli.h / certadm.h (the sources are listed in docs/adcs-error-catalog.md).
-constexpr GUID kClsidCertRequest = {0x98aff3f0, 0x5524, 0x11d0,
-                                    {0x88, 0x12, 0x00, 0xa0, 0xc9, 0x03, 0xb8, 0x3c}};
-constexpr GUID kIidCertRequest2 = {0xa4772988, 0x4a85, 0x4fa9,
-                                   {0x82, 0x4e, 0xb5, 0xcf, 0x5c, 0x16, 0x40, 0x5a}};
-constexpr GUID kClsidCertAdmin = {0x37eabaf0, 0x7fb6, 0x11d0,
-                                  {0x88, 0x17, 0x00, 0xa0, 0xc9, 0x03, 0xb8, 0x3c}};
-constexpr GUID kIidCertAdmin2 = {0xf7c3ac41, 0xb8ce, 0x4fb4,
-                                 {0xaa, 0x58, 0x3d, 0x1d, 0xc0, 0xe3, 0x6b, 0x39}};
-
-constexpr GUID kClsidCertView = {0xa12d0f7a, 0x1e84, 0x11d1,
-                                 {0x9b, 0xd6, 0x00, 0xc0, 0x4f, 0xb6, 0x83, 0xfa}};
-constexpr GUID kIidCertView2 = {0xd594b282, 0x8851, 0x4b61,
-                                {0x9c, 0x66, 0x3e, 0xda, 0xdf, 0x84, 0x88, 0x63}};
-
-// Numbers from certcli.h, repeated so the file does not depend on which macros a given
-// SDK defines.
-constexpr LONG kCrInBase64 = 0x1;
-constexpr LONG kCrInPkcs10 = 0x100;
-constexpr LONG kCrOutBase64 = 0x1;
-constexpr LONG kCrOutChain = 0x100;
-constexpr LONG kCrDispIssued = 3;
-constexpr LONG kCrDispRevoked = 6;
-constexpr LONG kCrPropTemplates = 29;
-constexpr LONG kPropTypeString = 4;
-// certview.h.
-constexpr LONG kCvrcTableAttributes = 0x4000;
-constexpr LONG kCvrcColumnSchema = 0;
-constexpr LONG kCvrSeekEq = 0x1;
-constexpr LONG kCvrSortNone = 0;
-constexpr LONG kCvOutBinary = 0x2;
+namespace certcli = adcs::certcli;  // the AD CS COM numbers: common/adcs/certcli_ids_win.h
 
 std::wstring Widen(const std::string& s) {
   if (s.empty()) return std::wstring();
@@ -126,8 +96,8 @@ class ComCertClientImpl final : public ComCertClient {
       ComAnswer a;
       Bstr request(csr_base64), attrs(attributes), config(config_);
       LONG disposition = 0;
-      HRESULT hr = request_->Submit(kCrInBase64 | kCrInPkcs10, request.get(), attrs.get(),
-                                    config.get(), &disposition);
+      HRESULT hr = request_->Submit(certcli::kCrInBase64 | certcli::kCrInPkcs10, request.get(),
+                                    attrs.get(), config.get(), &disposition);
       if (FAILED(hr)) return Failed(a, hr, "ICertRequest2::Submit");
       a.disposition = disposition;
       return Collect(a);
@@ -157,7 +127,8 @@ class ComCertClientImpl final : public ComCertClient {
     return OnApartment<ComAnswer>([&] {
       ComAnswer a;
       Bstr config(config_), cert;
-      HRESULT hr = request_->GetCACertificate(FALSE, config.get(), kCrOutBase64, cert.out());
+      HRESULT hr =
+          request_->GetCACertificate(FALSE, config.get(), certcli::kCrOutBase64, cert.out());
       if (FAILED(hr)) return Failed(a, hr, "ICertRequest2::GetCACertificate");
       a.ca_certificate_base64 = cert.utf8();
       return a;
@@ -170,7 +141,8 @@ class ComCertClientImpl final : public ComCertClient {
       Bstr config(config_);
       VARIANT v;
       VariantInit(&v);
-      HRESULT hr = request_->GetCAProperty(config.get(), kCrPropTemplates, 0, kPropTypeString, 0, &v);
+      HRESULT hr = request_->GetCAProperty(config.get(), certcli::kCrPropTemplates, 0,
+                                           certcli::kPropTypeString, 0, &v);
       if (FAILED(hr)) return Failed(a, hr, "ICertRequest2::GetCAProperty(CR_PROP_TEMPLATES)");
       if (v.vt == VT_BSTR && v.bstrVal != nullptr) {
         a.templates = Narrow(v.bstrVal, SysStringLen(v.bstrVal));
@@ -199,8 +171,8 @@ class ComCertClientImpl final : public ComCertClient {
   ComViewAnswer QueryAttributes(const std::string& name, const std::string& value) {
     ComViewAnswer a;
     ICertView2* view = nullptr;
-    HRESULT hr = CoCreateInstance(kClsidCertView, nullptr, CLSCTX_INPROC_SERVER, kIidCertView2,
-                                  reinterpret_cast<void**>(&view));
+    HRESULT hr = CoCreateInstance(certcli::kClsidCertView, nullptr, CLSCTX_INPROC_SERVER,
+                                  certcli::kIidCertView2, reinterpret_cast<void**>(&view));
     if (FAILED(hr)) return ViewFailed(a, hr, "CoCreateInstance(CCertView)");
     struct Releaser {
       IUnknown* p;
@@ -212,12 +184,14 @@ class ComCertClientImpl final : public ComCertClient {
         id_column("AttributeRequestId");
     hr = view->OpenConnection(config.get());
     if (FAILED(hr)) return ViewFailed(a, hr, "ICertView2::OpenConnection");
-    hr = view->SetTable(kCvrcTableAttributes);
+    hr = view->SetTable(certcli::kCvrcTableAttributes);
     if (FAILED(hr)) return ViewFailed(a, hr, "ICertView2::SetTable(CVRC_TABLE_ATTRIBUTES)");
     LONG name_index = 0, value_index = 0, id_index = 0;
-    hr = view->GetColumnIndex(kCvrcColumnSchema, name_column.get(), &name_index);
-    if (SUCCEEDED(hr)) hr = view->GetColumnIndex(kCvrcColumnSchema, value_column.get(), &value_index);
-    if (SUCCEEDED(hr)) hr = view->GetColumnIndex(kCvrcColumnSchema, id_column.get(), &id_index);
+    hr = view->GetColumnIndex(certcli::kCvrcColumnSchema, name_column.get(), &name_index);
+    if (SUCCEEDED(hr))
+      hr = view->GetColumnIndex(certcli::kCvrcColumnSchema, value_column.get(), &value_index);
+    if (SUCCEEDED(hr))
+      hr = view->GetColumnIndex(certcli::kCvrcColumnSchema, id_column.get(), &id_index);
     if (FAILED(hr)) return ViewFailed(a, hr, "ICertView2::GetColumnIndex");
     for (const auto& [column, text] : {std::pair{name_index, &name}, std::pair{value_index, &value}}) {
       Bstr wanted(*text);
@@ -225,7 +199,7 @@ class ComCertClientImpl final : public ComCertClient {
       VariantInit(&v);
       v.vt = VT_BSTR;
       v.bstrVal = wanted.get();  // still owned by `wanted`
-      hr = view->SetRestriction(column, kCvrSeekEq, kCvrSortNone, &v);
+      hr = view->SetRestriction(column, certcli::kCvrSeekEq, certcli::kCvrSortNone, &v);
       if (FAILED(hr)) return ViewFailed(a, hr, "ICertView2::SetRestriction");
     }
     hr = view->SetResultColumnCount(2);
@@ -254,7 +228,7 @@ class ComCertClientImpl final : public ComCertClient {
         if (hr != S_OK) return ViewFailed(a, FAILED(hr) ? hr : E_UNEXPECTED, "IEnumCERTVIEWCOLUMN::Next");
         VARIANT v;
         VariantInit(&v);
-        hr = columns->GetValue(kCvOutBinary, &v);
+        hr = columns->GetValue(certcli::kCvOutBinary, &v);
         if (FAILED(hr)) return ViewFailed(a, hr, "IEnumCERTVIEWCOLUMN::GetValue");
         if (i == 0 && v.vt == VT_I4) request_id = v.lVal;
         if (i == 1 && v.vt == VT_BSTR && v.bstrVal != nullptr) {
@@ -284,12 +258,13 @@ class ComCertClientImpl final : public ComCertClient {
     if (SUCCEEDED(request_->GetDispositionMessage(message.out()))) {
       a.disposition_message = message.utf8();
     }
-    if (a.disposition == kCrDispIssued || a.disposition == kCrDispRevoked) {
+    if (a.disposition == certcli::kCrDispIssued || a.disposition == certcli::kCrDispRevoked) {
       Bstr cert, chain;
-      HRESULT hr = request_->GetCertificate(kCrOutBase64, cert.out());
+      HRESULT hr = request_->GetCertificate(certcli::kCrOutBase64, cert.out());
       if (FAILED(hr)) return Failed(a, hr, "ICertRequest2::GetCertificate");
       a.certificate_base64 = cert.utf8();
-      if (SUCCEEDED(request_->GetCertificate(kCrOutBase64 | kCrOutChain, chain.out()))) {
+      if (SUCCEEDED(request_->GetCertificate(certcli::kCrOutBase64 | certcli::kCrOutChain,
+                                             chain.out()))) {
         a.chain_pkcs7_base64 = chain.utf8();
       }
     }
@@ -314,11 +289,11 @@ class ComCertClientImpl final : public ComCertClient {
       ready.set_value(hr);
       return;
     }
-    hr = CoCreateInstance(kClsidCertRequest, nullptr, CLSCTX_INPROC_SERVER, kIidCertRequest2,
-                          reinterpret_cast<void**>(&request_));
+    hr = CoCreateInstance(certcli::kClsidCertRequest, nullptr, CLSCTX_INPROC_SERVER,
+                          certcli::kIidCertRequest2, reinterpret_cast<void**>(&request_));
     if (SUCCEEDED(hr)) {
-      hr = CoCreateInstance(kClsidCertAdmin, nullptr, CLSCTX_INPROC_SERVER, kIidCertAdmin2,
-                            reinterpret_cast<void**>(&admin_));
+      hr = CoCreateInstance(certcli::kClsidCertAdmin, nullptr, CLSCTX_INPROC_SERVER,
+                            certcli::kIidCertAdmin2, reinterpret_cast<void**>(&admin_));
     }
     if (FAILED(hr)) {
       if (request_ != nullptr) request_->Release();

@@ -20,15 +20,14 @@
 // - Everything else returns E_NOTIMPL, so a new call in ComCertClient fails loudly here
 //   instead of silently doing nothing. IDispatch is not implemented (no type library):
 //   the agent calls through vtables.
-#include <windows.h>
+#include <certadm.h>
+#include <certcli.h>
+#include <certview.h>
 #include <objbase.h>
 #include <oleauto.h>
-#include <certcli.h>
-#include <certadm.h>
-#include <certview.h>
-
 #include <openssl/pkcs7.h>
 #include <openssl/x509.h>
+#include <windows.h>
 
 #include <atomic>
 #include <memory>
@@ -37,46 +36,13 @@
 #include <string>
 #include <vector>
 
+#include "common/adcs/certcli_ids_win.h"
 #include "tools/windows/certcli_standin/emulator_link.h"
 
 namespace certbridge::standin {
 namespace {
 
-// The real identifiers (Windows SDK certcli.h, certadm.h, certview.h; ADCS-FACTS.md).
-constexpr GUID kClsidCertRequest = {0x98aff3f0, 0x5524, 0x11d0,
-                                    {0x88, 0x12, 0x00, 0xa0, 0xc9, 0x03, 0xb8, 0x3c}};
-constexpr GUID kIidCertRequest = {0x014e4840, 0x5523, 0x11d0,
-                                  {0x88, 0x12, 0x00, 0xa0, 0xc9, 0x03, 0xb8, 0x3c}};
-constexpr GUID kIidCertRequest2 = {0xa4772988, 0x4a85, 0x4fa9,
-                                   {0x82, 0x4e, 0xb5, 0xcf, 0x5c, 0x16, 0x40, 0x5a}};
-constexpr GUID kClsidCertAdmin = {0x37eabaf0, 0x7fb6, 0x11d0,
-                                  {0x88, 0x17, 0x00, 0xa0, 0xc9, 0x03, 0xb8, 0x3c}};
-constexpr GUID kIidCertAdmin = {0x34df6950, 0x7fb6, 0x11d0,
-                                {0x88, 0x17, 0x00, 0xa0, 0xc9, 0x03, 0xb8, 0x3c}};
-constexpr GUID kIidCertAdmin2 = {0xf7c3ac41, 0xb8ce, 0x4fb4,
-                                 {0xaa, 0x58, 0x3d, 0x1d, 0xc0, 0xe3, 0x6b, 0x39}};
-constexpr GUID kClsidCertView = {0xa12d0f7a, 0x1e84, 0x11d1,
-                                 {0x9b, 0xd6, 0x00, 0xc0, 0x4f, 0xb6, 0x83, 0xfa}};
-constexpr GUID kIidCertView = {0xc3fac344, 0x1e84, 0x11d1,
-                               {0x9b, 0xd6, 0x00, 0xc0, 0x4f, 0xb6, 0x83, 0xfa}};
-constexpr GUID kIidCertView2 = {0xd594b282, 0x8851, 0x4b61,
-                                {0x9c, 0x66, 0x3e, 0xda, 0xdf, 0x84, 0x88, 0x63}};
-constexpr GUID kIidEnumCertViewRow = {0xd1157f4c, 0x5af2, 0x11d1,
-                                      {0x9b, 0xdc, 0x00, 0xc0, 0x4f, 0xb6, 0x83, 0xfa}};
-constexpr GUID kIidEnumCertViewColumn = {0x9c735be2, 0x57a5, 0x11d1,
-                                         {0x9b, 0xdb, 0x00, 0xc0, 0x4f, 0xb6, 0x83, 0xfa}};
-
-constexpr LONG kCrInEncodeMask = 0xff;
-constexpr LONG kCrInFormatMask = 0xff00;
-constexpr LONG kCrInPkcs10 = 0x100;
-constexpr LONG kCrOutBase64Header = 0x0;
-constexpr LONG kCrOutBase64 = 0x1;
-constexpr LONG kCrOutBinary = 0x2;
-constexpr LONG kCrOutChain = 0x100;
-constexpr LONG kCrPropTemplates = 29;
-constexpr LONG kPropTypeLong = 1;
-constexpr LONG kPropTypeString = 4;
-constexpr HRESULT kPropertyEmpty = static_cast<HRESULT>(0x80094004);  // CERTSRV_E_PROPERTY_EMPTY
+namespace certcli = adcs::certcli;  // the AD CS COM numbers: common/adcs/certcli_ids_win.h
 
 // IUnknown (+ empty IDispatch) for an object exposing `Iface` and the IIDs in `iids`.
 template <typename Iface>
@@ -133,14 +99,14 @@ BSTR BytesToBstr(const std::string& bytes) {
 HRESULT Encode(const std::string& der, LONG flags, const char* label, BSTR* out) {
   if (out == nullptr) return E_POINTER;
   switch (flags & 0xff) {
-    case kCrOutBase64Header:
+    case certcli::kCrOutBase64Header:
       *out = ToBstr(std::string("-----BEGIN ") + label + "-----\r\n" + Base64Encode(der, true) +
                     "-----END " + label + "-----\r\n");
       return S_OK;
-    case kCrOutBase64:
+    case certcli::kCrOutBase64:
       *out = ToBstr(Base64Encode(der, true));
       return S_OK;
-    case kCrOutBinary:
+    case certcli::kCrOutBinary:
       *out = BytesToBstr(der);
       return S_OK;
     default:
@@ -175,16 +141,19 @@ HRESULT NoLink() { return kRpcServerUnavailable; }
 
 class CertRequest final : public ComObject<ICertRequest2> {
  public:
-  CertRequest() : ComObject({kIidCertRequest, kIidCertRequest2}), link_(EmulatorLink::FromRegistry()) {}
+  CertRequest()
+      : ComObject({certcli::kIidCertRequest, certcli::kIidCertRequest2}),
+        link_(EmulatorLink::FromRegistry()) {}
 
   HRESULT WINAPI Submit(LONG flags, const BSTR request, const BSTR attributes, const BSTR config,
                         LONG* disposition) override {
     if (disposition == nullptr) return E_POINTER;
-    if ((flags & kCrInFormatMask) != kCrInPkcs10 && (flags & kCrInFormatMask) != 0) {
+    if ((flags & certcli::kCrInFormatMask) != certcli::kCrInPkcs10 &&
+        (flags & certcli::kCrInFormatMask) != 0) {
       return E_NOTIMPL;  // PKCS#7, CMC, KEYGEN: the agent sends PKCS#10 only
     }
     std::string body;
-    switch (flags & kCrInEncodeMask) {
+    switch (flags & certcli::kCrInEncodeMask) {
       case 0x0:  // CR_IN_BASE64HEADER: PEM as is
         body = FromBstr(request);
         break;
@@ -250,7 +219,7 @@ class CertRequest final : public ComObject<ICertRequest2> {
     if (FAILED(hr)) return hr;
     std::vector<std::string> ders;
     if (response.chain_pem_size() > 0) ders = PemBlocks(response.chain_pem(0), "CERTIFICATE");
-    if (ders.empty()) return kPropertyEmpty;
+    if (ders.empty()) return certcli::kPropertyEmpty;
     return Encode(ders.front(), flags, "CERTIFICATE", certificate);
   }
 
@@ -258,8 +227,9 @@ class CertRequest final : public ComObject<ICertRequest2> {
     if (certificate == nullptr) return E_POINTER;
     std::lock_guard<std::mutex> lock(mu_);
     std::vector<std::string> leaf = PemBlocks(last_.certificate_pem(), "CERTIFICATE");
-    if (leaf.empty()) return kPropertyEmpty;
-    if ((flags & kCrOutChain) == 0) return Encode(leaf.front(), flags, "CERTIFICATE", certificate);
+    if (leaf.empty()) return certcli::kPropertyEmpty;
+    if ((flags & certcli::kCrOutChain) == 0)
+      return Encode(leaf.front(), flags, "CERTIFICATE", certificate);
     for (const std::string& der : PemBlocks(last_.chain_pem(), "CERTIFICATE")) leaf.push_back(der);
     std::optional<std::string> p7 = Pkcs7Of(leaf);
     if (!p7.has_value()) return E_FAIL;
@@ -269,7 +239,8 @@ class CertRequest final : public ComObject<ICertRequest2> {
   HRESULT WINAPI GetCAProperty(const BSTR config, LONG prop_id, LONG prop_index, LONG prop_type,
                                LONG, VARIANT* value) override {
     if (value == nullptr) return E_POINTER;
-    if (prop_id != kCrPropTemplates || prop_type != kPropTypeString || prop_index != 0) {
+    if (prop_id != certcli::kCrPropTemplates || prop_type != certcli::kPropTypeString ||
+        prop_index != 0) {
       return E_NOTIMPL;
     }
     HRESULT hr = Check(config);
@@ -323,7 +294,9 @@ class CertRequest final : public ComObject<ICertRequest2> {
 
 class CertAdmin final : public ComObject<ICertAdmin2> {
  public:
-  CertAdmin() : ComObject({kIidCertAdmin, kIidCertAdmin2}), link_(EmulatorLink::FromRegistry()) {}
+  CertAdmin()
+      : ComObject({certcli::kIidCertAdmin, certcli::kIidCertAdmin2}),
+        link_(EmulatorLink::FromRegistry()) {}
 
   HRESULT WINAPI RevokeCertificate(const BSTR config, const BSTR serial, LONG reason,
                                    DATE date) override {
@@ -402,9 +375,9 @@ struct AttributeColumn {
 };
 // Indexes handed out by GetColumnIndex are CVRC_TABLE_ATTRIBUTES | position.
 constexpr AttributeColumn kAttributeColumns[] = {
-    {"AttributeRequestId", kPropTypeLong, 1, 4},
-    {"AttributeName", kPropTypeString, 1, 127},
-    {"AttributeValue", kPropTypeString, 0, 8191},
+    {"AttributeRequestId", certcli::kPropTypeLong, 1, 4},
+    {"AttributeName", certcli::kPropTypeString, 1, 127},
+    {"AttributeValue", certcli::kPropTypeString, 0, 8191},
 };
 constexpr LONG kColumnCount = 3;
 constexpr LONG kRequestIdColumn = CVRC_TABLE_ATTRIBUTES | 0;
@@ -425,7 +398,9 @@ struct AttributeRow {
 class ColumnEnum final : public ComObject<IEnumCERTVIEWCOLUMN> {
  public:
   ColumnEnum(AttributeRow row, std::vector<LONG> columns)
-      : ComObject({kIidEnumCertViewColumn}), row_(std::move(row)), columns_(std::move(columns)) {}
+      : ComObject({certcli::kIidEnumCertViewColumn}),
+        row_(std::move(row)),
+        columns_(std::move(columns)) {}
 
   HRESULT WINAPI Next(LONG* index) override {
     if (index == nullptr) return E_POINTER;
@@ -508,7 +483,9 @@ class ColumnEnum final : public ComObject<IEnumCERTVIEWCOLUMN> {
 class RowEnum final : public ComObject<IEnumCERTVIEWROW> {
  public:
   RowEnum(std::vector<AttributeRow> rows, std::vector<LONG> columns)
-      : ComObject({kIidEnumCertViewRow}), rows_(std::move(rows)), columns_(std::move(columns)) {}
+      : ComObject({certcli::kIidEnumCertViewRow}),
+        rows_(std::move(rows)),
+        columns_(std::move(columns)) {}
 
   HRESULT WINAPI Next(LONG* index) override {
     if (index == nullptr) return E_POINTER;
@@ -555,7 +532,9 @@ class RowEnum final : public ComObject<IEnumCERTVIEWROW> {
 
 class CertView final : public ComObject<ICertView2> {
  public:
-  CertView() : ComObject({kIidCertView, kIidCertView2}), link_(EmulatorLink::FromRegistry()) {}
+  CertView()
+      : ComObject({certcli::kIidCertView, certcli::kIidCertView2}),
+        link_(EmulatorLink::FromRegistry()) {}
 
   HRESULT WINAPI OpenConnection(const BSTR config) override {
     HRESULT hr = link_ == nullptr ? NoLink() : link_->CheckConfig(FromBstr(config));
@@ -702,9 +681,9 @@ extern "C" HRESULT WINAPI DllGetClassObject(REFCLSID clsid, REFIID riid, void** 
   if (out == nullptr) return E_POINTER;
   *out = nullptr;
   IClassFactory* factory = nullptr;
-  if (IsEqualGUID(clsid, kClsidCertRequest)) factory = &g_request_factory;
-  if (IsEqualGUID(clsid, kClsidCertAdmin)) factory = &g_admin_factory;
-  if (IsEqualGUID(clsid, kClsidCertView)) factory = &g_view_factory;
+  if (IsEqualGUID(clsid, certcli::kClsidCertRequest)) factory = &g_request_factory;
+  if (IsEqualGUID(clsid, certcli::kClsidCertAdmin)) factory = &g_admin_factory;
+  if (IsEqualGUID(clsid, certcli::kClsidCertView)) factory = &g_view_factory;
   if (factory == nullptr) return CLASS_E_CLASSNOTAVAILABLE;
   return factory->QueryInterface(riid, out);
 }
