@@ -86,7 +86,8 @@ absl::StatusOr<v1::RegisterResponse> AgentApi::Register(const v1::RegisterReques
   }
   if (absl::IsFailedPrecondition(tenant_id.status())) {
     return ApiError(absl::StatusCode::kFailedPrecondition, "ENROLLMENT_TOKEN_SPENT",
-                    absl::StrCat("enrollment token ", tenant_id.status().message(),
+                    // The store's message names the token and why: expired or already used.
+                    absl::StrCat(tenant_id.status().message(),
                                  "; tokens are single-use and short-lived: ask a tenant admin "
                                  "for a new one"));
   }
