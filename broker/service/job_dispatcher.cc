@@ -1,6 +1,7 @@
 #include "broker/service/job_dispatcher.h"
 
 #include <algorithm>
+#include <map>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -91,6 +92,9 @@ void JobDispatcher::Claim(int64_t slot_id) {
     params.per_ca_limit = options_.per_ca_limit;
     params.now = clock_->Now();
     params.lease_until = params.now + options_.lease;
+    // The requests the claim dispatched come back with it: no read per job (issue 9).
+    std::map<std::string, CertificateRequestRecord> dispatched;
+    params.dispatched_requests = &dispatched;
     absl::StatusOr<std::vector<JobRecord>> jobs = requests_->ClaimJobs(params);
     if (!jobs.ok()) {
       LogWarning("dispatch.claim_failed",
@@ -100,7 +104,9 @@ void JobDispatcher::Claim(int64_t slot_id) {
     if (jobs.ok()) {
       metrics_->JobsClaimed(static_cast<int>(jobs->size()));
       for (const JobRecord& job : *jobs) {
-        absl::StatusOr<v1::Job> message = BuildJob(job);
+        auto known = dispatched.find(job.request_name);
+        absl::StatusOr<v1::Job> message =
+            BuildJob(job, known != dispatched.end() ? &known->second : nullptr);
         if (message.ok()) {
           messages.push_back(*std::move(message));
           continue;
@@ -146,9 +152,11 @@ void JobDispatcher::Claim(int64_t slot_id) {
   }
 }
 
-absl::StatusOr<v1::Job> JobDispatcher::BuildJob(const JobRecord& job) {
+absl::StatusOr<v1::Job> JobDispatcher::BuildJob(const JobRecord& job,
+                                                const CertificateRequestRecord* known) {
   absl::StatusOr<CertificateRequestRecord> request =
-      requests_->GetCertificateRequest(job.tenant_id, job.request_name);
+      known != nullptr ? absl::StatusOr<CertificateRequestRecord>(*known)
+                       : requests_->GetCertificateRequest(job.tenant_id, job.request_name);
   if (!request.ok()) return request.status();
   absl::StatusOr<CertificateAuthorityRecord> ca = store_->GetCertificateAuthority(job.tenant_id, job.ca_id);
   if (absl::IsNotFound(ca.status())) {

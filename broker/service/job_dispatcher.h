@@ -99,7 +99,9 @@ class JobDispatcher {
 
   void MaybeClaimLocked(int64_t slot_id, Slot& slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Claim(int64_t slot_id);
-  absl::StatusOr<v1::Job> BuildJob(const JobRecord& job);
+  // `known`: the job's request as the claim wrote it, or nullptr to read it.
+  absl::StatusOr<v1::Job> BuildJob(const JobRecord& job,
+                                   const CertificateRequestRecord* known = nullptr);
   // After a result was recorded: the CA outcome, the request's new state and, when the
   // CA's first answer ended it, how long it took.
   void RecordOutcomeMetrics(JobKind kind, const v1::JobResult& result, RequestState decided_on,

@@ -167,6 +167,10 @@ struct ClaimParams {
   int per_ca_limit = 0;             // at most this many LEASED jobs per CA, all connectors
   absl::Time now;
   absl::Time lease_until;
+  // Optional, not owned: receives, by name, every request this claim moved from QUEUED to
+  // DISPATCHED, as the claim wrote it, so that the caller describes the jobs without
+  // reading the requests again (issue 9). Other requests of the claimed jobs are not in it.
+  std::map<std::string, CertificateRequestRecord>* dispatched_requests = nullptr;
 };
 
 struct JobCompletion {

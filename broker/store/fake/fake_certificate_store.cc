@@ -369,6 +369,7 @@ absl::StatusOr<std::vector<JobRecord>> FakeStore::ClaimJobs(const ClaimParams& p
       r->update_time = TruncateToMicros(params.now);
       RecordChange(r);
       changes.push_back({r->tenant_id, "", r->name, r->change_seq});
+      if (params.dispatched_requests != nullptr) (*params.dispatched_requests)[r->name] = *r;
     }
   }
   Notify(changes);

@@ -315,13 +315,18 @@ constexpr Statement kClaimJobs = {
     "extract(epoch from j.not_before), j.attempts, j.serial_hex, j.revocation_reason, "
     "extract(epoch from j.create_time)"};
 // $1 tenant, $2 request names joined by \x1f, $3 connector, $4 ca_identity, $5 now.
-// Each request still QUEUED becomes DISPATCHED (its change is numbered by the trigger).
-constexpr Statement kDispatchRequests = {
-    "dispatch_requests",
-    "UPDATE certificate_request r SET state = 'DISPATCHED', connector_id = $3, "
-    "ca_identity = $4, update_time = $5::timestamptz "
-    "WHERE r.tenant_id = $1 AND r.name = ANY (string_to_array($2, E'\\x1f')) "
-    "AND r.state = 'QUEUED' RETURNING r.name, r.change_seq"};
+// Each request still QUEUED becomes DISPATCHED (its change is numbered by the trigger);
+// returned whole, so that the dispatcher needs no read to describe the job.
+const OwnedStatement& DispatchRequestsStatement() {
+  static const OwnedStatement* const kStatement = new OwnedStatement{
+      "dispatch_requests",
+      absl::StrCat("UPDATE certificate_request r SET state = 'DISPATCHED', connector_id = $3, "
+                   "ca_identity = $4, update_time = $5::timestamptz "
+                   "WHERE r.tenant_id = $1 AND r.name = ANY (string_to_array($2, E'\\x1f')) "
+                   "AND r.state = 'QUEUED' RETURNING ",
+                   kRequestColumns)};
+  return *kStatement;
+}
 constexpr Statement kExpireLeases = {
     "expire_leases",
     "WITH e AS (UPDATE job j SET state = 'READY', connector_id = '', "
@@ -877,13 +882,16 @@ absl::StatusOr<std::vector<JobRecord>> PostgresStore::ClaimJobs(const ClaimParam
         }
         if (submits.empty()) return absl::OkStatus();
         ASSIGN_OR_RETURN(Rows dispatched,
-                         conn->Exec(kDispatchRequests,
+                         conn->Exec(DispatchRequestsStatement().get(),
                                     {params.tenant_id, absl::StrJoin(submits, "\x1f"),
                                      params.connector_id, params.ca_identity,
                                      TimeParam(params.now)}));
         for (int r = 0; r < dispatched.size(); ++r) {
-          ASSIGN_OR_RETURN(int64_t change_seq, dispatched.Int(r, 1));
-          events->push_back({params.tenant_id, "", dispatched.Text(r, 0), change_seq});
+          ASSIGN_OR_RETURN(CertificateRequestRecord request, RequestFromRow(dispatched, r));
+          events->push_back({params.tenant_id, "", request.name, request.change_seq});
+          if (params.dispatched_requests != nullptr) {
+            (*params.dispatched_requests)[request.name] = std::move(request);
+          }
         }
         return absl::OkStatus();
       }));

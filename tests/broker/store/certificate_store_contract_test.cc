@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <ostream>
 #include <set>
@@ -497,6 +498,45 @@ TEST_P(CertificateStoreContractTest, ClaimedSubmitDispatchesTheRequest) {
   EXPECT_EQ(job->connector_id, "c7");
   EXPECT_EQ(job->request_name, "req-1");
   EXPECT_EQ(certs_->GetJob("t1", 999999).status().code(), absl::StatusCode::kNotFound);
+}
+
+// The claim hands back the requests it dispatched, as GetCertificateRequest reads them
+// after it; a claim that dispatched nothing adds nothing.
+TEST_P(CertificateStoreContractTest, ClaimReturnsTheRequestsItDispatched) {
+  Create("t1", "req-1");
+  Create("t1", "req-2");
+  ClaimParams params = Claim("t1", {"ca1"}, "c7", "CORP\\svc-a");
+  params.limit = 1;
+  std::map<std::string, CertificateRequestRecord> dispatched;
+  params.dispatched_requests = &dispatched;
+  std::vector<JobRecord> claimed = ClaimOk(params);
+  ASSERT_EQ(claimed.size(), 1u);
+  ASSERT_EQ(dispatched.size(), 1u);
+  const CertificateRequestRecord& handed = dispatched.begin()->second;
+  EXPECT_EQ(dispatched.begin()->first, claimed[0].request_name);
+  absl::StatusOr<CertificateRequestRecord> stored =
+      certs_->GetCertificateRequest("t1", claimed[0].request_name);
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_EQ(handed.name, stored->name);
+  EXPECT_EQ(handed.state, RequestState::kDispatched);
+  EXPECT_EQ(handed.connector_id, "c7");
+  EXPECT_EQ(handed.ca_identity, stored->ca_identity);
+  EXPECT_EQ(handed.update_time, stored->update_time);
+  EXPECT_EQ(handed.change_seq, stored->change_seq);
+  EXPECT_EQ(handed.csr_pem, stored->csr_pem);
+  EXPECT_EQ(handed.template_name, stored->template_name);
+  EXPECT_EQ(handed.labels, stored->labels);
+  EXPECT_EQ(handed.seq, stored->seq);
+  // Nothing left to dispatch: an empty claim leaves the map as it was.
+  dispatched.clear();
+  params.limit = 10;
+  params.connector_id = "c8";
+  ASSERT_EQ(ClaimOk(params).size(), 1u);  // req-2's job
+  ASSERT_EQ(dispatched.size(), 1u);
+  EXPECT_NE(dispatched.begin()->first, claimed[0].request_name);
+  dispatched.clear();
+  EXPECT_TRUE(ClaimOk(params).empty());
+  EXPECT_TRUE(dispatched.empty());
 }
 
 // One read for a job result: the job and its request as they are now.
