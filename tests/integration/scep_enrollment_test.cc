@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -15,6 +16,7 @@
 #include "absl/time/clock.h"
 #include "certbridge/v1/scep.grpc.pb.h"
 #include "tests/integration/test_stack.h"
+#include "tests/support/scep_clients.h"
 
 namespace certbridge::testing {
 namespace {
@@ -149,10 +151,7 @@ class ScepEnrollmentTest : public ::testing::Test {
                                       const std::string& challenge, const std::string& cn) {
     const std::string d = absl::StrCat(dir_, "/", device);
     RunCommand({"mkdir", "-p", d});
-    // scepclient keeps the certificate as client.pem beside the key, and signs a renewal
-    // with it when it is there.
-    return {"/usr/bin/scepclient", "-server-url", Url(profile), "-private-key", d + "/key.pem",
-            "-challenge", challenge, "-cn", cn, "-debug"};
+    return ScepClientArgv(Url(profile), d + "/key.pem", challenge, cn);
   }
 
   CommandResult Run(const std::vector<std::string>& argv) { return RunCommand(argv, absl::Seconds(120)); }
@@ -285,13 +284,14 @@ TEST_F(ScepEnrollmentTest, CertmongerEnrollsAndAWrongChallengeIsRefused) {
   v1::ScepProfile profile = NewProfile("CertbridgeDevice", v1::SCEP_CHALLENGE_MODE_DYNAMIC);
   const std::string challenge = Challenge(profile.profile_id(), "CN=device-cm");
   const std::string state = dir_ + "/certmonger";
-  RunCommand({"mkdir", "-p", state + "/config", state + "/requests", state + "/cas", state + "/tmp",
-              state + "/local"});
+  std::vector<std::string> mkdir = {"mkdir", "-p"};
+  for (std::string& d : CertmongerStateDirs(state)) mkdir.push_back(std::move(d));
+  RunCommand(mkdir);
   const std::string script = dir_ + "/certmonger.sh";
   {
     std::FILE* f = std::fopen(script.c_str(), "w");
     const std::string text = absl::StrCat(
-        "set -ux\n", "getcert add-scep-ca -s -c testca -u '", Url(profile), "' || exit 90\n",
+        CertmongerScriptPrologue(Url(profile)), "set -x\n",
         "getcert request -s -w -c testca -I good -f ", dir_, "/good.crt -k ", dir_,
         "/good.key -L '", challenge, "' -N CN=device-cm\n",
         "getcert list -s -i good\n",
@@ -302,12 +302,7 @@ TEST_F(ScepEnrollmentTest, CertmongerEnrollsAndAWrongChallengeIsRefused) {
     std::fclose(f);
   }
   CommandResult run = RunCommand(
-      {"bash", "-c",
-       absl::StrCat("CERTMONGER_CONFIG_DIR=", state, "/config CERTMONGER_REQUESTS_DIR=", state,
-                    "/requests CERTMONGER_CAS_DIR=", state, "/cas CERTMONGER_TMPDIR=", state,
-                    "/tmp CERTMONGER_LOCAL_CA_DIR=", state, "/local CERTMONGER_SYSTEM_LOCK_FILE=",
-                    state, "/lock timeout 90 dbus-run-session -- certmonger -s -n -B -c 'bash ",
-                    script, "' 2>&1")},
+      {"bash", "-c", absl::StrCat(CertmongerDaemonLine(state, script, /*timeout_seconds=*/90), " 2>&1")},
       absl::Seconds(120));
   const std::string output = run.out + run.err;
   EXPECT_TRUE(absl::StrContains(output, "status: MONITORING")) << output;

@@ -11,6 +11,8 @@
 // scratch directory, driven with getcert.
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -20,6 +22,7 @@
 #include "gtest/gtest.h"
 #include "tests/broker/scep/scep_front_end_test_enrollment.h"
 #include "tests/common/pki/openssl_cli.h"
+#include "tests/support/scep_clients.h"
 
 namespace certbridge::broker::scep {
 namespace {
@@ -29,6 +32,10 @@ using pki::testing::RunCommand;
 using pki::testing::ScratchDir;
 using testing::kChallenge;
 using testing::TestCaEnrollment;
+using ::certbridge::testing::CertmongerDaemonLine;
+using ::certbridge::testing::CertmongerScriptPrologue;
+using ::certbridge::testing::CertmongerStateDirs;
+using ::certbridge::testing::ShellLine;
 
 constexpr char kScepSubmit[] = "/usr/lib/certmonger/scep-submit";
 
@@ -53,20 +60,12 @@ class ScepCertmongerFrontEndTest : public ::testing::Test {
   // the script does. The script starts with `ca_url` registered as the SCEP CA "testca".
   CommandResult RunUnderCertmonger(absl::string_view ca_url, absl::string_view script) {
     const std::string state = dir_.Path("certmonger");
-    RunCommand(absl::StrCat("mkdir -p ", state, "/config ", state, "/requests ", state,
-                            "/cas ", state, "/tmp ", state, "/local"));
+    std::vector<std::string> mkdir = {"mkdir", "-p"};
+    for (std::string& d : CertmongerStateDirs(state)) mkdir.push_back(std::move(d));
+    RunCommand(ShellLine(mkdir));
     const std::string script_path = dir_.Write(
-        "certmonger-script.sh",
-        absl::StrCat("set -u\n",
-                     // certmonger fetches the CA's capabilities and certificates itself.
-                     "getcert add-scep-ca -s -c testca -u '", ca_url, "' || exit 90\n",
-                     script));
-    return RunCommand(absl::StrCat(
-        "CERTMONGER_CONFIG_DIR=", state, "/config CERTMONGER_REQUESTS_DIR=", state,
-        "/requests CERTMONGER_CAS_DIR=", state, "/cas CERTMONGER_TMPDIR=", state,
-        "/tmp CERTMONGER_LOCAL_CA_DIR=", state, "/local CERTMONGER_SYSTEM_LOCK_FILE=", state,
-        "/lock timeout 60 dbus-run-session -- certmonger -s -n -B -c 'bash ", script_path,
-        "'"));
+        "certmonger-script.sh", absl::StrCat(CertmongerScriptPrologue(ca_url), script));
+    return RunCommand(CertmongerDaemonLine(state, script_path, /*timeout_seconds=*/60));
   }
 
   // A bash function for the scripts: waits (at most 20 s) until request $1's status is $2.

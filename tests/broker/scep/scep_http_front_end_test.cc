@@ -27,6 +27,7 @@
 #include "gtest/gtest.h"
 #include "tests/broker/scep/scep_front_end_test_enrollment.h"
 #include "tests/common/pki/openssl_cli.h"
+#include "tests/support/scep_clients.h"
 
 namespace certbridge::broker::scep {
 namespace {
@@ -37,6 +38,8 @@ using pki::testing::ScratchDir;
 
 using testing::kChallenge;
 using testing::TestCaEnrollment;
+using ::certbridge::testing::ScepClientArgv;
+using ::certbridge::testing::ShellLine;
 
 class ScepHttpFrontEndTest : public ::testing::Test {
  protected:
@@ -59,9 +62,9 @@ class ScepHttpFrontEndTest : public ::testing::Test {
                               absl::string_view challenge, absl::string_view cn) {
     const std::string device = dir_.Path(device_dir);
     RunCommand(absl::StrCat("mkdir -p ", device));
-    return RunCommand(absl::StrCat("timeout 120 scepclient -server-url ", Url(profile),
-                                   " -private-key ", device, "/key.pem -challenge '", challenge,
-                                   "' -cn ", cn, " -debug"));
+    return RunCommand(absl::StrCat(
+        "timeout 120 ", ShellLine(ScepClientArgv(Url(profile), absl::StrCat(device, "/key.pem"),
+                                                 challenge, cn))));
   }
 
   // curl's status code and body for one request.
@@ -318,8 +321,8 @@ TEST_F(ScepHttpFrontEndTest, ScepClientEnrollsOverHttpsFromTheTlsFiles) {
   const std::string url = absl::StrCat("https://127.0.0.1:", (*https)->port(),
                                        "/scep/devices/pkiclient.exe");
   CommandResult enrolled = RunCommand(absl::StrCat(
-      "SSL_CERT_FILE=", ca_path_, " timeout 60 scepclient -server-url ", url, " -private-key ",
-      device, "/key.pem -challenge '", kChallenge, "' -cn https-device"));
+      "SSL_CERT_FILE=", ca_path_, " timeout 60 ",
+      ShellLine(ScepClientArgv(url, device + "/key.pem", kChallenge, "https-device"))));
   ASSERT_EQ(enrolled.exit_code, 0) << enrolled.output;
   CommandResult verified = RunCommand(
       absl::StrCat("openssl verify -CAfile ", ca_path_, " ", device, "/client.pem"));
@@ -328,8 +331,8 @@ TEST_F(ScepHttpFrontEndTest, ScepClientEnrollsOverHttpsFromTheTlsFiles) {
 
   // Without trusting the test CA, scepclient refuses the listener's certificate.
   CommandResult untrusted = RunCommand(absl::StrCat(
-      "SSL_CERT_FILE=/dev/null timeout 60 scepclient -server-url ", url, " -private-key ",
-      device, "/key2.pem -challenge '", kChallenge, "' -cn https-device-2"));
+      "SSL_CERT_FILE=/dev/null timeout 60 ",
+      ShellLine(ScepClientArgv(url, device + "/key2.pem", kChallenge, "https-device-2"))));
   EXPECT_NE(untrusted.exit_code, 0) << untrusted.output;
   EXPECT_TRUE(absl::StrContains(untrusted.output, "certificate")) << untrusted.output;
   EXPECT_EQ(enrollment_.issued_count(), 1);
