@@ -3,6 +3,7 @@
 // transactionID is issued at most once.
 #include "broker/scep/scep_enrollment_service.h"
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -433,26 +434,45 @@ TEST_F(ScepEnrollmentServiceTest, RenewalWithTheSameKeyAndTransactionIsANewReque
   EXPECT_EQ(RequestCount(), 2);  // a retry of the renewal is the same request
 }
 
+// A device enrolling on a thread of its own (as on a SCEP listener connection), waited for
+// with a deadline: Answered() is false if Enroll has not returned within it.
+class DeviceThread {
+ public:
+  explicit DeviceThread(std::function<ScepEnrollmentResult()> enroll)
+      : thread_([this, enroll = std::move(enroll)] {
+          const absl::Time start = absl::Now();
+          result_ = enroll();
+          took_ = absl::Now() - start;
+          answered_.Notify();
+        }) {}
+  ~DeviceThread() { thread_.join(); }
+  bool Answered(absl::Duration within) { return answered_.WaitForNotificationWithTimeout(within); }
+  bool AnsweredYet() const { return answered_.HasBeenNotified(); }
+  // REQUIRES: Answered() returned true.
+  const ScepEnrollmentResult& result() const { return result_; }
+  absl::Duration took() const { return took_; }
+
+ private:
+  ScepEnrollmentResult result_;
+  absl::Duration took_;
+  absl::Notification answered_;
+  std::thread thread_;
+};
+
 TEST_F(ScepEnrollmentServiceTest, EnrollIsAnsweredWhenTheStorePublishesTheChange) {
   options_.wait = absl::Hours(1);  // only the change can end this wait within the test
   Rebuild();
   const std::string challenge = MintChallenge("p-dyn", "", {}, "");
   const std::string csr = NewDevice("CN=a").csr_der;
-  ScepEnrollmentResult result;
-  absl::Notification answered;
-  std::thread device([&] {
-    result = Enroll("p-dyn", "tx-1", csr, challenge);
-    answered.Notify();
-  });
+  DeviceThread device([&] { return Enroll("p-dyn", "tx-1", csr, challenge); });
   ASSERT_TRUE(SomeoneWaits());
-  EXPECT_FALSE(answered.HasBeenNotified());
+  EXPECT_FALSE(device.AnsweredYet());
   const pki::CertificateInfo issued = IssueAtCa("p-dyn", "tx-1");  // publishes the change
-  const bool in_time = answered.WaitForNotificationWithTimeout(absl::Seconds(30));
+  const bool in_time = device.Answered(absl::Seconds(30));
   if (!in_time) waiters_.Drain();  // let the thread end so the test can report
-  device.join();
   ASSERT_TRUE(in_time) << "Enroll was not woken by the change";
-  EXPECT_EQ(result.status, Status::kSuccess) << result.detail;
-  EXPECT_EQ(result.certificate_der, issued.der);
+  EXPECT_EQ(device.result().status, Status::kSuccess) << device.result().detail;
+  EXPECT_EQ(device.result().certificate_der, issued.der);
   EXPECT_EQ(waiters_.Subscribed(), 0);
 }
 
@@ -464,19 +484,14 @@ TEST_F(ScepEnrollmentServiceTest, ChangesOfOtherRequestsDoNotEndTheWaitAndTheDea
   ASSERT_EQ(Enroll("p-dyn", "tx-0", NewDevice("CN=z").csr_der, other).status, Status::kPending);
   const std::string challenge = MintChallenge("p-dyn", "", {}, "");
   const std::string csr = NewDevice("CN=b").csr_der;
-  ScepEnrollmentResult result;
-  absl::Time start, end;
-  std::thread device([&] {
-    start = absl::Now();
-    result = Enroll("p-dyn", "tx-2", csr, challenge);
-    end = absl::Now();
-  });
-  ASSERT_TRUE(SomeoneWaits());
-  IssueAtCa("p-dyn", "tx-0");
-  device.join();
-  EXPECT_EQ(result.status, Status::kPending) << result.detail;
-  EXPECT_GE(end - start, absl::Milliseconds(300));
-  EXPECT_LT(end - start, absl::Seconds(30));
+  {
+    DeviceThread device([&] { return Enroll("p-dyn", "tx-2", csr, challenge); });
+    ASSERT_TRUE(SomeoneWaits());
+    IssueAtCa("p-dyn", "tx-0");
+    ASSERT_TRUE(device.Answered(absl::Seconds(30)));
+    EXPECT_EQ(device.result().status, Status::kPending) << device.result().detail;
+    EXPECT_GE(device.took(), absl::Milliseconds(300));
+  }
   EXPECT_EQ(waiters_.Subscribed(), 0);
   // The device polls later and collects.
   const pki::CertificateInfo issued = IssueAtCa("p-dyn", "tx-2");
@@ -490,17 +505,11 @@ TEST_F(ScepEnrollmentServiceTest, DrainEndsAWaitAtOnceWithPending) {
   Rebuild();
   const std::string challenge = MintChallenge("p-dyn", "", {}, "");
   const std::string csr = NewDevice("CN=c").csr_der;
-  ScepEnrollmentResult result;
-  absl::Notification answered;
-  std::thread device([&] {
-    result = Enroll("p-dyn", "tx-3", csr, challenge);
-    answered.Notify();
-  });
+  DeviceThread device([&] { return Enroll("p-dyn", "tx-3", csr, challenge); });
   ASSERT_TRUE(SomeoneWaits());
   waiters_.Drain();
-  EXPECT_TRUE(answered.WaitForNotificationWithTimeout(absl::Seconds(30)));
-  device.join();
-  EXPECT_EQ(result.status, Status::kPending) << result.detail;
+  ASSERT_TRUE(device.Answered(absl::Seconds(30)));
+  EXPECT_EQ(device.result().status, Status::kPending) << device.result().detail;
 }
 
 TEST_F(ScepEnrollmentServiceTest, DeniedRequestIsFailureAndUnknownPollIsBadCertId) {

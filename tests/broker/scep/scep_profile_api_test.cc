@@ -78,6 +78,26 @@ class ScepProfileApiTest : public ::testing::Test {
     ASSERT_TRUE(store_.UpdateCertificateRequest(tenant, name, {RequestState::kQueued}, update, true).ok());
   }
 
+  ScepBackEnd BackEnd(const RaKeyVault* vault) {
+    return {.store = &store_,
+            .requests = &store_,
+            .scep_store = &scep_store_,
+            .certificates = &certificates_,
+            .vault = vault,
+            .clock = &clock_};
+  }
+
+  // A challenge for device mac-7, bound to its subject, DNS name and SID.
+  static ScepChallengeSpec Mac7(const std::string& profile_id) {
+    ScepChallengeSpec c;
+    c.profile_id = profile_id;
+    c.device_id = "mac-7";
+    c.subject = "CN=mac-7";
+    c.subject_alt_names = {"dns:mac-7.corp.example"};
+    c.sid = "S-1-5-21-3623811015-3361044348-30300820-1013";
+    return c;
+  }
+
   FakeClock clock_;
   FakeStore store_;
   FakeScepStore scep_store_;
@@ -132,12 +152,7 @@ TEST_F(ScepProfileApiTest, BadSpecsNameTheField) {
 TEST_F(ScepProfileApiTest, ChallengesAreBoundHashedAndPolicyChecked) {
   auto profile = api_.CreateProfile(admin_, spec_);
   ASSERT_TRUE(profile.ok());
-  ScepChallengeSpec c;
-  c.profile_id = profile->profile_id;
-  c.device_id = "mac-7";
-  c.subject = "CN=mac-7";
-  c.subject_alt_names = {"dns:mac-7.corp.example"};
-  c.sid = "S-1-5-21-3623811015-3361044348-30300820-1013";
+  const ScepChallengeSpec c = Mac7(profile->profile_id);
   EXPECT_EQ(api_.CreateChallenge(admin_, c).status().code(), absl::StatusCode::kPermissionDenied);
   auto minted = api_.CreateChallenge(mdm_, c);
   ASSERT_TRUE(minted.ok()) << minted.status();
@@ -176,12 +191,7 @@ TEST_F(ScepProfileApiTest, MintingIsAuditedWithoutTheChallengeAndRetryLoopsAreTh
     std::reverse(out.begin(), out.end());  // oldest first
     return out;
   };
-  ScepChallengeSpec c;
-  c.profile_id = profile->profile_id;
-  c.device_id = "mac-7";
-  c.subject = "CN=mac-7";
-  c.subject_alt_names = {"dns:mac-7.corp.example"};
-  c.sid = "S-1-5-21-3623811015-3361044348-30300820-1013";
+  const ScepChallengeSpec c = Mac7(profile->profile_id);
   auto minted = api_.CreateChallenge(mdm_, c);
   ASSERT_TRUE(minted.ok()) << minted.status();
   std::vector<AuditEventRecord> rows = mints();
@@ -301,12 +311,7 @@ TEST_F(ScepProfileApiTest, RaKeysAreResealedAfterTheSecretIsRotated) {
   RaKeyVault new_only = *RaKeyVault::Create(kNew);
   EXPECT_EQ(new_only.Open(before.ra_key_encrypted_pem, id).status().code(),
             absl::StatusCode::kInvalidArgument);
-  ScepRaCertificates ra(ScepBackEnd{.store = &store_,
-                                    .requests = &store_,
-                                    .scep_store = &scep_store_,
-                                    .certificates = &certificates_,
-                                    .vault = &rotated,
-                                    .clock = &clock_});
+  ScepRaCertificates ra(BackEnd(&rotated));
   ASSERT_EQ(*ra.RenewDue(), 1);  // re-sealed; the request in flight is left alone
   const ScepProfileRecord after = *scep_store_.GetScepProfile("t-1", id);
   EXPECT_EQ(after.ra_certificate_pem, before.ra_certificate_pem);
@@ -329,12 +334,7 @@ TEST_F(ScepProfileApiTest, RaKeysAreResealedAfterTheSecretIsRotated) {
   EXPECT_EQ(*ra.RenewDue(), 0);  // nothing left to re-seal
 
   // The old secret retired: the renewal in flight still installs with the new one alone.
-  ScepRaCertificates after_rotation(ScepBackEnd{.store = &store_,
-                                                .requests = &store_,
-                                                .scep_store = &scep_store_,
-                                                .certificates = &certificates_,
-                                                .vault = &new_only,
-                                                .clock = &clock_});
+  ScepRaCertificates after_rotation(BackEnd(&new_only));
   IssueAtCa("t-1", after.ra_pending_request_name, 100);
   ASSERT_EQ(*after_rotation.RenewDue(), 1);
   const ScepProfileRecord installed = *scep_store_.GetScepProfile("t-1", id);
