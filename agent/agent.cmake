@@ -46,7 +46,8 @@ add_library(certbridge_agent_jobs STATIC
   ${CMAKE_CURRENT_LIST_DIR}/jobs/agent_policy_state.cc
   ${CMAKE_CURRENT_LIST_DIR}/jobs/job_executor.cc
   ${CMAKE_CURRENT_LIST_DIR}/jobs/job_journal.cc
-  ${CMAKE_CURRENT_LIST_DIR}/jobs/pending_key_store.cc)
+  ${CMAKE_CURRENT_LIST_DIR}/jobs/pending_key_store.cc
+  ${CMAKE_CURRENT_LIST_DIR}/jobs/record_log.cc)
 target_compile_options(certbridge_agent_jobs PRIVATE ${CERTBRIDGE_WARNINGS})
 target_link_libraries(certbridge_agent_jobs
   PUBLIC certbridge_agent_state certbridge_agent_events certbridge_ca_backend certbridge_adcs

@@ -1,13 +1,28 @@
 #include "agent/jobs/agent_policy_state.h"
 
+#include <algorithm>
+#include <filesystem>
+#include <utility>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "agent/jobs/agent_policy.h"
+#include "agent/jobs/record_log.h"
 #include "agent/platform/durable_files.h"
 #include "common/adcs/serial_number.h"
+#include "common/log.h"
 #include "common/pki/delivery.h"
 
 namespace certbridge::agent {
+
+namespace {
+
+constexpr char kIssuedLogName[] = "issued.log";
+constexpr uint8_t kIssuedRecord = 1;
+// A serial is at most a few dozen hex digits; the rest of a record is the request name.
+constexpr uint32_t kMaxIssuedRecordBytes = 4096;
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<AgentPolicyState>> AgentPolicyState::Open(std::string dir) {
   if (absl::Status s = CreatePrivateDirectories(dir + "/issued"); !s.ok()) return s;
@@ -15,19 +30,135 @@ absl::StatusOr<std::unique_ptr<AgentPolicyState>> AgentPolicyState::Open(std::st
   return std::unique_ptr<AgentPolicyState>(new AgentPolicyState(std::move(dir)));
 }
 
+std::string AgentPolicyState::IssuedLogPath() const {
+  return absl::StrCat(dir_, "/", kIssuedLogName);
+}
+
+absl::Status AgentPolicyState::LoadIssuedLocked() const {
+  if (loaded_) return absl::OkStatus();
+  absl::StatusOr<std::string> log = ReadWholeFile(IssuedLogPath());
+  if (!log.ok() && !absl::IsNotFound(log.status())) return log.status();
+  const absl::string_view contents = log.ok() ? absl::string_view(*log) : absl::string_view();
+  const record_log::ParsedLog parsed = record_log::ParseRecords(contents, kMaxIssuedRecordBytes);
+  for (const record_log::Record& record : parsed.records) {
+    const size_t newline = record.payload.find('\n');
+    if (record.type != kIssuedRecord || newline == absl::string_view::npos) {
+      return absl::DataLossError(absl::StrCat("issued-serial log \"", IssuedLogPath(),
+                                              "\": a record does not parse; move the file "
+                                              "away to continue"));
+    }
+    issued_.insert(std::string(record.payload.substr(0, newline)));
+  }
+  // Older agents' records, one file each, named by the normalized serial.
+  std::error_code ec;
+  for (const auto& file : std::filesystem::directory_iterator(dir_ + "/issued", ec)) {
+    absl::StatusOr<std::string> serial =
+        adcs::NormalizeSerialNumber(file.path().filename().string());
+    if (serial.ok()) issued_.insert(*std::move(serial));
+  }
+  if (ec) {
+    return absl::InternalError(
+        absl::StrCat("list \"", dir_, "/issued\": ", ec.message()));
+  }
+  if (parsed.valid_bytes != contents.size()) {
+    LogWarning("policy.issued_log_tail_dropped",
+               {{"file", IssuedLogPath()},
+                {"bytes", absl::StrCat(contents.size() - parsed.valid_bytes)}});
+    needs_rewrite_ = true;
+  }
+  loaded_ = true;
+  if (needs_rewrite_) return RewriteLogLocked();
+  absl::StatusOr<std::unique_ptr<AppendOnlyFile>> file = AppendOnlyFile::Open(IssuedLogPath());
+  if (!file.ok()) return file.status();
+  log_ = *std::move(file);
+  return absl::OkStatus();
+}
+
+absl::Status AgentPolicyState::RewriteLogLocked() const {
+  // Called with no sync under way: SyncThroughLocked waits for it before it rewrites.
+  log_.reset();  // closed first: Windows cannot replace a file that is open
+  absl::StatusOr<std::string> log = ReadWholeFile(IssuedLogPath());
+  if (!log.ok() && !absl::IsNotFound(log.status())) return log.status();
+  const absl::string_view contents = log.ok() ? absl::string_view(*log) : absl::string_view();
+  const size_t valid = record_log::ParseRecords(contents, kMaxIssuedRecordBytes).valid_bytes;
+  if (absl::Status s = WriteFileAtomically(IssuedLogPath(), contents.substr(0, valid),
+                                           FileAccess::kOwnerOnly);
+      !s.ok()) {
+    return s;
+  }
+  absl::StatusOr<std::unique_ptr<AppendOnlyFile>> file = AppendOnlyFile::Open(IssuedLogPath());
+  if (!file.ok()) return file.status();
+  log_ = *std::move(file);
+  synced_ = appended_;  // every record that checks is in the file just written
+  needs_rewrite_ = false;
+  return absl::OkStatus();
+}
+
+absl::Status AgentPolicyState::SyncThroughLocked(uint64_t seq) {
+  while (synced_ < seq) {
+    if (syncing_) {
+      // The sync under way may not cover `seq` (appended after it began); then the loop
+      // starts the next one, covering everything appended by then.
+      auto done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !syncing_; };
+      mu_.Await(absl::Condition(&done));
+      continue;
+    }
+    // The rewrite keeps only records that check: a record whose append failed is not in
+    // it, and RecordIssued reports that failure itself.
+    if (needs_rewrite_) return RewriteLogLocked();
+    syncing_ = true;
+    const uint64_t target = appended_;
+    AppendOnlyFile* log = log_.get();
+    mu_.Unlock();
+    absl::Status s = log->Sync();
+    mu_.Lock();
+    syncing_ = false;
+    if (!s.ok()) {
+      needs_rewrite_ = true;
+      return s;
+    }
+    synced_ = std::max(synced_, target);
+  }
+  return absl::OkStatus();
+}
+
 absl::Status AgentPolicyState::RecordIssued(absl::string_view serial,
                                             absl::string_view request_name) {
   absl::StatusOr<std::string> normalized = adcs::NormalizeSerialNumber(serial);
   if (!normalized.ok()) return normalized.status();
-  return WriteFileAtomically(absl::StrCat(dir_, "/issued/", *normalized),
-                             absl::StrCat(request_name, "\n"), FileAccess::kOwnerOnly);
+  std::string payload = absl::StrCat(*normalized, "\n", request_name);
+  if (payload.size() >= kMaxIssuedRecordBytes) {
+    if (normalized->size() + 1 >= kMaxIssuedRecordBytes) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("serial number of ", normalized->size(), " digits is too long"));
+    }
+    payload.resize(kMaxIssuedRecordBytes - 1);  // 1 + payload fits the body bound
+  }
+  absl::MutexLock lock(&mu_);
+  if (absl::Status s = LoadIssuedLocked(); !s.ok()) return s;
+  if (needs_rewrite_ || log_ == nullptr) {
+    auto not_syncing = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !syncing_; };
+    mu_.Await(absl::Condition(&not_syncing));
+    if (needs_rewrite_ || log_ == nullptr) {
+      if (absl::Status s = RewriteLogLocked(); !s.ok()) return s;
+    }
+  }
+  if (absl::Status s = log_->Append(record_log::Frame(kIssuedRecord, payload)); !s.ok()) {
+    needs_rewrite_ = true;
+    return s;
+  }
+  const uint64_t seq = ++appended_;
+  if (absl::Status s = SyncThroughLocked(seq); !s.ok()) return s;
+  issued_.insert(*std::move(normalized));
+  return absl::OkStatus();
 }
 
 absl::StatusOr<bool> AgentPolicyState::WasIssuedHere(absl::string_view serial) const {
   absl::StatusOr<std::string> normalized = adcs::NormalizeSerialNumber(serial);
   if (!normalized.ok()) return normalized.status();
-  // Only hex digits reach the path: NormalizeSerialNumber allows nothing else.
-  return PathExists(absl::StrCat(dir_, "/issued/", *normalized));
+  absl::MutexLock lock(&mu_);
+  if (absl::Status s = LoadIssuedLocked(); !s.ok()) return s;
+  return issued_.count(*normalized) > 0;
 }
 
 std::string AgentPolicyState::PinPath() const {

@@ -1,30 +1,55 @@
 // AgentPolicyState: the facts AgentPolicy decides on that live on disk, in the state dir:
 //
 //   DIR/                            0700 (state_dir/policy)
-//     issued/<SERIAL>               0600  one file per certificate issued through this
-//                                         agent (serial as adcs::NormalizeSerialNumber
-//                                         writes it); holds the request name
+//     issued.log                    0600  the serial of every certificate issued through
+//                                         this agent (as adcs::NormalizeSerialNumber writes
+//                                         it) and its request name: an append-only log of
+//                                         record_log.h records (type 1, payload
+//                                         "SERIAL\nREQUEST_NAME", at most 4 KiB)
+//     issued/<SERIAL>               0600  the same record as one file per certificate, as
+//                                         agents before the log wrote it; still read, never
+//                                         written or deleted (so a downgraded agent keeps
+//                                         them too)
 //     delivery-certificate.sha256   0600  the pinned SHA-256 fingerprint of the tenant's
 //                                         delivery certificate (64 lower-case hex digits)
 //
-// Files are written atomically (durable_files.h). The pin is read from disk on every call,
-// so `certbridge-agent trust-delivery-certificate` takes effect without a restart.
+// RecordIssued returns once its record is on disk (the executor records before it sends
+// the result: job_executor.h). Records of jobs finishing at the same time share one
+// fdatasync (group commit, as in the job journal), against a file created, renamed and
+// two fsyncs per certificate when each serial was a file of its own. A crash in the middle
+// of an append leaves a record that does not check: it is dropped, and the log rewritten
+// without it, when the log is next loaded (and after a failed append, before the next one).
+// The log is never compacted: every record stays live (a certificate issued here may be
+// revoked through this agent until it expires, and the agent does not track expiry), and
+// a record is ~60 bytes, so a million certificates make ~60 MB.
+//
+// The serials (log and issued/ files) are read on the first RecordIssued / WasIssuedHere
+// and then answered from memory: only the agent that holds the state dir lock calls
+// those; the CLI subcommands (register, trust-delivery-certificate) that open this state
+// next to a running agent use only the pin, and Open does not touch the log.
+// The pin is read from disk on every call, so `certbridge-agent trust-delivery-certificate`
+// takes effect without a restart. Pin files are written atomically (durable_files.h).
 // Certificates issued before the agent kept this record are not in it: revoking them needs
 // --allow-revoke-any (docs/agent.md).
 //
 // Errors: INTERNAL / PERMISSION_DENIED for I/O (message names the file); DATA_LOSS for a
-// pin file that does not hold a fingerprint; INVALID_ARGUMENT for a serial or fingerprint
-// that does not parse. Thread-safe (files only, no cached state).
+// pin file that does not hold a fingerprint or a log record that does not parse;
+// INVALID_ARGUMENT for a serial or fingerprint that does not parse. Thread-safe.
 #ifndef CERTBRIDGE_AGENT_JOBS_AGENT_POLICY_STATE_H_
 #define CERTBRIDGE_AGENT_JOBS_AGENT_POLICY_STATE_H_
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_set>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "agent/platform/durable_files.h"
 
 namespace certbridge::agent {
 
@@ -36,7 +61,9 @@ class AgentPolicyState {
 
   const std::string& dir() const { return dir_; }
 
-  // Remembers that the certificate with `serial` was issued through this agent.
+  // Remembers that the certificate with `serial` was issued through this agent; returns
+  // once the record is on disk. A request name over the record bound is cut (it is only
+  // there for people reading the log).
   absl::Status RecordIssued(absl::string_view serial, absl::string_view request_name);
   // Whether `serial` (any spelling NormalizeSerialNumber accepts) was recorded.
   absl::StatusOr<bool> WasIssuedHere(absl::string_view serial) const;
@@ -59,11 +86,32 @@ class AgentPolicyState {
                                                                absl::string_view certificate_pem);
 
   std::string PinPath() const;
+  // DIR/issued.log.
+  std::string IssuedLogPath() const;
 
  private:
   explicit AgentPolicyState(std::string dir) : dir_(std::move(dir)) {}
 
+  // Reads the log (dropping a torn tail, see above) and the issued/ files once.
+  absl::Status LoadIssuedLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Rewrites the log as its records that check (atomic write) and reopens it for appending.
+  absl::Status RewriteLogLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Returns once every record up to `seq` is on disk (one sync for all waiting records).
+  absl::Status SyncThroughLocked(uint64_t seq) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   const std::string dir_;
+  // Lazily loaded (mutable: WasIssuedHere is const and loads on first use).
+  mutable absl::Mutex mu_;
+  mutable bool loaded_ ABSL_GUARDED_BY(mu_) = false;
+  mutable std::unordered_set<std::string> issued_ ABSL_GUARDED_BY(mu_);
+  mutable std::unique_ptr<AppendOnlyFile> log_ ABSL_GUARDED_BY(mu_);
+  // Records appended / known to be on disk, counted since the log was loaded.
+  uint64_t appended_ ABSL_GUARDED_BY(mu_) = 0;
+  mutable uint64_t synced_ ABSL_GUARDED_BY(mu_) = 0;
+  bool syncing_ ABSL_GUARDED_BY(mu_) = false;
+  // An append or sync failed: the log may end in a partial record, so it is rewritten
+  // before anything else is appended.
+  mutable bool needs_rewrite_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 // The fingerprint a delivery certificate is pinned by: SHA-256 of its DER, 64 lower-case

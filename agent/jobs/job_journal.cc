@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "agent/jobs/record_log.h"
 #include "common/log.h"
 #include "common/status_macros.h"
 
@@ -15,49 +16,20 @@ namespace certbridge::agent {
 namespace v1 = ::certbridge::v1;
 namespace {
 
+using record_log::Frame;
+using record_log::GetLittleEndian;
+using record_log::kHeaderBytes;
+using record_log::PutLittleEndian;
+
 constexpr char kLogName[] = "jobs.log";
 // Entries of agents before the log: one file per started job and one per result.
 constexpr absl::string_view kLegacyJobSuffix = ".job";
 constexpr absl::string_view kLegacyResultSuffix = ".result";
-// [u32 body length][u64 FNV-1a of the body], then the body.
-constexpr size_t kHeaderBytes = 12;
 // A record larger than this is not one the journal wrote (a result with a PKCS#12 and its
 // chain is a few KiB): the length is read before anything is allocated for the body.
 constexpr uint32_t kMaxRecordBytes = 16u << 20;
 // Compaction: the log is rewritten once it exceeds this and four times its live size.
 constexpr uint64_t kCompactAfterBytes = 256u << 10;
-
-uint64_t Fnv1a64(absl::string_view data) {
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (unsigned char c : data) {
-    h ^= c;
-    h *= 0x100000001b3ull;
-  }
-  return h;
-}
-
-void PutLittleEndian(std::string& out, uint64_t v, int bytes) {
-  for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-
-uint64_t GetLittleEndian(absl::string_view in, int bytes) {
-  uint64_t v = 0;
-  for (int i = 0; i < bytes; ++i) v |= static_cast<uint64_t>(static_cast<unsigned char>(in[i])) << (8 * i);
-  return v;
-}
-
-std::string Frame(uint8_t type, absl::string_view payload) {
-  std::string body;
-  body.reserve(1 + payload.size());
-  body.push_back(static_cast<char>(type));
-  body.append(payload.data(), payload.size());
-  std::string out;
-  out.reserve(kHeaderBytes + body.size());
-  PutLittleEndian(out, body.size(), 4);
-  PutLittleEndian(out, Fnv1a64(body), 8);
-  out += body;
-  return out;
-}
 
 std::string JobIdPayload(int64_t job_id) {
   std::string out;
@@ -94,19 +66,17 @@ absl::Status JobJournal::Load() {
   absl::MutexLock lock(&mu_);
   absl::StatusOr<std::string> log = ReadWholeFile(LogPath());
   if (!log.ok() && !absl::IsNotFound(log.status())) return log.status();
-  absl::string_view rest = log.ok() ? absl::string_view(*log) : absl::string_view();
-  while (!rest.empty()) {
-    // A record that does not check is the tail of an append cut short by a crash.
-    if (rest.size() < kHeaderBytes) break;
-    const uint64_t length = GetLittleEndian(rest, 4);
-    if (length == 0 || length > kMaxRecordBytes || rest.size() - kHeaderBytes < length) break;
-    const absl::string_view body = rest.substr(kHeaderBytes, length);
-    if (Fnv1a64(body) != GetLittleEndian(rest.substr(4), 8)) break;
-    const uint8_t type = static_cast<uint8_t>(body[0]);
-    if (type < 1 || type > 3) break;
-    RETURN_IF_ERROR(ApplyLocked(static_cast<RecordType>(type), std::string(body.substr(1))));
-    rest.remove_prefix(kHeaderBytes + length);
+  const absl::string_view contents = log.ok() ? absl::string_view(*log) : absl::string_view();
+  // A record that does not check is the tail of an append cut short by a crash
+  // (record_log.h); so is one of a type this journal does not write.
+  size_t valid = 0;
+  for (const record_log::Record& record :
+       record_log::ParseRecords(contents, kMaxRecordBytes).records) {
+    if (record.type < 1 || record.type > 3) break;
+    RETURN_IF_ERROR(ApplyLocked(static_cast<RecordType>(record.type), std::string(record.payload)));
+    valid = record.end;
   }
+  const absl::string_view rest = contents.substr(valid);
   if (!rest.empty()) {
     LogWarning("job.journal_tail_dropped",
                {{"file", LogPath()}, {"bytes", absl::StrCat(rest.size())}});

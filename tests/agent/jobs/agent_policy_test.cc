@@ -2,8 +2,12 @@
 #include "agent/jobs/agent_policy.h"
 
 #include <filesystem>
+#include <thread>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "agent/jobs/agent_policy_state.h"
+#include "agent/jobs/record_log.h"
 #include "agent/platform/durable_files.h"
 #include "common/pki/pki.h"
 #include "gtest/gtest.h"
@@ -128,10 +132,102 @@ TEST_F(AgentPolicyStateTest, IssuedSerialsAreRememberedInAnySpellingAndSurviveRe
   auto after = (*reopened)->WasIssuedHere("00 3A 0F");
   ASSERT_TRUE(after.ok()) << after.status();
   EXPECT_TRUE(*after);
-  EXPECT_TRUE(test_support::HasAccess(root_ + "/policy/issued/3A0F", FileAccess::kOwnerOnly));
+  EXPECT_TRUE(test_support::HasAccess(state_->IssuedLogPath(), FileAccess::kOwnerOnly));
+  // One log, not a file per serial.
+  EXPECT_FALSE(PathExists(root_ + "/policy/issued/3A0F"));
   // Not a path: a serial that is not hex never reaches the file system.
   EXPECT_EQ(state_->WasIssuedHere("../../agent.key").status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+bool IssuedHere(const AgentPolicyState& state, const std::string& serial) {
+  absl::StatusOr<bool> here = state.WasIssuedHere(serial);
+  EXPECT_TRUE(here.ok()) << serial << ": " << here.status();
+  return here.ok() && *here;
+}
+
+TEST_F(AgentPolicyStateTest, ATornTailOfTheIssuedLogIsDroppedAndLaterRecordsStillAppend) {
+  ASSERT_TRUE(state_->RecordIssued("0A01", "r1").ok());
+  ASSERT_TRUE(state_->RecordIssued("0A02", "r2").ok());
+  const std::string path = state_->IssuedLogPath();
+  state_.reset();
+  absl::StatusOr<std::string> good = ReadWholeFile(path);
+  ASSERT_TRUE(good.ok()) << good.status();
+  // A crash in the middle of an append: the first bytes of a record that checks.
+  const std::string torn = record_log::Frame(1, "0A03\nr3").substr(0, 15);
+  ASSERT_TRUE(WriteFileAtomically(path, *good + torn, FileAccess::kOwnerOnly).ok());
+  auto reopened = AgentPolicyState::Open(root_ + "/policy");
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  state_ = *std::move(reopened);
+  EXPECT_TRUE(IssuedHere(*state_, "0A01"));
+  EXPECT_TRUE(IssuedHere(*state_, "0A02"));
+  EXPECT_FALSE(IssuedHere(*state_, "0A03"));
+  absl::StatusOr<std::string> after = ReadWholeFile(path);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(*after, *good);  // rewritten without the partial record
+  ASSERT_TRUE(state_->RecordIssued("0A04", "r4").ok());
+  reopened = AgentPolicyState::Open(root_ + "/policy");
+  ASSERT_TRUE(reopened.ok());
+  EXPECT_TRUE(IssuedHere(**reopened, "0A01"));
+  EXPECT_TRUE(IssuedHere(**reopened, "0A02"));
+  EXPECT_TRUE(IssuedHere(**reopened, "0A04"));
+  absl::StatusOr<std::string> last = ReadWholeFile(path);
+  ASSERT_TRUE(last.ok());
+  EXPECT_EQ(record_log::ParseRecords(*last, 4096).valid_bytes, last->size());
+}
+
+TEST_F(AgentPolicyStateTest, SerialsAnOlderAgentRecordedAsFilesAreStillHonoured) {
+  state_.reset();
+  // The per-file layout of agents before the log: issued/<SERIAL> holding the request name.
+  ASSERT_TRUE(WriteFileAtomically(root_ + "/policy/issued/0BC1", "tenants/t1/certificateRequests/old\n",
+                                  FileAccess::kOwnerOnly)
+                  .ok());
+  auto reopened = AgentPolicyState::Open(root_ + "/policy");
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  state_ = *std::move(reopened);
+  EXPECT_TRUE(IssuedHere(*state_, "0b:c1"));
+  EXPECT_FALSE(IssuedHere(*state_, "0BC2"));
+  ASSERT_TRUE(state_->RecordIssued("0BC2", "new").ok());
+  EXPECT_TRUE(IssuedHere(*state_, "0BC1"));
+  EXPECT_TRUE(IssuedHere(*state_, "0BC2"));
+  // Left in place (never written again): a downgraded agent still finds it.
+  EXPECT_TRUE(PathExists(root_ + "/policy/issued/0BC1"));
+}
+
+TEST_F(AgentPolicyStateTest, ConcurrentRecordsAreAllDurable) {
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 25;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([this, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        absl::Status s = state_->RecordIssued(absl::StrCat(absl::Hex(0x1000 + t * 256 + i)),
+                                              absl::StrCat("r", t, "-", i));
+        EXPECT_TRUE(s.ok()) << s;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  auto reopened = AgentPolicyState::Open(root_ + "/policy");
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  for (int t = 0; t < kThreads; ++t) {
+    for (int i = 0; i < kPerThread; ++i) {
+      EXPECT_TRUE(IssuedHere(**reopened, absl::StrCat(absl::Hex(0x1000 + t * 256 + i))));
+    }
+  }
+  absl::StatusOr<std::string> log = ReadWholeFile(state_->IssuedLogPath());
+  ASSERT_TRUE(log.ok());
+  const record_log::ParsedLog parsed = record_log::ParseRecords(*log, 4096);
+  EXPECT_EQ(parsed.records.size(), static_cast<size_t>(kThreads * kPerThread));
+  EXPECT_EQ(parsed.valid_bytes, log->size());
+}
+
+TEST_F(AgentPolicyStateTest, ARequestNameOverTheRecordBoundIsCutNotRefused) {
+  ASSERT_TRUE(state_->RecordIssued("0C01", std::string(10000, 'n')).ok());
+  auto reopened = AgentPolicyState::Open(root_ + "/policy");
+  ASSERT_TRUE(reopened.ok());
+  EXPECT_TRUE(IssuedHere(**reopened, "0C01"));
+  EXPECT_EQ(state_->RecordIssued("not hex", "r").code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(AgentPolicyStateTest, PinIsReadFromDiskEachTime) {
