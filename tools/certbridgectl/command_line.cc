@@ -760,7 +760,11 @@ std::string TopHelp() {
       "certificate authorities, connectors, the audit log and the delivery certificate\n"
       "(AdminService), and certificate requests (CertificateService).\n\n"
       "Usage:\n  certbridgectl [global flags] COMMAND [ARGS] [flags]\n\nCommands:\n",
-      CommandList(""), "\n", kGlobalFlagsHelp, "\n", kExitStatusHelp,
+      CommandList(""),
+      // The scep commands have their own parser (scep_commands.h) and usage text.
+      "  scep profiles|challenges ...                              SCEP profiles and "
+      "challenges: certbridgectl scep --help.\n",
+      "\n", kGlobalFlagsHelp, "\n", kExitStatusHelp,
       "Run 'certbridgectl COMMAND --help' for more about a command.\n");
 }
 

@@ -205,6 +205,7 @@ TEST_F(CommandLineTest, HelpAtEveryLevel) {
   EXPECT_EQ(top.kind, ParseResult::Kind::kHelp);
   EXPECT_THAT(top.text, HasSubstr("connectors approve CODE"));
   EXPECT_THAT(top.text, HasSubstr("--broker HOST:PORT"));
+  EXPECT_THAT(top.text, HasSubstr("certbridgectl scep --help"));
 
   ParseResult group = ParseCommandLine({"cas", "-h"}, empty);
   EXPECT_EQ(group.kind, ParseResult::Kind::kHelp);
