@@ -1,6 +1,5 @@
 #include "agent/jobs/agent_policy_state.h"
 
-#include <algorithm>
 #include <filesystem>
 #include <utility>
 
@@ -75,7 +74,7 @@ absl::Status AgentPolicyState::LoadIssuedLocked() const {
 }
 
 absl::Status AgentPolicyState::RewriteLogLocked() const {
-  // Called with no sync under way: SyncThroughLocked waits for it before it rewrites.
+  commit_.AwaitNoSync(mu_);  // the sync under way (if any) holds a pointer to the file
   log_.reset();  // closed first: Windows cannot replace a file that is open
   absl::StatusOr<std::string> log = ReadWholeFile(IssuedLogPath());
   if (!log.ok() && !absl::IsNotFound(log.status())) return log.status();
@@ -89,37 +88,16 @@ absl::Status AgentPolicyState::RewriteLogLocked() const {
   absl::StatusOr<std::unique_ptr<AppendOnlyFile>> file = AppendOnlyFile::Open(IssuedLogPath());
   if (!file.ok()) return file.status();
   log_ = *std::move(file);
-  synced_ = appended_;  // every record that checks is in the file just written
+  commit_.AllSynced();  // every record that checks is in the file just written
   needs_rewrite_ = false;
   return absl::OkStatus();
 }
 
 absl::Status AgentPolicyState::SyncThroughLocked(uint64_t seq) {
-  while (synced_ < seq) {
-    if (syncing_) {
-      // The sync under way may not cover `seq` (appended after it began); then the loop
-      // starts the next one, covering everything appended by then.
-      auto done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !syncing_; };
-      mu_.Await(absl::Condition(&done));
-      continue;
-    }
-    // The rewrite keeps only records that check: a record whose append failed is not in
-    // it, and RecordIssued reports that failure itself.
-    if (needs_rewrite_) return RewriteLogLocked();
-    syncing_ = true;
-    const uint64_t target = appended_;
-    AppendOnlyFile* log = log_.get();
-    mu_.Unlock();
-    absl::Status s = log->Sync();
-    mu_.Lock();
-    syncing_ = false;
-    if (!s.ok()) {
-      needs_rewrite_ = true;
-      return s;
-    }
-    synced_ = std::max(synced_, target);
-  }
-  return absl::OkStatus();
+  // The rewrite keeps only records that check: a record whose append failed is not in it,
+  // and RecordIssued reports that failure itself.
+  return commit_.SyncThrough(mu_, seq, log_, needs_rewrite_,
+                             [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return RewriteLogLocked(); });
 }
 
 absl::Status AgentPolicyState::RecordIssued(absl::string_view serial,
@@ -137,17 +115,13 @@ absl::Status AgentPolicyState::RecordIssued(absl::string_view serial,
   absl::MutexLock lock(&mu_);
   if (absl::Status s = LoadIssuedLocked(); !s.ok()) return s;
   if (needs_rewrite_ || log_ == nullptr) {
-    auto not_syncing = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !syncing_; };
-    mu_.Await(absl::Condition(&not_syncing));
-    if (needs_rewrite_ || log_ == nullptr) {
-      if (absl::Status s = RewriteLogLocked(); !s.ok()) return s;
-    }
+    if (absl::Status s = RewriteLogLocked(); !s.ok()) return s;
   }
   if (absl::Status s = log_->Append(record_log::Frame(kIssuedRecord, payload)); !s.ok()) {
     needs_rewrite_ = true;
     return s;
   }
-  const uint64_t seq = ++appended_;
+  const uint64_t seq = commit_.Appended();
   if (absl::Status s = SyncThroughLocked(seq); !s.ok()) return s;
   issued_.insert(*std::move(normalized));
   return absl::OkStatus();

@@ -49,6 +49,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "agent/jobs/record_log.h"
 #include "agent/platform/durable_files.h"
 
 namespace certbridge::agent {
@@ -105,10 +106,7 @@ class AgentPolicyState {
   mutable bool loaded_ ABSL_GUARDED_BY(mu_) = false;
   mutable std::unordered_set<std::string> issued_ ABSL_GUARDED_BY(mu_);
   mutable std::unique_ptr<AppendOnlyFile> log_ ABSL_GUARDED_BY(mu_);
-  // Records appended / known to be on disk, counted since the log was loaded.
-  uint64_t appended_ ABSL_GUARDED_BY(mu_) = 0;
-  mutable uint64_t synced_ ABSL_GUARDED_BY(mu_) = 0;
-  bool syncing_ ABSL_GUARDED_BY(mu_) = false;
+  mutable record_log::GroupCommit commit_ ABSL_GUARDED_BY(mu_);
   // An append or sync failed: the log may end in a partial record, so it is rewritten
   // before anything else is appended.
   mutable bool needs_rewrite_ ABSL_GUARDED_BY(mu_) = false;

@@ -152,8 +152,7 @@ absl::Status JobJournal::ApplyLocked(RecordType type, const std::string& payload
 
 absl::Status JobJournal::RewriteLocked() {
   // The sync under way (if any) holds a pointer to the current file.
-  auto not_syncing = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !syncing_; };
-  mu_.Await(absl::Condition(&not_syncing));
+  commit_.AwaitNoSync(mu_);
   std::string contents;
   for (const auto& [id, entry] : entries_) {
     contents += Frame(static_cast<uint8_t>(RecordType::kStarted), entry.job.SerializeAsString());
@@ -169,7 +168,7 @@ absl::Status JobJournal::RewriteLocked() {
   RETURN_IF_ERROR(WriteFileAtomically(LogPath(), contents, FileAccess::kOwnerOnly));
   ASSIGN_OR_RETURN(log_, AppendOnlyFile::Open(LogPath()));
   log_bytes_ = contents.size();
-  synced_ = appended_;  // everything live is in the file just written
+  commit_.AllSynced();  // everything live is in the file just written
   needs_rewrite_ = false;
   return absl::OkStatus();
 }
@@ -203,33 +202,12 @@ absl::StatusOr<uint64_t> JobJournal::AppendLocked(RecordType type, const std::st
   }
   log_bytes_ += record.size();
   RETURN_IF_ERROR(ApplyLocked(type, payload));
-  return ++appended_;
+  return commit_.Appended();
 }
 
 absl::Status JobJournal::SyncThroughLocked(uint64_t seq) {
-  while (synced_ < seq) {
-    if (syncing_) {
-      // Someone else's sync is under way; it may not cover `seq` (appended after it began),
-      // in which case the loop starts the next one, covering everything appended by then.
-      auto done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !syncing_; };
-      mu_.Await(absl::Condition(&done));
-      continue;
-    }
-    if (needs_rewrite_) return RewriteLocked();  // durable, and covers `seq`
-    syncing_ = true;
-    const uint64_t target = appended_;
-    AppendOnlyFile* log = log_.get();
-    mu_.Unlock();
-    absl::Status s = log->Sync();
-    mu_.Lock();
-    syncing_ = false;
-    if (!s.ok()) {
-      needs_rewrite_ = true;
-      return s;
-    }
-    synced_ = std::max(synced_, target);
-  }
-  return absl::OkStatus();
+  return commit_.SyncThrough(mu_, seq, log_, needs_rewrite_,
+                             [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return RewriteLocked(); });
 }
 
 absl::Status JobJournal::RecordStarted(const v1::Job& job) {

@@ -47,6 +47,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "agent/jobs/record_log.h"
 #include "agent/platform/durable_files.h"
 #include "certbridge/v1/agent.pb.h"
 
@@ -102,10 +103,7 @@ class JobJournal {
   std::map<int64_t, JournalEntry> entries_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<AppendOnlyFile> log_ ABSL_GUARDED_BY(mu_);
   uint64_t log_bytes_ ABSL_GUARDED_BY(mu_) = 0;
-  // Records appended / known to be on disk, counted since Open.
-  uint64_t appended_ ABSL_GUARDED_BY(mu_) = 0;
-  uint64_t synced_ ABSL_GUARDED_BY(mu_) = 0;
-  bool syncing_ ABSL_GUARDED_BY(mu_) = false;
+  record_log::GroupCommit commit_ ABSL_GUARDED_BY(mu_);
   // An append or sync failed: the log may end in a partial record, so it is rewritten
   // before anything else is appended.
   bool needs_rewrite_ ABSL_GUARDED_BY(mu_) = false;

@@ -1,5 +1,7 @@
 #include "agent/jobs/record_log.h"
 
+#include <algorithm>
+
 namespace certbridge::agent::record_log {
 namespace {
 
@@ -54,6 +56,39 @@ ParsedLog ParseRecords(absl::string_view log, uint32_t max_body_bytes) {
         {static_cast<uint8_t>(body[0]), body.substr(1), parsed.valid_bytes});
   }
   return parsed;
+}
+
+void GroupCommit::AwaitNoSync(absl::Mutex& mu) {
+  auto not_syncing = [this] { return !syncing_; };
+  mu.Await(absl::Condition(&not_syncing));
+}
+
+absl::Status GroupCommit::SyncThrough(absl::Mutex& mu, uint64_t seq,
+                                      const std::unique_ptr<AppendOnlyFile>& file,
+                                      bool& needs_rewrite,
+                                      absl::FunctionRef<absl::Status()> rewrite) {
+  while (synced_ < seq) {
+    if (syncing_) {
+      // The sync under way may not cover `seq` (appended after it began); then the loop
+      // starts the next one, covering everything appended by then.
+      AwaitNoSync(mu);
+      continue;
+    }
+    if (needs_rewrite) return rewrite();
+    syncing_ = true;
+    const uint64_t target = appended_;
+    AppendOnlyFile* f = file.get();
+    mu.Unlock();
+    absl::Status s = f->Sync();
+    mu.Lock();
+    syncing_ = false;
+    if (!s.ok()) {
+      needs_rewrite = true;
+      return s;
+    }
+    synced_ = std::max(synced_, target);
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace certbridge::agent::record_log

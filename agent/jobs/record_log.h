@@ -4,6 +4,8 @@
 //   record = [u32 body length][u64 FNV-1a of the body][body = type byte, payload]
 //            (little-endian)
 //
+// Writers append records to an AppendOnlyFile and wait for them with GroupCommit.
+//
 // A crash in the middle of an append leaves a last record that does not check (too short,
 // a length over the log's bound, or a checksum that does not match). ParseRecords stops at
 // the first such record: it and whatever follows are the tail a writer drops (and rewrites
@@ -13,10 +15,16 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "agent/platform/durable_files.h"
 
 namespace certbridge::agent::record_log {
 
@@ -46,6 +54,34 @@ struct ParsedLog {
   size_t valid_bytes = 0;
 };
 ParsedLog ParseRecords(absl::string_view log, uint32_t max_body_bytes);
+
+// Group commit over one AppendOnlyFile, under the owner's mutex `mu` (every call holds it):
+// records appended while a sync is under way wait for it and are then covered by the next
+// sync, begun by whichever of them gets there first, so N records appended at the same time
+// cost one or two syncs, not N.
+class GroupCommit {
+ public:
+  // After a successful append: the record's sequence number, for SyncThrough.
+  uint64_t Appended() { return ++appended_; }
+  // Everything appended so far is on disk (the file was just rewritten durably).
+  void AllSynced() { synced_ = appended_; }
+  // Waits (releasing `mu`) until no sync is under way: before the file is closed or replaced.
+  void AwaitNoSync(absl::Mutex& mu) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  // Returns once every record up to `seq` is on disk: `file` is synced with `mu` released.
+  // A failed sync sets `needs_rewrite` (the file may end in a partial record); when it is
+  // set, `rewrite` (called with `mu` held and no sync under way) replaces the sync: it must
+  // make everything appended durable, or fail.
+  absl::Status SyncThrough(absl::Mutex& mu, uint64_t seq,
+                           const std::unique_ptr<AppendOnlyFile>& file, bool& needs_rewrite,
+                           absl::FunctionRef<absl::Status()> rewrite)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+
+ private:
+  // Records appended / known to be on disk; a sync is under way. Guarded by the owner's mu.
+  uint64_t appended_ = 0;
+  uint64_t synced_ = 0;
+  bool syncing_ = false;
+};
 
 }  // namespace certbridge::agent::record_log
 
