@@ -41,8 +41,10 @@ struct ScepHttpServerOptions {
   int max_connections = 256;
   // Connections open at once from one client address. Default 32 (MDMs behind NAT share one).
   int max_connections_per_address = 32;
-  // An idle connection is closed after this. Default 30 s.
-  absl::Duration idle_timeout = absl::Seconds(30);
+  // An idle connection is closed after this. Default 60 s: micromdm's scepclient sleeps a
+  // fixed 30 s after PENDING and then polls on the same keep-alive connection, so a 30 s
+  // timeout raced it and the poll failed with EOF (seen in scep_enrollment_test).
+  absl::Duration idle_timeout = absl::Seconds(60);
 };
 
 class ScepHttpServer {
