@@ -191,7 +191,8 @@ CertificateApi::CertificateApi(Store* store, CertificateStore* requests, const C
       metrics_(options_.metrics != nullptr ? options_.metrics : &no_metrics_) {}
 
 absl::StatusOr<CertificateRequestRecord> CertificateApi::Create(
-    const Caller& caller, const v1::CreateCertificateRequestRequest& r) {
+    const Caller& caller, const v1::CreateCertificateRequestRequest& r, bool* inserted) {
+  if (inserted != nullptr) *inserted = false;
   RETURN_IF_ERROR(RequireTenantScope(caller, kScopeCertificates));
   RETURN_IF_ERROR(CheckText("request_id", r.request_id(), kMaxRequestId, /*required=*/true));
   RETURN_IF_ERROR(CheckText("ca_id", r.ca_id(), 64, /*required=*/true));
@@ -340,6 +341,7 @@ absl::StatusOr<CertificateRequestRecord> CertificateApi::Create(
     return RequestIdReused(r.request_id());
   }
   if (created.created) metrics_->RequestEntered(RequestState::kQueued, !request.key_type.empty());
+  if (inserted != nullptr) *inserted = created.created;
   return created.request;
 }
 

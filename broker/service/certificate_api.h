@@ -49,8 +49,11 @@ class CertificateApi {
   // Errors: INVALID_ARGUMENT (names the field and what is expected), NOT_FOUND (CA),
   // ALREADY_EXISTS (request_id reused with other parameters), FAILED_PRECONDITION
   // (key-generation mode without a delivery certificate).
+  // *inserted (when given): true if this call inserted the record it returns, false if it
+  // returns an earlier call's (an idempotent repeat), read from the store.
   absl::StatusOr<CertificateRequestRecord> Create(const Caller& caller,
-                                                  const v1::CreateCertificateRequestRequest& r);
+                                                  const v1::CreateCertificateRequestRequest& r,
+                                                  bool* inserted = nullptr);
   // Create, as the RPC answers it.
   absl::StatusOr<v1::CertificateRequest> CreateCertificateRequest(
       const Caller& caller, const v1::CreateCertificateRequestRequest& r);

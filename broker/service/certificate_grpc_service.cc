@@ -32,6 +32,12 @@ bool Settled(const v1::CertificateRequest& r) {
   }
 }
 
+// What CreateCertificateRequest's wait needs of the create (AddWaiter).
+struct CreatedRecord {
+  uint64_t since = 0;    // NotificationCount() before the create
+  int64_t seen_seq = 0;  // change_seq of the record it inserted; 0 if it inserted none
+};
+
 bool RevokeSettled(const v1::CertificateRequest& r) {
   return r.state() == v1::CertificateRequest::STATE_REVOKED || r.error_code().rfind("REVOKE_", 0) == 0 ||
          r.error_code().rfind("AGENT_POLICY_", 0) == 0;
@@ -208,18 +214,30 @@ CertificateGrpcService::~CertificateGrpcService() {
 grpc::ServerUnaryReactor* CertificateGrpcService::CreateCertificateRequest(
     grpc::CallbackServerContext* context, const v1::CreateCertificateRequestRequest* request,
     v1::CertificateRequest* response) {
+  // What the waiter needs to know of the create: set by the work, read by keep_open,
+  // both on the same pool thread one after the other.
+  auto created = std::make_shared<CreatedRecord>();
   return ServeUnary(
       gate_, context, response,
-      [this, request](const Caller& caller) {
-        return api_->CreateCertificateRequest(caller, *request);
+      [this, request, created](const Caller& caller) -> absl::StatusOr<v1::CertificateRequest> {
+        created->since = NotificationCount();
+        bool inserted = false;
+        absl::StatusOr<CertificateRequestRecord> r = api_->Create(caller, *request, &inserted);
+        if (!r.ok()) return r.status();
+        // Only a record this call inserted counts as read after `since`: an idempotent
+        // repeat's record comes from a read by request_id, which the registration re-reads
+        // as it always did.
+        created->seen_seq = inserted ? r->change_seq : 0;
+        return ToProto(*r);
       },
       // Waits up to wait_timeout for a settled state.
-      [this, request, response](const Caller& caller, grpc::ServerUnaryReactor* reactor) {
+      [this, request, response, created](const Caller& caller,
+                                         grpc::ServerUnaryReactor* reactor) {
         const absl::Duration wait = absl::Seconds(request->wait_timeout().seconds()) +
                                     absl::Nanoseconds(request->wait_timeout().nanos());
         if (Settled(*response) || wait <= absl::ZeroDuration()) return false;
         AddWaiter(reactor, response, caller.tenant_id, response->name(), clock_->Now() + wait,
-                  &Settled);
+                  &Settled, created->seen_seq, created->since);
         return true;
       });
 }
@@ -269,11 +287,25 @@ CertificateGrpcService::WatchCertificateRequests(grpc::CallbackServerContext* co
   return new WatchStream(this, context, request);
 }
 
-void CertificateGrpcService::RequestChanged(const std::string& tenant_id, const std::string& name) {
+uint64_t CertificateGrpcService::NotificationCount() {
   absl::MutexLock lock(&mu_);
+  return notifications_;
+}
+
+void CertificateGrpcService::RequestChanged(const std::string& tenant_id, const std::string& name,
+                                            int64_t change_seq) {
+  absl::MutexLock lock(&mu_);
+  recent_changes_.push_back({++notifications_, tenant_id, name, change_seq});
+  if (recent_changes_.size() > kRecentChanges) recent_changes_.pop_front();
   auto [wb, we] = waiters_.equal_range(tenant_id);
   for (auto it = wb; it != we; ++it) {
-    if (name.empty() || it->second.name == name) it->second.call->Evaluate(false);
+    const WaiterEntry& w = it->second;
+    if (!name.empty() && w.name != name) continue;
+    // The call's last read already showed this change or a later one of its request (the
+    // notification of a write it read itself, e.g. the insert's own): nothing new to read.
+    // A read under way has not updated seen_seq yet, so it is re-read as before.
+    if (!name.empty() && change_seq > 0 && change_seq <= w.seen_seq->load()) continue;
+    w.call->Evaluate(false);
   }
   auto [sb, se] = watches_.equal_range(tenant_id);
   for (auto it = sb; it != se; ++it) it->second->Poke();
@@ -295,24 +327,51 @@ void CertificateGrpcService::AddWaiter(grpc::ServerUnaryReactor* reactor,
                                        v1::CertificateRequest* response,
                                        const std::string& tenant_id, const std::string& name,
                                        absl::Time deadline,
-                                       bool (*settled)(const v1::CertificateRequest&)) {
+                                       bool (*settled)(const v1::CertificateRequest&),
+                                       int64_t seen_seq, uint64_t since) {
+  auto seen = std::make_shared<std::atomic<int64_t>>(seen_seq);
   Waiter::Hooks hooks;
-  hooks.read = [this, tenant_id, name]() -> absl::StatusOr<v1::CertificateRequest> {
+  hooks.read = [this, tenant_id, name, seen]() -> absl::StatusOr<v1::CertificateRequest> {
     absl::StatusOr<CertificateRequestRecord> r = requests_->GetCertificateRequest(tenant_id, name);
     if (!r.ok()) return r.status();
+    int64_t prev = seen->load();
+    while (r->change_seq > prev && !seen->compare_exchange_weak(prev, r->change_seq)) {
+    }
     return ToProto(*r);
   };
   hooks.settled = settled;
   hooks.forget = [this, tenant_id](Waiter* waiter) { RemoveWaiter(tenant_id, waiter); };
   auto call = std::make_shared<Waiter>(pool_, clock_, reactor, response, deadline, std::move(hooks));
   bool draining;
+  bool read = true;
   {
     absl::MutexLock lock(&mu_);
     draining = draining_;
-    waiters_.emplace(tenant_id, WaiterEntry{name, call});
+    // Read on registration only if the request may have changed since `*response` was
+    // read. Notifications are recorded (recent_changes_) and waiters looked up under this
+    // one lock, so each notification either is in recent_changes_ now or will find this
+    // waiter registered: none falls between. A change committed before the read that
+    // `seen_seq` comes from is in that record (its number is <= seen_seq); one committed
+    // later is notified after the read began, i.e. after `since` was taken, so it is in
+    // recent_changes_ with a larger number. Unnamed records (collapsed, or the listener's
+    // catch-up after LISTEN was down), and a window longer than recent_changes_ holds,
+    // read. seen_seq == 0 (an idempotent repeat, RevokeCertificate) always reads.
+    if (!draining && seen_seq > 0 && notifications_ - since <= recent_changes_.size()) {
+      read = false;
+      for (auto it = recent_changes_.rbegin(); it != recent_changes_.rend() && it->number > since;
+           ++it) {
+        if (it->tenant_id == tenant_id &&
+            (it->name.empty() ||
+             (it->name == name && (it->change_seq > seen_seq || it->change_seq <= 0)))) {
+          read = true;
+          break;
+        }
+      }
+    }
+    waiters_.emplace(tenant_id, WaiterEntry{name, call, seen});
   }
-  // The request may have settled between Create and registration.
-  call->Evaluate(draining);
+  // Nothing new to read: later changes wake the call, the ticker ends it at its deadline.
+  if (read) call->Evaluate(draining);
 }
 
 void CertificateGrpcService::RemoveWaiter(const std::string& tenant_id, Waiter* waiter) {

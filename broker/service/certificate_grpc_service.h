@@ -6,6 +6,9 @@
 #ifndef CERTBRIDGE_BROKER_SERVICE_CERTIFICATE_GRPC_SERVICE_H_
 #define CERTBRIDGE_BROKER_SERVICE_CERTIFICATE_GRPC_SERVICE_H_
 
+#include <atomic>
+#include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <string>
@@ -59,9 +62,11 @@ class CertificateGrpcService final : public v1::CertificateService::CallbackServ
                                               const v1::RevokeCertificateRequest* request,
                                               v1::CertificateRequest* response) override;
 
-  // A request of this tenant changed (empty name: some request of the tenant).
-  // Non-blocking.
-  void RequestChanged(const std::string& tenant_id, const std::string& name);
+  // A request of this tenant changed (empty name: some request of the tenant), by the
+  // change numbered change_seq (0: unknown). A waiting call whose last read already showed
+  // that change (or a later one) of its request is not re-read. Non-blocking.
+  void RequestChanged(const std::string& tenant_id, const std::string& name,
+                      int64_t change_seq = 0);
 
   // Ends every Watch stream and answers every waiting call (graceful shutdown).
   void Drain();
@@ -76,11 +81,30 @@ class CertificateGrpcService final : public v1::CertificateService::CallbackServ
   struct WaiterEntry {
     std::string name;  // the request waited for
     std::shared_ptr<Waiter> call;
+    // The change_seq of the newest record of the request the call holds (0: unknown).
+    // Per-request change numbers grow with each write (the BEFORE trigger of migration
+    // 0005 draws them under the row lock), so a record numbered n shows every change <= n.
+    std::shared_ptr<std::atomic<int64_t>> seen_seq;
   };
+  // A RequestChanged call, kept for a while so that a call registering as a waiter can
+  // tell whether its request changed since it was read (AddWaiter).
+  struct RecentChange {
+    uint64_t number;  // notifications_ after this one
+    std::string tenant_id;
+    std::string name;
+    int64_t change_seq;
+  };
+  static constexpr size_t kRecentChanges = 1024;
 
+  // Notifications counted so far; taken before the read that AddWaiter's `seen_seq` is from.
+  uint64_t NotificationCount();
+  // `seen_seq` > 0: the response holds the request as a read with that change_seq left it,
+  // and the read began after `since` = NotificationCount(); the registration reads again
+  // only if a change of the request may have been notified in between. 0: it reads.
   void AddWaiter(grpc::ServerUnaryReactor* reactor, v1::CertificateRequest* response,
                  const std::string& tenant_id, const std::string& name, absl::Time deadline,
-                 bool (*settled)(const v1::CertificateRequest&));
+                 bool (*settled)(const v1::CertificateRequest&), int64_t seen_seq = 0,
+                 uint64_t since = 0);
   void RemoveWaiter(const std::string& tenant_id, Waiter* waiter);
   // False (nothing added) when the tenant is at its Watch stream limit.
   bool AddWatch(const std::string& tenant_id, WatchStream* stream);
@@ -101,6 +125,8 @@ class CertificateGrpcService final : public v1::CertificateService::CallbackServ
   std::multimap<std::string, WaiterEntry> waiters_ ABSL_GUARDED_BY(mu_);
   std::multimap<std::string, WatchStream*> watches_ ABSL_GUARDED_BY(mu_);
   bool draining_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t notifications_ ABSL_GUARDED_BY(mu_) = 0;
+  std::deque<RecentChange> recent_changes_ ABSL_GUARDED_BY(mu_);  // at most kRecentChanges
 
   absl::Notification stop_ticker_;
   std::thread ticker_;

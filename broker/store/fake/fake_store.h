@@ -32,7 +32,7 @@
 
 namespace certbridge::broker {
 
-class FakeStore final : public Store, public CertificateStore {
+class FakeStore : public Store, public CertificateStore {
  public:
   FakeStore() = default;
   FakeStore(const FakeStore&) = delete;

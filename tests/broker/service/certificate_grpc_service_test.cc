@@ -3,6 +3,8 @@
 // (Transport security is beside the point here; the integration tests run over TLS.)
 #include "broker/service/certificate_grpc_service.h"
 
+#include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -20,6 +22,30 @@
 
 namespace certbridge::broker {
 namespace {
+
+// The FakeStore, counting the waiting calls' reads (GetCertificateRequest), and able to
+// run a hook right after an insert, before CertificateApi::Create returns: a change that
+// another thread commits and notifies between the insert and the call's registration.
+class CountingStore : public FakeStore {
+ public:
+  absl::StatusOr<CertificateRequestRecord> GetCertificateRequest(
+      const std::string& tenant_id, const std::string& name) override {
+    reads_.fetch_add(1);
+    return FakeStore::GetCertificateRequest(tenant_id, name);
+  }
+  absl::StatusOr<CreateRequestResult> CreateCertificateRequest(
+      const CertificateRequestRecord& request, const JobRecord& first_job) override {
+    absl::StatusOr<CreateRequestResult> result =
+        FakeStore::CreateCertificateRequest(request, first_job);
+    if (result.ok() && after_insert_) after_insert_(result->request);
+    return result;
+  }
+  int reads() const { return reads_.load(); }
+  std::function<void(const CertificateRequestRecord&)> after_insert_;
+
+ private:
+  std::atomic<int> reads_{0};
+};
 
 class CertificateGrpcServiceTest : public ::testing::Test {
  protected:
@@ -93,8 +119,57 @@ class CertificateGrpcServiceTest : public ::testing::Test {
     return service_->WatchStreamCount() == want;
   }
 
+  // Issues the request's job in the store (claim, then complete as ISSUED), as an agent
+  // would through any replica; returns the ISSUED record's change_seq. Notifies nobody.
+  int64_t IssueInStore(const std::string& name) {
+    ClaimParams claim;
+    claim.tenant_id = "t-1";
+    claim.connector_id = "c-1";
+    claim.ca_identity = "CORP\\svc";
+    claim.ca_ids = {"ca-1"};
+    claim.limit = 1;
+    claim.per_ca_limit = 1;
+    claim.now = clock_.Now();
+    claim.lease_until = clock_.Now() + absl::Minutes(5);
+    absl::StatusOr<std::vector<JobRecord>> claimed = store_.ClaimJobs(claim);
+    EXPECT_TRUE(claimed.ok() && claimed->size() == 1u);
+    if (!claimed.ok() || claimed->size() != 1u) return 0;
+    JobCompletion done;
+    done.job_id = (*claimed)[0].job_id;
+    done.tenant_id = "t-1";
+    done.now = clock_.Now();
+    done.request = *store_.FakeStore::GetCertificateRequest("t-1", name);
+    done.request.state = RequestState::kIssued;
+    EXPECT_TRUE(store_.CompleteJob(done).ok());
+    return store_.FakeStore::GetCertificateRequest("t-1", name)->change_seq;
+  }
+
+  void CreateCa() {
+    CertificateAuthorityRecord ca;
+    ca.ca_id = "ca-1";
+    ca.tenant_id = "t-1";
+    ca.host = "adcs01.corp.example";
+    ca.ca_name = "Corp Issuing CA";
+    ca.create_time = clock_.Now();
+    ASSERT_TRUE(store_.CreateCertificateAuthority(ca).ok());
+  }
+
+  v1::CreateCertificateRequestRequest WaitingCreate(const std::string& request_id) {
+    auto key = pki::PrivateKey::Generate(pki::KeyType::kEcP256);
+    EXPECT_TRUE(key.ok());
+    auto csr = pki::CreateCsrPem(*key, {.subject = "CN=device"});
+    EXPECT_TRUE(csr.ok());
+    v1::CreateCertificateRequestRequest r;
+    r.set_request_id(request_id);
+    r.set_ca_id("ca-1");
+    r.set_template_name("WebServer");
+    r.set_csr_pem(*csr);
+    r.mutable_wait_timeout()->set_seconds(60);
+    return r;
+  }
+
   FakeClock clock_;
-  FakeStore store_;
+  CountingStore store_;
   WorkerPool pool_{1};
   ApiKeyAuthenticator auth_{&store_, "", &clock_};
   ApiCallGate gate_{&auth_, &pool_, &clock_};
@@ -247,13 +322,7 @@ TEST_F(CertificateGrpcServiceTest, WatchReadsTheHistoryOnlyAsFastAsTheClientTake
 // cursor whose change the retention removed ends the stream with FAILED_PRECONDITION.
 TEST_F(CertificateGrpcServiceTest, WatchReportsEveryTransitionAndRefusesAnExpiredCursor) {
   StartServer({});
-  CertificateAuthorityRecord ca;
-  ca.ca_id = "ca-1";
-  ca.tenant_id = "t-1";
-  ca.host = "adcs01.corp.example";
-  ca.ca_name = "Corp Issuing CA";
-  ca.create_time = clock_.Now();
-  ASSERT_TRUE(store_.CreateCertificateAuthority(ca).ok());
+  CreateCa();
   Caller caller;
   caller.tenant_id = "t-1";
   caller.key_id = key_.key_id;
@@ -269,24 +338,7 @@ TEST_F(CertificateGrpcServiceTest, WatchReportsEveryTransitionAndRefusesAnExpire
   r.set_csr_pem(*csr);
   absl::StatusOr<CertificateRequestRecord> created = api_.Create(caller, r);
   ASSERT_TRUE(created.ok()) << created.status();
-  ClaimParams claim;
-  claim.tenant_id = "t-1";
-  claim.connector_id = "c-1";
-  claim.ca_identity = "CORP\\svc";
-  claim.ca_ids = {"ca-1"};
-  claim.limit = 1;
-  claim.per_ca_limit = 1;
-  claim.now = clock_.Now();
-  claim.lease_until = clock_.Now() + absl::Minutes(5);
-  absl::StatusOr<std::vector<JobRecord>> claimed = store_.ClaimJobs(claim);
-  ASSERT_TRUE(claimed.ok() && claimed->size() == 1u);
-  JobCompletion done;
-  done.job_id = (*claimed)[0].job_id;
-  done.tenant_id = "t-1";
-  done.now = clock_.Now();
-  done.request = *store_.GetCertificateRequest("t-1", created->name);
-  done.request.state = RequestState::kIssued;
-  ASSERT_TRUE(store_.CompleteJob(done).ok());
+  ASSERT_GT(IssueInStore(created->name), created->change_seq);
 
   auto watch = [this](const std::string& cursor, std::unique_ptr<grpc::ClientContext>* context) {
     *context = std::make_unique<grpc::ClientContext>();
@@ -324,6 +376,72 @@ TEST_F(CertificateGrpcServiceTest, WatchReportsEveryTransitionAndRefusesAnExpire
   EXPECT_NE(status.error_message().find("list the certificate requests again"),
             std::string::npos)
       << status.error_message();
+}
+
+// A waiting create registers without reading the request it just inserted, is not re-read
+// for the notification of that insert, and is answered by the first notification of a
+// change it has not seen (issue 9: reads per certificate).
+TEST_F(CertificateGrpcServiceTest, WaitingCreateReadsOnlyForAChangeItHasNotSeen) {
+  StartServer({});
+  CreateCa();
+  grpc::ClientContext context;
+  context.AddMetadata("authorization", "Bearer " + key_.full_key);
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+  const v1::CreateCertificateRequestRequest request = WaitingCreate("waits");
+  v1::CertificateRequest response;
+  absl::Notification answered;
+  grpc::Status status;
+  stub_->async()->CreateCertificateRequest(&context, &request, &response,
+                                           [&](grpc::Status s) {
+                                             status = std::move(s);
+                                             answered.Notify();
+                                           });
+  // The request exists once the create ran on the pool; the registration runs in the same
+  // pool task, so it is done once the pool has run what was posted before WaitForPool.
+  absl::StatusOr<CertificateRequestRecord> inserted = absl::NotFoundError("");
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (!inserted.ok() && absl::Now() < deadline) {
+    inserted = store_.GetCertificateRequestByRequestId("t-1", "waits");
+    if (!inserted.ok()) absl::SleepFor(absl::Milliseconds(2));
+  }
+  ASSERT_TRUE(inserted.ok()) << inserted.status();
+  WaitForPool();
+  EXPECT_EQ(store_.reads(), 0);
+
+  // The insert's own notification (as the listener delivers it, after the registration).
+  service_->RequestChanged("t-1", inserted->name, inserted->change_seq);
+  WaitForPool();
+  EXPECT_EQ(store_.reads(), 0);
+  EXPECT_FALSE(answered.HasBeenNotified());
+
+  const int64_t issued_seq = IssueInStore(inserted->name);
+  ASSERT_GT(issued_seq, inserted->change_seq);
+  service_->RequestChanged("t-1", inserted->name, issued_seq);
+  ASSERT_TRUE(answered.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.state(), v1::CertificateRequest::STATE_ISSUED);
+  EXPECT_EQ(store_.reads(), 1);
+}
+
+// A change committed and notified between the insert and the waiting call's registration
+// (before the call is in the waiter map) is not lost: the registration sees it in the
+// recent notifications, reads, and answers with the settled state at once.
+TEST_F(CertificateGrpcServiceTest, WaitingCreateReadsAChangeNotifiedBeforeItRegistered) {
+  StartServer({});
+  CreateCa();
+  store_.after_insert_ = [this](const CertificateRequestRecord& r) {
+    const int64_t seq = IssueInStore(r.name);
+    service_->RequestChanged("t-1", r.name, seq);
+  };
+  grpc::ClientContext context;
+  context.AddMetadata("authorization", "Bearer " + key_.full_key);
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+  const v1::CreateCertificateRequestRequest request = WaitingCreate("raced");
+  v1::CertificateRequest response;
+  grpc::Status status = stub_->CreateCertificateRequest(&context, request, &response);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.state(), v1::CertificateRequest::STATE_ISSUED);
+  EXPECT_EQ(store_.reads(), 1);
 }
 
 }  // namespace
