@@ -65,11 +65,9 @@ absl::Status AgentPolicyState::LoadIssuedLocked() const {
                 {"bytes", absl::StrCat(contents.size() - parsed.valid_bytes)}});
     needs_rewrite_ = true;
   }
+  // Nothing is written here: the file is opened (and a torn tail cut off) by the first
+  // RecordIssued, so that reading takes no write access.
   loaded_ = true;
-  if (needs_rewrite_) return RewriteLogLocked();
-  absl::StatusOr<std::unique_ptr<AppendOnlyFile>> file = AppendOnlyFile::Open(IssuedLogPath());
-  if (!file.ok()) return file.status();
-  log_ = *std::move(file);
   return absl::OkStatus();
 }
 
@@ -114,8 +112,12 @@ absl::Status AgentPolicyState::RecordIssued(absl::string_view serial,
   }
   absl::MutexLock lock(&mu_);
   if (absl::Status s = LoadIssuedLocked(); !s.ok()) return s;
-  if (needs_rewrite_ || log_ == nullptr) {
+  if (needs_rewrite_) {
     if (absl::Status s = RewriteLogLocked(); !s.ok()) return s;
+  } else if (log_ == nullptr) {
+    absl::StatusOr<std::unique_ptr<AppendOnlyFile>> file = AppendOnlyFile::Open(IssuedLogPath());
+    if (!file.ok()) return file.status();
+    log_ = *std::move(file);
   }
   if (absl::Status s = log_->Append(record_log::Frame(kIssuedRecord, payload)); !s.ok()) {
     needs_rewrite_ = true;

@@ -17,8 +17,8 @@
 // the result: job_executor.h). Records of jobs finishing at the same time share one
 // fdatasync (group commit, as in the job journal), against a file created, renamed and
 // two fsyncs per certificate when each serial was a file of its own. A crash in the middle
-// of an append leaves a record that does not check: it is dropped, and the log rewritten
-// without it, when the log is next loaded (and after a failed append, before the next one).
+// of an append leaves a record that does not check: it is ignored when the log is loaded,
+// and the log is rewritten without it before the next append (likewise after a failed one).
 // The log is never compacted: every record stays live (a certificate issued here may be
 // revoked through this agent until it expires, and the agent does not track expiry), and
 // a record is ~60 bytes, so a million certificates make ~60 MB.
@@ -93,7 +93,8 @@ class AgentPolicyState {
  private:
   explicit AgentPolicyState(std::string dir) : dir_(std::move(dir)) {}
 
-  // Reads the log (dropping a torn tail, see above) and the issued/ files once.
+  // Reads the log (ignoring a torn tail, see above) and the issued/ files once; writes
+  // nothing (the file is opened for appending by the first RecordIssued).
   absl::Status LoadIssuedLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Rewrites the log as its records that check (atomic write) and reopens it for appending.
   absl::Status RewriteLogLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
