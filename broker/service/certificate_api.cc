@@ -325,8 +325,7 @@ absl::StatusOr<CertificateRequestRecord> CertificateApi::Create(
   request.update_time = now;
   request.queue_deadline = now + options_.queue_timeout;
   request.state = RequestState::kQueued;
-  std::string code;
-  ASSIGN_OR_RETURN(request.waiting_reason, WhyCaIsNotServed(caller.tenant_id, r.ca_id(), &code));
+  ASSIGN_OR_RETURN(request.waiting_reason, WhyCaIsNotServedForCreate(caller.tenant_id, r.ca_id()));
 
   JobRecord submit;
   submit.tenant_id = caller.tenant_id;
@@ -518,6 +517,26 @@ absl::StatusOr<int64_t> CertificateApi::WatchCursor(const Caller& caller,
                         "cursor is not one this API returned; omit it to watch from now on");
   }
   return cursor;
+}
+
+absl::StatusOr<std::string> CertificateApi::WhyCaIsNotServedForCreate(const std::string& tenant_id,
+                                                                      const std::string& ca_id) {
+  constexpr size_t kMaxServedEntries = 10000;
+  const std::pair<std::string, std::string> key(tenant_id, ca_id);
+  const absl::Time now = clock_->Now();
+  {
+    absl::MutexLock lock(&served_mu_);
+    auto it = served_until_.find(key);
+    if (it != served_until_.end() && now < it->second) return std::string();
+  }
+  std::string code;
+  ASSIGN_OR_RETURN(std::string why, WhyCaIsNotServed(tenant_id, ca_id, &code));
+  if (why.empty() && options_.served_memo > absl::ZeroDuration()) {
+    absl::MutexLock lock(&served_mu_);
+    if (served_until_.size() >= kMaxServedEntries) served_until_.clear();
+    served_until_[key] = now + options_.served_memo;
+  }
+  return why;
 }
 
 absl::StatusOr<std::string> CertificateApi::WhyCaIsNotServed(const std::string& tenant_id,

@@ -7,10 +7,13 @@
 #ifndef CERTBRIDGE_BROKER_SERVICE_CERTIFICATE_API_H_
 #define CERTBRIDGE_BROKER_SERVICE_CERTIFICATE_API_H_
 
+#include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "broker/service/page_tokens.h"
 #include "broker/metrics/broker_metrics.h"
@@ -29,6 +32,11 @@ struct CertificateApiOptions {
   absl::Duration max_wait = absl::Seconds(60);
   // A connector counts as connected while its heartbeat is younger than this.
   absl::Duration session_liveness = absl::Seconds(90);
+  // CreateCertificateRequest's waiting reason: a CA found served by a live connector is
+  // taken as served, without reading its connectors, for this long (issue 9: one read per
+  // certificate). Liveness is already a heartbeat up to session_liveness old; this adds at
+  // most served_memo to it. Zero: read on every create.
+  absl::Duration served_memo = absl::Seconds(1);
   // Age limits of requests waiting at the CA (see ExpireWaitingRequests). A CA answers a
   // SUBMIT in seconds, so a day means its answer was lost; officers may take weeks.
   absl::Duration dispatch_timeout = absl::Hours(24);
@@ -93,10 +101,19 @@ class CertificateApi {
   absl::StatusOr<int> ExpireWaitingRequests();
 
  private:
+  // WhyCaIsNotServed for a create, answering "" (served) from served_until_ while a recent
+  // answer found the CA served.
+  absl::StatusOr<std::string> WhyCaIsNotServedForCreate(const std::string& tenant_id,
+                                                        const std::string& ca_id);
+
   Store* store_;
   CertificateStore* requests_;
   const Clock* clock_;
   CertificateApiOptions options_;
+  absl::Mutex served_mu_;
+  // (tenant_id, ca_id) -> until when the CA counts as served; bounded by clearing.
+  std::map<std::pair<std::string, std::string>, absl::Time> served_until_
+      ABSL_GUARDED_BY(served_mu_);
   const ScopedIds ids_;
   NoBrokerMetrics no_metrics_;
   BrokerMetrics* metrics_;  // options_.metrics or &no_metrics_

@@ -285,6 +285,47 @@ TEST_F(CertificateApiTest, WaitingReasonDoesNotShowConnectorHosts) {
       << created->waiting_reason;
 }
 
+// A create that found the CA served by a live connector lets the next creates within
+// served_memo skip the connector reads (issue 9); past it, a disabled connector shows.
+TEST_F(CertificateApiTest, AServedCaIsTakenAsServedForServedMemoOnly) {
+  EnrollmentTokenRecord token;
+  token.token_hash = "h1";
+  token.tenant_id = "t-1";
+  token.create_time = clock_.Now();
+  token.expire_time = clock_.Now() + absl::Hours(1);
+  ASSERT_TRUE(store_.CreateEnrollmentToken(token).ok());
+  ConnectorRecord connector;
+  connector.connector_id = "conn-1";
+  connector.host = "adcs.corp.example";
+  connector.ca_identity = "CORP\\WIN01$";
+  connector.registration_code_hash = "c1";
+  connector.registration_code_expire_time = clock_.Now() + absl::Hours(1);
+  connector.poll_secret_hash = "p1";
+  connector.create_time = clock_.Now();
+  ASSERT_TRUE(store_.RegisterConnector("h1", clock_.Now(), connector).ok());
+  ASSERT_TRUE(store_.ApproveConnector("t-1", "conn-1", clock_.Now(), "chain", "01",
+                                      clock_.Now() + absl::Hours(24)).ok());
+  ASSERT_TRUE(store_.AssignCertificateAuthority("t-1", "ca-1", "conn-1").ok());
+  SessionRecord session{"conn-1", "t-1", "replica-1", clock_.Now(), clock_.Now()};
+  ASSERT_TRUE(store_.UpsertSession(session).ok());
+
+  auto served = api_.Create(caller_, CsrRequest("served"));
+  ASSERT_TRUE(served.ok()) << served.status();
+  EXPECT_EQ(served->waiting_reason, "");
+
+  ASSERT_TRUE(store_.TransitionConnector("t-1", "conn-1", {ConnectorState::kActive},
+                                         ConnectorState::kDisabled).ok());
+  auto within = api_.Create(caller_, CsrRequest("within-memo"));
+  ASSERT_TRUE(within.ok()) << within.status();
+  EXPECT_EQ(within->waiting_reason, "");
+
+  clock_.Advance(CertificateApiOptions().served_memo);
+  auto after = api_.Create(caller_, CsrRequest("after-memo"));
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_TRUE(absl::StrContains(after->waiting_reason, "disabled or rejected (conn-1)"))
+      << after->waiting_reason;
+}
+
 // Before, DISPATCHED and PENDING_APPROVAL requests never ended and RETRIEVE was retried
 // for ever.
 TEST_F(CertificateApiTest, RequestsWaitingAtTheCaExpireByAge) {
