@@ -212,18 +212,24 @@ absl::StatusOr<CertificateRequestRecord> CertificateApi::Create(
                                                      absl::FormatDuration(options_.max_wait)));
   }
 
-  // An idempotent retry returns what the first call created, before anything else.
+  // An idempotent retry returns what the first call created, whatever changed since (its CA
+  // deleted, ...), or REQUEST_ID_REUSED. The insert finds a taken request_id itself (the
+  // store answers with the stored request), so the request is read by request_id only when
+  // the way to the insert fails, not before every create (issue 9: one read per certificate).
+  const std::string fingerprint = Fingerprint(r);
+  absl::StatusOr<CertificateRequestRecord> made = CreateNew(caller, r, fingerprint, inserted);
+  if (made.ok()) return made;
   absl::StatusOr<CertificateRequestRecord> existing =
       requests_->GetCertificateRequestByRequestId(caller.tenant_id, r.request_id());
-  const std::string fingerprint = Fingerprint(r);
-  if (existing.ok()) {
-    if (existing->params_fingerprint != fingerprint) {
-      return RequestIdReused(r.request_id());
-    }
-    return existing;
-  }
-  if (!absl::IsNotFound(existing.status())) return existing.status();
+  if (!existing.ok()) return made.status();
+  if (inserted != nullptr) *inserted = false;
+  if (existing->params_fingerprint != fingerprint) return RequestIdReused(r.request_id());
+  return existing;
+}
 
+absl::StatusOr<CertificateRequestRecord> CertificateApi::CreateNew(
+    const Caller& caller, const v1::CreateCertificateRequestRequest& r,
+    const std::string& fingerprint, bool* inserted) {
   absl::StatusOr<CertificateAuthorityRecord> ca =
       store_->GetCertificateAuthority(caller.tenant_id, r.ca_id());
   if (absl::IsNotFound(ca.status())) {

@@ -101,6 +101,12 @@ class CertificateApi {
   absl::StatusOr<int> ExpireWaitingRequests();
 
  private:
+  // Create after the checks of the call alone: the CA, the mode, the insert. A taken
+  // request_id is answered by the insert (the stored request, *inserted false).
+  absl::StatusOr<CertificateRequestRecord> CreateNew(const Caller& caller,
+                                                     const v1::CreateCertificateRequestRequest& r,
+                                                     const std::string& fingerprint,
+                                                     bool* inserted);
   // WhyCaIsNotServed for a create, answering "" (served) from served_until_ while a recent
   // answer found the CA served.
   absl::StatusOr<std::string> WhyCaIsNotServedForCreate(const std::string& tenant_id,

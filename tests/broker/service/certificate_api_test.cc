@@ -285,6 +285,35 @@ TEST_F(CertificateApiTest, WaitingReasonDoesNotShowConnectorHosts) {
       << created->waiting_reason;
 }
 
+// The request_id is checked by the insert, not by a read before it (issue 9); a repeat
+// still gets the first call's request after its CA was deleted, and other parameters under
+// the same request_id are still refused.
+TEST_F(CertificateApiTest, ARepeatGetsTheFirstRequestEvenAfterItsCaWasDeleted) {
+  const v1::CreateCertificateRequestRequest first = CsrRequest("repeat");
+  bool inserted = false;
+  auto created = api_.Create(caller_, first, &inserted);
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_TRUE(inserted);
+
+  auto again = api_.Create(caller_, first, &inserted);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_FALSE(inserted);
+  EXPECT_EQ(again->name, created->name);
+
+  v1::CreateCertificateRequestRequest other = first;
+  other.set_template_name("OtherTemplate");
+  EXPECT_EQ(api_.Create(caller_, other).status().code(), absl::StatusCode::kAlreadyExists);
+
+  ASSERT_TRUE(store_.DeleteCertificateAuthority("t-1", "ca-1").ok());
+  auto after_delete = api_.Create(caller_, first, &inserted);
+  ASSERT_TRUE(after_delete.ok()) << after_delete.status();
+  EXPECT_FALSE(inserted);
+  EXPECT_EQ(after_delete->name, created->name);
+  EXPECT_EQ(api_.Create(caller_, other).status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(api_.Create(caller_, CsrRequest("new-after-delete")).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
 // A create that found the CA served by a live connector lets the next creates within
 // served_memo skip the connector reads (issue 9); past it, a disabled connector shows.
 TEST_F(CertificateApiTest, AServedCaIsTakenAsServedForServedMemoOnly) {
