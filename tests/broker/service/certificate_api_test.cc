@@ -34,6 +34,28 @@ class CertificateApiTest : public ::testing::Test {
     caller_.scopes = {"certificates"};
   }
 
+  // An approved connector conn-1 on `host`, never connected, assigned to ca-1.
+  void AssignApprovedConnector(const std::string& host) {
+  EnrollmentTokenRecord token;
+  token.token_hash = "h1";
+  token.tenant_id = "t-1";
+  token.create_time = clock_.Now();
+  token.expire_time = clock_.Now() + absl::Hours(1);
+  ASSERT_TRUE(store_.CreateEnrollmentToken(token).ok());
+  ConnectorRecord connector;
+  connector.connector_id = "conn-1";
+  connector.host = host;
+  connector.ca_identity = "CORP\\WIN01$";
+  connector.registration_code_hash = "c1";
+  connector.registration_code_expire_time = clock_.Now() + absl::Hours(1);
+  connector.poll_secret_hash = "p1";
+  connector.create_time = clock_.Now();
+  ASSERT_TRUE(store_.RegisterConnector("h1", clock_.Now(), connector).ok());
+  ASSERT_TRUE(store_.ApproveConnector("t-1", "conn-1", clock_.Now(), "chain", "01",
+                                      clock_.Now() + absl::Hours(24)).ok());
+  ASSERT_TRUE(store_.AssignCertificateAuthority("t-1", "ca-1", "conn-1").ok());
+  }
+
   v1::CreateCertificateRequestRequest CsrRequest(const std::string& request_id) {
     auto key = pki::PrivateKey::Generate(pki::KeyType::kEcP256);
     EXPECT_TRUE(key.ok());
@@ -258,24 +280,7 @@ TEST_F(CertificateApiTest, ListReturnsTheWatchCursorOfItsRead) {
 // waiting_reason reaches keys with only the `certificates` scope: before the fix it named
 // the customer's CA server host of a disconnected connector.
 TEST_F(CertificateApiTest, WaitingReasonDoesNotShowConnectorHosts) {
-  EnrollmentTokenRecord token;
-  token.token_hash = "h1";
-  token.tenant_id = "t-1";
-  token.create_time = clock_.Now();
-  token.expire_time = clock_.Now() + absl::Hours(1);
-  ASSERT_TRUE(store_.CreateEnrollmentToken(token).ok());
-  ConnectorRecord connector;
-  connector.connector_id = "conn-1";
-  connector.host = "secret-adcs-host.corp.example";
-  connector.ca_identity = "CORP\\WIN01$";
-  connector.registration_code_hash = "c1";
-  connector.registration_code_expire_time = clock_.Now() + absl::Hours(1);
-  connector.poll_secret_hash = "p1";
-  connector.create_time = clock_.Now();
-  ASSERT_TRUE(store_.RegisterConnector("h1", clock_.Now(), connector).ok());
-  ASSERT_TRUE(store_.ApproveConnector("t-1", "conn-1", clock_.Now(), "chain", "01",
-                                      clock_.Now() + absl::Hours(24)).ok());
-  ASSERT_TRUE(store_.AssignCertificateAuthority("t-1", "ca-1", "conn-1").ok());
+  AssignApprovedConnector("secret-adcs-host.corp.example");
 
   auto created = api_.Create(caller_, CsrRequest("waiting"));
   ASSERT_TRUE(created.ok()) << created.status();
@@ -317,24 +322,7 @@ TEST_F(CertificateApiTest, ARepeatGetsTheFirstRequestEvenAfterItsCaWasDeleted) {
 // A create that found the CA served by a live connector lets the next creates within
 // served_memo skip the connector reads (issue 9); past it, a disabled connector shows.
 TEST_F(CertificateApiTest, AServedCaIsTakenAsServedForServedMemoOnly) {
-  EnrollmentTokenRecord token;
-  token.token_hash = "h1";
-  token.tenant_id = "t-1";
-  token.create_time = clock_.Now();
-  token.expire_time = clock_.Now() + absl::Hours(1);
-  ASSERT_TRUE(store_.CreateEnrollmentToken(token).ok());
-  ConnectorRecord connector;
-  connector.connector_id = "conn-1";
-  connector.host = "adcs.corp.example";
-  connector.ca_identity = "CORP\\WIN01$";
-  connector.registration_code_hash = "c1";
-  connector.registration_code_expire_time = clock_.Now() + absl::Hours(1);
-  connector.poll_secret_hash = "p1";
-  connector.create_time = clock_.Now();
-  ASSERT_TRUE(store_.RegisterConnector("h1", clock_.Now(), connector).ok());
-  ASSERT_TRUE(store_.ApproveConnector("t-1", "conn-1", clock_.Now(), "chain", "01",
-                                      clock_.Now() + absl::Hours(24)).ok());
-  ASSERT_TRUE(store_.AssignCertificateAuthority("t-1", "ca-1", "conn-1").ok());
+  AssignApprovedConnector("adcs.corp.example");
   SessionRecord session{"conn-1", "t-1", "replica-1", clock_.Now(), clock_.Now()};
   ASSERT_TRUE(store_.UpsertSession(session).ok());
 

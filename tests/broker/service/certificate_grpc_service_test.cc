@@ -241,13 +241,7 @@ TEST_F(CertificateGrpcServiceTest, WatchStreamsPerTenantAreCapped) {
 // client has taken it.
 TEST_F(CertificateGrpcServiceTest, WatchReadsTheHistoryOnlyAsFastAsTheClientTakesIt) {
   StartServer({});
-  CertificateAuthorityRecord ca;
-  ca.ca_id = "ca-1";
-  ca.tenant_id = "t-1";
-  ca.host = "adcs01.corp.example";
-  ca.ca_name = "Corp Issuing CA";
-  ca.create_time = clock_.Now();
-  ASSERT_TRUE(store_.CreateCertificateAuthority(ca).ok());
+  CreateCa();
   Caller caller;
   caller.tenant_id = "t-1";
   caller.key_id = key_.key_id;
