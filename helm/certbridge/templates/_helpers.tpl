@@ -54,6 +54,27 @@ app.kubernetes.io/part-of: certbridge
 {{- define "certbridge.operatorKeySecret" -}}
 {{- default (printf "%s-operator-key" (include "certbridge.fullname" .)) .Values.operatorKey.existingSecret -}}
 {{- end -}}
+{{- define "certbridge.scepRaSecret" -}}
+{{- default (printf "%s-scep-ra" (include "certbridge.fullname" .)) .Values.scep.raSecret.existingSecret -}}
+{{- end -}}
+{{- define "certbridge.scepRaSecretKey" -}}
+{{- if .Values.scep.raSecret.value }}ra-secret{{ else }}{{ .Values.scep.raSecret.existingSecretKey }}{{ end -}}
+{{- end -}}
+{{- define "certbridge.scepRaPreviousSecret" -}}
+{{- default (printf "%s-scep-ra-previous" (include "certbridge.fullname" .)) .Values.scep.raPreviousSecret.existingSecret -}}
+{{- end -}}
+{{- define "certbridge.scepRaPreviousSecretKey" -}}
+{{- if .Values.scep.raPreviousSecret.value }}ra-previous-secret{{ else }}{{ .Values.scep.raPreviousSecret.existingSecretKey }}{{ end -}}
+{{- end -}}
+{{- define "certbridge.hasScepRaPrevious" -}}
+{{- if and .Values.scep.enabled (or .Values.scep.raPreviousSecret.value .Values.scep.raPreviousSecret.existingSecret) -}}true{{- end -}}
+{{- end -}}
+{{- define "certbridge.scepTlsSecret" -}}
+{{- default (printf "%s-scep-tls" (include "certbridge.fullname" .)) .Values.scep.tls.existingSecret -}}
+{{- end -}}
+{{- define "certbridge.hasScepTls" -}}
+{{- if and .Values.scep.enabled .Values.scep.tls.enabled -}}true{{- end -}}
+{{- end -}}
 {{- define "certbridge.hasOperatorKey" -}}
 {{- if or .Values.operatorKey.value .Values.operatorKey.existingSecret -}}true{{- end -}}
 {{- end -}}
@@ -110,6 +131,32 @@ capabilities:
 {{- if and .Values.operatorKey.value (lt (len .Values.operatorKey.value) 32) -}}
 {{- fail "operatorKey.value must be at least 32 characters" -}}
 {{- end -}}
+{{- with .Values.scep }}
+{{- if and .raSecret.value .raSecret.existingSecret -}}
+{{- fail "give scep.raSecret.value or scep.raSecret.existingSecret, not both" -}}
+{{- end -}}
+{{- if and .raSecret.value (lt (len .raSecret.value) 32) -}}
+{{- fail "scep.raSecret.value must be at least 32 characters" -}}
+{{- end -}}
+{{- if and .raPreviousSecret.value .raPreviousSecret.existingSecret -}}
+{{- fail "give scep.raPreviousSecret.value or scep.raPreviousSecret.existingSecret, not both" -}}
+{{- end -}}
+{{- if and .raPreviousSecret.value (lt (len .raPreviousSecret.value) 32) -}}
+{{- fail "scep.raPreviousSecret.value must be at least 32 characters" -}}
+{{- end -}}
+{{- if and .raPreviousSecret.value (eq .raPreviousSecret.value .raSecret.value) -}}
+{{- fail "scep.raPreviousSecret.value equals scep.raSecret.value: the broker refuses to start" -}}
+{{- end -}}
+{{- if or (and .tls.cert (not .tls.key)) (and .tls.key (not .tls.cert)) -}}
+{{- fail "scep.tls.cert and scep.tls.key go together" -}}
+{{- end -}}
+{{- if and .tls.cert .tls.existingSecret -}}
+{{- fail "give scep.tls.cert/scep.tls.key or scep.tls.existingSecret, not both" -}}
+{{- end -}}
+{{- if and (or .tls.cert .tls.existingSecret) (not .tls.enabled) -}}
+{{- fail "scep.tls.cert or scep.tls.existingSecret is set but scep.tls.enabled is false" -}}
+{{- end -}}
+{{- end }}
 {{- if and .Values.metrics.serviceMonitor.enabled (not .Values.metrics.enabled) -}}
 {{- fail "metrics.serviceMonitor.enabled needs metrics.enabled" -}}
 {{- end -}}
@@ -169,6 +216,23 @@ capabilities:
 {{- end }}
 {{- range .extraArgs }}
 - {{ . | quote }}
+{{- end }}
+{{- end }}
+{{- if .Values.scep.enabled }}
+- --scep_listen=0.0.0.0:8445
+- --scep_ra_secret_file=/etc/certbridge/scep-ra/ra-secret
+{{- if include "certbridge.hasScepRaPrevious" . }}
+- --scep_ra_previous_secret_file=/etc/certbridge/scep-ra-previous/ra-previous-secret
+{{- end }}
+{{- if include "certbridge.hasScepTls" . }}
+- --scep_tls_cert_file=/etc/certbridge/scep-tls/tls.crt
+- --scep_tls_key_file=/etc/certbridge/scep-tls/tls.key
+{{- end }}
+{{- with .Values.scep.enrollmentWait }}
+- --scep_enrollment_wait={{ . }}
+{{- end }}
+{{- with .Values.scep.raRenewalInterval }}
+- --scep_ra_renewal_interval={{ . }}
 {{- end }}
 {{- end }}
 - --health_listen=0.0.0.0:{{ .Values.probes.healthPort }}
