@@ -79,6 +79,24 @@ app.kubernetes.io/part-of: certbridge
 {{- if or .Values.operatorKey.value .Values.operatorKey.existingSecret -}}true{{- end -}}
 {{- end -}}
 
+{{/* type and load-balancer fields of a Service exposed beyond the cluster (the agent and SCEP
+     Services), from its values (service.agent, scep.service). */}}
+{{- define "certbridge.serviceExposure" -}}
+type: {{ .type }}
+{{- if eq .type "LoadBalancer" }}
+{{- with .loadBalancerClass }}
+loadBalancerClass: {{ . }}
+{{- end }}
+{{- with .loadBalancerSourceRanges }}
+loadBalancerSourceRanges:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+{{- if and (ne .type "ClusterIP") .externalTrafficPolicy }}
+externalTrafficPolicy: {{ .externalTrafficPolicy }}
+{{- end }}
+{{- end -}}
+
 {{/* The restricted Pod Security profile, for the pod and for each container. */}}
 {{- define "certbridge.podSecurityContext" -}}
 runAsNonRoot: true
