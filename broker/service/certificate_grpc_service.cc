@@ -32,6 +32,15 @@ bool Settled(const v1::CertificateRequest& r) {
   }
 }
 
+// Settled's verdict for a request in `state`, for judging a change notification without a
+// read (AddWaiter). Derived from Settled itself, so the two cannot disagree; valid because
+// Settled looks at the state alone (RevokeSettled does not: it has none).
+bool SettledByState(RequestState state) {
+  CertificateRequestRecord r;
+  r.state = state;
+  return Settled(ToProto(r));
+}
+
 // What CreateCertificateRequest's wait needs of the create (AddWaiter).
 struct CreatedRecord {
   uint64_t since = 0;    // NotificationCount() before the create
@@ -237,7 +246,7 @@ grpc::ServerUnaryReactor* CertificateGrpcService::CreateCertificateRequest(
                                     absl::Nanoseconds(request->wait_timeout().nanos());
         if (Settled(*response) || wait <= absl::ZeroDuration()) return false;
         AddWaiter(reactor, response, caller.tenant_id, response->name(), clock_->Now() + wait,
-                  &Settled, created->seen_seq, created->since);
+                  &Settled, created->seen_seq, created->since, &SettledByState);
         return true;
       });
 }
@@ -293,9 +302,10 @@ uint64_t CertificateGrpcService::NotificationCount() {
 }
 
 void CertificateGrpcService::RequestChanged(const std::string& tenant_id, const std::string& name,
-                                            int64_t change_seq) {
+                                            int64_t change_seq, std::optional<RequestState> state) {
+  if (name.empty()) state.reset();  // a collapsed record's state would be no one's
   absl::MutexLock lock(&mu_);
-  recent_changes_.push_back({++notifications_, tenant_id, name, change_seq});
+  recent_changes_.push_back({++notifications_, tenant_id, name, change_seq, state});
   if (recent_changes_.size() > kRecentChanges) recent_changes_.pop_front();
   auto [wb, we] = waiters_.equal_range(tenant_id);
   for (auto it = wb; it != we; ++it) {
@@ -305,6 +315,16 @@ void CertificateGrpcService::RequestChanged(const std::string& tenant_id, const 
     // notification of a write it read itself, e.g. the insert's own): nothing new to read.
     // A read under way has not updated seen_seq yet, so it is re-read as before.
     if (!name.empty() && change_seq > 0 && change_seq <= w.seen_seq->load()) continue;
+    // The change left the request in a state that does not settle the call (a create's
+    // QUEUED -> DISPATCHED): nothing to read. Safe without a read_again_ because every
+    // change of the request is notified on its own, by name with its state or without
+    // either (collapsed, a listener's catch-up, an older replica): the change that settles
+    // the call wakes it itself, and the read it starts (or the read_again_ it sets on a
+    // read under way) begins after that change committed.
+    if (!name.empty() && state.has_value() && w.settled_by_state != nullptr &&
+        !w.settled_by_state(*state)) {
+      continue;
+    }
     w.call->Evaluate(false);
   }
   auto [sb, se] = watches_.equal_range(tenant_id);
@@ -328,7 +348,8 @@ void CertificateGrpcService::AddWaiter(grpc::ServerUnaryReactor* reactor,
                                        const std::string& tenant_id, const std::string& name,
                                        absl::Time deadline,
                                        bool (*settled)(const v1::CertificateRequest&),
-                                       int64_t seen_seq, uint64_t since) {
+                                       int64_t seen_seq, uint64_t since,
+                                       bool (*settled_by_state)(RequestState)) {
   auto seen = std::make_shared<std::atomic<int64_t>>(seen_seq);
   Waiter::Hooks hooks;
   hooks.read = [this, tenant_id, name, seen]() -> absl::StatusOr<v1::CertificateRequest> {
@@ -355,20 +376,24 @@ void CertificateGrpcService::AddWaiter(grpc::ServerUnaryReactor* reactor,
     // later is notified after the read began, i.e. after `since` was taken, so it is in
     // recent_changes_ with a larger number. Unnamed records (collapsed, or the listener's
     // catch-up after LISTEN was down), and a window longer than recent_changes_ holds,
-    // read. seen_seq == 0 (an idempotent repeat, RevokeCertificate) always reads.
+    // read. seen_seq == 0 (an idempotent repeat, RevokeCertificate) always reads. A named
+    // change whose state does not settle the call is passed over, as RequestChanged does:
+    // a settling change has a record of its own.
     if (!draining && seen_seq > 0 && notifications_ - since <= recent_changes_.size()) {
       read = false;
       for (auto it = recent_changes_.rbegin(); it != recent_changes_.rend() && it->number > since;
            ++it) {
         if (it->tenant_id == tenant_id &&
             (it->name.empty() ||
-             (it->name == name && (it->change_seq > seen_seq || it->change_seq <= 0)))) {
+             (it->name == name && (it->change_seq > seen_seq || it->change_seq <= 0) &&
+              (!it->state.has_value() || settled_by_state == nullptr ||
+               settled_by_state(*it->state))))) {
           read = true;
           break;
         }
       }
     }
-    waiters_.emplace(tenant_id, WaiterEntry{name, call, seen});
+    waiters_.emplace(tenant_id, WaiterEntry{name, call, seen, settled_by_state});
   }
   // Nothing new to read: later changes wake the call, the ticker ends it at its deadline.
   if (read) call->Evaluate(draining);

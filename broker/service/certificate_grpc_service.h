@@ -11,6 +11,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -21,6 +22,7 @@
 #include "broker/service/certificate_api.h"
 #include "broker/service/pending_call.h"
 #include "broker/service/worker_pool.h"
+#include "broker/store/certificate_store.h"
 #include "certbridge/v1/certificate.grpc.pb.h"
 #include "common/clock.h"
 
@@ -63,10 +65,12 @@ class CertificateGrpcService final : public v1::CertificateService::CallbackServ
                                               v1::CertificateRequest* response) override;
 
   // A request of this tenant changed (empty name: some request of the tenant), by the
-  // change numbered change_seq (0: unknown). A waiting call whose last read already showed
-  // that change (or a later one) of its request is not re-read. Non-blocking.
+  // change numbered change_seq (0: unknown), leaving it in `state` (nullopt: unknown). A
+  // waiting call whose last read already showed that change (or a later one) of its
+  // request is not re-read, nor a waiting create when `state` would not settle it
+  // (docs/architecture.md, "Change notifications"). Non-blocking.
   void RequestChanged(const std::string& tenant_id, const std::string& name,
-                      int64_t change_seq = 0);
+                      int64_t change_seq = 0, std::optional<RequestState> state = std::nullopt);
 
   // Ends every Watch stream and answers every waiting call (graceful shutdown).
   void Drain();
@@ -85,6 +89,9 @@ class CertificateGrpcService final : public v1::CertificateService::CallbackServ
     // Per-request change numbers grow with each write (the BEFORE trigger of migration
     // 0005 draws them under the row lock), so a record numbered n shows every change <= n.
     std::shared_ptr<std::atomic<int64_t>> seen_seq;
+    // Whether a change leaving the request in this state may settle the call; nullptr:
+    // any change may (the call's rule looks at more than the state).
+    bool (*settled_by_state)(RequestState) = nullptr;
   };
   // A RequestChanged call, kept for a while so that a call registering as a waiter can
   // tell whether its request changed since it was read (AddWaiter).
@@ -93,6 +100,7 @@ class CertificateGrpcService final : public v1::CertificateService::CallbackServ
     std::string tenant_id;
     std::string name;
     int64_t change_seq;
+    std::optional<RequestState> state = std::nullopt;
   };
   static constexpr size_t kRecentChanges = 1024;
 
@@ -101,10 +109,13 @@ class CertificateGrpcService final : public v1::CertificateService::CallbackServ
   // `seen_seq` > 0: the response holds the request as a read with that change_seq left it,
   // and the read began after `since` = NotificationCount(); the registration reads again
   // only if a change of the request may have been notified in between. 0: it reads.
+  // `settled_by_state`: `settled`'s verdict from the request state alone, when `settled`
+  // looks at nothing else; then changes whose state it says does not settle are not read.
+  // nullptr: every change is read.
   void AddWaiter(grpc::ServerUnaryReactor* reactor, v1::CertificateRequest* response,
                  const std::string& tenant_id, const std::string& name, absl::Time deadline,
                  bool (*settled)(const v1::CertificateRequest&), int64_t seen_seq = 0,
-                 uint64_t since = 0);
+                 uint64_t since = 0, bool (*settled_by_state)(RequestState) = nullptr);
   void RemoveWaiter(const std::string& tenant_id, Waiter* waiter);
   // False (nothing added) when the tenant is at its Watch stream limit.
   bool AddWatch(const std::string& tenant_id, WatchStream* stream);

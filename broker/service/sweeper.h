@@ -41,8 +41,8 @@ class ChangeFanout final : public ChangeListener {
     dispatcher_->JobsReady(tenant_id, ca_id);
   }
   void OnRequestChanged(const std::string& tenant_id, const std::string& request_name,
-                        int64_t change_seq) override {
-    certificates_->RequestChanged(tenant_id, request_name, change_seq);
+                        int64_t change_seq, std::optional<RequestState> state) override {
+    certificates_->RequestChanged(tenant_id, request_name, change_seq, state);
     if (waiting_threads_ != nullptr) waiting_threads_->RequestChanged(tenant_id, request_name);
   }
   void OnConnectorChanged(const std::string&, const std::string& connector_id) override {

@@ -215,9 +215,11 @@ class ChangeListener {
   // be empty: several requests of the tenant changed, the newest numbered change_seq
   // (PostgresStore collapses a claim's or a sweep's many changes so that one NOTIFY stays
   // small, and reports a tenant so after its listener reconnects); read them with
-  // ListRequestChanges.
+  // ListRequestChanges. `state` is the state this change left the named request in, so a
+  // waiter can tell without a read whether the change may concern it; nullopt when unknown
+  // (request_name empty, or the change came from a replica that does not send it): read.
   virtual void OnRequestChanged(const std::string& tenant_id, const std::string& request_name,
-                                int64_t change_seq) = 0;
+                                int64_t change_seq, std::optional<RequestState> state) = 0;
 };
 
 class CertificateStore {

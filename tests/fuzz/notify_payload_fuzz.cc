@@ -5,7 +5,9 @@
 //         separator; the decoded events encode and decode back to themselves (change_seq
 //         <= 0 means "no change", so it reads back as 0).
 //   odd:  events, as '\0'-separated pieces: tenant, ca, request, change_seq (decimal),
-//         repeated (separators removed: ids cannot hold them) -> EncodeNotifyPayload.
+//         state, repeated (separators removed: ids cannot hold them) -> EncodeNotifyPayload.
+//         A state survives only on a named change (change_seq > 0); collapsed records
+//         carry none.
 //         Properties: at most kMaxNotifyPayload bytes; decodes to the events when they
 //         fit, else to a prefix of the collapsed records (one per tenant with the newest
 //         change_seq, then one per tenant and CA with READY work), and no connectors.
@@ -41,16 +43,26 @@ bool Same(const std::vector<NotifyEvent>& a, const std::vector<NotifyEvent>& b) 
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
     if (a[i].tenant_id != b[i].tenant_id || a[i].ca_id != b[i].ca_id ||
-        a[i].request_name != b[i].request_name || a[i].change_seq != b[i].change_seq) {
+        a[i].request_name != b[i].request_name || a[i].change_seq != b[i].change_seq ||
+        a[i].state != b[i].state) {
       return false;
     }
   }
   return true;
 }
 
-// What a record carries once it went through the codec: a change_seq <= 0 is no change.
+// Whether the codec sends the event's state ("S" record).
+bool CarriesState(const NotifyEvent& e) {
+  return !e.state.empty() && !e.request_name.empty() && e.change_seq > 0;
+}
+
+// What a record carries once it went through the codec: a change_seq <= 0 is no change,
+// and only a named change keeps its state.
 std::vector<NotifyEvent> Normalized(std::vector<NotifyEvent> events) {
-  for (NotifyEvent& e : events) e.change_seq = std::max<int64_t>(e.change_seq, 0);
+  for (NotifyEvent& e : events) {
+    if (!CarriesState(e)) e.state.clear();
+    e.change_seq = std::max<int64_t>(e.change_seq, 0);
+  }
   return events;
 }
 
@@ -59,6 +71,7 @@ size_t EncodedSize(const std::vector<NotifyEvent>& events) {
   for (const NotifyEvent& e : events) {
     size += e.tenant_id.size() + e.ca_id.size() + e.request_name.size() + 3;
     if (e.change_seq > 0) size += absl::StrCat(e.change_seq).size();
+    if (CarriesState(e)) size += 3 + e.state.size();  // "\x1eS\x1f" state
   }
   return size;
 }
@@ -95,7 +108,9 @@ void DecodeThenEncode(absl::string_view payload) {
   const std::vector<NotifyEvent> events = DecodeNotifyPayload(payload, &connectors);
   for (const NotifyEvent& e : events) {
     FUZZ_CHECK(!HasSeparator(e.tenant_id) && !HasSeparator(e.ca_id) &&
-               !HasSeparator(e.request_name));
+               !HasSeparator(e.request_name) && !HasSeparator(e.state));
+    // A state is decoded only onto a named change.
+    FUZZ_CHECK(e.state.empty() || (!e.request_name.empty() && e.change_seq > 0));
   }
   for (const NotifyConnectorChange& c : connectors) {
     FUZZ_CHECK(!HasSeparator(c.tenant_id) && !HasSeparator(c.connector_id));
@@ -106,12 +121,13 @@ void DecodeThenEncode(absl::string_view payload) {
 void EncodeThenDecode(absl::string_view input) {
   std::vector<absl::string_view> pieces = absl::StrSplit(input, '\0');
   std::vector<NotifyEvent> events;
-  for (size_t i = 0; i + 3 < pieces.size(); i += 4) {
+  for (size_t i = 0; i + 4 < pieces.size(); i += 5) {
     NotifyEvent e;
     e.tenant_id = absl::StrReplaceAll(pieces[i], {{"\x1e", ""}, {"\x1f", ""}});
     e.ca_id = absl::StrReplaceAll(pieces[i + 1], {{"\x1e", ""}, {"\x1f", ""}});
     e.request_name = absl::StrReplaceAll(pieces[i + 2], {{"\x1e", ""}, {"\x1f", ""}});
     if (!absl::SimpleAtoi(pieces[i + 3], &e.change_seq)) e.change_seq = 0;
+    e.state = absl::StrReplaceAll(pieces[i + 4], {{"\x1e", ""}, {"\x1f", ""}});
     events.push_back(std::move(e));
   }
   CheckEncoding(events);

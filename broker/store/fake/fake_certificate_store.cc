@@ -52,7 +52,7 @@ void FakeStore::Notify(const std::vector<Change>& changes) {
   for (const Change& c : changes) {
     if (!c.ca_id.empty()) listener->OnJobsReady(c.tenant_id, c.ca_id);
     if (!c.request_name.empty()) {
-      listener->OnRequestChanged(c.tenant_id, c.request_name, c.change_seq);
+      listener->OnRequestChanged(c.tenant_id, c.request_name, c.change_seq, c.state);
     }
   }
 }
@@ -136,7 +136,7 @@ absl::StatusOr<CreateRequestResult> FakeStore::CreateCertificateRequest(
     result.created = true;
     changes.push_back({stored.tenant_id,
                        inserted.not_before <= stored.create_time ? inserted.ca_id : "",
-                       stored.name, stored.change_seq});
+                       stored.name, stored.change_seq, stored.state});
   }
   Notify(changes);
   return result;
@@ -272,7 +272,7 @@ absl::StatusOr<CertificateRequestRecord> FakeStore::UpdateCertificateRequest(
     }
     result = *r;
   }
-  Notify({{tenant_id, "", name, result.change_seq}});
+  Notify({{tenant_id, "", name, result.change_seq, result.state}});
   return result;
 }
 
@@ -368,7 +368,7 @@ absl::StatusOr<std::vector<JobRecord>> FakeStore::ClaimJobs(const ClaimParams& p
       r->ca_identity = params.ca_identity;
       r->update_time = TruncateToMicros(params.now);
       RecordChange(r);
-      changes.push_back({r->tenant_id, "", r->name, r->change_seq});
+      changes.push_back({r->tenant_id, "", r->name, r->change_seq, r->state});
       if (params.dispatched_requests != nullptr) (*params.dispatched_requests)[r->name] = *r;
     }
   }
@@ -419,7 +419,7 @@ absl::StatusOr<CertificateRequestRecord> FakeStore::CompleteJob(const JobComplet
     if (completion.update_request || completion.job_state != JobState::kReady) {
       ApplyMutableFields(completion.request, r);
       RecordChange(r);
-      changes.push_back({r->tenant_id, "", r->name, r->change_seq});
+      changes.push_back({r->tenant_id, "", r->name, r->change_seq, r->state});
     }
     if (follow_up.has_value()) {
       JobRecord inserted = InsertJob(*follow_up);

@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -181,12 +182,14 @@ class FakeStore : public Store, public CertificateStore {
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
 
   // What a write tells the listener: OnJobsReady(tenant_id, ca_id) when ca_id is set,
-  // OnRequestChanged(tenant_id, request_name, change_seq) when request_name is set.
+  // OnRequestChanged(tenant_id, request_name, change_seq, state) when request_name is set;
+  // state is the one the write left, as PostgresStore sends it.
   struct Change {
     std::string tenant_id;
     std::string ca_id;
     std::string request_name;
     int64_t change_seq = 0;
+    std::optional<RequestState> state = std::nullopt;
   };
   // Calls the listener for `changes`. REQUIRES: mu_ not held.
   void Notify(const std::vector<Change>& changes) ABSL_LOCKS_EXCLUDED(mu_);

@@ -83,7 +83,13 @@ void ChangeNotificationListener::Deliver(const std::string& payload) {
   if (listener_ == nullptr) return;
   for (const NotifyEvent& e : events) {
     if (!e.ca_id.empty()) listener_->OnJobsReady(e.tenant_id, e.ca_id);
-    if (e.change_seq > 0) listener_->OnRequestChanged(e.tenant_id, e.request_name, e.change_seq);
+    if (e.change_seq > 0) {
+      // An unnamed (collapsed) change says nothing of one request's state; a state this
+      // replica does not know (a newer one's) is unknown too: the waiter reads.
+      std::optional<RequestState> state;
+      if (!e.request_name.empty()) state = RequestStateFromName(e.state);
+      listener_->OnRequestChanged(e.tenant_id, e.request_name, e.change_seq, state);
+    }
   }
   for (const NotifyConnectorChange& c : connectors) {
     listener_->OnConnectorChanged(c.tenant_id, c.connector_id);
@@ -148,7 +154,9 @@ void ChangeNotificationListener::Loop() {
       }
       absl::MutexLock lock(&dispatch_mu_);
       if (listener_ != nullptr) {
-        for (const auto& [tenant_id, seq] : missed) listener_->OnRequestChanged(tenant_id, "", seq);
+        for (const auto& [tenant_id, seq] : missed) {
+          listener_->OnRequestChanged(tenant_id, "", seq, std::nullopt);
+        }
       }
     }
     for (const std::string& payload : channel->TakeNotifications()) Deliver(payload);

@@ -13,11 +13,16 @@
 namespace certbridge::broker {
 namespace {
 
+bool HasState(const NotifyEvent& e) {
+  return !e.state.empty() && !e.request_name.empty() && e.change_seq > 0;
+}
+
 std::string EncodeRecords(const std::vector<NotifyEvent>& events) {
   std::vector<std::string> records;
   for (const NotifyEvent& e : events) {
     records.push_back(absl::StrCat(e.tenant_id, "\x1f", e.ca_id, "\x1f", e.request_name, "\x1f",
                                    e.change_seq > 0 ? absl::StrCat(e.change_seq) : ""));
+    if (HasState(e)) records.push_back(absl::StrCat("S\x1f", e.state));
   }
   return absl::StrJoin(records, "\x1e");
 }
@@ -50,8 +55,15 @@ std::vector<NotifyEvent> DecodeNotifyPayload(absl::string_view payload,
                                              std::vector<NotifyConnectorChange>* connectors,
                                              std::vector<NotifyCaChange>* cas) {
   std::vector<NotifyEvent> events;
+  bool last_is_named_change = false;  // an "S" record may follow
   for (absl::string_view record : absl::StrSplit(payload, '\x1e', absl::SkipEmpty())) {
     std::vector<absl::string_view> f = absl::StrSplit(record, '\x1f');
+    const bool after_named_change = last_is_named_change;
+    last_is_named_change = false;
+    if (f.size() == 2 && f[0] == "S") {
+      if (after_named_change) events.back().state = std::string(f[1]);
+      continue;
+    }
     if (f.size() == 3 && f[0] == "C") {
       connectors->push_back({std::string(f[1]), std::string(f[2])});
       continue;
@@ -63,6 +75,7 @@ std::vector<NotifyEvent> DecodeNotifyPayload(absl::string_view payload,
     if (f.size() != 4) continue;  // not ours (a newer format, or a manual NOTIFY)
     NotifyEvent e{std::string(f[0]), std::string(f[1]), std::string(f[2]), 0};
     if (!f[3].empty() && !absl::SimpleAtoi(f[3], &e.change_seq)) continue;
+    last_is_named_change = !e.request_name.empty() && e.change_seq > 0;
     events.push_back(std::move(e));
   }
   return events;

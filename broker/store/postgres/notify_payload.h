@@ -8,6 +8,15 @@
 //     change_seq non-empty  -> the request changed (OnRequestChanged); request_name is
 //                              empty when several requests of the tenant were collapsed
 //                              into one record to keep the payload small.
+//   "S \x1f state"
+//     -> the request state ("QUEUED", "ISSUED", ... as RequestStateName spells it) that the
+//        change of the record just before it left; only after a named request change.
+//        A change without it (a collapsed record, or a replica still on the format without
+//        "S" during a rolling upgrade) has state unknown: waiters re-read, as before.
+//        Why a record of its own rather than a fifth field: the decoder before it skips
+//        every record whose field count it does not know, so a fifth field would hide the
+//        whole change from a replica not yet upgraded; an "S" record (two fields) is
+//        skipped alone, and that replica still sees the change, without the state.
 //   "C \x1f tenant_id \x1f connector_id"
 //     -> the connector changed (OnConnectorChanged); sent by SQL in postgres_store.cc.
 //   "A \x1f tenant_id \x1f ca_id"
@@ -38,6 +47,9 @@ struct NotifyEvent {
   std::string ca_id;         // non-empty: new READY work for this CA
   std::string request_name;  // with change_seq > 0: this request changed
   int64_t change_seq = 0;    // 0: no request change
+  // With a named request change: the state the change left ("ISSUED"); empty: unknown.
+  // Not validated here (the codec knows no states); the listener maps it.
+  std::string state = {};
 };
 
 struct NotifyConnectorChange {
@@ -57,7 +69,8 @@ struct NotifyCaChange {
 std::string EncodeNotifyPayload(const std::vector<NotifyEvent>& events);
 
 // Any bytes (a NOTIFY on the channel may come from anyone with database access). Records
-// that are not ours (a newer format, a manual NOTIFY) are skipped; "C" records are
+// that are not ours (a newer format, a manual NOTIFY) are skipped; an "S" record sets the
+// state of the request change decoded just before it (ignored after anything else); "C" records are
 // appended to *connectors, "A" records to *cas (skipped when cas is nullptr).
 // REQUIRES: connectors != nullptr.
 std::vector<NotifyEvent> DecodeNotifyPayload(absl::string_view payload,

@@ -666,7 +666,8 @@ absl::StatusOr<CreateRequestResult> PostgresStore::CreateCertificateRequest(
                            TruncateToMicros(job.not_before) <= TruncateToMicros(request.create_time)
                                ? job.ca_id
                                : "",
-                           request.name, result.request.change_seq});
+                           request.name, result.request.change_seq,
+                           std::string(RequestStateName(result.request.state))});
         return absl::OkStatus();
       }));
   if (result.created) {
@@ -787,7 +788,8 @@ absl::StatusOr<CertificateRequestRecord> PostgresStore::UpdateCertificateRequest
           return RequestInState(name, state.Text(0, 0));
         }
         ASSIGN_OR_RETURN(result, RequestFromRow(rows, 0));
-        events->push_back({tenant_id, "", name, result.change_seq});
+        events->push_back(
+            {tenant_id, "", name, result.change_seq, std::string(RequestStateName(result.state))});
         return absl::OkStatus();
       }));
   return result;
@@ -835,7 +837,8 @@ absl::StatusOr<CertificateRequestRecord> PostgresStore::UpdateRequestAndAddJob(
           return RequestInState(name, state.Text(0, 0));
         }
         ASSIGN_OR_RETURN(result, RequestFromRow(rows, 0));
-        events->push_back({tenant_id, "", name, result.change_seq});
+        events->push_back(
+            {tenant_id, "", name, result.change_seq, std::string(RequestStateName(result.state))});
         RETURN_IF_ERROR(conn->Exec(kInsertJob, JobInsertParams(new_job)).status());
         if (TruncateToMicros(new_job.not_before) <= TruncateToMicros(new_job.create_time)) {
           events->push_back({tenant_id, new_job.ca_id, "", 0});
@@ -888,7 +891,8 @@ absl::StatusOr<std::vector<JobRecord>> PostgresStore::ClaimJobs(const ClaimParam
                                      TimeParam(params.now)}));
         for (int r = 0; r < dispatched.size(); ++r) {
           ASSIGN_OR_RETURN(CertificateRequestRecord request, RequestFromRow(dispatched, r));
-          events->push_back({params.tenant_id, "", request.name, request.change_seq});
+          events->push_back({params.tenant_id, "", request.name, request.change_seq,
+                             std::string(RequestStateName(request.state))});
           if (params.dispatched_requests != nullptr) {
             (*params.dispatched_requests)[request.name] = std::move(request);
           }
@@ -944,7 +948,8 @@ absl::StatusOr<CertificateRequestRecord> PostgresStore::CompleteJob(
             return RequestNotFound(request_name);  // jobs cascade
           }
           ASSIGN_OR_RETURN(result, RequestFromRow(rows, 0));
-          events->push_back({tenant_id, "", request_name, result.change_seq});
+          events->push_back({tenant_id, "", request_name, result.change_seq,
+                             std::string(RequestStateName(result.state))});
         } else {
           ASSIGN_OR_RETURN(Rows rows,
                            conn->Exec(GetRequestStatement().get(), {tenant_id, request_name}));

@@ -190,8 +190,8 @@ class ScepEnrollmentServiceTest : public ::testing::Test {
    public:
     explicit WakeWaiters(RequestChangeWaiters* waiters) : waiters_(waiters) {}
     void OnJobsReady(const std::string&, const std::string&) override {}
-    void OnRequestChanged(const std::string& tenant_id, const std::string& name,
-                          int64_t) override {
+    void OnRequestChanged(const std::string& tenant_id, const std::string& name, int64_t,
+                          std::optional<RequestState>) override {
       waiters_->RequestChanged(tenant_id, name);
     }
 

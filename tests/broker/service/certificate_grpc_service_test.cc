@@ -6,6 +6,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -122,6 +123,13 @@ class CertificateGrpcServiceTest : public ::testing::Test {
   // Issues the request's job in the store (claim, then complete as ISSUED), as an agent
   // would through any replica; returns the ISSUED record's change_seq. Notifies nobody.
   int64_t IssueInStore(const std::string& name) {
+    const std::optional<JobRecord> job = DispatchInStore();
+    if (!job.has_value()) return 0;
+    return CompleteInStore(*job, name, RequestState::kIssued);
+  }
+
+  // Claims the one READY job: its request becomes DISPATCHED.
+  std::optional<JobRecord> DispatchInStore() {
     ClaimParams claim;
     claim.tenant_id = "t-1";
     claim.connector_id = "c-1";
@@ -133,13 +141,18 @@ class CertificateGrpcServiceTest : public ::testing::Test {
     claim.lease_until = clock_.Now() + absl::Minutes(5);
     absl::StatusOr<std::vector<JobRecord>> claimed = store_.ClaimJobs(claim);
     EXPECT_TRUE(claimed.ok() && claimed->size() == 1u);
-    if (!claimed.ok() || claimed->size() != 1u) return 0;
+    if (!claimed.ok() || claimed->size() != 1u) return std::nullopt;
+    return (*claimed)[0];
+  }
+
+  // Completes `job` leaving its request `name` in `state`; returns that change's number.
+  int64_t CompleteInStore(const JobRecord& job, const std::string& name, RequestState state) {
     JobCompletion done;
-    done.job_id = (*claimed)[0].job_id;
+    done.job_id = job.job_id;
     done.tenant_id = "t-1";
     done.now = clock_.Now();
     done.request = *store_.FakeStore::GetCertificateRequest("t-1", name);
-    done.request.state = RequestState::kIssued;
+    done.request.state = state;
     EXPECT_TRUE(store_.CompleteJob(done).ok());
     return store_.FakeStore::GetCertificateRequest("t-1", name)->change_seq;
   }
@@ -373,9 +386,10 @@ TEST_F(CertificateGrpcServiceTest, WatchReportsEveryTransitionAndRefusesAnExpire
 }
 
 // A waiting create registers without reading the request it just inserted, is not re-read
-// for the notification of that insert, and is answered by the first notification of a
-// change it has not seen (issue 9: reads per certificate).
-TEST_F(CertificateGrpcServiceTest, WaitingCreateReadsOnlyForAChangeItHasNotSeen) {
+// for the notification of that insert, nor for a change whose state cannot settle it
+// (DISPATCHED), reads for a change of unknown state (a replica that does not send it), and
+// is answered by the notification of the settling change (issue 9: reads per certificate).
+TEST_F(CertificateGrpcServiceTest, WaitingCreateReadsOnlyForAChangeThatMaySettleIt) {
   StartServer({});
   CreateCa();
   grpc::ClientContext context;
@@ -403,18 +417,33 @@ TEST_F(CertificateGrpcServiceTest, WaitingCreateReadsOnlyForAChangeItHasNotSeen)
   EXPECT_EQ(store_.reads(), 0);
 
   // The insert's own notification (as the listener delivers it, after the registration).
-  service_->RequestChanged("t-1", inserted->name, inserted->change_seq);
+  service_->RequestChanged("t-1", inserted->name, inserted->change_seq, RequestState::kQueued);
   WaitForPool();
   EXPECT_EQ(store_.reads(), 0);
   EXPECT_FALSE(answered.HasBeenNotified());
 
-  const int64_t issued_seq = IssueInStore(inserted->name);
-  ASSERT_GT(issued_seq, inserted->change_seq);
-  service_->RequestChanged("t-1", inserted->name, issued_seq);
+  const std::optional<JobRecord> job = DispatchInStore();
+  ASSERT_TRUE(job.has_value());
+  const int64_t dispatched_seq =
+      store_.FakeStore::GetCertificateRequest("t-1", inserted->name)->change_seq;
+  ASSERT_GT(dispatched_seq, inserted->change_seq);
+  service_->RequestChanged("t-1", inserted->name, dispatched_seq, RequestState::kDispatched);
+  WaitForPool();
+  EXPECT_EQ(store_.reads(), 0);
+  EXPECT_FALSE(answered.HasBeenNotified());
+  // The same change from a replica that does not send the state: read, still waiting.
+  service_->RequestChanged("t-1", inserted->name, dispatched_seq, std::nullopt);
+  WaitForPool();
+  EXPECT_EQ(store_.reads(), 1);
+  EXPECT_FALSE(answered.HasBeenNotified());
+
+  const int64_t issued_seq = CompleteInStore(*job, inserted->name, RequestState::kIssued);
+  ASSERT_GT(issued_seq, dispatched_seq);
+  service_->RequestChanged("t-1", inserted->name, issued_seq, RequestState::kIssued);
   ASSERT_TRUE(answered.WaitForNotificationWithTimeout(absl::Seconds(10)));
   EXPECT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(response.state(), v1::CertificateRequest::STATE_ISSUED);
-  EXPECT_EQ(store_.reads(), 1);
+  EXPECT_EQ(store_.reads(), 2);
 }
 
 // A change committed and notified between the insert and the waiting call's registration

@@ -83,6 +83,7 @@ class RecordingListener : public ChangeListener {
     std::string tenant_id;
     std::string name;
     int64_t change_seq;
+    std::optional<RequestState> state = std::nullopt;
   };
 
   void OnJobsReady(const std::string& tenant_id, const std::string& ca_id) override {
@@ -90,9 +91,9 @@ class RecordingListener : public ChangeListener {
     ready_.emplace_back(tenant_id, ca_id);
   }
   void OnRequestChanged(const std::string& tenant_id, const std::string& request_name,
-                        int64_t change_seq) override {
+                        int64_t change_seq, std::optional<RequestState> state) override {
     absl::MutexLock lock(&mu_);
-    changed_.push_back({tenant_id, request_name, change_seq});
+    changed_.push_back({tenant_id, request_name, change_seq, state});
   }
 
   bool WaitForReady(const std::string& tenant_id, const std::string& ca_id,
@@ -112,6 +113,18 @@ class RecordingListener : public ChangeListener {
       return std::any_of(changed_.begin(), changed_.end(), [&](const Changed& c) {
         return c.tenant_id == tenant_id && (c.name == name || c.name.empty()) &&
                c.change_seq >= min_seq;
+      });
+    };
+    return mu_.AwaitWithTimeout(absl::Condition(&seen), absl::Seconds(10));
+  }
+  // The change numbered change_seq of `name`, reported by name with the state it left.
+  bool WaitForChangeTo(const std::string& tenant_id, const std::string& name, int64_t change_seq,
+                       RequestState state) {
+    absl::MutexLock lock(&mu_);
+    auto seen = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return std::any_of(changed_.begin(), changed_.end(), [&](const Changed& c) {
+        return c.tenant_id == tenant_id && c.name == name && c.change_seq == change_seq &&
+               c.state == state;
       });
     };
     return mu_.AwaitWithTimeout(absl::Condition(&seen), absl::Seconds(10));
@@ -1079,12 +1092,12 @@ TEST_P(CertificateStoreContractTest, ListenerHearsOfReadyJobsAndChangedRequests)
 
   CertificateRequestRecord created = Create("t1", "req-1", "ca1");
   EXPECT_TRUE(listener.WaitForReady("t1", "ca1"));
-  EXPECT_TRUE(listener.WaitForChange("t1", "req-1", created.change_seq));
+  EXPECT_TRUE(listener.WaitForChangeTo("t1", "req-1", created.change_seq, RequestState::kQueued));
 
   std::vector<JobRecord> claimed = ClaimOk(Claim("t1", {"ca1"}));
   ASSERT_EQ(claimed.size(), 1u);
   const int64_t dispatched = certs_->GetCertificateRequest("t1", "req-1")->change_seq;
-  EXPECT_TRUE(listener.WaitForChange("t1", "req-1", dispatched));
+  EXPECT_TRUE(listener.WaitForChangeTo("t1", "req-1", dispatched, RequestState::kDispatched));
 
   CertificateRequestRecord pending = *certs_->GetCertificateRequest("t1", "req-1");
   pending.state = RequestState::kPendingApproval;
@@ -1099,7 +1112,8 @@ TEST_P(CertificateStoreContractTest, ListenerHearsOfReadyJobsAndChangedRequests)
   done.follow_up = retrieve;
   absl::StatusOr<CertificateRequestRecord> completed = certs_->CompleteJob(done);
   ASSERT_TRUE(completed.ok()) << completed.status();
-  EXPECT_TRUE(listener.WaitForChange("t1", "req-1", completed->change_seq));
+  EXPECT_TRUE(listener.WaitForChangeTo("t1", "req-1", completed->change_seq,
+                                       RequestState::kPendingApproval));
   EXPECT_TRUE(listener.WaitForReady("t1", "ca2"));
 
   ClaimParams p = Claim("t1", {"ca2"});

@@ -173,8 +173,9 @@ class Recorder : public ChangeListener {
     Add(absl::StrCat("ready ", tenant_id, "/", ca_id));
   }
   void OnRequestChanged(const std::string& tenant_id, const std::string& name,
-                        int64_t change_seq) override {
-    Add(absl::StrCat("changed ", tenant_id, "/", name, "@", change_seq));
+                        int64_t change_seq, std::optional<RequestState> state) override {
+    Add(absl::StrCat("changed ", tenant_id, "/", name, "@", change_seq,
+                     state.has_value() ? absl::StrCat(" ", RequestStateName(*state)) : ""));
   }
   void OnConnectorChanged(const std::string& tenant_id, const std::string& connector_id) override {
     Add(absl::StrCat("connector ", tenant_id, "/", connector_id));
@@ -202,6 +203,16 @@ class ChangeNotificationListenerTest : public ::testing::Test {
   Recorder recorder_;
   ChangeNotificationListener listener_{server_.Hooks(), kDeadline};
 };
+
+TEST_F(ChangeNotificationListenerTest, PassesTheStateOfANamedChangeAndUnknownOtherwise) {
+  listener_.SetListener(&recorder_);
+  server_.Notify(EncodeNotifyPayload({{"t1", "", "r1", 5, "ISSUED"}}));
+  server_.Notify(EncodeNotifyPayload({{"t1", "", "r2", 6}}));  // a replica without the state
+  server_.Notify("t1\x1f\x1fr3\x1f" "7\x1eS\x1fNOT_A_STATE");  // a newer replica's state
+  EXPECT_THAT(recorder_.Await(3),
+              ElementsAre("changed t1/r1@5 ISSUED", "changed t1/r2@6", "changed t1/r3@7"));
+  listener_.SetListener(nullptr);
+}
 
 TEST_F(ChangeNotificationListenerTest, DeliversEveryRecordOfAPayload) {
   listener_.SetListener(&recorder_);  // returns once listening

@@ -11,7 +11,7 @@ namespace certbridge::broker {
 // Found by argument-dependent lookup, so in the struct's namespace.
 bool operator==(const NotifyEvent& a, const NotifyEvent& b) {
   return a.tenant_id == b.tenant_id && a.ca_id == b.ca_id && a.request_name == b.request_name &&
-         a.change_seq == b.change_seq;
+         a.change_seq == b.change_seq && a.state == b.state;
 }
 
 namespace {
@@ -23,6 +23,26 @@ TEST(NotifyPayloadTest, RecordsRoundTrip) {
   std::vector<NotifyConnectorChange> connectors;
   EXPECT_EQ(DecodeNotifyPayload(payload, &connectors), events);
   EXPECT_TRUE(connectors.empty());
+}
+
+TEST(NotifyPayloadTest, StateOfANamedChangeTravelsInARecordOfItsOwn) {
+  const std::vector<NotifyEvent> events = {{"t1", "", "req-1", 42, "ISSUED"},
+                                           {"t1", "ca-1", "", 0, "IGNORED"}};
+  const std::string payload = EncodeNotifyPayload(events);
+  // The change keeps its four fields: the decoder before the state skipped every record
+  // that had not four (or "C"/"A" three), so it skips "S" alone and still sees the change.
+  EXPECT_EQ(payload, "t1\x1f\x1freq-1\x1f" "42\x1eS\x1fISSUED\x1et1\x1f" "ca-1\x1f\x1f");
+  std::vector<NotifyConnectorChange> connectors;
+  EXPECT_EQ(DecodeNotifyPayload(payload, &connectors),
+            (std::vector<NotifyEvent>{{"t1", "", "req-1", 42, "ISSUED"}, {"t1", "ca-1", "", 0}}));
+  // From a replica without it: state unknown. An "S" after anything but a named change
+  // (first, after READY work, after an unnamed change) belongs to no request: skipped.
+  EXPECT_EQ(DecodeNotifyPayload("S\x1fISSUED\x1et1\x1f\x1freq-1\x1f" "42\x1e"
+                                "t1\x1f" "ca-1\x1f\x1f\x1eS\x1fISSUED\x1e"
+                                "t1\x1f\x1f\x1f" "43\x1eS\x1fISSUED",
+                                &connectors),
+            (std::vector<NotifyEvent>{
+                {"t1", "", "req-1", 42}, {"t1", "ca-1", "", 0}, {"t1", "", "", 43}}));
 }
 
 TEST(NotifyPayloadTest, DecodesConnectorRecordsAndSkipsForeignOnes) {
@@ -55,11 +75,12 @@ TEST(NotifyPayloadTest, DecodesCertificateAuthorityRecordsApart) {
 TEST(NotifyPayloadTest, TooManyRecordsCollapsePerTenantAndStayBelowTheLimit) {
   std::vector<NotifyEvent> events;
   for (int i = 1; i <= 500; ++i) {
-    events.push_back({"tenant-a", "", absl::StrCat("request-", i), i});
+    events.push_back({"tenant-a", "", absl::StrCat("request-", i), i, "DISPATCHED"});
     events.push_back({"tenant-b", "ca-b", "", 0});
   }
   const std::string payload = EncodeNotifyPayload(events);
   EXPECT_LE(payload.size(), kMaxNotifyPayload);
+  // The collapsed record is several requests': no state.
   std::vector<NotifyConnectorChange> connectors;
   EXPECT_EQ(DecodeNotifyPayload(payload, &connectors),
             (std::vector<NotifyEvent>{{"tenant-a", "", "", 500}, {"tenant-b", "ca-b", "", 0}}));

@@ -31,7 +31,8 @@ constexpr absl::Duration kNotificationDeadline = absl::Seconds(10);
 class ConnectorChanges : public ChangeListener {
  public:
   void OnJobsReady(const std::string&, const std::string&) override {}
-  void OnRequestChanged(const std::string&, const std::string&, int64_t) override {}
+  void OnRequestChanged(const std::string&, const std::string&, int64_t,
+                        std::optional<RequestState>) override {}
   void OnConnectorChanged(const std::string&, const std::string& connector_id) override {
     absl::MutexLock lock(&mu_);
     heard_.push_back(connector_id);

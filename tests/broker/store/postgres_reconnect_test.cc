@@ -27,7 +27,7 @@ class Recorder : public ChangeListener {
  public:
   void OnJobsReady(const std::string&, const std::string&) override {}
   void OnRequestChanged(const std::string& tenant_id, const std::string& request_name,
-                        int64_t change_seq) override {
+                        int64_t change_seq, std::optional<RequestState>) override {
     absl::MutexLock lock(&mu_);
     changed_.push_back({tenant_id, request_name, change_seq});
   }
