@@ -322,7 +322,10 @@ class AgentSessionJobsTest : public AgentSessionTest {
   }
   void TearDown() override {
     executor_.reset();
-    journal_.reset();  // it keeps its log open, and Windows deletes no open file
+    // The journal and the policy state keep their logs open, and Windows deletes no open
+    // file (under Wine, remove_all of the state dir hangs on one).
+    journal_.reset();
+    policy_state_.reset();
     AgentSessionTest::TearDown();
   }
   AgentSessionOptions JobOptions() const {

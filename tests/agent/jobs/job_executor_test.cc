@@ -66,8 +66,10 @@ class JobExecutorTest : public ::testing::Test {
   }
   void TearDown() override {
     executor_.reset();
-    // The journal keeps its log open, and Windows deletes no open file.
+    // The journal and the policy state keep their logs open, and Windows deletes no open
+    // file.
     journal_.reset();
+    policy_state_.reset();
     fs::remove_all(root_);
   }
 
