@@ -37,8 +37,8 @@ absl::Status MeasureEndToEnd(testing::TestStack& stack, const testing::BrokerPro
                              Figures& figures);
 
 // The same total load as the end-to-end run (--requests calls by --concurrency callers),
-// split in half between `a` and `b`, both at once: one tenant's throughput should not be
-// bounded by a per-tenant hot row.
+// split in half between `a` and `b`, both at once, alternating with `a` alone at that load
+// on the same stack: one tenant's throughput should not be bounded by a per-tenant hot row.
 absl::Status MeasureTwoTenants(testing::TestStack& stack, const testing::BrokerProcess& broker,
                                const Tenant& a, const Tenant& b, Figures& figures);
 

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "tools/bench/certificate_cost.h"
@@ -26,7 +27,11 @@ struct Figures {
   double idle_transactions_per_second = 0;
   double idle_durable_commits_per_second = 0;
   bool two_tenants_measured = false;
-  LoadResult tenant_a;             // the same total load split between two tenants
+  // Alternating rounds on the same stack (both tenants' agents connected): the total load
+  // from one tenant, then split between two (all their certificates over the longer wall).
+  std::vector<double> one_tenant_rates;
+  std::vector<double> two_tenant_rates;
+  LoadResult tenant_a;             // the last round's split
   LoadResult tenant_b;
   int two_tenants_not_issued = 0;
   int two_tenants_duplicates = 0;

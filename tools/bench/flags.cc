@@ -11,8 +11,8 @@ ABSL_FLAG(int, single_caller_requests, 50,
           "certificates in the one-caller runs (raw and end to end) that give the broker-added "
           "latency at one caller (0 skips)");
 ABSL_FLAG(bool, two_tenants, true,
-          "repeat the end-to-end run split between two tenants (half the callers each, each "
-          "tenant with --agents agents of its own)");
+          "after a second tenant with --agents agents of its own is up, alternate two rounds: "
+          "the end-to-end load from one tenant, then split between two (half the callers each)");
 ABSL_FLAG(int, agents, 2, "certbridge-agent processes serving the CA");
 ABSL_FLAG(int, agent_window, 4, "each agent's --max-concurrent-jobs (its credit window)");
 ABSL_FLAG(int, idle_streams, 200, "idle agent streams opened to one broker (0 skips)");
