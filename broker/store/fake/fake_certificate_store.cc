@@ -409,13 +409,28 @@ absl::StatusOr<CertificateRequestRecord> FakeStore::CompleteJob(const JobComplet
       return RequestChangedMeanwhile(r->name, *completion.expected_request_state);
     }
 
+    const bool was_leased = job.state == JobState::kLeased;
     job.state = completion.job_state;
+    bool ca_ready = false;
     if (completion.job_state == JobState::kReady) {
       job.connector_id.clear();
       job.lease_until = absl::InfinitePast();
       job.not_before = TruncateToMicros(completion.retry_not_before);
-      if (job.not_before <= completion.now) changes.push_back({job.tenant_id, job.ca_id, "", 0});
+      ca_ready = job.not_before <= completion.now;
     }
+    // As PostgresStore: a job that left LEASED freed a place under the per-CA limit, and
+    // READY jobs of its CA that are claimable now may have no notification coming.
+    if (was_leased && !ca_ready) {
+      for (const auto& [other_id, other] : jobs_) {
+        if (other_id != job.job_id && other.tenant_id == job.tenant_id &&
+            other.ca_id == job.ca_id && other.state == JobState::kReady &&
+            other.not_before <= completion.now) {
+          ca_ready = true;
+          break;
+        }
+      }
+    }
+    if (ca_ready) changes.push_back({job.tenant_id, job.ca_id, "", 0});
     if (completion.update_request || completion.job_state != JobState::kReady) {
       ApplyMutableFields(completion.request, r);
       RecordChange(r);

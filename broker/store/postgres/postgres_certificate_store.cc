@@ -284,15 +284,23 @@ constexpr Statement kInsertJob = {
     "connector_id, lease_until, not_before, attempts, serial_hex, revocation_reason, "
     "create_time) VALUES ($1, $2, $3, $4, 'READY', $5, $6, $7, $8, $9, $10, $11, $12) "
     "RETURNING job_id"};
+// $1 tenant, $2 job, $3 new state, $4 retry not_before, $5 now. `old` locks the row and
+// keeps its state before the update. The third column: the job left LEASED (freeing a
+// place under the per-CA limit) while other READY jobs of its CA are claimable now; no
+// notification may be coming for those, so the caller reports the CA ready (issue 9).
 constexpr Statement kCompleteJob = {
     "complete_job",
+    "WITH old AS (SELECT job_id, state FROM job WHERE tenant_id = $1 AND job_id = $2::bigint "
+    " AND state IN ('READY', 'LEASED') FOR UPDATE) "
     "UPDATE job j SET state = $3::text, "
     "connector_id = CASE WHEN $3::text = 'READY' THEN '' ELSE j.connector_id END, "
     "lease_until = CASE WHEN $3::text = 'READY' THEN '-infinity'::timestamptz "
     "ELSE j.lease_until END, "
     "not_before = CASE WHEN $3::text = 'READY' THEN $4::timestamptz ELSE j.not_before END "
-    "WHERE j.tenant_id = $1 AND j.job_id = $2::bigint AND j.state IN ('READY', 'LEASED') "
-    "RETURNING j.request_name, j.ca_id"};
+    "FROM old WHERE j.job_id = old.job_id AND j.state IN ('READY', 'LEASED') "
+    "RETURNING j.request_name, j.ca_id, old.state = 'LEASED' AND EXISTS (SELECT 1 FROM job r "
+    " WHERE r.tenant_id = $1 AND r.ca_id = j.ca_id AND r.state = 'READY' "
+    " AND r.job_id <> j.job_id AND r.not_before <= $5::timestamptz)"};
 // $1 tenant, $2 CA ids joined by \x1f, $3 ca_identity, $4 now, $5 connector, $6 limit,
 // $7 per-CA limit, $8 lease_until. Per CA: its oldest claimable jobs up to the CA's free
 // capacity (LEASED counted after the advisory lock, so it is exact); of those, the
@@ -919,7 +927,8 @@ absl::StatusOr<CertificateRequestRecord> PostgresStore::CompleteJob(
         ASSIGN_OR_RETURN(
             Rows job, conn->Exec(kCompleteJob, {tenant_id, job_id,
                                                 std::string(JobStateName(completion.job_state)),
-                                                TimeParam(completion.retry_not_before)}));
+                                                TimeParam(completion.retry_not_before),
+                                                TimeParam(completion.now)}));
         if (job.size() == 0) {
           ASSIGN_OR_RETURN(Rows state, conn->Exec(kJobState, {tenant_id, job_id}));
           if (state.size() == 0) return JobNotFound(completion.job_id);
@@ -927,8 +936,9 @@ absl::StatusOr<CertificateRequestRecord> PostgresStore::CompleteJob(
         }
         const std::string request_name = job.Text(0, 0);
         const std::string ca_id = job.Text(0, 1);
-        if (completion.job_state == JobState::kReady &&
-            TruncateToMicros(completion.retry_not_before) <= completion.now) {
+        ASSIGN_OR_RETURN(bool others_ready, job.Bool(0, 2));
+        if (others_ready || (completion.job_state == JobState::kReady &&
+                             TruncateToMicros(completion.retry_not_before) <= completion.now)) {
           events->push_back({tenant_id, ca_id, "", 0});
         }
         // The header's rule: only a job put back to READY may leave the request alone.

@@ -105,6 +105,14 @@ class RecordingListener : public ChangeListener {
     };
     return mu_.AwaitWithTimeout(absl::Condition(&seen), timeout);
   }
+  int ReadyCount(const std::string& tenant_id, const std::string& ca_id) {
+    absl::MutexLock lock(&mu_);
+    return static_cast<int>(std::count(ready_.begin(), ready_.end(), std::make_pair(tenant_id, ca_id)));
+  }
+  void ForgetReady() {
+    absl::MutexLock lock(&mu_);
+    ready_.clear();
+  }
   // A change of `name` (or of some requests of the tenant: empty name) with change_seq at
   // least `min_seq`.
   bool WaitForChange(const std::string& tenant_id, const std::string& name, int64_t min_seq) {
@@ -1122,6 +1130,84 @@ TEST_P(CertificateStoreContractTest, ListenerHearsOfReadyJobsAndChangedRequests)
   ASSERT_EQ(*certs_->ExpireLeases(kT0 + absl::Seconds(1)), 1);
   Create("t2", "req-2", "ca5");
   EXPECT_TRUE(listener.WaitForReady("t2", "ca5"));
+  replica->SetChangeListener(nullptr);
+}
+
+// The per-CA limit can leave READY jobs unclaimed after their wake-up was spent: a job
+// leaving LEASED reports its CA ready while claimable READY jobs remain (issue 9).
+TEST_P(CertificateStoreContractTest, CompletionReportsTheCaReadyWhileClaimableJobsRemain) {
+  RecordingListener listener;
+  CertificateStore* replica = Replica();
+  replica->SetChangeListener(&listener);
+  Create("t1", "a0", "ca1");
+  Create("t1", "a1", "ca1");  // left READY by the per-CA limit
+  Create("t1", "b0", "ca2");  // alone on its CA
+  Create("t1", "c0", "ca3");
+  JobRecord not_due = SubmitJob();
+  not_due.not_before = kT0 + absl::Minutes(1);
+  Create("t1", "c1", "ca3", not_due);  // READY, not claimable until then
+  ClaimParams p = Claim("t1", {"ca1", "ca2", "ca3"});
+  p.per_ca_limit = 1;
+  std::vector<JobRecord> claimed = ClaimOk(p);
+  std::map<std::string, JobRecord> by_name;
+  for (const JobRecord& j : claimed) by_name[j.request_name] = j;
+  ASSERT_EQ(claimed.size(), 3u);
+  ASSERT_EQ(by_name.count("a0"), 1u);
+  ASSERT_EQ(by_name.count("b0"), 1u);
+  ASSERT_EQ(by_name.count("c0"), 1u);
+  // Notifications arrive in commit order: once the claim's is in, the creations' are too.
+  EXPECT_TRUE(listener.WaitForChangeTo(
+      "t1", "c0", certs_->GetCertificateRequest("t1", "c0")->change_seq, RequestState::kDispatched));
+  listener.ForgetReady();
+
+  auto complete = [&](const std::string& name) -> int64_t {
+    CertificateRequestRecord issued = *certs_->GetCertificateRequest("t1", name);
+    issued.state = RequestState::kIssued;
+    JobCompletion done;
+    done.job_id = by_name[name].job_id;
+    done.tenant_id = "t1";
+    done.now = kT0 + absl::Seconds(2);
+    done.job_state = JobState::kDone;
+    done.request = issued;
+    absl::StatusOr<CertificateRequestRecord> stored = certs_->CompleteJob(done);
+    EXPECT_TRUE(stored.ok()) << stored.status();
+    return stored.ok() ? stored->change_seq : 0;
+  };
+  complete("b0");  // nothing else on ca2
+  complete("c0");  // c1 is not due yet
+  const int64_t a0_done = complete("a0");
+  EXPECT_TRUE(listener.WaitForChangeTo("t1", "a0", a0_done, RequestState::kIssued));
+  EXPECT_TRUE(listener.WaitForReady("t1", "ca1"));
+  EXPECT_EQ(listener.ReadyCount("t1", "ca1"), 1);
+  EXPECT_EQ(listener.ReadyCount("t1", "ca2"), 0);
+  EXPECT_EQ(listener.ReadyCount("t1", "ca3"), 0);
+  p.per_ca_limit = 1;
+  std::vector<JobRecord> next = ClaimOk(p);
+  ASSERT_EQ(next.size(), 1u);
+  EXPECT_EQ(next[0].request_name, "a1");
+
+  // Put back for later, a1 leaves LEASED too: a2 is claimable now. Completed from READY
+  // afterwards, it freed no place: nothing is reported. A later write is the marker that
+  // its notification would have arrived.
+  CertificateRequestRecord a2 = Create("t1", "a2", "ca1");
+  EXPECT_TRUE(listener.WaitForChangeTo("t1", "a2", a2.change_seq, RequestState::kQueued));
+  listener.ForgetReady();
+  JobCompletion back;
+  back.job_id = next[0].job_id;
+  back.tenant_id = "t1";
+  back.now = kT0 + absl::Seconds(3);
+  back.job_state = JobState::kReady;
+  back.retry_not_before = kT0 + absl::Minutes(5);
+  back.update_request = false;
+  ASSERT_TRUE(certs_->CompleteJob(back).ok());
+  back.job_state = JobState::kFailed;
+  back.update_request = true;
+  back.request = *certs_->GetCertificateRequest("t1", "a1");
+  back.request.state = RequestState::kFailed;
+  ASSERT_TRUE(certs_->CompleteJob(back).ok());
+  Create("t1", "marker", "ca9");
+  EXPECT_TRUE(listener.WaitForReady("t1", "ca9"));
+  EXPECT_EQ(listener.ReadyCount("t1", "ca1"), 1);
   replica->SetChangeListener(nullptr);
 }
 
