@@ -56,6 +56,7 @@
 #include "broker/store/postgres/migrations.h"
 #include "broker/store/postgres/postgres_fleet_statistics.h"
 #include "broker/store/postgres/postgres_store.h"
+#include "broker/store/record_publishing_certificate_store.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/pki/pki.h"
@@ -312,6 +313,10 @@ int Run() {
   store_options.metrics = &metrics;
   absl::StatusOr<std::unique_ptr<PostgresStore>> store = PostgresStore::Create(store_options);
   if (!store.ok()) return Fail("database", store.status());
+  // Certificate requests are written through this: a request's record reaches the calls
+  // waiting for it on this replica as the write returns, before its NOTIFY comes back
+  // (record_publishing_certificate_store.h). Its SetChangeListener sets the store's too.
+  RecordPublishingCertificateStore requests(store->get());
 
   std::string replica_id = absl::GetFlag(FLAGS_replica_id);
   if (replica_id.empty()) {
@@ -354,7 +359,7 @@ int Run() {
   dispatcher_options.lease = absl::GetFlag(FLAGS_job_lease);
   dispatcher_options.per_ca_limit = absl::GetFlag(FLAGS_per_ca_concurrency);
   dispatcher_options.metrics = &metrics;
-  JobDispatcher dispatcher(store->get(), store->get(), &pool, &clock, dispatcher_options);
+  JobDispatcher dispatcher(store->get(), &requests, &pool, &clock, dispatcher_options);
   AgentServiceLimits agent_limits;
   agent_limits.max_registration_polls = absl::GetFlag(FLAGS_max_registration_polls);
   agent_limits.max_registration_polls_per_source =
@@ -371,7 +376,7 @@ int Run() {
   admin_options.session_liveness = session_liveness;
   // Every replica holds the connector CA key: ids and page tokens read on any replica.
   admin_options.opaque_id_secret = *ca_key;
-  AdminApi admin_api(store->get(), store->get(), &clock, &connector_ca, &agent_service,
+  AdminApi admin_api(store->get(), &requests, &clock, &connector_ca, &agent_service,
                      admin_options);
   AdminGrpcService admin_service(&admin_api, &gate);
 
@@ -382,12 +387,12 @@ int Run() {
   certificate_options.dispatch_timeout = absl::GetFlag(FLAGS_dispatch_timeout);
   certificate_options.pending_approval_timeout = absl::GetFlag(FLAGS_pending_approval_timeout);
   certificate_options.metrics = &metrics;
-  CertificateApi certificate_api(store->get(), store->get(), &clock, certificate_options);
+  CertificateApi certificate_api(store->get(), &requests, &clock, certificate_options);
   CertificateServiceLimits certificate_limits;
   certificate_limits.max_watch_streams_per_tenant =
       absl::GetFlag(FLAGS_max_watch_streams_per_tenant);
   certificate_limits.metrics = &metrics;
-  CertificateGrpcService certificate_service(&certificate_api, store->get(), &gate, &pool, &clock,
+  CertificateGrpcService certificate_service(&certificate_api, &requests, &gate, &pool, &clock,
                                              certificate_limits);
   // The SCEP back end (docs/scep.md): profiles and challenges in their own tables, RA keys
   // sealed under keys derived from --scep_ra_secret_file (without it: profiles can be
@@ -422,7 +427,7 @@ int Run() {
     if (!vault.ok()) return Fail("config", vault.status());
     ra_vault = std::make_unique<scep::RaKeyVault>(*std::move(vault));
     const scep::ScepBackEnd scep_back_end{.store = store->get(),
-                                          .requests = store->get(),
+                                          .requests = &requests,
                                           .scep_store = scep_store->get(),
                                           .certificates = &certificate_api,
                                           .vault = ra_vault.get(),
@@ -441,12 +446,12 @@ int Run() {
                               "current secret; docs/scep.md)"));
   }
   ChangeFanout fanout(&dispatcher, &certificate_service, &agent_service, &scep_waiters);
-  (*store)->SetChangeListener(&fanout);
+  requests.SetChangeListener(&fanout);
   if (absl::GetFlag(FLAGS_watch_retention) <= absl::ZeroDuration()) {
     return Fail("--watch_retention", absl::InvalidArgumentError(
                                          "--watch_retention must be positive (default 168h)"));
   }
-  Sweeper sweeper(store->get(), &certificate_api, &dispatcher, &clock,
+  Sweeper sweeper(&requests, &certificate_api, &dispatcher, &clock,
                   absl::GetFlag(FLAGS_sweep_interval), absl::GetFlag(FLAGS_watch_retention));
   // The backlog gauges read the database on a connection of their own, only when someone
   // can scrape them.
@@ -609,7 +614,7 @@ int Run() {
   agent_server->Shutdown(deadline);
   api_server->Shutdown(deadline);
   if (health_server != nullptr) health_server->Shutdown(deadline);
-  (*store)->SetChangeListener(nullptr);
+  requests.SetChangeListener(nullptr);
   pool.Shutdown();
   stop_reloading.Notify();
   if (operator_key_reloader.joinable()) operator_key_reloader.join();

@@ -1,5 +1,6 @@
 #include "broker/scep/scep_enrollment_service.h"
 
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -348,15 +349,24 @@ ScepEnrollmentResult ScepEnrollmentService::Answer(const ScepProfileRecord& prof
       options_.wait > absl::ZeroDuration()) {
     const absl::Time deadline = back_end_.clock->Now() + options_.wait;
     // Subscribed before the re-read: a change committed since `request` was read (the agent
-    // may be fast) is not lost. Each wake-up costs one read; the deadline one more.
-    RequestChangeWaiters::Subscription changes(options_.changes, profile.tenant_id, request.name);
+    // may be fast) is not lost. Only a change that may stop the wait wakes it, and one that
+    // a write on this replica handed over with its record needs no read
+    // (request_change_waiters.h); any other wake-up costs one read.
+    RequestChangeWaiters::Subscription changes(options_.changes, profile.tenant_id, request.name,
+                                               &StopsWaiting);
+    std::optional<CertificateRequestRecord> written;
     bool read_again = true;
     while (read_again) {
-      absl::StatusOr<CertificateRequestRecord> now =
-          back_end_.requests->GetCertificateRequest(profile.tenant_id, request.name);
-      if (now.ok()) request = *std::move(now);
+      if (written.has_value()) {
+        request = *std::move(written);
+      } else {
+        absl::StatusOr<CertificateRequestRecord> now =
+            back_end_.requests->GetCertificateRequest(profile.tenant_id, request.name);
+        if (now.ok()) request = *std::move(now);
+      }
       read_again = !StopsWaiting(request.state) &&
-                   changes.WaitForChange(deadline - back_end_.clock->Now());
+                   changes.WaitForChange(deadline - back_end_.clock->Now(), request.change_seq,
+                                         &written);
     }
   }
   switch (request.state) {

@@ -365,7 +365,7 @@ grpc::ServerUnaryReactor* AgentGrpcService::GetRegistration(
   if (wait > kMaxWaitSeconds) wait = kMaxWaitSeconds;
   const std::string connector_id = request->connector_id();
   RegistrationPoll::Hooks hooks;
-  hooks.read = [this, request] { return api_->CheckRegistration(*request); };
+  hooks.read = [this, request](int64_t*) { return api_->CheckRegistration(*request); };
   hooks.settled = [](const v1::GetRegistrationResponse& r) {
     return r.state() != v1::GetRegistrationResponse::STATE_PENDING;
   };

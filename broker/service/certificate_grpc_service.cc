@@ -311,10 +311,11 @@ void CertificateGrpcService::RequestChanged(const std::string& tenant_id, const 
   for (auto it = wb; it != we; ++it) {
     const WaiterEntry& w = it->second;
     if (!name.empty() && w.name != name) continue;
-    // The call's last read already showed this change or a later one of its request (the
-    // notification of a write it read itself, e.g. the insert's own): nothing new to read.
-    // A read under way has not updated seen_seq yet, so it is re-read as before.
-    if (!name.empty() && change_seq > 0 && change_seq <= w.seen_seq->load()) continue;
+    // The call already holds this change or a later one of its request (the notification
+    // of a write it read itself, e.g. the insert's own, or of a write on this replica whose
+    // record RequestRecorded offered it): nothing new to read.
+    // A read under way has not raised SeenVersion yet, so it is re-read as before.
+    if (!name.empty() && change_seq > 0 && change_seq <= w.call->SeenVersion()) continue;
     // The change left the request in a state that does not settle the call (a create's
     // QUEUED -> DISPATCHED): nothing to read. Safe without a read_again_ because every
     // change of the request is notified on its own, by name with its state or without
@@ -329,6 +330,25 @@ void CertificateGrpcService::RequestChanged(const std::string& tenant_id, const 
   }
   auto [sb, se] = watches_.equal_range(tenant_id);
   for (auto it = sb; it != se; ++it) it->second->Poke();
+}
+
+void CertificateGrpcService::RequestRecorded(const CertificateRequestRecord& record) {
+  if (record.change_seq <= 0) return;
+  std::vector<std::shared_ptr<Waiter>> calls;
+  {
+    absl::MutexLock lock(&mu_);
+    auto [wb, we] = waiters_.equal_range(record.tenant_id);
+    for (auto it = wb; it != we; ++it) {
+      if (it->second.name == record.name && record.change_seq > it->second.call->SeenVersion()) {
+        calls.push_back(it->second.call);
+      }
+    }
+  }
+  if (calls.empty()) return;
+  // Outside mu_: an answering Offer runs `forget`, which takes it. A call that registers
+  // after the lookup above (its create raced this write) is woken by the notification.
+  const v1::CertificateRequest state = ToProto(record);
+  for (const std::shared_ptr<Waiter>& call : calls) call->Offer(state, record.change_seq);
 }
 
 void CertificateGrpcService::Drain() {
@@ -350,19 +370,17 @@ void CertificateGrpcService::AddWaiter(grpc::ServerUnaryReactor* reactor,
                                        bool (*settled)(const v1::CertificateRequest&),
                                        int64_t seen_seq, uint64_t since,
                                        bool (*settled_by_state)(RequestState)) {
-  auto seen = std::make_shared<std::atomic<int64_t>>(seen_seq);
   Waiter::Hooks hooks;
-  hooks.read = [this, tenant_id, name, seen]() -> absl::StatusOr<v1::CertificateRequest> {
+  hooks.read = [this, tenant_id, name](int64_t* version) -> absl::StatusOr<v1::CertificateRequest> {
     absl::StatusOr<CertificateRequestRecord> r = requests_->GetCertificateRequest(tenant_id, name);
     if (!r.ok()) return r.status();
-    int64_t prev = seen->load();
-    while (r->change_seq > prev && !seen->compare_exchange_weak(prev, r->change_seq)) {
-    }
+    *version = r->change_seq;
     return ToProto(*r);
   };
   hooks.settled = settled;
   hooks.forget = [this, tenant_id](Waiter* waiter) { RemoveWaiter(tenant_id, waiter); };
-  auto call = std::make_shared<Waiter>(pool_, clock_, reactor, response, deadline, std::move(hooks));
+  auto call = std::make_shared<Waiter>(pool_, clock_, reactor, response, deadline, std::move(hooks),
+                                       seen_seq);
   bool draining;
   bool read = true;
   {
@@ -393,7 +411,7 @@ void CertificateGrpcService::AddWaiter(grpc::ServerUnaryReactor* reactor,
         }
       }
     }
-    waiters_.emplace(tenant_id, WaiterEntry{name, call, seen, settled_by_state});
+    waiters_.emplace(tenant_id, WaiterEntry{name, call, settled_by_state});
   }
   // Nothing new to read: later changes wake the call, the ticker ends it at its deadline.
   if (read) call->Evaluate(draining);

@@ -72,6 +72,14 @@ class CertificateGrpcService final : public v1::CertificateService::CallbackServ
   void RequestChanged(const std::string& tenant_id, const std::string& name,
                       int64_t change_seq = 0, std::optional<RequestState> state = std::nullopt);
 
+  // A write on this replica committed and returned `record` (ChangeListener::
+  // OnRequestRecord). A waiting call for that request (same tenant and name) that has not
+  // seen this change answers from it at once if it settles the call, without a read; the
+  // change's notification, when it comes, then finds nothing to do. Watch streams are not
+  // touched (they follow the notifications). Runs on the writer's thread; never blocks
+  // beyond short mutex holds.
+  void RequestRecorded(const CertificateRequestRecord& record);
+
   // Ends every Watch stream and answers every waiting call (graceful shutdown).
   void Drain();
 
@@ -84,11 +92,11 @@ class CertificateGrpcService final : public v1::CertificateService::CallbackServ
   using Waiter = PendingCall<v1::CertificateRequest>;
   struct WaiterEntry {
     std::string name;  // the request waited for
+    // Its SeenVersion is the change_seq of the newest record of the request it has read or
+    // been offered (0: unknown). Per-request change numbers grow with each write (the
+    // BEFORE trigger of migration 0005 draws them under the row lock), so a record
+    // numbered n shows every change <= n.
     std::shared_ptr<Waiter> call;
-    // The change_seq of the newest record of the request the call holds (0: unknown).
-    // Per-request change numbers grow with each write (the BEFORE trigger of migration
-    // 0005 draws them under the row lock), so a record numbered n shows every change <= n.
-    std::shared_ptr<std::atomic<int64_t>> seen_seq;
     // Whether a change leaving the request in this state may settle the call; nullptr:
     // any change may (the call's rule looks at more than the state).
     bool (*settled_by_state)(RequestState) = nullptr;

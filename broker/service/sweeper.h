@@ -3,7 +3,9 @@
 // ChangeFanout turns the store's change notifications (from every replica) into wake-ups
 // of the dispatcher (new READY jobs), of waiting calls and Watch streams, of threads waiting
 // for a request (RequestChangeWaiters: the SCEP listener's Enroll), and of the agent
-// streams and registration long-polls of a changed connector.
+// streams and registration long-polls of a changed connector; and the records written on
+// this replica (RecordPublishingCertificateStore) into answers of the waiting calls and
+// threads, without a read.
 //
 // Sweeper runs every `period` on its own thread: leases whose agent vanished go back to
 // READY, QUEUED requests past their deadline become EXPIRED with the reason, and every CA
@@ -43,7 +45,15 @@ class ChangeFanout final : public ChangeListener {
   void OnRequestChanged(const std::string& tenant_id, const std::string& request_name,
                         int64_t change_seq, std::optional<RequestState> state) override {
     certificates_->RequestChanged(tenant_id, request_name, change_seq, state);
-    if (waiting_threads_ != nullptr) waiting_threads_->RequestChanged(tenant_id, request_name);
+    if (waiting_threads_ != nullptr) {
+      waiting_threads_->RequestChanged(tenant_id, request_name, change_seq, state);
+    }
+  }
+  // A write on this replica returned the record: its waiters answer from it (no read).
+  // Watch streams and the dispatcher follow OnRequestChanged only.
+  void OnRequestRecord(const CertificateRequestRecord& record) override {
+    certificates_->RequestRecorded(record);
+    if (waiting_threads_ != nullptr) waiting_threads_->RequestRecorded(record);
   }
   void OnConnectorChanged(const std::string&, const std::string& connector_id) override {
     connectors_->ConnectorChanged(connector_id);

@@ -220,6 +220,13 @@ class ChangeListener {
   // (request_name empty, or the change came from a replica that does not send it): read.
   virtual void OnRequestChanged(const std::string& tenant_id, const std::string& request_name,
                                 int64_t change_seq, std::optional<RequestState> state) = 0;
+  // A write on THIS process committed and returned `record`: the request as that write
+  // left it (record.change_seq is the change's number), so a waiter here can answer from it
+  // without a read and without waiting for OnRequestChanged. Not a replacement for
+  // OnRequestChanged, which still follows for the same change (and is the only call other
+  // replicas get); it may arrive before or after it. Sent by RecordPublishingCertificateStore
+  // on the writer's thread, not by the stores themselves.
+  virtual void OnRequestRecord(const CertificateRequestRecord& record) { (void)record; }
 };
 
 class CertificateStore {

@@ -18,6 +18,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "broker/store/fake/fake_store.h"
+#include "broker/store/record_publishing_certificate_store.h"
 #include "common/clock.h"
 #include "common/pki/pki.h"
 
@@ -465,6 +466,113 @@ TEST_F(CertificateGrpcServiceTest, WaitingCreateReadsAChangeNotifiedBeforeItRegi
   EXPECT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(response.state(), v1::CertificateRequest::STATE_ISSUED);
   EXPECT_EQ(store_.reads(), 1);
+}
+
+// On the replica that wrote the settling change, the waiting create answers from the record
+// the write returned (RecordPublishingCertificateStore -> RequestRecorded): no read, and no
+// wait for the notification, which arrives later and then costs nothing. A record of another
+// tenant's request with the same name, or one the call already holds, answers nothing
+// (issue 9).
+TEST_F(CertificateGrpcServiceTest, WaitingCreateAnswersFromARecordWrittenOnThisReplica) {
+  // Forwards written records at once and keeps the store's notifications back, as the
+  // NOTIFY round trip through PostgreSQL would.
+  class DelayedNotifications final : public ChangeListener {
+   public:
+    explicit DelayedNotifications(CertificateGrpcService* service) : service_(service) {}
+    void OnJobsReady(const std::string&, const std::string&) override {}
+    void OnRequestChanged(const std::string& tenant_id, const std::string& name,
+                          int64_t change_seq, std::optional<RequestState> state) override {
+      absl::MutexLock lock(&mu_);
+      held_.push_back({tenant_id, name, change_seq, state});
+    }
+    void OnRequestRecord(const CertificateRequestRecord& record) override {
+      service_->RequestRecorded(record);
+    }
+    // Delivers the notifications held so far; returns how many.
+    int Deliver() {
+      std::vector<Held> held;
+      {
+        absl::MutexLock lock(&mu_);
+        held.swap(held_);
+      }
+      for (const Held& h : held) service_->RequestChanged(h.tenant_id, h.name, h.seq, h.state);
+      return static_cast<int>(held.size());
+    }
+
+   private:
+    struct Held {
+      std::string tenant_id, name;
+      int64_t seq;
+      std::optional<RequestState> state;
+    };
+    CertificateGrpcService* service_;
+    absl::Mutex mu_;
+    std::vector<Held> held_ ABSL_GUARDED_BY(mu_);
+  };
+
+  StartServer({});
+  CreateCa();
+  RecordPublishingCertificateStore written(&store_);
+  DelayedNotifications listener(service_.get());
+  written.SetChangeListener(&listener);
+
+  grpc::ClientContext context;
+  context.AddMetadata("authorization", "Bearer " + key_.full_key);
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+  const v1::CreateCertificateRequestRequest request = WaitingCreate("written-here");
+  v1::CertificateRequest response;
+  absl::Notification answered;
+  grpc::Status status;
+  stub_->async()->CreateCertificateRequest(&context, &request, &response,
+                                           [&](grpc::Status s) {
+                                             status = std::move(s);
+                                             answered.Notify();
+                                           });
+  absl::StatusOr<CertificateRequestRecord> inserted = absl::NotFoundError("");
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (!inserted.ok() && absl::Now() < deadline) {
+    inserted = store_.GetCertificateRequestByRequestId("t-1", "written-here");
+    if (!inserted.ok()) absl::SleepFor(absl::Milliseconds(2));
+  }
+  ASSERT_TRUE(inserted.ok()) << inserted.status();
+  WaitForPool();  // registered
+
+  // Not this call's: another tenant's request of the same name, and a copy of the change
+  // the call already holds (its insert), both settled.
+  CertificateRequestRecord foreign = *inserted;
+  foreign.tenant_id = "t-2";
+  foreign.state = RequestState::kIssued;
+  foreign.change_seq = inserted->change_seq + 100;
+  service_->RequestRecorded(foreign);
+  CertificateRequestRecord held = *inserted;
+  held.state = RequestState::kIssued;
+  service_->RequestRecorded(held);
+  WaitForPool();
+  EXPECT_FALSE(answered.HasBeenNotified());
+
+  const std::optional<JobRecord> job = DispatchInStore();
+  ASSERT_TRUE(job.has_value());
+  JobCompletion done;
+  done.job_id = job->job_id;
+  done.tenant_id = "t-1";
+  done.now = clock_.Now();
+  done.request = *store_.FakeStore::GetCertificateRequest("t-1", inserted->name);
+  done.request.state = RequestState::kIssued;
+  done.request.serial_hex = "0a1b";
+  absl::StatusOr<CertificateRequestRecord> issued = written.CompleteJob(done);
+  ASSERT_TRUE(issued.ok()) << issued.status();
+  // Answered on this (the writer's) thread, before any notification was delivered.
+  ASSERT_TRUE(answered.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.state(), v1::CertificateRequest::STATE_ISSUED);
+  EXPECT_EQ(response.serial_number(), "0a1b");
+  EXPECT_EQ(store_.reads(), 0);
+
+  // The notifications (insert, dispatch, issue) arrive: nothing to read, nobody to answer.
+  EXPECT_EQ(listener.Deliver(), 3);
+  WaitForPool();
+  EXPECT_EQ(store_.reads(), 0);
+  written.SetChangeListener(nullptr);
 }
 
 }  // namespace
