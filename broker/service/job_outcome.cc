@@ -174,9 +174,10 @@ absl::StatusOr<JobCompletion> OutcomeOfJob(const CertificateRequestRecord& reque
       }
       // CSR mode: the certificate must be for the key of the CSR the MDM sent, whatever
       // an agent or a CA answers. (In key-generation mode only the agent knows the key.)
+      // The CSR was parsed and verified when the request was created; only its key is
+      // needed here.
       if (!request.csr_pem.empty()) {
-        absl::StatusOr<pki::CsrInfo> csr = pki::ParseCsr(request.csr_pem);
-        if (!csr.ok() || csr->public_key_der != cert->public_key_der) {
+        if (!pki::CsrHasPublicKey(request.csr_pem, cert->public_key_der)) {
           return absl::InvalidArgumentError(absl::StrCat(
               "the agent reported ISSUED with certificate serial ", cert->serial_hex,
               " whose public key is not the key of the request's CSR"));

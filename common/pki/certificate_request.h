@@ -3,6 +3,8 @@
 #ifndef CERTBRIDGE_COMMON_PKI_CERTIFICATE_REQUEST_H_
 #define CERTBRIDGE_COMMON_PKI_CERTIFICATE_REQUEST_H_
 
+#include <string>
+
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "common/pki/openssl_handles.h"
@@ -17,6 +19,12 @@ struct VerifiedCsr {
 
 // ParseCsr, keeping the X509_REQ.
 absl::StatusOr<VerifiedCsr> ParseAndVerifyCsr(absl::string_view pem_or_der);
+
+// The SubjectPublicKeyInfo of a DER PKCS#10 request, as encoded, found by walking the
+// headers CertificationRequest > CertificationRequestInfo > version, subject, SPKI
+// (RFC 2986 section 4) without decoding anything; empty when the request is not shaped so.
+// May leave errors on the OpenSSL error queue.
+std::string RawCsrPublicKeyInfo(absl::string_view der);
 
 }  // namespace certbridge::pki::internal
 

@@ -270,9 +270,12 @@ CertificateInfo DescribeCertificate(X509* cert) {
   info.der = internal::ToDer(cert);
   info.pem = internal::ToPem(cert);
   info.subject = internal::FormatDistinguishedName(X509_get_subject_name(cert));
-  if (EVP_PKEY* key = X509_get0_pubkey(cert); key != nullptr) {
+  // The certificate's own SubjectPublicKeyInfo structure, not i2d_PUBKEY of its key:
+  // OpenSSL 3 runs its provider encoder lookup for the latter, most of this function's
+  // time in a broker profile (docs/benchmarks.md, 2026-12-02).
+  if (const X509_PUBKEY* key = X509_get_X509_PUBKEY(cert); key != nullptr) {
     unsigned char* spki = nullptr;
-    const int spki_len = i2d_PUBKEY(key, &spki);
+    const int spki_len = i2d_X509_PUBKEY(key, &spki);
     if (spki_len > 0) {
       info.public_key_der.assign(reinterpret_cast<char*>(spki), static_cast<size_t>(spki_len));
     }

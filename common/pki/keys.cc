@@ -234,6 +234,19 @@ std::string Sha256Hex(absl::string_view data) {
   return absl::BytesToHexString(absl::string_view(reinterpret_cast<char*>(digest), len));
 }
 
+bool SamePublicKey(absl::string_view spki_der_a, absl::string_view spki_der_b) {
+  if (spki_der_a == spki_der_b) return !spki_der_a.empty();
+  auto decode = [](absl::string_view der) {
+    const unsigned char* p = reinterpret_cast<const unsigned char*>(der.data());
+    return EvpPkeyPtr(d2i_PUBKEY(nullptr, &p, static_cast<long>(der.size())));
+  };
+  EvpPkeyPtr a = decode(spki_der_a);
+  EvpPkeyPtr b = decode(spki_der_b);
+  const bool same = a != nullptr && b != nullptr && EVP_PKEY_eq(a.get(), b.get()) == 1;
+  internal::TakeOpenSslError();
+  return same;
+}
+
 bool ConstantTimeEquals(absl::string_view a, absl::string_view b) {
   if (a.size() != b.size()) return false;
   if (a.empty()) return true;

@@ -95,7 +95,8 @@ struct CsrInfo {
   KeyType key_type = KeyType::kEcP256;
   int key_bits = 0;
   std::vector<SubjectAltName> sans;
-  // SubjectPublicKeyInfo, DER.
+  // SubjectPublicKeyInfo, DER, as the request encodes it. Compare keys with SamePublicKey,
+  // not with ==: an equivalent key may be encoded differently by a CA.
   std::string public_key_der;
 };
 
@@ -103,6 +104,14 @@ struct CsrInfo {
 // than RSA 2048/3072/4096 and EC P-256/P-384 (INVALID_ARGUMENT naming the key found).
 // Inputs over 64 KiB are refused (INVALID_ARGUMENT).
 absl::StatusOr<CsrInfo> ParseCsr(absl::string_view pem_or_der);
+
+// Whether `spki_der` (a SubjectPublicKeyInfo, DER) is the public key of the PKCS#10 request
+// `csr_pem_or_der`, a request ParseCsr accepted when it came in: its signature and key
+// policy are not checked again. The request's SubjectPublicKeyInfo is found without
+// decoding the key, so the usual case (the CA copied it verbatim) costs no OpenSSL key
+// decoder; otherwise the keys are compared as SamePublicKey does. False for a request
+// that does not parse.
+bool CsrHasPublicKey(absl::string_view csr_pem_or_der, absl::string_view spki_der);
 
 // One extension to add verbatim.
 struct RawExtension {
@@ -139,7 +148,7 @@ struct CertificateInfo {
   std::string serial_hex;  // upper-case hex, no leading zeros
   absl::Time not_before;
   absl::Time not_after;
-  std::string public_key_der;  // SubjectPublicKeyInfo, as CsrInfo::public_key_der
+  std::string public_key_der;  // SubjectPublicKeyInfo as the certificate encodes it
   std::vector<SubjectAltName> sans;
   std::vector<std::string> extended_key_usages;
   bool is_ca = false;
@@ -195,6 +204,10 @@ absl::StatusOr<std::vector<std::string>> SplitPemChain(absl::string_view pem);
 // "unable to get local issuer certificate", ...).
 absl::StatusOr<CertificateInfo> VerifyChain(absl::string_view chain_pem,
                                             absl::string_view trusted_root_pem, absl::Time now);
+
+// True if two SubjectPublicKeyInfo DER encodings hold the same key: byte-equal, or both
+// decode and OpenSSL finds them equal (e.g. RSA parameters absent in one, NULL in the other).
+bool SamePublicKey(absl::string_view spki_der_a, absl::string_view spki_der_b);
 
 // True if `key` is the private key of `certificate_pem`.
 bool KeyMatchesCertificate(const PrivateKey& key, absl::string_view certificate_pem);

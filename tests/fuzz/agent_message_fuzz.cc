@@ -171,7 +171,7 @@ void CheckCompletion(const Broker& b, const CertificateRequestRecord& request,
   if (c.request.state == RequestState::kIssued && request.state != RequestState::kIssued &&
       !request.csr_pem.empty()) {
     auto cert = pki::ParseCertificate(c.request.certificate_pem);
-    FUZZ_CHECK(cert.ok() && cert->public_key_der == b.fixed.csr_public_key);
+    FUZZ_CHECK(cert.ok() && pki::SamePublicKey(cert->public_key_der, b.fixed.csr_public_key));
     FUZZ_CHECK(cert->serial_hex == c.request.serial_hex);
   }
   if (c.follow_up.has_value()) {
@@ -244,7 +244,7 @@ void HandleRenewal(Broker& b, const v1::RenewalRequest& renewal) {
   auto chain = pki::SplitPemChain(renewed->certificate_chain_pem());
   FUZZ_CHECK(csr.ok() && chain.ok() && !chain->empty());
   auto leaf = pki::ParseCertificate((*chain)[0]);
-  FUZZ_CHECK(leaf.ok() && leaf->public_key_der == csr->public_key_der);
+  FUZZ_CHECK(leaf.ok() && pki::SamePublicKey(leaf->public_key_der, csr->public_key_der));
 }
 
 }  // namespace

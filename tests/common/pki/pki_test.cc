@@ -13,8 +13,11 @@
 #include "absl/strings/ascii.h"
 #include "common/pki/names.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
+#include "common/pki/certificate_request.h"
 #include "common/pki/distinguished_name.h"
+#include "common/pki/pem.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/common/pki/openssl_cli.h"
@@ -629,6 +632,83 @@ TEST(SplitPemChainTest, SplitsAndRejects) {
                 .status()
                 .code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+TEST(PemBlocksDerTest, DecodesEachBlockOfTheLabelAndRejectsBrokenOnes) {
+  std::unique_ptr<SigningCa> a = MustRoot("CN=A");
+  std::unique_ptr<SigningCa> b = MustRoot("CN=B");
+  const std::string text =
+      "leading text\n" + a->certificate().pem + "between\n" + b->certificate().pem + a->KeyPem();
+  absl::StatusOr<std::vector<std::string>> blocks = PemBlocksDer(text, "CERTIFICATE");
+  ASSERT_TRUE(blocks.ok()) << blocks.status();
+  EXPECT_THAT(*blocks, ElementsAre(a->certificate().der, b->certificate().der));
+  absl::StatusOr<std::vector<std::string>> crlf =
+      PemBlocksDer(absl::StrReplaceAll(a->certificate().pem, {{"\n", "\r\n"}}), "CERTIFICATE");
+  ASSERT_TRUE(crlf.ok()) << crlf.status();
+  EXPECT_THAT(*crlf, ElementsAre(a->certificate().der));
+
+  absl::StatusOr<std::vector<std::string>> none = PemBlocksDer("no PEM here", "CERTIFICATE");
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_TRUE(none->empty());
+  const std::string pem = a->certificate().pem;
+  EXPECT_EQ(PemBlocksDer(pem.substr(0, pem.find("-----END")), "CERTIFICATE").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(PemBlocksDer("-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n",
+                         "CERTIFICATE")
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+// An RSA SubjectPublicKeyInfo re-encoded with the AlgorithmIdentifier's NULL parameters
+// left out: the same key, other bytes (as a CA may encode it).
+std::string WithoutRsaNullParameters(const std::string& spki) {
+  // 30 82 01 22 | 30 0d | 06 09 <rsaEncryption> | 05 00 | 03 82 01 0f ... (RSA-2048)
+  const std::string head("\x30\x82\x01\x22\x30\x0d\x06\x09", 8);
+  EXPECT_EQ(spki.substr(0, 8), head);
+  EXPECT_EQ(spki.substr(17, 2), std::string("\x05\x00", 2));
+  return std::string("\x30\x82\x01\x20\x30\x0b", 6) + spki.substr(6, 11) + spki.substr(19);
+}
+
+TEST(SamePublicKeyTest, EqualBytesOrEquivalentEncodingsOfOneKey) {
+  absl::StatusOr<CsrInfo> rsa = ParseCsr(MustCsr(MustGenerate(KeyType::kRsa2048), {"CN=r", {}}));
+  absl::StatusOr<CsrInfo> ec = ParseCsr(MustCsr(MustGenerate(KeyType::kEcP256), {"CN=e", {}}));
+  ASSERT_TRUE(rsa.ok() && ec.ok());
+  const std::string reencoded = WithoutRsaNullParameters(rsa->public_key_der);
+  EXPECT_NE(reencoded, rsa->public_key_der);
+  EXPECT_TRUE(SamePublicKey(rsa->public_key_der, rsa->public_key_der));
+  EXPECT_TRUE(SamePublicKey(rsa->public_key_der, reencoded));
+  EXPECT_FALSE(SamePublicKey(rsa->public_key_der, ec->public_key_der));
+  EXPECT_FALSE(SamePublicKey("", ""));
+  EXPECT_FALSE(SamePublicKey("not a key", "not a key either"));
+}
+
+TEST(CsrHasPublicKeyTest, FindsTheRequestKeyWithoutParsingTheRequestAgain) {
+  PrivateKey key = MustGenerate(KeyType::kRsa2048);
+  const std::string csr_pem = MustCsr(key, {"CN=device", {}});
+  absl::StatusOr<CsrInfo> csr = ParseCsr(csr_pem);
+  ASSERT_TRUE(csr.ok()) << csr.status();
+  // The walk finds the request's own bytes, which ParseCsr reports too.
+  EXPECT_EQ(internal::RawCsrPublicKeyInfo(csr->der), csr->public_key_der);
+  EXPECT_EQ(internal::RawCsrPublicKeyInfo("garbage"), "");
+  internal::TakeOpenSslError();
+
+  std::unique_ptr<SigningCa> root = MustRoot("CN=Root");
+  absl::StatusOr<CertificateInfo> cert = root->Issue(LeafParams(csr_pem));
+  ASSERT_TRUE(cert.ok()) << cert.status();
+  EXPECT_TRUE(CsrHasPublicKey(csr_pem, cert->public_key_der));
+  EXPECT_TRUE(CsrHasPublicKey(csr->der, cert->public_key_der));
+  EXPECT_TRUE(CsrHasPublicKey(
+      absl::StrReplaceAll(csr_pem, {{"CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST"}}),
+      cert->public_key_der));
+  // A CA that encodes the same key differently still matches.
+  EXPECT_TRUE(CsrHasPublicKey(csr_pem, WithoutRsaNullParameters(cert->public_key_der)));
+
+  absl::StatusOr<CsrInfo> other = ParseCsr(MustCsr(MustGenerate(KeyType::kEcP256), {"CN=o", {}}));
+  ASSERT_TRUE(other.ok()) << other.status();
+  EXPECT_FALSE(CsrHasPublicKey(csr_pem, other->public_key_der));
+  EXPECT_FALSE(CsrHasPublicKey("not a request", cert->public_key_der));
+  EXPECT_FALSE(CsrHasPublicKey(csr_pem, ""));
 }
 
 // ---- random and hashing ------------------------------------------------------------
