@@ -502,9 +502,9 @@ int Run(int argc, char** argv) {
 
   // The job side needs the registration (ca_identity, state dir); without one, Run()
   // below reports what is missing.
+  std::unique_ptr<AgentPolicyState> policy_state;  // outlives the journal, which keeps serials for it
   std::unique_ptr<JobJournal> journal;
   std::unique_ptr<PendingKeyStore> keys;
-  std::unique_ptr<AgentPolicyState> policy_state;
   std::unique_ptr<CaBackendSource> backends;
   std::unique_ptr<JobExecutor> executor;
   StateDir dir(options.state_dir);
@@ -524,21 +524,23 @@ int Run(int argc, char** argv) {
           });
 #endif
     }
-    absl::StatusOr<std::unique_ptr<JobJournal>> j = JobJournal::Open(dir.FilePath("journal"));
+    // The policy state first: the journal keeps issued serials for it (§5.3).
+    absl::StatusOr<std::unique_ptr<AgentPolicyState>> p =
+        AgentPolicyState::Open(dir.FilePath("policy"));
+    absl::StatusOr<std::unique_ptr<JobJournal>> j =
+        p.ok() ? JobJournal::Open(dir.FilePath("journal"), IssuedSerialJournalOptions(**p))
+               : absl::StatusOr<std::unique_ptr<JobJournal>>(p.status());
     absl::StatusOr<std::unique_ptr<PendingKeyStore>> k =
         j.ok() ? PendingKeyStore::Open(dir.FilePath("pending-keys"))
                : absl::StatusOr<std::unique_ptr<PendingKeyStore>>(j.status());
-    absl::StatusOr<std::unique_ptr<AgentPolicyState>> p =
-        k.ok() ? AgentPolicyState::Open(dir.FilePath("policy"))
-               : absl::StatusOr<std::unique_ptr<AgentPolicyState>>(k.status());
     absl::StatusOr<std::unique_ptr<JobExecutor>> e =
-        p.ok() ? JobExecutor::Create({.journal = j->get(), .keys = k->get(),
+        k.ok() ? JobExecutor::Create({.journal = j->get(), .keys = k->get(),
                                       .backends = backends.get(),
                                       .policy_state = p->get(),
                                       .policy = AgentPolicy(policy_options),
                                       .max_concurrent_jobs = max_jobs,
                                       .event_log = event_log.get()})
-               : absl::StatusOr<std::unique_ptr<JobExecutor>>(p.status());
+               : absl::StatusOr<std::unique_ptr<JobExecutor>>(k.status());
     if (!e.ok()) {
       std::cerr << "certbridge-agent run: " << e.status().message() << "\n";
       return kExitFailure;

@@ -98,19 +98,16 @@ absl::Status AgentPolicyState::SyncThroughLocked(uint64_t seq) {
                              [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return RewriteLogLocked(); });
 }
 
-absl::Status AgentPolicyState::RecordIssued(absl::string_view serial,
-                                            absl::string_view request_name) {
-  absl::StatusOr<std::string> normalized = adcs::NormalizeSerialNumber(serial);
-  if (!normalized.ok()) return normalized.status();
-  std::string payload = absl::StrCat(*normalized, "\n", request_name);
+absl::StatusOr<uint64_t> AgentPolicyState::AppendLocked(const std::string& normalized,
+                                                        absl::string_view request_name) {
+  std::string payload = absl::StrCat(normalized, "\n", request_name);
   if (payload.size() >= kMaxIssuedRecordBytes) {
-    if (normalized->size() + 1 >= kMaxIssuedRecordBytes) {
+    if (normalized.size() + 1 >= kMaxIssuedRecordBytes) {
       return absl::InvalidArgumentError(
-          absl::StrCat("serial number of ", normalized->size(), " digits is too long"));
+          absl::StrCat("serial number of ", normalized.size(), " digits is too long"));
     }
     payload.resize(kMaxIssuedRecordBytes - 1);  // 1 + payload fits the body bound
   }
-  absl::MutexLock lock(&mu_);
   if (absl::Status s = LoadIssuedLocked(); !s.ok()) return s;
   if (needs_rewrite_) {
     if (absl::Status s = RewriteLogLocked(); !s.ok()) return s;
@@ -123,10 +120,37 @@ absl::Status AgentPolicyState::RecordIssued(absl::string_view serial,
     needs_rewrite_ = true;
     return s;
   }
-  const uint64_t seq = commit_.Appended();
-  if (absl::Status s = SyncThroughLocked(seq); !s.ok()) return s;
+  return commit_.Appended();
+}
+
+absl::Status AgentPolicyState::RecordIssued(absl::string_view serial,
+                                            absl::string_view request_name) {
+  absl::StatusOr<std::string> normalized = adcs::NormalizeSerialNumber(serial);
+  if (!normalized.ok()) return normalized.status();
+  absl::MutexLock lock(&mu_);
+  absl::StatusOr<uint64_t> seq = AppendLocked(*normalized, request_name);
+  if (!seq.ok()) return seq.status();
+  if (absl::Status s = SyncThroughLocked(*seq); !s.ok()) return s;
   issued_.insert(*std::move(normalized));
   return absl::OkStatus();
+}
+
+absl::Status AgentPolicyState::AppendIssued(absl::string_view serial,
+                                            absl::string_view request_name) {
+  absl::StatusOr<std::string> normalized = adcs::NormalizeSerialNumber(serial);
+  if (!normalized.ok()) return normalized.status();
+  absl::MutexLock lock(&mu_);
+  if (absl::Status s = LoadIssuedLocked(); !s.ok()) return s;
+  if (issued_.count(*normalized) > 0) return absl::OkStatus();
+  absl::StatusOr<uint64_t> seq = AppendLocked(*normalized, request_name);
+  if (!seq.ok()) return seq.status();
+  issued_.insert(*std::move(normalized));
+  return absl::OkStatus();
+}
+
+absl::Status AgentPolicyState::SyncIssued() {
+  absl::MutexLock lock(&mu_);
+  return SyncThroughLocked(commit_.LastAppended());
 }
 
 absl::StatusOr<bool> AgentPolicyState::WasIssuedHere(absl::string_view serial) const {

@@ -13,10 +13,13 @@
 //     delivery-certificate.sha256   0600  the pinned SHA-256 fingerprint of the tenant's
 //                                         delivery certificate (64 lower-case hex digits)
 //
-// RecordIssued returns once its record is on disk (the executor records before it sends
-// the result: job_executor.h). Records of jobs finishing at the same time share one
-// fdatasync (group commit, as in the job journal), against a file created, renamed and
-// two fsyncs per certificate when each serial was a file of its own. A crash in the middle
+// RecordIssued returns once its record is on disk. Records of jobs finishing at the same
+// time share one fdatasync (group commit, as in the job journal), against a file created,
+// renamed and two fsyncs per certificate when each serial was a file of its own.
+// AppendIssued does not wait for the disk: the executor uses it when the job journal's
+// FINISHED record, synced before the result is sent, carries the certificate until
+// SyncIssued has run (job_executor.h, IssuedSerialJournalOptions; docs/architecture.md
+// §5.3), so a certificate costs the journal's fdatasync and not one more of this log. A crash in the middle
 // of an append leaves a record that does not check: it is ignored when the log is loaded,
 // and the log is rewritten without it before the next append (likewise after a failed one).
 // The log is never compacted: every record stays live (a certificate issued here may be
@@ -67,6 +70,12 @@ class AgentPolicyState {
   // once the record is on disk. A request name over the record bound is cut (it is only
   // there for people reading the log).
   absl::Status RecordIssued(absl::string_view serial, absl::string_view request_name);
+  // As RecordIssued, but returns once the record is appended, not once it is on disk: the
+  // caller keeps the fact durable elsewhere until SyncIssued returns OK. A serial already
+  // recorded (or appended) is not appended again. WasIssuedHere answers true at once.
+  absl::Status AppendIssued(absl::string_view serial, absl::string_view request_name);
+  // Returns once every record appended so far is on disk; OK at once when there is none.
+  absl::Status SyncIssued();
   // Whether `serial` (any spelling NormalizeSerialNumber accepts) was recorded.
   absl::StatusOr<bool> WasIssuedHere(absl::string_view serial) const;
 
@@ -101,6 +110,10 @@ class AgentPolicyState {
   absl::Status RewriteLogLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Returns once every record up to `seq` is on disk (one sync for all waiting records).
   absl::Status SyncThroughLocked(uint64_t seq) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Validates and appends the record (not synced); `normalized` is the serial as kept.
+  absl::StatusOr<uint64_t> AppendLocked(const std::string& normalized,
+                                        absl::string_view request_name)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::string dir_;
   // Lazily loaded (mutable: WasIssuedHere is const and loads on first use).

@@ -49,6 +49,16 @@ bool IsIssued(int disposition) {
          disposition == adcs::kDispositionIssuedOutOfBand;
 }
 
+// The serial of the certificate an issued result carries; nullopt for any other result.
+absl::StatusOr<std::optional<std::string>> IssuedSerial(const v1::JobResult& result) {
+  if (!result.ca_answered() || !IsIssued(result.disposition()) || result.certificate_pem().empty()) {
+    return std::optional<std::string>();
+  }
+  absl::StatusOr<pki::CertificateInfo> cert = pki::ParseCertificate(result.certificate_pem());
+  if (!cert.ok()) return cert.status();
+  return std::optional<std::string>(std::move(cert->serial_hex));
+}
+
 std::string WithRequestId(const std::string& attributes, const std::string& request_name) {
   absl::string_view base = absl::StripTrailingAsciiWhitespace(attributes);
   const std::string line = absl::StrCat(kRequestIdAttribute, ":", request_name);
@@ -208,15 +218,15 @@ std::vector<v1::JobResult> JobExecutor::PrepareHello() {
         v1::JobResult result;
         result.set_job_id(job_id);
         AnswerFromCa(entry.job, **ca, *found, nullptr, result);
-        RememberIssued(entry.job, result);
+        const absl::Status journaled = JournalResult(entry.job, result);
         LogInfo("job.recovered", {{"job_id", absl::StrCat(job_id)},
                                   {"request", entry.job.request_name()},
                                   {"kind", KindName(entry.job.kind())},
                                   {"ca_request_id", absl::StrCat(found->ca_request_id)},
                                   {"disposition", absl::StrCat(found->disposition)}});
-        if (absl::Status s = options_.journal->RecordFinished(result); !s.ok()) {
+        if (!journaled.ok()) {
           LogError("job.journal_write_failed",
-                   {{"job_id", absl::StrCat(job_id)}, {"error", s.ToString()}});
+                   {{"job_id", absl::StrCat(job_id)}, {"error", journaled.ToString()}});
         }
         results.push_back(std::move(result));
         continue;
@@ -294,9 +304,8 @@ v1::JobResult JobExecutor::Execute(const v1::Job& job, bool lookup_first) {
     }
   }
   result.set_job_id(job.job_id());
-  RememberIssued(job, result);
   if (journaled.ok()) {
-    absl::Status s = options_.journal->RecordFinished(result);
+    absl::Status s = JournalResult(job, result);
     if (!s.ok()) {
       LogError("job.journal_write_failed",
                {{"job_id", absl::StrCat(job.job_id())}, {"error", s.ToString()}});
@@ -382,21 +391,49 @@ std::optional<v1::JobResult> JobExecutor::CheckPolicy(const v1::Job& job) {
   return RefusalResult(job.job_id(), *refusal);
 }
 
-void JobExecutor::RememberIssued(const v1::Job& job, const v1::JobResult& result) {
-  if (!result.ca_answered() || !IsIssued(result.disposition()) || result.certificate_pem().empty()) {
-    return;
+absl::Status JobExecutor::JournalResult(const v1::Job& job, const v1::JobResult& result) {
+  // The serial goes to the issued-serial log first; when the journal keeps it for that log
+  // (IssuedSerialJournalOptions), the FINISHED record's sync is the serial's too.
+  const bool deferred = options_.journal->keeps_results_for_others();
+  bool appended = false;
+  absl::StatusOr<std::optional<std::string>> serial = IssuedSerial(result);
+  if (!serial.ok() || serial->has_value()) {
+    absl::Status s = !serial.ok() ? serial.status()
+                     : deferred   ? options_.policy_state->AppendIssued(**serial, job.request_name())
+                                  : options_.policy_state->RecordIssued(**serial, job.request_name());
+    appended = s.ok();
+    if (!s.ok()) {
+      // The certificate is still delivered; revoking it through this agent will need
+      // --allow-revoke-any.
+      LogError("policy.issued_serial_not_recorded",
+               {{"job_id", absl::StrCat(job.job_id())}, {"request", job.request_name()},
+                {"error", s.ToString()}});
+    }
   }
-  absl::StatusOr<pki::CertificateInfo> cert = pki::ParseCertificate(result.certificate_pem());
-  absl::Status s = cert.ok() ? options_.policy_state->RecordIssued(cert->serial_hex,
-                                                                   job.request_name())
-                             : cert.status();
-  if (!s.ok()) {
-    // The certificate is still delivered; revoking it through this agent will need
-    // --allow-revoke-any.
-    LogError("policy.issued_serial_not_recorded",
-             {{"job_id", absl::StrCat(job.job_id())}, {"request", job.request_name()},
-              {"error", s.ToString()}});
+  absl::Status journaled = options_.journal->RecordFinished(result);
+  if (!journaled.ok() && deferred && appended) {
+    // The journal does not hold the certificate: the serial must reach the disk on its own.
+    if (absl::Status s = options_.policy_state->SyncIssued(); !s.ok()) {
+      LogError("policy.issued_serial_not_recorded",
+               {{"job_id", absl::StrCat(job.job_id())}, {"request", job.request_name()},
+                {"error", s.ToString()}});
+    }
   }
+  return journaled;
+}
+
+JobJournalOptions IssuedSerialJournalOptions(AgentPolicyState& policy_state) {
+  JobJournalOptions options;
+  options.on_replayed_result = [&policy_state](const JournalEntry& entry) {
+    if (!entry.result.has_value()) return absl::OkStatus();
+    // A certificate that does not parse was not recorded when the job ran either.
+    absl::StatusOr<std::optional<std::string>> serial = IssuedSerial(*entry.result);
+    if (!serial.ok() || !serial->has_value()) return absl::OkStatus();
+    // Synced by the rewrite that follows the replay (before_rewrite).
+    return policy_state.AppendIssued(**serial, entry.job.request_name());
+  };
+  options.before_rewrite = [&policy_state] { return policy_state.SyncIssued(); };
+  return options;
 }
 
 v1::JobResult JobExecutor::RunSubmit(const v1::Job& job, CaBackend& ca, bool lookup_first) {

@@ -17,7 +17,10 @@
 //      when the CA takes the request under submission the key waits for the RETRIEVE;
 //   3. journal the JobResult, then hand it to the result sink (the session sends it).
 //      An issued certificate's serial is recorded in AgentPolicyState first, so that
-//      this agent may revoke it later.
+//      this agent may revoke it later: on disk before the result is sent, either synced
+//      in the issued-serial log or, when the journal was opened with
+//      IssuedSerialJournalOptions, carried by the journal's FINISHED record (one
+//      fdatasync for both) until the issued-serial log is synced before a journal rewrite.
 // The broker's JobAck (Acknowledge) removes the journal entry.
 //
 // Results: the CA answered (even a denial) → ca_answered with its disposition, HRESULT and
@@ -60,6 +63,13 @@ namespace certbridge::agent {
 
 // The request attribute that carries certbridge's request name to the CA.
 inline constexpr char kRequestIdAttribute[] = "CertbridgeRequestId";
+
+// The journal options that let a FINISHED record keep its certificate's serial durable
+// for `policy_state` (docs/architecture.md §5.3): Open appends to it the serial of every
+// issued certificate the log still holds, and every rewrite of the journal (which drops
+// removed jobs' records) first syncs the issued-serial log. `policy_state` must outlive
+// the journal.
+JobJournalOptions IssuedSerialJournalOptions(AgentPolicyState& policy_state);
 
 struct JobExecutorOptions {
   // All required, not owned, must outlive the executor.
@@ -134,8 +144,11 @@ class JobExecutor {
   // The agent's policy for `job`: nullopt when it may run, else the result that refuses it
   // (a POLICY_* refusal, or an error when the policy state cannot be read).
   std::optional<certbridge::v1::JobResult> CheckPolicy(const certbridge::v1::Job& job);
-  // Records the serial of a certificate `result` carries (AgentPolicyState::RecordIssued).
-  void RememberIssued(const certbridge::v1::Job& job, const certbridge::v1::JobResult& result);
+  // Records the serial of a certificate `result` carries and journals the result; both
+  // are on disk when it returns OK (a journal error is returned, after the serial has
+  // been synced on its own).
+  absl::Status JournalResult(const certbridge::v1::Job& job,
+                             const certbridge::v1::JobResult& result);
   // Fills `result` from a CA answer; builds the PKCS#12 for key-generation requests.
   void AnswerFromCa(const certbridge::v1::Job& job, CaBackend& ca, const CaResult& answer,
                     const PendingKey* key, certbridge::v1::JobResult& result);

@@ -52,10 +52,11 @@ absl::StatusOr<std::optional<Message>> ReadLegacyMessage(const std::string& path
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<JobJournal>> JobJournal::Open(std::string dir) {
+absl::StatusOr<std::unique_ptr<JobJournal>> JobJournal::Open(std::string dir,
+                                                              JobJournalOptions options) {
   RETURN_IF_ERROR(CreatePrivateDirectories(dir));
   RETURN_IF_ERROR(CheckPrivateDirectory(dir, "journal"));
-  std::unique_ptr<JobJournal> journal(new JobJournal(std::move(dir)));
+  std::unique_ptr<JobJournal> journal(new JobJournal(std::move(dir), std::move(options)));
   RETURN_IF_ERROR(journal->Load());
   return journal;
 }
@@ -73,8 +74,17 @@ absl::Status JobJournal::Load() {
   for (const record_log::Record& record :
        record_log::ParseRecords(contents, kMaxRecordBytes).records) {
     if (record.type < 1 || record.type > 3) break;
-    RETURN_IF_ERROR(ApplyLocked(static_cast<RecordType>(record.type), std::string(record.payload)));
+    const RecordType type = static_cast<RecordType>(record.type);
+    RETURN_IF_ERROR(ApplyLocked(type, std::string(record.payload)));
     valid = record.end;
+    if (type == RecordType::kFinished && options_.on_replayed_result) {
+      // Now, before a later REMOVED record erases the entry: the rewrite below drops it.
+      v1::JobResult result;
+      if (result.ParseFromString(std::string(record.payload))) {
+        auto it = entries_.find(result.job_id());
+        if (it != entries_.end()) RETURN_IF_ERROR(options_.on_replayed_result(it->second));
+      }
+    }
   }
   const absl::string_view rest = contents.substr(valid);
   if (!rest.empty()) {
@@ -153,6 +163,7 @@ absl::Status JobJournal::ApplyLocked(RecordType type, const std::string& payload
 absl::Status JobJournal::RewriteLocked() {
   // The sync under way (if any) holds a pointer to the current file.
   commit_.AwaitNoSync(mu_);
+  if (options_.before_rewrite) RETURN_IF_ERROR(options_.before_rewrite());
   std::string contents;
   for (const auto& [id, entry] : entries_) {
     contents += Frame(static_cast<uint8_t>(RecordType::kStarted), entry.job.SerializeAsString());

@@ -23,6 +23,12 @@
 // that does not check; Open drops it and whatever follows (nothing can: a failed append
 // makes the next record rewrite the log first).
 //
+// What others keep in FINISHED records (JobJournalOptions): a record of a removed job stays
+// in the log until the next rewrite, and every rewrite first calls before_rewrite; Open
+// hands every FINISHED record the log holds, removed or not, to on_replayed_result before
+// it rewrites the log. The executor keeps an issued certificate's serial durable this way
+// until the issued-serial log is synced (IssuedSerialJournalOptions in job_executor.h).
+//
 // Entries written by an older agent as files of their own (<job_id>.job, <job_id>.result)
 // are taken into the log by Open, which then deletes them.
 //
@@ -37,6 +43,7 @@
 #define CERTBRIDGE_AGENT_JOBS_JOB_JOURNAL_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -58,10 +65,25 @@ struct JournalEntry {
   std::optional<certbridge::v1::JobResult> result;  // nullopt: started, not finished
 };
 
+struct JobJournalOptions {
+  // Called by Open, with the journal's lock held, for every job with a FINISHED record in
+  // the log (`entry` as that record left it, also when the job was removed later); an
+  // error fails Open. Default: nothing.
+  std::function<absl::Status(const JournalEntry& entry)> on_replayed_result;
+  // Called, with the journal's lock held, before every rewrite of the log (at Open, on
+  // compaction, after a failed append), which drops the records of removed jobs; an error
+  // fails the rewrite and leaves the log as it was. Default: nothing.
+  std::function<absl::Status()> before_rewrite;
+};
+
 class JobJournal {
  public:
   // Creates DIR (0700) if needed. FAILED_PRECONDITION if DIR is readable by others.
-  static absl::StatusOr<std::unique_ptr<JobJournal>> Open(std::string dir);
+  static absl::StatusOr<std::unique_ptr<JobJournal>> Open(std::string dir,
+                                                          JobJournalOptions options = {});
+
+  // Whether Open was given a before_rewrite (someone keeps facts in FINISHED records).
+  bool keeps_results_for_others() const { return options_.before_rewrite != nullptr; }
 
   const std::string& dir() const { return dir_; }
   // The log file, DIR/jobs.log.
@@ -83,7 +105,8 @@ class JobJournal {
  private:
   enum class RecordType : uint8_t { kStarted = 1, kFinished = 2, kRemoved = 3 };
 
-  explicit JobJournal(std::string dir) : dir_(std::move(dir)) {}
+  JobJournal(std::string dir, JobJournalOptions options)
+      : dir_(std::move(dir)), options_(std::move(options)) {}
   // Reads the log and any per-file entries of an older agent, then rewrites the log.
   absl::Status Load();
   // Applies a record to entries_ (replay and live writes alike).
@@ -99,6 +122,7 @@ class JobJournal {
   void MaybeCompactLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::string dir_;
+  const JobJournalOptions options_;
   mutable absl::Mutex mu_;
   std::map<int64_t, JournalEntry> entries_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<AppendOnlyFile> log_ ABSL_GUARDED_BY(mu_);

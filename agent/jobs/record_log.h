@@ -63,6 +63,8 @@ class GroupCommit {
  public:
   // After a successful append: the record's sequence number, for SyncThrough.
   uint64_t Appended() { return ++appended_; }
+  // The sequence number of the last record appended (0: none), for SyncThrough.
+  uint64_t LastAppended() const { return appended_; }
   // Everything appended so far is on disk (the file was just rewritten durably).
   void AllSynced() { synced_ = appended_; }
   // Waits (releasing `mu`) until no sync is under way: before the file is closed or replaced.

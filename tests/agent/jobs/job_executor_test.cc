@@ -73,19 +73,22 @@ class JobExecutorTest : public ::testing::Test {
     fs::remove_all(root_);
   }
 
-  // (Re)creates journal, key store and executor on the same directory: an agent restart.
+  // (Re)creates policy state, journal, key store and executor on the same directory, wired
+  // as agent/main.cc wires them: an agent restart.
   void OpenExecutor() {
     executor_.reset();
     journal_.reset();  // one journal per directory at a time, as in an agent process
-    auto journal = JobJournal::Open(root_ + "/journal");
+    policy_state_.reset();
+    auto policy_state = AgentPolicyState::Open(root_ + "/policy");
+    ASSERT_TRUE(policy_state.ok()) << policy_state.status();
+    policy_state_ = *std::move(policy_state);
+    auto journal =
+        JobJournal::Open(root_ + "/journal", IssuedSerialJournalOptions(*policy_state_));
     ASSERT_TRUE(journal.ok()) << journal.status();
     journal_ = *std::move(journal);
     auto keys = PendingKeyStore::Open(root_ + "/pending-keys");
     ASSERT_TRUE(keys.ok()) << keys.status();
     keys_ = *std::move(keys);
-    auto policy_state = AgentPolicyState::Open(root_ + "/policy");
-    ASSERT_TRUE(policy_state.ok()) << policy_state.status();
-    policy_state_ = *std::move(policy_state);
     auto executor = JobExecutor::Create({.journal = journal_.get(),
                                          .keys = keys_.get(),
                                          .backends = source_.get(),
@@ -125,6 +128,17 @@ class JobExecutorTest : public ::testing::Test {
     job.set_attributes(absl::StrCat("CertificateTemplate:", tmpl));
     job.set_csr_pem(Csr());
     job.set_attempt(1);
+    return job;
+  }
+
+  static v1::Job RevokeJob(int64_t id, const std::string& serial) {
+    v1::Job job;
+    job.set_job_id(id);
+    job.set_kind(v1::Job::KIND_REVOKE);
+    job.set_request_name(kRequest);
+    job.set_ca_config("adcs01\\Fake CA");
+    job.set_serial_number(serial);
+    job.set_revocation_reason(1);
     return job;
   }
 
@@ -555,13 +569,7 @@ TEST_F(JobExecutorTest, RevokeOfACertificateNotIssuedHereIsRefusedWithoutCalling
   ASSERT_TRUE(foreign.ok()) << foreign.status();
   auto cert = pki::ParseCertificate(foreign->certificate_pem);
   ASSERT_TRUE(cert.ok());
-  v1::Job revoke;
-  revoke.set_job_id(1);
-  revoke.set_kind(v1::Job::KIND_REVOKE);
-  revoke.set_request_name(kRequest);
-  revoke.set_ca_config("adcs01\\Fake CA");
-  revoke.set_serial_number(cert->serial_hex);
-  revoke.set_revocation_reason(1);
+  v1::Job revoke = RevokeJob(1, cert->serial_hex);
   v1::JobResult r = executor_->Execute(revoke, false);
   EXPECT_FALSE(r.ca_answered());
   EXPECT_EQ(r.error_code(), "POLICY_REVOKE_NOT_ISSUED_HERE");
@@ -588,6 +596,43 @@ TEST_F(JobExecutorTest, RevokeOfACertificateNotIssuedHereIsRefusedWithoutCalling
   r = executor_->Execute(revoke, false);
   ASSERT_TRUE(r.ca_answered()) << r.error_code() << " " << r.error_message();
   EXPECT_EQ(ca_->revoked().at(cert->serial_hex), 1);
+}
+
+// The issued serial is appended to policy/issued.log without a sync of its own: the
+// journal's FINISHED record carries the certificate until that log is synced. A crash that
+// loses the unsynced append (emulated by cutting the record off the closed log) must not
+// lose the serial: the journal hands it back when the agent starts again.
+TEST_F(JobExecutorTest, AnIssuedSerialLostFromTheIssuedLogComesBackFromTheJournal) {
+  v1::JobResult issued = executor_->Execute(SubmitJob(2, "WebServer"), false);
+  ASSERT_TRUE(issued.ca_answered()) << issued.error_message();
+  auto own = pki::ParseCertificate(issued.certificate_pem());
+  ASSERT_TRUE(own.ok());
+  auto known = policy_state_->WasIssuedHere(own->serial_hex);
+  ASSERT_TRUE(known.ok()) << known.status();
+  EXPECT_TRUE(*known);
+
+  const std::string issued_log = policy_state_->IssuedLogPath();
+  executor_.reset();
+  journal_.reset();
+  policy_state_.reset();
+  ASSERT_FALSE(ReadFile(issued_log).empty());
+  WriteFile(issued_log, "");  // the append never reached the disk
+  OpenExecutor();
+  // Back in the log (and synced, before the journal was rewritten), not only in memory.
+  EXPECT_TRUE(absl::StrContains(ReadFile(issued_log), own->serial_hex));
+
+  // Acknowledged and the journal rewritten: the serial stays with the issued-serial log.
+  executor_->Acknowledge(2);
+  OpenExecutor();
+  auto entry = journal_->Get(2);
+  ASSERT_TRUE(entry.ok()) << entry.status();
+  EXPECT_FALSE(entry->has_value());
+  v1::JobResult r = executor_->Execute(RevokeJob(3, own->serial_hex), false);
+  ASSERT_TRUE(r.ca_answered()) << r.error_code() << " " << r.error_message();
+  EXPECT_EQ(ca_->revoked().size(), 1u);
+  // Replayed serials are not appended twice.
+  const std::string log = ReadFile(issued_log);
+  EXPECT_EQ(log.find(own->serial_hex), log.rfind(own->serial_hex));
 }
 
 TEST_F(JobExecutorTest, RevokeAtACaNotAllowedIsRefused) {

@@ -197,6 +197,59 @@ TEST_F(JobJournalTest, TheLogIsCompactedAsEntriesAreAcknowledged) {
   EXPECT_EQ(Ids(), (std::vector<int64_t>{1}));
 }
 
+TEST_F(JobJournalTest, OpenReplaysEveryFinishedRecordAndEachRewriteCallsBeforeRewriteFirst) {
+  ASSERT_TRUE(journal_->RecordStarted(MakeJob(1)).ok());
+  ASSERT_TRUE(journal_->RecordFinished(MakeResult(1)).ok());
+  ASSERT_TRUE(journal_->RecordStarted(MakeJob(2)).ok());
+  ASSERT_TRUE(journal_->RecordFinished(MakeResult(2)).ok());
+  ASSERT_TRUE(journal_->Remove(2).ok());  // acknowledged, but its records are still in the log
+  ASSERT_TRUE(journal_->RecordStarted(MakeJob(3)).ok());  // not finished: not replayed
+  journal_.reset();
+
+  std::vector<std::string> calls;
+  JobJournalOptions options;
+  options.on_replayed_result = [&calls](const JournalEntry& entry) {
+    calls.push_back(absl::StrCat("replayed ", entry.job.request_name(), " ",
+                                 entry.result.has_value() ? entry.result->ca_request_id() : 0));
+    return absl::OkStatus();
+  };
+  options.before_rewrite = [&calls] {
+    calls.push_back("before_rewrite");
+    return absl::OkStatus();
+  };
+  auto journal = JobJournal::Open(dir_, options);
+  ASSERT_TRUE(journal.ok()) << journal.status();
+  EXPECT_TRUE((*journal)->keeps_results_for_others());
+  // Open rewrites the log (dropping job 2's records) only after both were replayed.
+  EXPECT_EQ(calls, (std::vector<std::string>{"replayed req-1 1001", "replayed req-2 1002",
+                                             "before_rewrite"}));
+  journal->reset();
+
+  // The rewrite dropped job 2: its result is not replayed again.
+  calls.clear();
+  journal = JobJournal::Open(dir_, options);
+  ASSERT_TRUE(journal.ok()) << journal.status();
+  EXPECT_EQ(calls, (std::vector<std::string>{"replayed req-1 1001", "before_rewrite"}));
+  journal->reset();
+  journal_.reset();
+  EXPECT_FALSE(JobJournal::Open(dir_)->get()->keeps_results_for_others());
+}
+
+TEST_F(JobJournalTest, ABeforeRewriteErrorFailsOpenAndKeepsTheLog) {
+  ASSERT_TRUE(journal_->RecordStarted(MakeJob(1)).ok());
+  ASSERT_TRUE(journal_->RecordFinished(MakeResult(1)).ok());
+  ASSERT_TRUE(journal_->Remove(1).ok());
+  journal_.reset();
+  const std::string before = ReadFile(dir_ + "/jobs.log");
+  JobJournalOptions failing;
+  failing.before_rewrite = [] { return absl::InternalError("issued.log: fdatasync: EIO"); };
+  auto journal = JobJournal::Open(dir_, failing);
+  EXPECT_EQ(journal.status().code(), absl::StatusCode::kInternal) << journal.status();
+  // Nothing dropped: job 1's FINISHED record is still there for the next Open.
+  EXPECT_EQ(ReadFile(dir_ + "/jobs.log"), before);
+  Reopen();
+}
+
 TEST_F(JobJournalTest, ConcurrentWritersShareTheLogAndLoseNothing) {
   constexpr int kThreads = 8;
   constexpr int kJobsPerThread = 40;
