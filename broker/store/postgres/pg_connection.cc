@@ -11,6 +11,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "common/status_macros.h"
 
 namespace certbridge::broker::pg {
 namespace {
@@ -128,7 +129,7 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const std::string& 
 
 Connection::~Connection() { PQfinish(conn_); }
 
-bool Connection::healthy() const { return PQstatus(conn_) == CONNECTION_OK; }
+bool Connection::healthy() const { return !broken_ && PQstatus(conn_) == CONNECTION_OK; }
 
 bool Connection::StillOpenWhileIdle() {
   if (PQstatus(conn_) != CONNECTION_OK) return false;
@@ -139,7 +140,34 @@ bool Connection::StillOpenWhileIdle() {
 }
 
 bool Connection::in_transaction() const {
-  return PQtransactionStatus(conn_) != PQTRANS_IDLE;
+  return begin_pending_ || PQtransactionStatus(conn_) != PQTRANS_IDLE;
+}
+
+void Connection::Begin() { begin_pending_ = true; }
+
+absl::Status Connection::Commit(absl::string_view before_commit) {
+  if (begin_pending_ && before_commit.empty()) {
+    begin_pending_ = false;  // nothing ran: nothing to end
+    return absl::OkStatus();
+  }
+  std::string sql = before_commit.empty() ? "COMMIT" : absl::StrCat(before_commit, "; COMMIT");
+  absl::Status status = ExecScript("commit", sql).status();
+  if (!status.ok()) Rollback();
+  return status;
+}
+
+void Connection::Rollback() {
+  if (begin_pending_) {
+    begin_pending_ = false;
+    return;
+  }
+  ExecScript("rollback", "ROLLBACK").IgnoreError();
+}
+
+absl::Status Connection::Broken(absl::string_view what) {
+  broken_ = true;
+  return absl::UnavailableError(absl::StrCat(what, ": lost track of the PostgreSQL session (",
+                                             OneLine(PQerrorMessage(conn_)), "); retry"));
 }
 
 absl::Status Connection::ErrorStatus(const PGresult* result, absl::string_view what) const {
@@ -175,7 +203,10 @@ absl::Status Connection::ErrorStatus(const PGresult* result, absl::string_view w
 }
 
 absl::StatusOr<Rows> Connection::ExecScript(absl::string_view what, const std::string& sql) {
-  PGresult* result = PQexec(conn_, sql.c_str());
+  // The simple query protocol takes several statements in one message: BEGIN joins them.
+  const std::string text = begin_pending_ ? absl::StrCat("BEGIN; ", sql) : sql;
+  begin_pending_ = false;
+  PGresult* result = PQexec(conn_, text.c_str());
   ExecStatusType st = result == nullptr ? PGRES_FATAL_ERROR : PQresultStatus(result);
   if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
     absl::Status status = ErrorStatus(result, what);
@@ -187,15 +218,10 @@ absl::StatusOr<Rows> Connection::ExecScript(absl::string_view what, const std::s
 
 absl::StatusOr<Rows> Connection::Exec(const Statement& statement,
                                       const std::vector<Param>& params) {
-  if (prepared_.count(statement.name) == 0) {
-    PGresult* result = PQprepare(conn_, statement.name, statement.sql, 0, nullptr);
-    if (result == nullptr || PQresultStatus(result) != PGRES_COMMAND_OK) {
-      absl::Status status = ErrorStatus(result, absl::StrCat("prepare ", statement.name));
-      PQclear(result);
-      return status;
-    }
-    PQclear(result);
-    prepared_.insert(statement.name);
+  if (begin_pending_ || prepared_.count(statement.name) == 0) {
+    // BEGIN and/or the PREPARE go in the same round trip.
+    ASSIGN_OR_RETURN(std::vector<Rows> rows, ExecPipeline({{statement, params}}));
+    return std::move(rows.front());
   }
   std::vector<const char*> values;
   values.reserve(params.size());
@@ -209,6 +235,85 @@ absl::StatusOr<Rows> Connection::Exec(const Statement& statement,
     return status;
   }
   return Rows(result);
+}
+
+absl::StatusOr<std::vector<Rows>> Connection::ExecPipeline(const std::vector<Call>& calls) {
+  // What each result answers, in the order sent: BEGIN, then per call its PREPARE (first
+  // use on this connection) and its execution.
+  struct Sent {
+    std::string what;
+    const char* prepared_name;  // a PREPARE's statement, else nullptr
+    int call;                   // index into `calls` of an execution, else -1
+  };
+  std::vector<Sent> sent;
+  if (PQenterPipelineMode(conn_) != 1) return Broken("enter pipeline mode");
+  bool ok = true;
+  if (begin_pending_) {
+    ok = PQsendQueryParams(conn_, "BEGIN", 0, nullptr, nullptr, nullptr, nullptr, 0) == 1;
+    sent.push_back({"begin", nullptr, -1});
+    begin_pending_ = false;
+  }
+  std::set<absl::string_view> preparing;
+  for (int i = 0; ok && i < static_cast<int>(calls.size()); ++i) {
+    const Statement& statement = calls[i].statement;
+    if (prepared_.count(statement.name) == 0 && preparing.insert(statement.name).second) {
+      ok = PQsendPrepare(conn_, statement.name, statement.sql, 0, nullptr) == 1;
+      sent.push_back({absl::StrCat("prepare ", statement.name), statement.name, -1});
+    }
+    std::vector<const char*> values;
+    values.reserve(calls[i].params.size());
+    for (const Param& p : calls[i].params) values.push_back(p.has_value() ? p->c_str() : nullptr);
+    ok = ok && PQsendQueryPrepared(conn_, statement.name, static_cast<int>(values.size()),
+                                   values.data(), nullptr, nullptr, /*resultFormat=*/0) == 1;
+    sent.push_back({statement.name, nullptr, i});
+  }
+  // The Sync ends the pipeline's implicit transaction (if no BEGIN) and flushes.
+  if (!ok || PQpipelineSync(conn_) != 1) {
+    absl::Status status = ErrorStatus(nullptr, sent.empty() ? "pipeline" : sent.back().what);
+    broken_ = true;  // whatever went out, its results were not read
+    return status;
+  }
+  // Every result is read, even after an error, so that the connection stays in step.
+  // After a failed statement the server skips the rest (PGRES_PIPELINE_ABORTED) up to the
+  // Sync: the first error is the one to report.
+  std::vector<Rows> rows;
+  rows.reserve(calls.size());
+  absl::Status first_error;
+  // Out of step with the server (a result missing or one too many): the connection broke,
+  // or the session is in an unknown state; either way the pool must not reuse it.
+  auto lost = [&](absl::string_view what) {
+    absl::Status broken = Broken(what);
+    return first_error.ok() ? broken : first_error;
+  };
+  for (const Sent& s : sent) {
+    PGresult* result = PQgetResult(conn_);
+    if (result == nullptr) return lost(s.what);
+    const ExecStatusType st = PQresultStatus(result);
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+      if (s.prepared_name != nullptr) prepared_.insert(s.prepared_name);
+      if (s.call >= 0) {
+        rows.emplace_back(result);
+      } else {
+        PQclear(result);
+      }
+    } else {
+      if (st != PGRES_PIPELINE_ABORTED && first_error.ok()) {
+        first_error = ErrorStatus(result, s.what);
+      }
+      PQclear(result);
+    }
+    // Each statement's results end with a nullptr.
+    if (PGresult* extra = PQgetResult(conn_); extra != nullptr) {
+      PQclear(extra);
+      return lost(s.what);
+    }
+  }
+  PGresult* sync = PQgetResult(conn_);
+  const bool synced = sync != nullptr && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
+  PQclear(sync);
+  if (!synced || PQexitPipelineMode(conn_) != 1) return lost("pipeline sync");
+  if (!first_error.ok()) return first_error;
+  return rows;
 }
 
 absl::StatusOr<std::string> Connection::Literal(absl::string_view text) const {

@@ -2,6 +2,14 @@
 // the one place where SQLSTATEs become absl::Status codes. Internal to the PostgreSQL
 // store (broker/store/postgres/); nothing outside this folder includes libpq.
 //
+// Round trips: each one costs the caller a wait and PostgreSQL a wake-up, so a transaction
+// sends as little on its own as it can. Begin() sends nothing; BEGIN travels with the
+// transaction's first statement (libpq pipeline mode), and ExecPipeline sends statements
+// that do not depend on each other's results together. A typical write transaction is
+//   conn.Begin();
+//   ASSIGN_OR_RETURN(std::vector<Rows> rows, conn.ExecPipeline({{kA, a}, {kB, b}}));  // 1 trip
+//   conn.Commit("SELECT pg_notify(...)");                                             // 1 trip
+//
 // Thread-safety: a Connection is used by one thread at a time (the pool hands it out).
 #ifndef CERTBRIDGE_BROKER_STORE_POSTGRES_PG_CONNECTION_H_
 #define CERTBRIDGE_BROKER_STORE_POSTGRES_PG_CONNECTION_H_
@@ -85,7 +93,8 @@ class Connection {
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
-  // False once the connection broke; the pool then replaces it.
+  // False once the connection broke (including a pipeline whose results could not be
+  // read to the end); the pool then replaces it.
   bool healthy() const;
   // For a connection that sat idle (no query in flight, not LISTENing): false if it broke
   // or if the server sent anything meanwhile. An idle session hears from the server only
@@ -93,13 +102,37 @@ class Connection {
   // which libpq would notice only on the next query, failing it. One poll() with a zero
   // timeout; the pool calls it before handing a connection out.
   bool StillOpenWhileIdle();
-  // True between BEGIN and COMMIT/ROLLBACK (or after an error inside a transaction).
+  // True between Begin() and Commit/Rollback (or after an error inside a transaction).
   bool in_transaction() const;
+
+  // Starts a transaction. Sends nothing: BEGIN goes with the next Exec, ExecPipeline,
+  // ExecScript or Commit, in the same round trip. REQUIRES: not in a transaction.
+  void Begin();
+  // Runs `before_commit` (SQL without parameters, may be empty) and COMMIT in one round
+  // trip; a transaction that ran nothing ends without a round trip. On failure the
+  // transaction is rolled back (best effort) and the error returned.
+  absl::Status Commit(absl::string_view before_commit = "");
+  // Best effort; a connection still in a transaction afterwards is discarded by the pool.
+  void Rollback();
 
   // Runs SQL without parameters; `sql` may hold several statements (migrations).
   absl::StatusOr<Rows> ExecScript(absl::string_view what, const std::string& sql);
-  // Runs a prepared statement, preparing it first if this connection has not yet.
+  // Runs a prepared statement, preparing it first if this connection has not yet (in the
+  // same round trip).
   absl::StatusOr<Rows> Exec(const Statement& statement, const std::vector<Param>& params);
+
+  // Runs the statements in order in one round trip (libpq pipeline mode), preparing those
+  // this connection has not prepared yet on the way; returns their rows in the same order.
+  // Use it for statements whose parameters do not depend on an earlier one's result. The
+  // server runs them one after another, each with its own snapshot as if sent alone;
+  // outside Begin() they form one implicit transaction. If one fails, the ones after it
+  // do not run (the transaction is then failed: roll it back) and its error, mapped as
+  // below, is returned. UNAVAILABLE if the connection broke; then healthy() is false.
+  struct Call {
+    Statement statement;
+    std::vector<Param> params;
+  };
+  absl::StatusOr<std::vector<Rows>> ExecPipeline(const std::vector<Call>& calls);
 
   // `text` as an SQL string literal (quoted and escaped for this connection), for the
   // rare script that needs a value but cannot take parameters.
@@ -114,23 +147,29 @@ class Connection {
  private:
   explicit Connection(PGconn* conn) : conn_(conn) {}
   absl::Status ErrorStatus(const PGresult* result, absl::string_view what) const;
+  // Marks the connection unusable (healthy() false) and says so.
+  absl::Status Broken(absl::string_view what);
 
   PGconn* conn_;
   std::set<std::string> prepared_;
+  // Begin() was called and BEGIN not yet sent.
+  bool begin_pending_ = false;
+  // The pipeline protocol went wrong (a result missing or unexpected): the session's state
+  // is unknown.
+  bool broken_ = false;
 };
 
-// BEGIN; fn(); COMMIT, or ROLLBACK when fn fails. Returns fn's error or COMMIT's.
+// BEGIN; fn(); COMMIT, or ROLLBACK when fn fails. Returns fn's error or COMMIT's. BEGIN
+// travels with fn's first statement.
 template <typename Fn>
 absl::Status InTransaction(Connection& conn, Fn&& fn) {
-  absl::StatusOr<Rows> begin = conn.ExecScript("begin", "BEGIN");
-  if (!begin.ok()) return begin.status();
+  conn.Begin();
   absl::Status status = fn();
   if (!status.ok()) {
-    // Best effort: a connection still in a transaction is discarded by the pool.
-    conn.ExecScript("rollback", "ROLLBACK").IgnoreError();
+    conn.Rollback();
     return status;
   }
-  return conn.ExecScript("commit", "COMMIT").status();
+  return conn.Commit();
 }
 
 }  // namespace certbridge::broker::pg

@@ -8,6 +8,12 @@
 //
 // Notifications: one pg_notify('certbridge_events', payload) per writing transaction,
 // sent in the COMMIT round trip; notify_payload.h defines the payload.
+//
+// Round trips: BEGIN travels with a transaction's first statements (pg::Connection::Begin),
+// and statements that do not need an earlier one's result go together (ExecPipeline). So
+// a write transaction is two round trips, its statements and the NOTIFY + COMMIT, plus one
+// for each statement that needs an earlier result (mostly the reads that explain a
+// refusal).
 
 #include <algorithm>
 #include <cstdint>
@@ -301,40 +307,6 @@ constexpr Statement kCompleteJob = {
     "RETURNING j.request_name, j.ca_id, old.state = 'LEASED' AND EXISTS (SELECT 1 FROM job r "
     " WHERE r.tenant_id = $1 AND r.ca_id = j.ca_id AND r.state = 'READY' "
     " AND r.job_id <> j.job_id AND r.not_before <= $5::timestamptz)"};
-// $1 tenant, $2 CA ids joined by \x1f, $3 ca_identity, $4 now, $5 connector, $6 limit,
-// $7 per-CA limit, $8 lease_until. Per CA: its oldest claimable jobs up to the CA's free
-// capacity (LEASED counted after the advisory lock, so it is exact); of those, the
-// oldest $6. SKIP LOCKED: a job another transaction holds is left to it.
-constexpr Statement kClaimJobs = {
-    "claim_jobs",
-    "WITH cas AS (SELECT DISTINCT unnest(string_to_array($2, E'\\x1f')) AS ca_id), "
-    "picked AS (SELECT p.job_id FROM cas CROSS JOIN LATERAL ("
-    " SELECT j.job_id FROM job j WHERE j.tenant_id = $1 AND j.ca_id = cas.ca_id "
-    " AND j.state = 'READY' AND j.not_before <= $4::timestamptz "
-    " AND (j.required_identity IN ('', $3, $3::text || E'\\x1f' || $5::text)) "
-    " ORDER BY j.job_id "
-    " LIMIT greatest(0, $7::integer - (SELECT count(*) FROM job l WHERE l.tenant_id = $1 "
-    "   AND l.ca_id = cas.ca_id AND l.state = 'LEASED')) "
-    " FOR UPDATE OF j SKIP LOCKED) p ORDER BY p.job_id LIMIT $6::integer) "
-    "UPDATE job j SET state = 'LEASED', connector_id = $5, lease_until = $8::timestamptz, "
-    "attempts = j.attempts + 1 FROM picked WHERE j.job_id = picked.job_id "
-    "RETURNING j.job_id, j.tenant_id, j.request_name, j.ca_id, j.kind, j.state, "
-    "j.required_identity, j.connector_id, extract(epoch from j.lease_until), "
-    "extract(epoch from j.not_before), j.attempts, j.serial_hex, j.revocation_reason, "
-    "extract(epoch from j.create_time)"};
-// $1 tenant, $2 request names joined by \x1f, $3 connector, $4 ca_identity, $5 now.
-// Each request still QUEUED becomes DISPATCHED (its change is numbered by the trigger);
-// returned whole, so that the dispatcher needs no read to describe the job.
-const OwnedStatement& DispatchRequestsStatement() {
-  static const OwnedStatement* const kStatement = new OwnedStatement{
-      "dispatch_requests",
-      absl::StrCat("UPDATE certificate_request r SET state = 'DISPATCHED', connector_id = $3, "
-                   "ca_identity = $4, update_time = $5::timestamptz "
-                   "WHERE r.tenant_id = $1 AND r.name = ANY (string_to_array($2, E'\\x1f')) "
-                   "AND r.state = 'QUEUED' RETURNING ",
-                   kRequestColumns)};
-  return *kStatement;
-}
 constexpr Statement kExpireLeases = {
     "expire_leases",
     "WITH e AS (UPDATE job j SET state = 'READY', connector_id = '', "
@@ -379,6 +351,44 @@ const OwnedStatement& GetJobAndRequestStatement() {
                    "FROM job j JOIN certificate_request r "
                    "ON r.tenant_id = j.tenant_id AND r.name = j.request_name "
                    "WHERE j.tenant_id = $1 AND j.job_id = $2::bigint")};
+  return *kStatement;
+}
+// $1 kClaimLockClass, $2 the second keys, ascending (an integer[] literal). ORDER BY: the
+// volatile lock calls run after the sort, so every claim locks in key order.
+constexpr Statement kClaimLocks = {
+    "claim_locks",
+    "SELECT pg_advisory_xact_lock($1::integer, k) FROM unnest($2::integer[]) AS k ORDER BY k"};
+// $1 tenant, $2 CA ids joined by \x1f, $3 ca_identity, $4 now, $5 connector, $6 limit,
+// $7 per-CA limit, $8 lease_until. Per CA: its oldest claimable jobs up to the CA's free
+// capacity (LEASED counted after the advisory locks, which kClaimLocks took in an earlier
+// statement of the transaction, so it is exact); of those, the oldest $6. SKIP LOCKED: a
+// job another transaction holds is left to it. Each claimed SUBMIT's request still QUEUED
+// becomes DISPATCHED (its change is numbered by the trigger), in the same statement, after
+// its job (the lock order). One row per claimed job: the dispatched request's columns
+// (kRequestColumns; all NULL if none), then the job's from kJobFirstColumn on; the request
+// is returned whole, so that the dispatcher needs no read to describe the job.
+const OwnedStatement& ClaimJobsStatement() {
+  static const OwnedStatement* const kStatement = new OwnedStatement{
+      "claim_jobs",
+      absl::StrCat(
+          "WITH cas AS (SELECT DISTINCT unnest(string_to_array($2, E'\\x1f')) AS ca_id), "
+          "picked AS (SELECT p.job_id FROM cas CROSS JOIN LATERAL ("
+          " SELECT j.job_id FROM job j WHERE j.tenant_id = $1 AND j.ca_id = cas.ca_id "
+          " AND j.state = 'READY' AND j.not_before <= $4::timestamptz "
+          " AND (j.required_identity IN ('', $3, $3::text || E'\\x1f' || $5::text)) "
+          " ORDER BY j.job_id "
+          " LIMIT greatest(0, $7::integer - (SELECT count(*) FROM job l WHERE l.tenant_id = $1 "
+          "   AND l.ca_id = cas.ca_id AND l.state = 'LEASED')) "
+          " FOR UPDATE OF j SKIP LOCKED) p ORDER BY p.job_id LIMIT $6::integer), "
+          "claimed AS (UPDATE job j SET state = 'LEASED', connector_id = $5, "
+          " lease_until = $8::timestamptz, attempts = j.attempts + 1 FROM picked "
+          " WHERE j.job_id = picked.job_id RETURNING " CB_JOB_COLUMNS "), "
+          "dispatched AS (UPDATE certificate_request r SET state = 'DISPATCHED', "
+          " connector_id = $5, ca_identity = $3, update_time = $4::timestamptz FROM claimed c "
+          " WHERE r.tenant_id = $1 AND r.name = c.request_name AND c.kind = 'SUBMIT' "
+          " AND r.state = 'QUEUED' RETURNING ",
+          kRequestColumns,
+          ") SELECT d.*, c.* FROM claimed c LEFT JOIN dispatched d ON d.name = c.request_name")};
   return *kStatement;
 }
 constexpr Statement kExtendLeases = {
@@ -515,44 +525,45 @@ std::vector<Param> JobInsertParams(const JobRecord& job) {
 // transaction id, which the next attempt has.
 constexpr int kConflictAttempts = 3;
 
-absl::Status WriteTransactionOnce(pg::Connection& conn, const std::string& begin_sql,
+absl::Status WriteTransactionOnce(pg::Connection& conn,
                                   const std::function<absl::Status(std::vector<NotifyEvent>*,
                                                                    bool*)>& fn);
 
-// BEGIN (plus whatever `begin_sql` adds), fn(&events), then one round trip with the
-// NOTIFY (if any event) and COMMIT. fn may set *rollback to end without writing. fn runs
-// again, in a new transaction, after a conflict PostgreSQL raised: it must set all of its
-// results on every run.
+// BEGIN, fn(&events), then one round trip with the NOTIFY (if any event) and COMMIT.
+// BEGIN goes with fn's first statements (pg::Connection::Begin). fn may set *rollback to
+// end without writing. fn runs again, in a new transaction, after a conflict PostgreSQL
+// raised: it must set all of its results on every run.
 template <typename Fn>
-absl::Status WriteTransaction(pg::Connection& conn, const std::string& begin_sql, Fn&& fn) {
+absl::Status WriteTransaction(pg::Connection& conn, Fn&& fn) {
   absl::Status status;
   for (int attempt = 1; attempt <= kConflictAttempts; ++attempt) {
-    status = WriteTransactionOnce(conn, begin_sql, fn);
+    status = WriteTransactionOnce(conn, fn);
     if (!pg::IsTransactionConflict(status)) break;
   }
   return status;
 }
 
-absl::Status WriteTransactionOnce(pg::Connection& conn, const std::string& begin_sql,
+absl::Status WriteTransactionOnce(pg::Connection& conn,
                                   const std::function<absl::Status(std::vector<NotifyEvent>*,
                                                                    bool*)>& fn) {
-  absl::Status status = conn.ExecScript("begin", begin_sql).status();
+  conn.Begin();
   std::vector<NotifyEvent> events;
   bool rollback = false;
-  if (status.ok()) status = fn(&events, &rollback);
+  absl::Status status = fn(&events, &rollback);
   if (!status.ok() || rollback) {
-    // Best effort: a connection still in a transaction is discarded by the pool.
-    conn.ExecScript("rollback", "ROLLBACK").IgnoreError();
+    conn.Rollback();
     return status;
   }
-  std::string commit = "COMMIT";
+  std::string notify;
   if (!events.empty()) {
-    ASSIGN_OR_RETURN(std::string literal, conn.Literal(EncodeNotifyPayload(events)));
-    commit = absl::StrCat("SELECT pg_notify('", kChannel, "', ", literal, "); COMMIT");
+    absl::StatusOr<std::string> literal = conn.Literal(EncodeNotifyPayload(events));
+    if (!literal.ok()) {
+      conn.Rollback();
+      return literal.status();
+    }
+    notify = absl::StrCat("SELECT pg_notify('", kChannel, "', ", *literal, ")");
   }
-  status = conn.ExecScript("commit", commit).status();
-  if (!status.ok()) conn.ExecScript("rollback", "ROLLBACK").IgnoreError();
-  return status;
+  return conn.Commit(notify);
 }
 
 // FNV-1a: a hash every replica computes alike (std::hash may differ between builds).
@@ -649,7 +660,7 @@ absl::StatusOr<CreateRequestResult> PostgresStore::CreateCertificateRequest(
   ASSIGN_OR_RETURN(Lease conn, Acquire());
   CreateRequestResult result;
   RETURN_IF_ERROR(WriteTransaction(
-      *conn, "BEGIN", [&](std::vector<NotifyEvent>* events, bool* rollback) -> absl::Status {
+      *conn, [&](std::vector<NotifyEvent>* events, bool* rollback) -> absl::Status {
         absl::StatusOr<Rows> rows = conn->Exec(CreateRequestStatement().get(), params);
         if (absl::IsAlreadyExists(rows.status())) {
           return RequestAlreadyExists(request.name);
@@ -786,10 +797,13 @@ absl::StatusOr<CertificateRequestRecord> PostgresStore::UpdateCertificateRequest
   ASSIGN_OR_RETURN(Lease conn, Acquire());
   CertificateRequestRecord result;
   RETURN_IF_ERROR(WriteTransaction(
-      *conn, "BEGIN", [&](std::vector<NotifyEvent>* events, bool*) -> absl::Status {
-        if (fail_open_jobs) RETURN_IF_ERROR(conn->Exec(kFailOpenJobs, {tenant_id, name}).status());
-        ASSIGN_OR_RETURN(Rows rows, conn->Exec(UpdateRequestStatement().get(),
-                                               UpdateRequestParams(tenant_id, name, update, from)));
+      *conn, [&](std::vector<NotifyEvent>* events, bool*) -> absl::Status {
+        std::vector<pg::Connection::Call> calls;
+        if (fail_open_jobs) calls.push_back({kFailOpenJobs, {tenant_id, name}});
+        calls.push_back(
+            {UpdateRequestStatement().get(), UpdateRequestParams(tenant_id, name, update, from)});
+        ASSIGN_OR_RETURN(std::vector<Rows> results, conn->ExecPipeline(calls));
+        const Rows& rows = results.back();
         if (rows.size() == 0) {
           ASSIGN_OR_RETURN(Rows state, conn->Exec(kRequestState, {tenant_id, name}));
           if (state.size() == 0) return RequestNotFound(name);
@@ -810,7 +824,7 @@ absl::StatusOr<JobRecord> PostgresStore::AddJob(const JobRecord& job) {
   ASSIGN_OR_RETURN(Lease conn, Acquire());
   JobRecord result = job;
   RETURN_IF_ERROR(WriteTransaction(
-      *conn, "BEGIN", [&](std::vector<NotifyEvent>* events, bool*) -> absl::Status {
+      *conn, [&](std::vector<NotifyEvent>* events, bool*) -> absl::Status {
         absl::StatusOr<Rows> rows = conn->Exec(kInsertJob, JobInsertParams(job));
         if (absl::IsNotFound(rows.status())) return RequestNotFound(job.request_name);
         RETURN_IF_ERROR(rows.status());
@@ -836,9 +850,16 @@ absl::StatusOr<CertificateRequestRecord> PostgresStore::UpdateRequestAndAddJob(
   ASSIGN_OR_RETURN(Lease conn, Acquire());
   CertificateRequestRecord result;
   RETURN_IF_ERROR(WriteTransaction(
-      *conn, "BEGIN", [&](std::vector<NotifyEvent>* events, bool*) -> absl::Status {
-        ASSIGN_OR_RETURN(Rows rows, conn->Exec(UpdateRequestStatement().get(),
-                                               UpdateRequestParams(tenant_id, name, update, from)));
+      *conn, [&](std::vector<NotifyEvent>* events, bool*) -> absl::Status {
+        // The job's insert goes with the update; if the update changed nothing, the
+        // transaction is rolled back. The insert fails its foreign key (NOT_FOUND) only
+        // when the request does not exist (the update cannot raise NOT_FOUND).
+        absl::StatusOr<std::vector<Rows>> results = conn->ExecPipeline(
+            {{UpdateRequestStatement().get(), UpdateRequestParams(tenant_id, name, update, from)},
+             {kInsertJob, JobInsertParams(new_job)}});
+        if (absl::IsNotFound(results.status())) return RequestNotFound(name);
+        RETURN_IF_ERROR(results.status());
+        const Rows& rows = results->front();
         if (rows.size() == 0) {
           ASSIGN_OR_RETURN(Rows state, conn->Exec(kRequestState, {tenant_id, name}));
           if (state.size() == 0) return RequestNotFound(name);
@@ -847,7 +868,6 @@ absl::StatusOr<CertificateRequestRecord> PostgresStore::UpdateRequestAndAddJob(
         ASSIGN_OR_RETURN(result, RequestFromRow(rows, 0));
         events->push_back(
             {tenant_id, "", name, result.change_seq, std::string(RequestStateName(result.state))});
-        RETURN_IF_ERROR(conn->Exec(kInsertJob, JobInsertParams(new_job)).status());
         if (TruncateToMicros(new_job.not_before) <= TruncateToMicros(new_job.create_time)) {
           events->push_back({tenant_id, new_job.ca_id, "", 0});
         }
@@ -870,35 +890,30 @@ absl::StatusOr<std::vector<JobRecord>> PostgresStore::ClaimJobs(const ClaimParam
   // They serialise claims per CA, which makes the LEASED count and the per-CA limit exact.
   std::set<int32_t> keys;
   for (const std::string& ca_id : params.ca_ids) keys.insert(ClaimLockKey(params.tenant_id, ca_id));
-  std::vector<std::string> locks;
-  for (int32_t key : keys) {
-    locks.push_back(absl::StrCat("pg_advisory_xact_lock(", kClaimLockClass, ", ", key, ")"));
-  }
-  const std::string begin = absl::StrCat("BEGIN; SELECT ", absl::StrJoin(locks, ", "));
+  const std::string lock_keys = absl::StrCat("{", absl::StrJoin(keys, ","), "}");
 
   ASSIGN_OR_RETURN(Lease conn, Acquire());
   RETURN_IF_ERROR(WriteTransaction(
-      *conn, begin, [&](std::vector<NotifyEvent>* events, bool*) -> absl::Status {
+      *conn, [&](std::vector<NotifyEvent>* events, bool*) -> absl::Status {
+        // BEGIN, the locks and the claim: one round trip.
         ASSIGN_OR_RETURN(
-            Rows rows, conn->Exec(kClaimJobs, {params.tenant_id,
-                                               absl::StrJoin(params.ca_ids, "\x1f"),
-                                               params.ca_identity, TimeParam(params.now),
-                                               params.connector_id, absl::StrCat(params.limit),
-                                               absl::StrCat(params.per_ca_limit),
-                                               TimeParam(params.lease_until)}));
-        ASSIGN_OR_RETURN(claimed, AllRows<JobRecord>(rows, JobFromRow));
-        std::vector<std::string> submits;
-        for (const JobRecord& job : claimed) {
-          if (job.kind == JobKind::kSubmit) submits.push_back(job.request_name);
-        }
-        if (submits.empty()) return absl::OkStatus();
-        ASSIGN_OR_RETURN(Rows dispatched,
-                         conn->Exec(DispatchRequestsStatement().get(),
-                                    {params.tenant_id, absl::StrJoin(submits, "\x1f"),
-                                     params.connector_id, params.ca_identity,
-                                     TimeParam(params.now)}));
-        for (int r = 0; r < dispatched.size(); ++r) {
-          ASSIGN_OR_RETURN(CertificateRequestRecord request, RequestFromRow(dispatched, r));
+            std::vector<Rows> results,
+            conn->ExecPipeline(
+                {{kClaimLocks, {absl::StrCat(kClaimLockClass), lock_keys}},
+                 {ClaimJobsStatement().get(),
+                  {params.tenant_id, absl::StrJoin(params.ca_ids, "\x1f"), params.ca_identity,
+                   TimeParam(params.now), params.connector_id, absl::StrCat(params.limit),
+                   absl::StrCat(params.per_ca_limit), TimeParam(params.lease_until)}}}));
+        const Rows& rows = results.back();
+        claimed.clear();
+        std::set<std::string> dispatched;
+        for (int r = 0; r < rows.size(); ++r) {
+          ASSIGN_OR_RETURN(JobRecord job, JobFromColumns(rows, r, kJobFirstColumn));
+          claimed.push_back(std::move(job));
+          // NULL request columns: not a SUBMIT, or its request was no longer QUEUED.
+          if (rows.IsNull(r, 0)) continue;
+          ASSIGN_OR_RETURN(CertificateRequestRecord request, RequestFromRow(rows, r));
+          if (!dispatched.insert(request.name).second) continue;  // two jobs, one request
           events->push_back({params.tenant_id, "", request.name, request.change_seq,
                              std::string(RequestStateName(request.state))});
           if (params.dispatched_requests != nullptr) {
@@ -921,7 +936,7 @@ absl::StatusOr<CertificateRequestRecord> PostgresStore::CompleteJob(
   ASSIGN_OR_RETURN(Lease conn, Acquire());
   CertificateRequestRecord result;
   RETURN_IF_ERROR(WriteTransaction(
-      *conn, "BEGIN", [&](std::vector<NotifyEvent>* events, bool*) -> absl::Status {
+      *conn, [&](std::vector<NotifyEvent>* events, bool*) -> absl::Status {
         const std::string& tenant_id = completion.tenant_id;
         const std::string job_id = absl::StrCat(completion.job_id);
         ASSIGN_OR_RETURN(
@@ -985,7 +1000,7 @@ absl::StatusOr<int> PostgresStore::ExpireLeases(absl::Time now) {
   ASSIGN_OR_RETURN(Lease conn, Acquire());
   int expired = 0;
   RETURN_IF_ERROR(WriteTransaction(
-      *conn, "BEGIN", [&](std::vector<NotifyEvent>* events, bool*) -> absl::Status {
+      *conn, [&](std::vector<NotifyEvent>* events, bool*) -> absl::Status {
         ASSIGN_OR_RETURN(Rows rows, conn->Exec(kExpireLeases, {TimeParam(now)}));
         for (int r = 0; r < rows.size(); ++r) {
           ASSIGN_OR_RETURN(int64_t n, rows.Int(r, 2));
