@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -26,7 +27,9 @@ int64_t JobDispatcher::AddAgent(const AgentSlotInfo& info, JobSink* sink) {
   if (slot.info.window <= 0) slot.info.window = 4;
   slot.sink = sink;
   metrics_->AgentConnected();
-  MaybeClaimLocked(id, slot);
+  // Jobs may wait that only this stream can take (bound to its identity or connector).
+  for (const std::string& ca_id : slot.info.ca_ids) cas_[{info.tenant_id, ca_id}].slots.insert(id);
+  ScheduleSlotCasLocked(slot);
   return id;
 }
 
@@ -34,13 +37,29 @@ void JobDispatcher::UpdateAgentCas(int64_t slot_id, std::vector<std::string> ca_
   absl::MutexLock lock(&mu_);
   auto it = slots_.find(slot_id);
   if (it == slots_.end()) return;
-  it->second.info.ca_ids = std::move(ca_ids);
-  MaybeClaimLocked(slot_id, it->second);
+  Slot& slot = it->second;
+  std::vector<std::string> before = std::move(slot.info.ca_ids);
+  slot.info.ca_ids = std::move(ca_ids);
+  for (const std::string& ca_id : slot.info.ca_ids) {
+    cas_[{slot.info.tenant_id, ca_id}].slots.insert(slot_id);
+  }
+  for (const std::string& ca_id : before) ScheduleLocked({slot.info.tenant_id, ca_id});
+  ScheduleSlotCasLocked(slot);
 }
 
 void JobDispatcher::RemoveAgent(int64_t slot_id) {
   absl::MutexLock lock(&mu_);
-  if (slots_.erase(slot_id) > 0) metrics_->AgentDisconnected();
+  auto it = slots_.find(slot_id);
+  if (it == slots_.end()) return;
+  const AgentSlotInfo info = std::move(it->second.info);
+  slots_.erase(it);
+  metrics_->AgentDisconnected();
+  // Its wake-ups go to the other slots (or nowhere, if none serves the CA here).
+  for (const std::string& ca_id : info.ca_ids) {
+    auto wake = cas_.find({info.tenant_id, ca_id});
+    if (wake != cas_.end()) wake->second.slots.erase(slot_id);
+    ScheduleLocked({info.tenant_id, ca_id});
+  }
 }
 
 size_t JobDispatcher::AgentCount() const {
@@ -48,108 +67,203 @@ size_t JobDispatcher::AgentCount() const {
   return slots_.size();
 }
 
+bool JobDispatcher::Serves(const Slot& slot, const CaKey& ca) {
+  return slot.info.tenant_id == ca.first &&
+         std::find(slot.info.ca_ids.begin(), slot.info.ca_ids.end(), ca.second) !=
+             slot.info.ca_ids.end();
+}
+
 void JobDispatcher::JobsReady(const std::string& tenant_id, const std::string& ca_id) {
   absl::MutexLock lock(&mu_);
-  for (auto& [id, slot] : slots_) {
+  std::set<CaKey> woken;
+  for (const auto& [id, slot] : slots_) {
     if (slot.info.tenant_id != tenant_id) continue;
-    if (!ca_id.empty() &&
-        std::find(slot.info.ca_ids.begin(), slot.info.ca_ids.end(), ca_id) == slot.info.ca_ids.end()) {
-      continue;
+    for (const std::string& served : slot.info.ca_ids) {
+      if (ca_id.empty() || served == ca_id) woken.insert({tenant_id, served});
     }
-    MaybeClaimLocked(id, slot);
+  }
+  // A CA no slot here serves is left to the replicas that hold its streams.
+  for (const CaKey& ca : woken) {
+    cas_[ca].any_slot = true;
+    ScheduleLocked(ca);
   }
 }
 
-void JobDispatcher::MaybeClaimLocked(int64_t slot_id, Slot& slot) {
-  if (slot.info.ca_ids.empty() || slot.in_flight >= slot.info.window) return;
-  if (slot.claiming) {
-    slot.claim_again = true;
+void JobDispatcher::JobsStillReady(const std::string& tenant_id, const std::string& ca_id) {
+  absl::MutexLock lock(&mu_);
+  const CaKey ca{tenant_id, ca_id};
+  std::vector<int64_t> serving;
+  for (const auto& [id, slot] : slots_) {
+    if (Serves(slot, ca)) serving.push_back(id);
+  }
+  if (serving.empty()) return;
+  CaWake& wake = cas_[ca];
+  wake.slots.insert(serving.begin(), serving.end());
+  ScheduleLocked(ca);
+}
+
+void JobDispatcher::ScheduleSlotCasLocked(const Slot& slot) {
+  // Copied: a claim started here may not change the slot's CAs, but stays safe if it did.
+  const std::vector<std::string> ca_ids = slot.info.ca_ids;
+  for (const std::string& ca_id : ca_ids) ScheduleLocked({slot.info.tenant_id, ca_id});
+}
+
+void JobDispatcher::ScheduleLocked(const CaKey& ca) {
+  auto it = cas_.find(ca);
+  if (it == cas_.end()) return;
+  CaWake& wake = it->second;
+  if (wake.claiming) return;  // EndClaimLocked schedules again
+  bool served = false;
+  int64_t chosen_id = 0;
+  Slot* chosen = nullptr;
+  for (auto it_slot = wake.slots.begin(); it_slot != wake.slots.end();) {
+    // A slot that left, or no longer serves the CA, owes it no claim.
+    auto slot = slots_.find(*it_slot);
+    if (slot == slots_.end() || !Serves(slot->second, ca)) {
+      it_slot = wake.slots.erase(it_slot);
+    } else {
+      ++it_slot;
+    }
+  }
+  for (auto& [id, slot] : slots_) {
+    if (!Serves(slot, ca)) continue;
+    served = true;
+    if (!wake.any_slot && wake.slots.count(id) == 0) continue;
+    const int free = slot.info.window - slot.in_flight;
+    if (slot.claiming || free <= 0) continue;  // remembered: its claim's end or a result
+    const int chosen_free = chosen == nullptr ? 0 : chosen->info.window - chosen->in_flight;
+    if (chosen == nullptr || free > chosen_free ||
+        (free == chosen_free && slot.last_chosen < chosen->last_chosen)) {
+      chosen_id = id;
+      chosen = &slot;
+    }
+  }
+  if (!served) wake.any_slot = false;  // no stream for it here: other replicas claim
+  if (!wake.any_slot && wake.slots.empty()) {
+    cas_.erase(it);
     return;
   }
-  slot.claiming = true;
-  pool_->Post([this, slot_id] { Claim(slot_id); });
+  if (chosen != nullptr) StartClaimLocked(chosen_id, *chosen);
 }
 
-void JobDispatcher::Claim(int64_t slot_id) {
-  for (;;) {
-    ClaimParams params;
-    {
-      absl::MutexLock lock(&mu_);
-      auto it = slots_.find(slot_id);
-      if (it == slots_.end()) return;
-      Slot& slot = it->second;
-      slot.claim_again = false;
+void JobDispatcher::StartClaimLocked(int64_t slot_id, Slot& slot) {
+  // One claim takes every woken CA of the slot that it may serve now: one transaction.
+  std::vector<std::string> ca_ids;
+  for (const std::string& ca_id : slot.info.ca_ids) {
+    auto it = cas_.find({slot.info.tenant_id, ca_id});
+    if (it == cas_.end()) continue;
+    CaWake& wake = it->second;
+    if (wake.claiming || !(wake.any_slot || wake.slots.count(slot_id) > 0)) continue;
+    wake.claiming = true;
+    wake.any_slot = false;
+    wake.slots.erase(slot_id);
+    ca_ids.push_back(ca_id);
+  }
+  if (ca_ids.empty()) return;
+  slot.claiming = true;
+  slot.last_chosen = ++choices_;
+  pool_->Post([this, slot_id, tenant_id = slot.info.tenant_id, ca_ids = std::move(ca_ids)] {
+    Claim(slot_id, tenant_id, ca_ids);
+  });
+}
+
+void JobDispatcher::EndClaimLocked(const std::string& tenant_id,
+                                   const std::vector<std::string>& ca_ids, bool more) {
+  for (const std::string& ca_id : ca_ids) {
+    auto it = cas_.find({tenant_id, ca_id});
+    if (it == cas_.end()) continue;  // cannot happen: a claiming entry is kept
+    it->second.claiming = false;
+    if (more) it->second.any_slot = true;
+  }
+}
+
+void JobDispatcher::Claim(int64_t slot_id, const std::string& tenant_id,
+                          const std::vector<std::string>& ca_ids) {
+  ClaimParams params;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = slots_.find(slot_id);
+    if (it != slots_.end()) {
+      const Slot& slot = it->second;
       params.tenant_id = slot.info.tenant_id;
       params.connector_id = slot.info.connector_id;
       params.ca_identity = slot.info.ca_identity;
-      params.ca_ids = slot.info.ca_ids;
       params.limit = slot.info.window - slot.in_flight;
-      if (params.limit <= 0 || params.ca_ids.empty()) {
-        slot.claiming = false;
-        return;
+      for (const std::string& ca_id : ca_ids) {
+        if (Serves(slot, {tenant_id, ca_id})) params.ca_ids.push_back(ca_id);
       }
     }
-    params.per_ca_limit = options_.per_ca_limit;
-    params.now = clock_->Now();
-    params.lease_until = params.now + options_.lease;
-    // The requests the claim dispatched come back with it: no read per job (issue 9).
-    std::map<std::string, CertificateRequestRecord> dispatched;
-    params.dispatched_requests = &dispatched;
-    absl::StatusOr<std::vector<JobRecord>> jobs = requests_->ClaimJobs(params);
-    if (!jobs.ok()) {
-      LogWarning("dispatch.claim_failed",
-                 {{"connector_id", params.connector_id}, {"error", jobs.status().message()}});
-    }
-    std::vector<v1::Job> messages;
-    if (jobs.ok()) {
-      metrics_->JobsClaimed(static_cast<int>(jobs->size()));
-      for (const JobRecord& job : *jobs) {
-        auto known = dispatched.find(job.request_name);
-        absl::StatusOr<v1::Job> message =
-            BuildJob(job, known != dispatched.end() ? &known->second : nullptr);
-        if (message.ok()) {
-          messages.push_back(*std::move(message));
-          continue;
-        }
-        // The job cannot be described to an agent (e.g. its CA was deleted): fail it so
-        // the request reaches a terminal state with the reason.
-        JobCompletion failed;
-        failed.job_id = job.job_id;
-        failed.tenant_id = job.tenant_id;
-        failed.connector_id = params.connector_id;
-        failed.now = clock_->Now();
-        failed.job_state = JobState::kFailed;
-        absl::StatusOr<CertificateRequestRecord> request =
-            requests_->GetCertificateRequest(job.tenant_id, job.request_name);
-        if (request.ok()) {
-          failed.request = *request;
-          if (job.kind != JobKind::kRevoke) failed.request.state = RequestState::kFailed;
-          failed.request.error_code = "DISPATCH_FAILED";
-          failed.request.error_message = std::string(message.status().message());
-          failed.request.update_time = failed.now;
-        } else {
-          failed.update_request = false;
-        }
-        (void)requests_->CompleteJob(failed);
-      }
-    }
-    {
-      absl::MutexLock lock(&mu_);
-      auto it = slots_.find(slot_id);
-      if (it == slots_.end()) return;  // the stream ended; leases expire or are re-sent
-      Slot& slot = it->second;
-      for (v1::Job& message : messages) {
-        slot.sent[message.job_id()] = true;
-        ++slot.in_flight;
-        slot.sink->SendJob(std::move(message));
-      }
-      const bool got_all = jobs.ok() && static_cast<int>(jobs->size()) == params.limit;
-      if (!(slot.claim_again || got_all) || slot.in_flight >= slot.info.window) {
-        slot.claiming = false;
-        return;
-      }
+    if (params.limit <= 0 || params.ca_ids.empty()) {
+      // The stream ended, or re-sent leases filled its window, before the claim ran: the
+      // wake-ups stay for another slot, or for this one's next free credit.
+      EndClaimLocked(tenant_id, ca_ids, /*more=*/true);
+      if (it != slots_.end()) it->second.claiming = false;
+      for (const std::string& ca_id : ca_ids) ScheduleLocked({tenant_id, ca_id});
+      if (it != slots_.end()) ScheduleSlotCasLocked(it->second);
+      return;
     }
   }
+  params.per_ca_limit = options_.per_ca_limit;
+  params.now = clock_->Now();
+  params.lease_until = params.now + options_.lease;
+  // The requests the claim dispatched come back with it: no read per job (issue 9).
+  std::map<std::string, CertificateRequestRecord> dispatched;
+  params.dispatched_requests = &dispatched;
+  absl::StatusOr<std::vector<JobRecord>> jobs = requests_->ClaimJobs(params);
+  if (!jobs.ok()) {
+    LogWarning("dispatch.claim_failed",
+               {{"connector_id", params.connector_id}, {"error", jobs.status().message()}});
+  }
+  std::vector<v1::Job> messages;
+  if (jobs.ok()) {
+    metrics_->JobsClaimed(static_cast<int>(jobs->size()));
+    for (const JobRecord& job : *jobs) {
+      auto known = dispatched.find(job.request_name);
+      absl::StatusOr<v1::Job> message =
+          BuildJob(job, known != dispatched.end() ? &known->second : nullptr);
+      if (message.ok()) {
+        messages.push_back(*std::move(message));
+        continue;
+      }
+      // The job cannot be described to an agent (e.g. its CA was deleted): fail it so
+      // the request reaches a terminal state with the reason.
+      JobCompletion failed;
+      failed.job_id = job.job_id;
+      failed.tenant_id = job.tenant_id;
+      failed.connector_id = params.connector_id;
+      failed.now = clock_->Now();
+      failed.job_state = JobState::kFailed;
+      absl::StatusOr<CertificateRequestRecord> request =
+          requests_->GetCertificateRequest(job.tenant_id, job.request_name);
+      if (request.ok()) {
+        failed.request = *request;
+        if (job.kind != JobKind::kRevoke) failed.request.state = RequestState::kFailed;
+        failed.request.error_code = "DISPATCH_FAILED";
+        failed.request.error_message = std::string(message.status().message());
+        failed.request.update_time = failed.now;
+      } else {
+        failed.update_request = false;
+      }
+      (void)requests_->CompleteJob(failed);
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  // A claim that filled its limit may have left more: the next slot claims. One that did
+  // not found every job this slot may take; the rest wait for their own wake-up.
+  EndClaimLocked(tenant_id, ca_ids,
+                 /*more=*/jobs.ok() && static_cast<int>(jobs->size()) == params.limit);
+  auto it = slots_.find(slot_id);
+  if (it != slots_.end()) {
+    Slot& slot = it->second;
+    for (v1::Job& message : messages) {
+      slot.sent[message.job_id()] = true;
+      ++slot.in_flight;
+      slot.sink->SendJob(std::move(message));
+    }
+    slot.claiming = false;
+  }  // else the stream ended; its leases expire or are re-sent on reconnect
+  for (const std::string& ca_id : ca_ids) ScheduleLocked({tenant_id, ca_id});
+  if (it != slots_.end()) ScheduleSlotCasLocked(it->second);
 }
 
 absl::StatusOr<v1::Job> JobDispatcher::BuildJob(const JobRecord& job,
@@ -279,7 +393,9 @@ absl::Status JobDispatcher::HandleResult(int64_t slot_id, const v1::JobResult& r
     if (it != slots_.end()) {
       Slot& slot = it->second;
       if (slot.sent.erase(result.job_id()) > 0) --slot.in_flight;
-      MaybeClaimLocked(slot_id, slot);
+      // Claims only for a wake-up remembered for its CAs (issue 9): an empty claim after
+      // every result cost about one transaction per certificate.
+      ScheduleSlotCasLocked(slot);
     }
   }
   return status;

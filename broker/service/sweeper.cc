@@ -69,7 +69,8 @@ void Sweeper::SweepOnce() {
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ready =
       requests_->ListCasWithReadyJobs(clock_->Now());
   if (ready.ok()) {
-    for (const auto& [tenant_id, ca_id] : *ready) dispatcher_->JobsReady(tenant_id, ca_id);
+    // Every slot serving the CA claims once: a job may be bound to one identity (§5.1).
+    for (const auto& [tenant_id, ca_id] : *ready) dispatcher_->JobsStillReady(tenant_id, ca_id);
   }
 }
 
