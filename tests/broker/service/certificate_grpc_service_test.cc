@@ -168,6 +168,39 @@ class CertificateGrpcServiceTest : public ::testing::Test {
     ASSERT_TRUE(store_.CreateCertificateAuthority(ca).ok());
   }
 
+  // A CreateCertificateRequest that waits, made by StartWaitingCreate.
+  struct WaitingCall {
+    grpc::ClientContext context;
+    v1::CreateCertificateRequestRequest request;
+    v1::CertificateRequest response;
+    absl::Notification answered;
+    grpc::Status status;
+  };
+
+  // Starts `call` (WaitingCreate(request_id)) and returns the request it inserted, once the
+  // call has registered as a waiter: the request exists once the create ran on the pool, and
+  // the registration runs in the same pool task, so it is done once the pool has run what
+  // was posted before WaitForPool.
+  absl::StatusOr<CertificateRequestRecord> StartWaitingCreate(WaitingCall* call,
+                                                              const std::string& request_id) {
+    call->context.AddMetadata("authorization", "Bearer " + key_.full_key);
+    call->context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+    call->request = WaitingCreate(request_id);
+    stub_->async()->CreateCertificateRequest(&call->context, &call->request, &call->response,
+                                             [call](grpc::Status s) {
+                                               call->status = std::move(s);
+                                               call->answered.Notify();
+                                             });
+    absl::StatusOr<CertificateRequestRecord> inserted = absl::NotFoundError(request_id);
+    const absl::Time deadline = absl::Now() + absl::Seconds(10);
+    while (!inserted.ok() && absl::Now() < deadline) {
+      inserted = store_.FakeStore::GetCertificateRequestByRequestId("t-1", request_id);
+      if (!inserted.ok()) absl::SleepFor(absl::Milliseconds(2));
+    }
+    if (inserted.ok()) WaitForPool();
+    return inserted;
+  }
+
   v1::CreateCertificateRequestRequest WaitingCreate(const std::string& request_id) {
     auto key = pki::PrivateKey::Generate(pki::KeyType::kEcP256);
     EXPECT_TRUE(key.ok());
@@ -393,35 +426,16 @@ TEST_F(CertificateGrpcServiceTest, WatchReportsEveryTransitionAndRefusesAnExpire
 TEST_F(CertificateGrpcServiceTest, WaitingCreateReadsOnlyForAChangeThatMaySettleIt) {
   StartServer({});
   CreateCa();
-  grpc::ClientContext context;
-  context.AddMetadata("authorization", "Bearer " + key_.full_key);
-  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
-  const v1::CreateCertificateRequestRequest request = WaitingCreate("waits");
-  v1::CertificateRequest response;
-  absl::Notification answered;
-  grpc::Status status;
-  stub_->async()->CreateCertificateRequest(&context, &request, &response,
-                                           [&](grpc::Status s) {
-                                             status = std::move(s);
-                                             answered.Notify();
-                                           });
-  // The request exists once the create ran on the pool; the registration runs in the same
-  // pool task, so it is done once the pool has run what was posted before WaitForPool.
-  absl::StatusOr<CertificateRequestRecord> inserted = absl::NotFoundError("");
-  const absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while (!inserted.ok() && absl::Now() < deadline) {
-    inserted = store_.GetCertificateRequestByRequestId("t-1", "waits");
-    if (!inserted.ok()) absl::SleepFor(absl::Milliseconds(2));
-  }
+  WaitingCall call;
+  const absl::StatusOr<CertificateRequestRecord> inserted = StartWaitingCreate(&call, "waits");
   ASSERT_TRUE(inserted.ok()) << inserted.status();
-  WaitForPool();
   EXPECT_EQ(store_.reads(), 0);
 
   // The insert's own notification (as the listener delivers it, after the registration).
   service_->RequestChanged("t-1", inserted->name, inserted->change_seq, RequestState::kQueued);
   WaitForPool();
   EXPECT_EQ(store_.reads(), 0);
-  EXPECT_FALSE(answered.HasBeenNotified());
+  EXPECT_FALSE(call.answered.HasBeenNotified());
 
   const std::optional<JobRecord> job = DispatchInStore();
   ASSERT_TRUE(job.has_value());
@@ -431,19 +445,19 @@ TEST_F(CertificateGrpcServiceTest, WaitingCreateReadsOnlyForAChangeThatMaySettle
   service_->RequestChanged("t-1", inserted->name, dispatched_seq, RequestState::kDispatched);
   WaitForPool();
   EXPECT_EQ(store_.reads(), 0);
-  EXPECT_FALSE(answered.HasBeenNotified());
+  EXPECT_FALSE(call.answered.HasBeenNotified());
   // The same change from a replica that does not send the state: read, still waiting.
   service_->RequestChanged("t-1", inserted->name, dispatched_seq, std::nullopt);
   WaitForPool();
   EXPECT_EQ(store_.reads(), 1);
-  EXPECT_FALSE(answered.HasBeenNotified());
+  EXPECT_FALSE(call.answered.HasBeenNotified());
 
   const int64_t issued_seq = CompleteInStore(*job, inserted->name, RequestState::kIssued);
   ASSERT_GT(issued_seq, dispatched_seq);
   service_->RequestChanged("t-1", inserted->name, issued_seq, RequestState::kIssued);
-  ASSERT_TRUE(answered.WaitForNotificationWithTimeout(absl::Seconds(10)));
-  EXPECT_TRUE(status.ok()) << status.error_message();
-  EXPECT_EQ(response.state(), v1::CertificateRequest::STATE_ISSUED);
+  ASSERT_TRUE(call.answered.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  EXPECT_TRUE(call.status.ok()) << call.status.error_message();
+  EXPECT_EQ(call.response.state(), v1::CertificateRequest::STATE_ISSUED);
   EXPECT_EQ(store_.reads(), 2);
 }
 
@@ -516,26 +530,10 @@ TEST_F(CertificateGrpcServiceTest, WaitingCreateAnswersFromARecordWrittenOnThisR
   DelayedNotifications listener(service_.get());
   written.SetChangeListener(&listener);
 
-  grpc::ClientContext context;
-  context.AddMetadata("authorization", "Bearer " + key_.full_key);
-  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
-  const v1::CreateCertificateRequestRequest request = WaitingCreate("written-here");
-  v1::CertificateRequest response;
-  absl::Notification answered;
-  grpc::Status status;
-  stub_->async()->CreateCertificateRequest(&context, &request, &response,
-                                           [&](grpc::Status s) {
-                                             status = std::move(s);
-                                             answered.Notify();
-                                           });
-  absl::StatusOr<CertificateRequestRecord> inserted = absl::NotFoundError("");
-  const absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while (!inserted.ok() && absl::Now() < deadline) {
-    inserted = store_.GetCertificateRequestByRequestId("t-1", "written-here");
-    if (!inserted.ok()) absl::SleepFor(absl::Milliseconds(2));
-  }
+  WaitingCall call;
+  const absl::StatusOr<CertificateRequestRecord> inserted =
+      StartWaitingCreate(&call, "written-here");
   ASSERT_TRUE(inserted.ok()) << inserted.status();
-  WaitForPool();  // registered
 
   // Not this call's: another tenant's request of the same name, and a copy of the change
   // the call already holds (its insert), both settled.
@@ -548,7 +546,7 @@ TEST_F(CertificateGrpcServiceTest, WaitingCreateAnswersFromARecordWrittenOnThisR
   held.state = RequestState::kIssued;
   service_->RequestRecorded(held);
   WaitForPool();
-  EXPECT_FALSE(answered.HasBeenNotified());
+  EXPECT_FALSE(call.answered.HasBeenNotified());
 
   const std::optional<JobRecord> job = DispatchInStore();
   ASSERT_TRUE(job.has_value());
@@ -562,10 +560,10 @@ TEST_F(CertificateGrpcServiceTest, WaitingCreateAnswersFromARecordWrittenOnThisR
   absl::StatusOr<CertificateRequestRecord> issued = written.CompleteJob(done);
   ASSERT_TRUE(issued.ok()) << issued.status();
   // Answered on this (the writer's) thread, before any notification was delivered.
-  ASSERT_TRUE(answered.WaitForNotificationWithTimeout(absl::Seconds(10)));
-  EXPECT_TRUE(status.ok()) << status.error_message();
-  EXPECT_EQ(response.state(), v1::CertificateRequest::STATE_ISSUED);
-  EXPECT_EQ(response.serial_number(), "0a1b");
+  ASSERT_TRUE(call.answered.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  EXPECT_TRUE(call.status.ok()) << call.status.error_message();
+  EXPECT_EQ(call.response.state(), v1::CertificateRequest::STATE_ISSUED);
+  EXPECT_EQ(call.response.serial_number(), "0a1b");
   EXPECT_EQ(store_.reads(), 0);
 
   // The notifications (insert, dispatch, issue) arrive: nothing to read, nobody to answer.

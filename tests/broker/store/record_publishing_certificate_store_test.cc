@@ -72,6 +72,18 @@ class RecordPublishingCertificateStoreTest : public ::testing::Test {
     return claimed.ok() && !claimed->empty() ? (*claimed)[0] : JobRecord{};
   }
 
+  // The completion of `job` (request r1) that issues the certificate.
+  JobCompletion Issue(const JobRecord& job) {
+    JobCompletion done;
+    done.job_id = job.job_id;
+    done.tenant_id = "t1";
+    done.now = kT0 + absl::Seconds(2);
+    done.request = *inner_.GetCertificateRequest("t1", "r1");
+    done.request.state = RequestState::kIssued;
+    done.request.serial_hex = "0a1b";
+    return done;
+  }
+
   FakeStore inner_;
   RecordPublishingCertificateStore store_{&inner_};
   RecordingListener listener_;
@@ -84,13 +96,7 @@ TEST_F(RecordPublishingCertificateStoreTest, CompleteJobPublishesTheRecordItRetu
   EXPECT_TRUE(listener_.records.empty());
   EXPECT_EQ(listener_.changed, (std::vector<std::string>{"r1", "r1"}));
 
-  JobCompletion done;
-  done.job_id = job.job_id;
-  done.tenant_id = "t1";
-  done.now = kT0 + absl::Seconds(2);
-  done.request = *inner_.GetCertificateRequest("t1", "r1");
-  done.request.state = RequestState::kIssued;
-  done.request.serial_hex = "0a1b";
+  const JobCompletion done = Issue(job);
   absl::StatusOr<CertificateRequestRecord> stored = store_.CompleteJob(done);
   ASSERT_TRUE(stored.ok()) << stored.status();
   ASSERT_EQ(listener_.records.size(), 1u);
@@ -153,13 +159,7 @@ TEST_F(RecordPublishingCertificateStoreTest, NoListenerStopsRecordsAndNotificati
   const JobRecord job = Create("r1");
   store_.SetChangeListener(nullptr);
   const size_t changed = listener_.changed.size();
-  JobCompletion done;
-  done.job_id = job.job_id;
-  done.tenant_id = "t1";
-  done.now = kT0 + absl::Seconds(2);
-  done.request = *inner_.GetCertificateRequest("t1", "r1");
-  done.request.state = RequestState::kIssued;
-  ASSERT_TRUE(store_.CompleteJob(done).ok());
+  ASSERT_TRUE(store_.CompleteJob(Issue(job)).ok());
   EXPECT_TRUE(listener_.records.empty());
   EXPECT_EQ(listener_.changed.size(), changed);
 }
