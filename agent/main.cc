@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "agent/client/agent_info.h"
 #include "agent/client/agent_session.h"
@@ -654,6 +655,10 @@ int TestCa(int argc, char** argv) {
 
 int Main(int argc, char** argv) {
   SetLogComponent("agent");
+  // As in broker/main.cc: Debian's Abseil runs its debug deadlock detector on every
+  // absl::Mutex::Lock (ours and gRPC's); lock order is checked by -Wthread-safety and the
+  // TSan tests instead (docs/benchmarks.md).
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   if (argc < 2) {
     PrintUsage(std::cerr);
     return kExitUsage;
