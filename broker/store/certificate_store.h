@@ -312,6 +312,10 @@ class CertificateStore {
   // READY; FAILED_PRECONDITION when it is already DONE or FAILED (a duplicate report;
   // the caller ignores it). NOT_FOUND for an unknown job of the tenant. INVALID_ARGUMENT
   // for job_state kLeased or a malformed follow_up. Returns the stored request.
+  // Notifies OnJobsReady for the job's CA when the job is put back READY with
+  // retry_not_before <= now, and when it left LEASED while other READY jobs of its CA have
+  // not_before <= now (the per-CA limit may have held them back with no other wake-up to
+  // come); for a follow_up's CA when it is due now.
   virtual absl::StatusOr<CertificateRequestRecord> CompleteJob(const JobCompletion& completion) = 0;
 
   // Jobs LEASED until before `now` become READY again. A SUBMIT keeps the lease holder's
