@@ -1,8 +1,9 @@
 // CertificateService on the API port over the callback API. Store work runs on the
 // worker pool. Calls that wait (CreateCertificateRequest's wait_timeout, RevokeCertificate)
 // and Watch streams are woken by RequestChanged, which the store's change listener calls
-// for changes committed by any replica; a once-a-second tick ends waits whose time is up
-// and re-reads Watch streams as a safety net.
+// for changes committed by any replica; a waiting call is also answered by RequestRecorded,
+// with the record a write on this replica returned (no read); a once-a-second tick ends
+// waits whose time is up and re-reads Watch streams as a safety net.
 #ifndef CERTBRIDGE_BROKER_SERVICE_CERTIFICATE_GRPC_SERVICE_H_
 #define CERTBRIDGE_BROKER_SERVICE_CERTIFICATE_GRPC_SERVICE_H_
 
