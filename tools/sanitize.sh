@@ -79,10 +79,13 @@ run_asan() {
 run_tsan() {
   local build=${CERTBRIDGE_TSAN_BUILD:-build-tsan}
   # The broker service tests, and the pieces whose correctness is a race: the waiting call
-  # (pending_call_test) and the agent's group commit (record_log::GroupCommit, used by the
-  # job journal and the issued-serial log: agent_job_journal_test, agent_policy_test).
+  # and the SCEP waiters (pending_call_test, request_change_waiters_test), the dispatcher's
+  # remembered wake-ups (job_dispatcher_test) and the agent's group commit
+  # (record_log::GroupCommit, used by the job journal and the issued-serial log:
+  # agent_job_journal_test, agent_policy_test).
   local targets=(broker_service_test certificate_api_test certificate_grpc_service_test job_outcome_test
-                 pending_call_test agent_job_journal_test agent_policy_test)
+                 pending_call_test request_change_waiters_test job_dispatcher_test
+                 agent_job_journal_test agent_policy_test)
   echo "== TSan build ($build: ${targets[*]})"
   cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-g -O1" \
     -DCERTBRIDGE_SANITIZE=thread >/dev/null
